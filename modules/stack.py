@@ -1,0 +1,71 @@
+"""The Araquem stack: provider, backend, and every concern's construct, wired from one EnvConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cdktf import CloudBackend, LocalBackend, NamedCloudWorkspace, TaggedCloudWorkspaces, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from modules.config import EnvConfig
+
+# Services the emulator run (tests/test_emulator.py) points at a local endpoint. Only used with
+# StackOptions.aws_endpoint, which no user-facing command sets.
+EMULATED_SERVICES = (
+    "acm", "applicationautoscaling", "autoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "ecs",
+    "efs", "elasticache", "elbv2", "events", "iam", "kms", "rds", "s3", "scheduler", "secretsmanager",
+    "servicediscovery", "ssm", "sts",
+)
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """Inputs that are not in the env file: chosen per synth, never stored in it."""
+
+    image_tag: str
+    aws_endpoint: str | None = None  # test-only: an AWS emulator URL (fake credentials, no real AWS)
+    extra: dict = field(default_factory=dict)
+
+
+class AraquemStack(TerraformStack):
+    def __init__(self, scope: Construct, cfg: EnvConfig, options: StackOptions):
+        super().__init__(scope, cfg.name)
+        self.cfg = cfg
+        self.options = options
+        self._provider(cfg, options)
+        self._backend(cfg, options)
+
+    def _provider(self, cfg: EnvConfig, options: StackOptions) -> None:
+        tags = {"Project": cfg.project, "Environment": cfg.environment, **cfg.tags}
+        kwargs: dict = {}
+        if options.aws_endpoint:
+            kwargs = dict(
+                access_key="emulator",
+                secret_key="emulator",
+                skip_credentials_validation=True,
+                skip_metadata_api_check="true",
+                s3_use_path_style=True,
+                endpoints=[{name: options.aws_endpoint for name in EMULATED_SERVICES}],
+            )
+        AwsProvider(
+            self,
+            "aws",
+            region=cfg.region,
+            allowed_account_ids=[cfg.account_id] if cfg.account_id and not options.aws_endpoint else None,
+            default_tags=[AwsProviderDefaultTags(tags=dict(sorted(tags.items())))],
+            **kwargs,
+        )
+
+    def _backend(self, cfg: EnvConfig, options: StackOptions) -> None:
+        tfc = cfg.terraform_cloud
+        if tfc is None or options.aws_endpoint:
+            # Local state next to the synthesized stack: a newcomer needs no account anywhere.
+            LocalBackend(self, path=f"terraform.{cfg.name}.tfstate")
+            return
+        workspaces = (
+            NamedCloudWorkspace(tfc.workspace, tfc.project)
+            if tfc.workspace
+            else TaggedCloudWorkspaces(tags=tfc.workspace_tags, project=tfc.project)
+        )
+        CloudBackend(self, organization=tfc.organization, workspaces=workspaces, hostname=tfc.hostname)

@@ -100,20 +100,29 @@ def synth(cfg, outdir: Path, aws_endpoint: str | None = None) -> Path:
     return outdir / "stacks" / cfg.name / "cdk.tf.json"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--env", help=f"environment name: envs/NAME.yaml (default ${{ARAQUEM_ENV}} or {DEFAULT_ENV})")
-    common.add_argument("--env-file", help="path of an env file (instead of --env)")
+def _common_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    # Sub-commands repeat the options with SUPPRESS defaults so `--env X synth` keeps X.
+    default = None if top_level else argparse.SUPPRESS
+    parser.add_argument("--env", default=default,
+                        help=f"environment name: envs/NAME.yaml (default $ARAQUEM_ENV or {DEFAULT_ENV})")
+    parser.add_argument("--env-file", default=default, help="path of an env file (instead of --env)")
+    parser.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR) if top_level else default,
+                        help="synth output directory (default cdktf.out, or $CDKTF_OUTDIR under cdktf)")
+    parser.add_argument("--aws-endpoint", default=default, help=argparse.SUPPRESS)  # test-only: emulator URL
 
-    parser = argparse.ArgumentParser(
-        prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common]
-    )
-    parser.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR), help=argparse.SUPPRESS)
-    parser.add_argument("--aws-endpoint", help=argparse.SUPPRESS)  # test-only: AWS emulator URL
-    sub = parser.add_subparsers(dest="command", metavar="{synth,describe,diagram}")
-    p = sub.add_parser("synth", parents=[common], help="synthesize Terraform JSON into cdktf.out/ (default)")
-    p.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", DEFAULT_OUTDIR), help="output directory")
-    p.add_argument("--aws-endpoint", help=argparse.SUPPRESS)
+
+SUBCOMMANDS: dict[str, str] = {
+    "synth": "synthesize Terraform JSON into cdktf.out/ (the default command)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_options(parser, top_level=True)
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    for name, text in SUBCOMMANDS.items():
+        _common_options(sub.add_parser(name, help=text, description=text), top_level=False)
     return parser
 
 

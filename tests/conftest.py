@@ -1,0 +1,163 @@
+"""Test harness: synthesize once per session (jsii costs seconds per process), prove with real Terraform.
+
+Every synth runs `python main.py` in a subprocess, exactly as a user does, and is cached per
+distinct env file for the whole session. `terraform` runs with a CLI config that points the
+hashicorp/aws provider at the offline mirror when one is installed (standard
+`provider_installation` block via TF_CLI_CONFIG_FILE); elsewhere Terraform uses the registry.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE_FILE = ROOT / "envs" / "stage.yaml"
+PYTHON = sys.executable
+TEST_IMAGE_TAG = "0123456789ab"  # fixed so synth output does not depend on the checkout's HEAD
+PROVIDER_ADDR = "registry.terraform.io/hashicorp/aws"
+PROVIDER_VERSION = "5.100.0"
+MIRROR_CANDIDATES = [os.environ.get("ARAQUEM_TF_PROVIDER_MIRROR", ""), "/opt/tf-plugins",
+                     str(Path.home() / ".terraform.d" / "plugins")]
+TOOLS_DIR = ROOT / ".tools"
+
+
+def provider_mirror() -> Path | None:
+    for candidate in filter(None, MIRROR_CANDIDATES):
+        if (Path(candidate) / PROVIDER_ADDR / PROVIDER_VERSION).is_dir():
+            return Path(candidate)
+    return None
+
+
+def write_terraform_cli_config() -> Path:
+    """A CLI config: the offline mirror for hashicorp/aws when present, the registry otherwise."""
+    TOOLS_DIR.mkdir(exist_ok=True)
+    cache = TOOLS_DIR / "tf-plugin-cache"
+    cache.mkdir(exist_ok=True)
+    mirror = provider_mirror()
+    lines = [f'plugin_cache_dir = "{cache}"']
+    if mirror:
+        lines += [
+            "provider_installation {",
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["{PROVIDER_ADDR}"]\n  }}',
+            f'  direct {{\n    exclude = ["{PROVIDER_ADDR}"]\n  }}',
+            "}",
+        ]
+    path = TOOLS_DIR / "terraformrc"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 600,
+        check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def run_main(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return run([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT,
+               env={"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **(env or {})}, timeout=timeout, check=False)
+
+
+def stage_data() -> dict:
+    """A fresh, mutable copy of envs/stage.yaml as data (for building variants)."""
+    return yaml.safe_load(STAGE_FILE.read_text())
+
+
+class Synth:
+    """One synthesized stack: the parsed cdk.tf.json plus lookups used across tests."""
+
+    def __init__(self, stack_dir: Path):
+        self.dir = stack_dir
+        self.path = stack_dir / "cdk.tf.json"
+        self.text = self.path.read_text()
+        self.json = json.loads(self.text)
+
+    def resources(self, rtype: str) -> dict[str, dict]:
+        return self.json.get("resource", {}).get(rtype, {})
+
+    def data(self, dtype: str) -> dict[str, dict]:
+        return self.json.get("data", {}).get(dtype, {})
+
+    def one(self, rtype: str) -> dict:
+        found = self.resources(rtype)
+        assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
+        return next(iter(found.values()))
+
+
+class SynthCache:
+    """Synthesizes each distinct env file once per session, in a subprocess (like a user)."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self._done: dict[str, Synth] = {}
+
+    def of_file(self, env_file: Path, extra_args: tuple[str, ...] = ()) -> Synth:
+        text = env_file.read_text()
+        key = hashlib.sha256((text + "\0".join(extra_args)).encode()).hexdigest()[:16]
+        if key not in self._done:
+            outdir = self.base / key
+            proc = run_main("--env-file", str(env_file), "synth", "--outdir", str(outdir), *extra_args)
+            assert proc.returncode == 0, f"synth of {env_file} failed ({proc.returncode}):\n{proc.stderr}"
+            cfg = yaml.safe_load(text)
+            self._done[key] = Synth(outdir / "stacks" / f"{cfg['project']}-{cfg['environment']}")
+        return self._done[key]
+
+    def of_data(self, data: dict, extra_args: tuple[str, ...] = ()) -> Synth:
+        text = yaml.safe_dump(data, sort_keys=False)
+        path = self.base / f"env-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+        path.write_text(text)
+        return self.of_file(path, extra_args)
+
+
+@pytest.fixture(scope="session")
+def terraform_env() -> dict:
+    """Environment for terraform/cdktf subprocesses: CLI config with the offline mirror."""
+    if not shutil.which("terraform"):
+        pytest.fail("terraform is not on PATH (the README's test command installs the prerequisites)")
+    return {"TF_CLI_CONFIG_FILE": str(write_terraform_cli_config()), "TF_IN_AUTOMATION": "1",
+            "CHECKPOINT_DISABLE": "1"}
+
+
+@pytest.fixture(scope="session")
+def synths(tmp_path_factory) -> SynthCache:
+    return SynthCache(tmp_path_factory.mktemp("synth"))
+
+
+@pytest.fixture(scope="session")
+def stage(synths) -> Synth:
+    """The stage stack, synthesized once for the whole session."""
+    return synths.of_file(STAGE_FILE)
+
+
+@pytest.fixture(scope="session")
+def stage_cfg():
+    from modules.config import load
+
+    return load(STAGE_FILE)
+
+
+def variant(mutate) -> dict:
+    """stage.yaml as data, changed by `mutate(data)`; for env files other than stage."""
+    data = copy.deepcopy(stage_data())
+    mutate(data)
+    return data
+
+
+def terraform_validate(stack: Synth, terraform_env: dict, workdir: Path) -> subprocess.CompletedProcess:
+    """`terraform init -backend=false` + `terraform validate` on a copy of the synthesized stack."""
+    shutil.copytree(stack.dir, workdir, dirs_exist_ok=True)
+    run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=workdir, env=terraform_env)
+    return run(["terraform", "validate", "-json", "-no-color"], cwd=workdir, env=terraform_env, check=False)

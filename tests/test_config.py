@@ -1,0 +1,178 @@
+"""modules/config.py: the schema accepts stage, and every bad env file gets one clear, exit-2 error."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import ROOT, STAGE_FILE, run_main, stage_data, variant
+from modules.config import Kind, load
+
+
+def _set(path: str, value):
+    """Mutation setting a dotted path (list indexes as ints) in the env data."""
+
+    def mutate(data):
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    return mutate
+
+
+def _delete(path: str):
+    def mutate(data):
+        keys = path.split(".")
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        del node[keys[-1]]
+
+    return mutate
+
+
+# (case id, how the stage file is broken, the field path the message must name, words it must contain)
+BAD_ENV_FILES = [
+    ("unknown-top-level-key", _set("netwrok", {}), "netwrok", ["unknown key", "allowed keys", "network"]),
+    ("unknown-service-key", _set("services.api.cpus", 2), "services.api.cpus", ["unknown key", "cpu"]),
+    ("wrong-type", _set("services.ollama.gpu", "one"), "services.ollama.gpu", ["integer", "'one'"]),
+    ("bad-cidr", _set("network.vpc_cidr", "10.40.0.300/16"), "network.vpc_cidr", ["not a valid network CIDR"]),
+    ("cidr-host-bits", _set("network.vpc_cidr", "10.40.0.1/16"), "network.vpc_cidr", ["host bits"]),
+    ("dangling-depends-on", _set("services.api.depends_on", ["prometheus", "jaeger"]),
+     "services.api.depends_on[1]", ["'jaeger' is not a defined service"]),
+    ("gpu-on-general", _set("services.ollama.capacity_provider", "general"), "services.ollama.gpu",
+     ["no GPU", "gpu"]),
+    ("duplicate-port-in-task", _set("services.quality-cron.ports", [8000]), "services.quality-cron.ports[0]",
+     ["port 8000", "'api'"]),
+    ("missing-required", _delete("services.api.image"), "services.api.image", ["required field is missing"]),
+    ("subnets-do-not-fit", _set("network.subnet_prefix", 17), "network", ["do not fit", "10.40.0.0/16"]),
+    ("one-az", _set("network.az_count", 1), "network.az_count", ["greater than or equal to 2"]),
+    ("https-without-certificate", _delete("alb.certificate_arn"), "alb", ["certificate_arn", "required"]),
+    ("dangling-secret", _set("services.api.secrets", ["QUALITY_OPS_TOKN"]), "services.api.secrets.QUALITY_OPS_TOKN",
+     ["not a defined secret", "QUALITY_OPS_TOKEN"]),
+    ("dangling-volume", _set("services.ollama.volumes", ["models:/root/.ollama"]),
+     "services.ollama.volumes[0].volume", ["'models' is not a defined volume"]),
+    ("dangling-sidecar-of", _set("services.quality-cron.sidecar_of", "apii"), "services.quality-cron.sidecar_of",
+     ["'apii' is not a defined service"]),
+    ("latest-tag", _set("services.ollama.image", "ollama/ollama:latest"), "services.ollama.image",
+     ["pinned tag"]),
+    ("bad-kind", _set("services.api.kind", "daemon"), "services.api.kind", ["'service'", "'scheduled'"]),
+    ("dependency-cycle", _set("services.tempo.depends_on", ["api"]), "services.",
+     ["dependency cycle"]),
+    ("database-without-identifier", _set("database", {"mode": "instance", "credentials_secret_arn":
+                                                      "arn:aws:secretsmanager:us-east-1:1:secret:x"}),
+     "database", ["needs 'identifier'"]),
+    ("alb-target-port", _set("alb.target.port", 8080), "alb.target.port", ["not a port of 'api'"]),
+    ("dangling-parameter", _set("services.api.parameters", ["EXECUTOR_MOD"]), "services.api.parameters.EXECUTOR_MOD",
+     ["not a defined parameter"]),
+    ("unknown-capacity-provider", _set("services.ollama.capacity_provider", "gpus"),
+     "services.ollama.capacity_provider", ["not a defined capacity provider"]),
+]
+
+
+@pytest.fixture()
+def previous_output(tmp_path):
+    """An earlier cdktf.out: must be left exactly as it was by a failed run."""
+    out = tmp_path / "cdktf.out"
+    stack = out / "stacks" / "araquem-stage"
+    stack.mkdir(parents=True)
+    (stack / "cdk.tf.json").write_text('{"earlier": true}')
+    return out
+
+
+def _snapshot(directory):
+    return {p.relative_to(directory): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case,mutate,field_path,words", BAD_ENV_FILES, ids=[c[0] for c in BAD_ENV_FILES])
+def test_bad_env_file_is_rejected_clearly(case, mutate, field_path, words, tmp_path, previous_output):
+    env_file = tmp_path / f"{case}.yaml"
+    env_file.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
+    before = _snapshot(previous_output)
+
+    proc = run_main("--env-file", str(env_file), "synth", "--outdir", str(previous_output))
+
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith(f"{env_file}: {field_path}")]
+    assert lines, f"no line names {field_path!r}:\n{proc.stderr}"
+    for word in words:
+        assert any(word in ln for ln in lines), f"{word!r} missing from {lines}"
+    assert _snapshot(previous_output) == before
+    assert not list(previous_output.parent.glob(".cdktf.out.*")), "a staging directory was left behind"
+
+
+def test_malformed_yaml_names_the_line(tmp_path, previous_output):
+    env_file = tmp_path / "broken.yaml"
+    env_file.write_text("project: araquem\nservices:\n  api: [unclosed\n")
+    before = _snapshot(previous_output)
+    proc = run_main("--env-file", str(env_file), "synth", "--outdir", str(previous_output))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{env_file}: malformed YAML: line ")
+    assert "Traceback" not in proc.stderr
+    assert _snapshot(previous_output) == before
+
+
+def test_unknown_env_name_lists_known_ones(previous_output):
+    before = _snapshot(previous_output)
+    proc = run_main("--env", "prod-eu", "synth", "--outdir", str(previous_output))
+    assert proc.returncode == 2
+    assert "--env prod-eu" in proc.stderr and "envs/prod-eu.yaml" in proc.stderr and "stage" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _snapshot(previous_output) == before
+
+
+def test_latest_image_tag_is_refused(previous_output):
+    proc = run_main("synth", "--outdir", str(previous_output), env={"ARAQUEM_IMAGE_TAG": "latest"})
+    assert proc.returncode == 2
+    assert "ARAQUEM_IMAGE_TAG=latest" in proc.stderr
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    def mutate(data):
+        data["services"]["api"]["depends_on"] = ["nope"]
+        data["services"]["ollama"]["volumes"] = ["gone:/root/.ollama"]
+
+    env_file = tmp_path / "two.yaml"
+    env_file.write_text(yaml.safe_dump(variant(mutate)))
+    proc = run_main("--env-file", str(env_file))
+    assert proc.returncode == 2
+    assert "services.api.depends_on[0]" in proc.stderr and "services.ollama.volumes[0].volume" in proc.stderr
+
+
+def test_stage_is_the_seed_inventory():
+    cfg = load(STAGE_FILE)
+    # seed §1 lists 11 services; `redis` is ElastiCache (the cache section), the other 10 are ECS containers
+    assert len(cfg.services) == 10 and "redis" not in cfg.services and cfg.cache is not None
+    assert cfg.services["ollama-init"].kind == Kind.init and cfg.services["ollama-init"].init_of == "ollama"
+    assert {n for n, s in cfg.services.items() if s.gpu} == {"ollama"}
+    assert cfg.capacity_provider_of("ollama") == "gpu"
+    assert set(cfg.task_owners()) == set(cfg.services) - {"ollama-init", "quality-cron", "rag-refresh-cron"}
+
+
+def test_short_forms_expand():
+    data = stage_data()
+    cfg = load(STAGE_FILE)
+    assert data["services"]["ollama"]["image"] == "ollama/ollama:0.3.14"
+    assert cfg.services["ollama"].image.public == "ollama/ollama:0.3.14"
+    mount = cfg.services["ollama"].volumes[0]
+    assert (mount.volume, mount.path, mount.read_only) == ("ollama", "/root/.ollama", False)
+    assert cfg.services["api"].parameters["EXECUTOR_MODE"] == "EXECUTOR_MODE"
+    assert cfg.services["api"].health_check.command[0] == "CMD-SHELL"
+    assert cfg.services["api"].ports[0].port == 8000
+
+
+def test_subnets_are_carved_not_typed():
+    cfg = load(STAGE_FILE)
+    assert cfg.network.subnet_cidrs() == {
+        "public": ["10.40.0.0/20", "10.40.16.0/20"],
+        "private": ["10.40.32.0/20", "10.40.48.0/20"],
+    }
+
+
+def test_env_files_in_repo_are_valid():
+    for path in sorted((ROOT / "envs").glob("*.yaml")):
+        load(path)

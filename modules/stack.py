@@ -35,6 +35,11 @@ class AraquemStack(TerraformStack):
         self.options = options
         self._provider(cfg, options)
         self._backend(cfg, options)
+        # One construct per concern, in dependency order (docs/architecture.md lists what each exposes).
+        # ---- network & edge
+        # ---- compute
+        # ---- data, secrets, configuration, registries
+        # ---- workloads
 
     def _provider(self, cfg: EnvConfig, options: StackOptions) -> None:
         tags = {"Project": cfg.project, "Environment": cfg.environment, **cfg.tags}

@@ -111,9 +111,19 @@ def _common_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
     parser.add_argument("--aws-endpoint", default=default, help=argparse.SUPPRESS)  # test-only: emulator URL
 
 
-SUBCOMMANDS: dict[str, str] = {
-    "synth": "synthesize Terraform JSON into cdktf.out/ (the default command)",
+# Commands other than synth live in their own module, exposing
+#   HELP: str, NEEDS_ENV: bool, add_arguments(parser) and run(args, cfg) -> exit code
+# (cfg is the validated EnvConfig, or None when NEEDS_ENV is False). Imported lazily: no jsii.
+SUBCOMMANDS: dict[str, str | None] = {
+    "synth": None,
 }
+SYNTH_HELP = "synthesize Terraform JSON into cdktf.out/ (the default command)"
+
+
+def command_module(name: str):
+    import importlib  # noqa: PLC0415
+
+    return importlib.import_module(SUBCOMMANDS[name]) if SUBCOMMANDS[name] else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,8 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_options(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
-    for name, text in SUBCOMMANDS.items():
-        _common_options(sub.add_parser(name, help=text, description=text), top_level=False)
+    for name in SUBCOMMANDS:
+        module = command_module(name)
+        text = module.HELP if module else SYNTH_HELP
+        command = sub.add_parser(name, help=text, description=text)
+        _common_options(command, top_level=False)
+        if module:
+            module.add_arguments(command)
     return parser
 
 
@@ -132,12 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     from modules.config import ConfigError, load  # noqa: PLC0415  (cheap: pydantic + yaml only)
 
     try:
+        command = args.command or "synth"
+        module = command_module(command)
+        if module and not module.NEEDS_ENV:
+            return module.run(args, None)
         path = env_file(args)
         cfg = load(path)
-        command = args.command or "synth"
-        if command == "synth":
-            out = synth(cfg, Path(args.outdir), aws_endpoint=args.aws_endpoint)
-            print(f"synthesized {cfg.name} from {path} -> {os.path.relpath(out)}")
+        if module:
+            return module.run(args, cfg)
+        out = synth(cfg, Path(args.outdir), aws_endpoint=args.aws_endpoint)
+        print(f"synthesized {cfg.name} from {os.path.relpath(path)} -> {os.path.relpath(out)}")
         return EXIT_OK
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)

@@ -36,10 +36,13 @@ class AraquemStack(TerraformStack):
         self._provider(cfg, options)
         self._backend(cfg, options)
         # One construct per concern, in dependency order (docs/architecture.md lists what each exposes).
-        # ---- network & edge
-        # ---- compute
-        # ---- data, secrets, configuration, registries
-        # ---- workloads
+        # ---- network (Network, SecurityGroups)
+        # ---- secrets, configuration, registries (Secrets, Parameters, Registry)
+        # ---- edge (Alb)
+        # ---- compute (Cluster)
+        # ---- managed data (Cache, Database)
+        # ---- workloads (Volumes, Workload per task owner)
+        # ---- outputs are declared by each construct (flat TerraformOutput names)
 
     def _provider(self, cfg: EnvConfig, options: StackOptions) -> None:
         tags = {"Project": cfg.project, "Environment": cfg.environment, **cfg.tags}

@@ -57,8 +57,15 @@ def image_tag(cfg) -> str:
     return tag
 
 
+JSII_CACHE_DIR = ROOT / ".tools" / "jsii-cache"
+
+
 def use_supported_node() -> None:
-    """jsii runs on Node; prefer the pinned Node 22 wheel over an end-of-life system Node."""
+    """jsii runs on Node; prefer the pinned Node 22 wheel over an end-of-life system Node.
+
+    jsii's package cache (assemblies unpacked once) goes inside the checkout, where a CI cache
+    step can keep it between runs, instead of the user's home directory."""
+    os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(JSII_CACHE_DIR))
     if "JSII_NODE" in os.environ:
         return
     try:

@@ -10,11 +10,11 @@ export PIPENV_VENV_IN_PROJECT=1 PIPENV_NOSPIN=1 PIPENV_VERBOSITY=-1 PIP_DISABLE_
 PIPENV_VERSION=2026.10.3
 CDKTF_CLI_VERSION=0.21.0
 
-if ! command -v pipenv >/dev/null 2>&1; then
+if ! python3 -m pipenv --version >/dev/null 2>&1; then
   echo "bootstrap: installing pipenv $PIPENV_VERSION" >&2
   python3 -m pip install --quiet --user "pipenv==$PIPENV_VERSION" || python3 -m pip install --quiet "pipenv==$PIPENV_VERSION"
-  export PATH="$(python3 -m site --user-base)/bin:$PATH"
 fi
+pipenv() { python3 -m pipenv "$@"; }
 
 # Re-sync only when Pipfile.lock changed since the last successful sync.
 stamp=".venv/.synced-$mode-$(sha256sum Pipfile.lock | cut -c1-16)"

@@ -111,8 +111,8 @@ class Endpoints(Strict):
 
 class FlowLogs(Strict):
     enabled: bool = Field(True, description="VPC flow logs to CloudWatch Logs")
-    retention_days: int = Field(DEFAULT_FLOW_LOG_RETENTION_DAYS, ge=1)
-    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+    retention_days: int = Field(DEFAULT_FLOW_LOG_RETENTION_DAYS, ge=1, description="days flow logs are kept")
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = Field("ALL", description="which traffic is logged")
 
 
 class Network(Strict):
@@ -122,7 +122,7 @@ class Network(Strict):
         DEFAULT_SUBNET_PREFIX, ge=16, le=28, description="prefix length of every public/private subnet"
     )
     nat: Literal["single", "per_az"] = Field("single", description="one NAT gateway, or one per AZ")
-    flow_logs: FlowLogs = Field(default_factory=FlowLogs)
+    flow_logs: FlowLogs = Field(default_factory=FlowLogs, description="VPC flow logs (on by default)")
     endpoints: Endpoints = Field(default_factory=Endpoints)
 
     @model_validator(mode="after")
@@ -151,10 +151,10 @@ class Network(Strict):
 
 
 class AlbHealthCheck(Strict):
-    path: str = Field(DEFAULT_HEALTH_CHECK_PATH, pattern=r"^/")
+    path: str = Field(DEFAULT_HEALTH_CHECK_PATH, pattern=r"^/", description="HTTP path the ALB probes")
     interval: int = Field(DEFAULT_HEALTH_CHECK_INTERVAL, ge=5, le=300, description="seconds")
-    healthy_threshold: int = Field(3, ge=2, le=10)
-    unhealthy_threshold: int = Field(3, ge=2, le=10)
+    healthy_threshold: int = Field(3, ge=2, le=10, description="consecutive successes to mark healthy")
+    unhealthy_threshold: int = Field(3, ge=2, le=10, description="consecutive failures to mark unhealthy")
     matcher: str = Field("200-399", description="HTTP codes counted healthy")
 
 
@@ -164,11 +164,11 @@ class AlbTarget(Strict):
 
 
 class Oidc(Strict):
-    issuer: str
-    authorization_endpoint: str
-    token_endpoint: str
-    user_info_endpoint: str
-    client_id: str
+    issuer: str = Field(description="OIDC issuer URL")
+    authorization_endpoint: str = Field(description="OIDC authorization endpoint URL")
+    token_endpoint: str = Field(description="OIDC token endpoint URL")
+    user_info_endpoint: str = Field(description="OIDC user info endpoint URL")
+    client_id: str = Field(description="OIDC client id (not secret)")
     client_secret: Name = Field(description="name of a secret in `secrets` holding the client secret")
 
 
@@ -180,7 +180,7 @@ class GrafanaExposure(Strict):
     )
     host: str | None = Field(None, description="host name of the ALB listener rule (vpn/sso)")
     allowed_cidrs: list[Cidr] = Field(default_factory=list, description="VPN source CIDRs (vpn/sso)")
-    oidc: Oidc | None = None
+    oidc: Oidc | None = Field(None, description="OpenID Connect provider (exposure sso only)")
 
     @model_validator(mode="after")
     def _exposure_fields(self) -> GrafanaExposure:
@@ -197,15 +197,15 @@ class GrafanaExposure(Strict):
 class Alb(Strict):
     https: bool = Field(True, description="HTTPS listener (HTTP redirects to it)")
     certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:", description="ACM certificate")
-    ssl_policy: str = DEFAULT_TLS_POLICY
+    ssl_policy: str = Field(DEFAULT_TLS_POLICY, description="TLS policy of the HTTPS listener")
     allowed_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["0.0.0.0/0"], description="sources allowed to the public listeners"
     )
-    target: AlbTarget
-    health_check: AlbHealthCheck = Field(default_factory=AlbHealthCheck)
-    deletion_protection: bool = False
+    target: AlbTarget = Field(description="the service and container port the listener forwards to")
+    health_check: AlbHealthCheck = Field(default_factory=AlbHealthCheck, description="target group health check")
+    deletion_protection: bool = Field(False, description="refuse to delete the ALB (turn on for production)")
     access_logs: bool = Field(False, description="access logs to an encrypted S3 bucket")
-    idle_timeout: int = Field(60, ge=1, le=4000)
+    idle_timeout: int = Field(60, ge=1, le=4000, description="seconds an idle connection stays open")
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
 
     @model_validator(mode="after")
@@ -218,11 +218,11 @@ class Alb(Strict):
 class CapacityProvider(Strict):
     instance_type: str = Field(DEFAULT_GENERAL_INSTANCE_TYPE, description="EC2 instance type")
     gpu: bool = Field(False, description="GPU-optimized ECS AMI and GPU support in the agent")
-    min_size: int = Field(0, ge=0)
-    max_size: int = Field(2, ge=1)
+    min_size: int = Field(0, ge=0, description="ASG minimum instances (0 lets managed scaling remove all)")
+    max_size: int = Field(2, ge=1, description="ASG maximum instances; bounds the capacity for tasks")
     desired_capacity: int | None = Field(None, ge=0, description="initial ASG size; managed scaling owns it after")
     target_capacity: int = Field(DEFAULT_TARGET_CAPACITY, ge=1, le=100, description="managed scaling target %")
-    root_volume_gb: int = Field(DEFAULT_ROOT_VOLUME_GB, ge=30, le=16384)
+    root_volume_gb: int = Field(DEFAULT_ROOT_VOLUME_GB, ge=30, le=16384, description="encrypted gp3 root volume, GiB")
 
     @model_validator(mode="after")
     def _sizes(self) -> CapacityProvider:
@@ -237,9 +237,11 @@ class CapacityProvider(Strict):
 
 
 class Cluster(Strict):
-    container_insights: bool = True
-    default_capacity_provider: Name = "general"
-    capacity_providers: dict[Name, CapacityProvider] = Field(min_length=1)
+    container_insights: bool = Field(True, description="CloudWatch Container Insights on the cluster")
+    default_capacity_provider: Name = Field("general", description="capacity provider of services that name none")
+    capacity_providers: dict[Name, CapacityProvider] = Field(
+        min_length=1, description="one launch template + ASG + ECS capacity provider per entry"
+    )
 
     @model_validator(mode="after")
     def _default_exists(self) -> Cluster:
@@ -254,10 +256,10 @@ class Cluster(Strict):
 class Cache(Strict):
     """ElastiCache for Redis: replaces the compose `redis` service."""
 
-    engine_version: str = DEFAULT_CACHE_ENGINE_VERSION
-    node_type: str = DEFAULT_CACHE_NODE_TYPE
+    engine_version: str = Field(DEFAULT_CACHE_ENGINE_VERSION, description="Redis engine version")
+    node_type: str = Field(DEFAULT_CACHE_NODE_TYPE, description="ElastiCache node type")
     num_cache_clusters: int = Field(1, ge=1, le=6, description="primary + replicas")
-    port: Port = DEFAULT_CACHE_PORT
+    port: Port = Field(DEFAULT_CACHE_PORT, description="Redis port")
     allow_from: list[Name] = Field(default_factory=list, description="services that may connect")
     url_variable: EnvVarName = Field("REDIS_URL", description="env var handed to the clients")
 
@@ -270,9 +272,11 @@ class Database(Strict):
     )
     identifier: str | None = Field(None, description="RDS instance or cluster identifier (instance/cluster)")
     endpoint: str | None = Field(None, description="host name (endpoint mode)")
-    port: Port = DEFAULT_DB_PORT
+    port: Port = Field(DEFAULT_DB_PORT, description="Postgres port opened from allow_from services")
     security_group_id: str | None = Field(None, pattern=r"^sg-[0-9a-f]+$", description="DB security group")
-    credentials_secret_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:secretsmanager:")
+    credentials_secret_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:secretsmanager:", description="existing secret with the DB credentials"
+    )
     allow_from: list[Name] = Field(default_factory=list, description="services that may connect")
 
     @model_validator(mode="after")
@@ -301,9 +305,9 @@ class Database(Strict):
 class Secret(Strict):
     """A Secrets Manager secret: generated (never in the synthesized JSON) or set out of band."""
 
-    description: str = ""
+    description: str = Field("", description="description shown in Secrets Manager")
     generate: bool = Field(False, description="generate a random value at apply time")
-    length: int = Field(DEFAULT_GENERATED_SECRET_LENGTH, ge=16, le=4096)
+    length: int = Field(DEFAULT_GENERATED_SECRET_LENGTH, ge=16, le=4096, description="generated value length")
     keys: list[EnvVarName] = Field(
         default_factory=list, description="JSON secret: key names (values are set out of band)"
     )
@@ -320,13 +324,13 @@ class Volume(Strict):
     """A named persistent volume: an EFS access point owned by the user the image runs as."""
 
     uid: int = Field(ge=0, description="POSIX owner uid of the access point root")
-    gid: int = Field(ge=0)
-    permissions: str = Field("0750", pattern=r"^0?[0-7]{3}$")
+    gid: int = Field(ge=0, description="POSIX owner gid of the access point root")
+    permissions: str = Field("0750", pattern=r"^0?[0-7]{3}$", description="mode of the access point root")
 
 
 class Registry(Strict):
     keep_last: int = Field(DEFAULT_ECR_KEEP_LAST, ge=1, description="ECR lifecycle: tagged images kept")
-    untagged_expire_days: int = Field(7, ge=1)
+    untagged_expire_days: int = Field(7, ge=1, description="ECR lifecycle: days untagged images are kept")
     image_tag_env_var: EnvVarName = Field(
         DEFAULT_IMAGE_TAG_ENV_VAR, description="env var with the image tag; else the git commit"
     )
@@ -337,7 +341,7 @@ class Registry(Strict):
 
 
 class Logs(Strict):
-    retention_days: int = Field(DEFAULT_LOG_RETENTION_DAYS, ge=1)
+    retention_days: int = Field(DEFAULT_LOG_RETENTION_DAYS, ge=1, description="days container logs are kept")
 
 
 # ---------------------------------------------------------------- services
@@ -377,9 +381,11 @@ class Image(Strict):
 
 
 class PortMapping(Strict):
-    port: Port
+    """A container port. A bare number is short for `{port: N}`."""
+
+    port: Port = Field(description="container port")
     name: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]*$", description="port name (default <service>-<port>)")
-    protocol: Literal["http", "http2", "grpc", "tcp"] = "http"
+    protocol: Literal["http", "http2", "grpc", "tcp"] = Field("http", description="Service Connect protocol")
 
     @model_validator(mode="before")
     @classmethod
@@ -388,9 +394,11 @@ class PortMapping(Strict):
 
 
 class VolumeMount(Strict):
-    volume: Name
-    path: str = Field(pattern=r"^/")
-    read_only: bool = False
+    """A volume mounted in a container. The string `volume:/path[:ro]` (compose style) is short for it."""
+
+    volume: Name = Field(description="a key of `volumes`")
+    path: str = Field(pattern=r"^/", description="mount path in the container")
+    read_only: bool = Field(False, description="mount read-only")
 
     @model_validator(mode="before")
     @classmethod
@@ -404,11 +412,13 @@ class VolumeMount(Strict):
 
 
 class HealthCheck(Strict):
+    """A container health check. A string is short for `{command: [CMD-SHELL, <string>]}`."""
+
     command: list[str] = Field(min_length=1, description="CMD-SHELL form when a single string is given")
-    interval: int = Field(DEFAULT_HEALTH_INTERVAL, ge=5, le=300)
-    timeout: int = Field(DEFAULT_HEALTH_TIMEOUT, ge=2, le=120)
-    retries: int = Field(DEFAULT_HEALTH_RETRIES, ge=1, le=10)
-    start_period: int = Field(DEFAULT_HEALTH_START_PERIOD, ge=0, le=300)
+    interval: int = Field(DEFAULT_HEALTH_INTERVAL, ge=5, le=300, description="seconds between checks")
+    timeout: int = Field(DEFAULT_HEALTH_TIMEOUT, ge=2, le=120, description="seconds before a check fails")
+    retries: int = Field(DEFAULT_HEALTH_RETRIES, ge=1, le=10, description="failures before unhealthy")
+    start_period: int = Field(DEFAULT_HEALTH_START_PERIOD, ge=0, le=300, description="grace seconds after start")
 
     @model_validator(mode="before")
     @classmethod
@@ -421,8 +431,8 @@ class HealthCheck(Strict):
 
 
 class Scaling(Strict):
-    min: int = Field(1, ge=0)
-    max: int = Field(1, ge=1)
+    min: int = Field(1, ge=0, description="fewest tasks")
+    max: int = Field(1, ge=1, description="most tasks")
     cpu_target: int = Field(DEFAULT_CPU_TARGET_PERCENT, ge=10, le=95, description="target CPU %")
 
     @model_validator(mode="after")
@@ -440,15 +450,15 @@ def _names_list_or_map(value: Any) -> Any:
 
 
 class Service(Strict):
-    kind: Kind = Kind.service
-    description: str = ""
-    image: Image
-    command: list[str] | None = None
+    kind: Kind = Field(Kind.service, description="service | job | scheduled own a task; init/sidecar join one")
+    description: str = Field("", description="what it is for (shown by describe, tagged on resources)")
+    image: Image = Field(description="where the image comes from")
+    command: list[str] | None = Field(None, description="overrides the image command")
     cpu: float = Field(ge=0, le=192, description="vCPU reserved (0.25 = 256 CPU units); 0 shares the task's")
     memory: int = Field(ge=6, description="MiB hard limit")
     gpu: int = Field(0, ge=0, le=8, description="GPUs (needs a gpu capacity provider)")
     capacity_provider: Name | None = Field(None, description="default: cluster.default_capacity_provider")
-    ports: list[PortMapping] = Field(default_factory=list)
+    ports: list[PortMapping] = Field(default_factory=list, description="container ports (Service Connect names)")
     environment: dict[EnvVarName, str] = Field(default_factory=dict, description="plain, non-secret values")
     parameters: Annotated[dict[EnvVarName, str], BeforeValidator(_names_list_or_map)] = Field(
         default_factory=dict, description="env var -> key in `parameters` (SSM, injected via valueFrom)"
@@ -457,19 +467,19 @@ class Service(Strict):
         default_factory=dict, description="env var -> `secret` or `secret:KEY` (Secrets Manager)"
     )
     secrets_from: list[Name] = Field(default_factory=list, description="JSON secrets whose every key is injected")
-    volumes: list[VolumeMount] = Field(default_factory=list)
-    health_check: HealthCheck | None = None
+    volumes: list[VolumeMount] = Field(default_factory=list, description="persistent volumes (EFS) mounted")
+    health_check: HealthCheck | None = Field(None, description="container health check (depends_on waits for it)")
     depends_on: list[Name] = Field(default_factory=list, description="start order (seed §5)")
     init_of: Name | None = Field(None, description="kind init: the service whose task holds this container")
     sidecar_of: Name | None = Field(None, description="kind sidecar: the service whose task holds it")
     allow_from: list[Name] = Field(default_factory=list, description="services allowed to reach the ports")
-    desired_count: int = Field(1, ge=0)
-    scaling: Scaling | None = None
+    desired_count: int = Field(1, ge=0, description="running tasks (kind service); 0 stops it")
+    scaling: Scaling | None = Field(None, description="CPU target tracking (kind service)")
     schedule: str | None = Field(None, description="kind scheduled: cron(...) or rate(...) expression")
     user: str | None = Field(None, description="uid[:gid] the container runs as")
     read_only_root: bool = Field(False, description="read-only root filesystem")
     essential: bool | None = Field(None, description="default: true for service/job, false for init/sidecar")
-    stop_timeout: int | None = Field(None, ge=2, le=120)
+    stop_timeout: int | None = Field(None, ge=2, le=120, description="seconds between SIGTERM and SIGKILL")
 
     @field_validator("cpu")
     @classmethod
@@ -520,26 +530,28 @@ class Service(Strict):
 class EnvConfig(Strict):
     project: Name = Field(description="project name; prefixes every resource")
     environment: Name = Field(description="environment name, e.g. stage")
-    region: str = Field(DEFAULT_REGION, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str = Field(DEFAULT_REGION, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region")
     account_id: str | None = Field(None, pattern=r"^\d{12}$", description="guards against the wrong account")
     tags: dict[str, str] = Field(default_factory=dict, description="tags on every resource")
     terraform_cloud: TerraformCloud | None = Field(None, description="omit for a local backend")
-    network: Network
-    alb: Alb
-    cluster: Cluster
+    network: Network = Field(description="VPC, subnets, NAT, flow logs, VPC endpoints")
+    alb: Alb = Field(description="the public Application Load Balancer")
+    cluster: Cluster = Field(description="the ECS cluster and its EC2 capacity providers")
     service_connect_namespace: str | None = Field(None, description=f"default {DEFAULT_SERVICE_CONNECT_NAMESPACE}")
     cache: Cache | None = Field(None, description="omit for no Redis")
     database: Database = Field(default_factory=Database)
     secrets: dict[Name | EnvVarName, Secret] = Field(default_factory=dict)
     secrets_kms: bool = Field(False, description="customer-managed KMS key for secrets and parameters")
-    secrets_recovery_window_days: int = Field(DEFAULT_SECRET_RECOVERY_DAYS, ge=0, le=30)
+    secrets_recovery_window_days: int = Field(
+        DEFAULT_SECRET_RECOVERY_DAYS, ge=0, le=30, description="days a deleted secret can be restored (0: at once)"
+    )
     parameters: dict[EnvVarName, str] = Field(
         default_factory=dict, description="SSM parameters under /<project>/<environment>/"
     )
     volumes: dict[Name, Volume] = Field(default_factory=dict)
-    registry: Registry = Field(default_factory=Registry)
-    logs: Logs = Field(default_factory=Logs)
-    services: dict[Name, Service] = Field(min_length=1)
+    registry: Registry = Field(default_factory=Registry, description="ECR repositories and lifecycle")
+    logs: Logs = Field(default_factory=Logs, description="CloudWatch Logs for the containers")
+    services: dict[Name, Service] = Field(min_length=1, description="every container of the stack, keyed by name")
 
     # ------------------------------------------------------------ derived views
     @property
@@ -783,6 +795,12 @@ def load(path: Path | str) -> EnvConfig:
     if not isinstance(raw, dict):
         raise ConfigError(path, [("", f"must be a YAML mapping of sections, got {type(raw).__name__}")])
     try:
-        return EnvConfig.model_validate(raw)
+        cfg = EnvConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, _problems(exc)) from None
+    from modules import capacity  # noqa: PLC0415  (capacity.py annotates with EnvConfig: import here, no cycle)
+
+    problems = capacity.fit_problems(cfg)  # tasks must fit their capacity provider's instances
+    if problems:
+        raise ConfigError(path, problems)
+    return cfg

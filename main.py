@@ -123,6 +123,9 @@ def _common_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
 # (cfg is the validated EnvConfig, or None when NEEDS_ENV is False). Imported lazily: no jsii.
 SUBCOMMANDS: dict[str, str | None] = {
     "synth": None,
+    "describe": "modules.describe",
+    "diagram": "modules.diagram",
+    "reference": "modules.reference",
 }
 SYNTH_HELP = "synthesize Terraform JSON into cdktf.out/ (the default command)"
 

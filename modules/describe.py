@@ -1,0 +1,256 @@
+"""`python main.py describe`: what an env file deploys, as tables an operator can read.
+
+Reads the validated EnvConfig only (no cdktf/jsii), so it answers instantly. Three tables:
+services (where and how each container runs), wiring (volumes, secrets, parameters, managed data,
+start order) and capacity per capacity provider (from modules/capacity.py). Box drawing and colour
+only when stdout is a terminal; piped output is plain, aligned text (stable: tests compare it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+from modules.config import EnvConfig, Kind, Service
+
+HELP = "print a table of every service and the capacity each capacity provider needs vs. has"
+NEEDS_ENV = True
+NONE = "-"
+BOLD, DIM, RED, RESET = "\033[1m", "\033[2m", "\033[31m", "\033[0m"
+
+
+# ------------------------------------------------------------------ cell contents (pure, testable)
+def image_text(svc: Service) -> str:
+    """Public images as written; built images as their ECR repository (tag chosen at synth)."""
+    return svc.image.public if svc.image.public else f"ecr:{svc.image.build}"
+
+
+def vcpu_text(svc: Service) -> str:
+    return f"{svc.cpu:g}"
+
+
+def ports_text(svc: Service) -> list[str]:
+    return [f"{p.port}/{p.protocol}" for p in svc.ports]
+
+
+def connect_name(cfg: EnvConfig, name: str) -> str:
+    """The Service Connect (compose) name others use: the service's own name when it serves ports;
+    an init/sidecar shares its host's network, so it is reached through the host's name."""
+    svc = cfg.services[name]
+    if svc.host:
+        return f"via {svc.host}"
+    if svc.ports and svc.kind == Kind.service:
+        return name
+    return NONE
+
+
+def kind_text(svc: Service) -> str:
+    if svc.kind == Kind.scheduled:
+        return f"scheduled {svc.schedule}"
+    return svc.kind.value
+
+
+def count_text(svc: Service) -> str:
+    if svc.host:
+        return NONE
+    if svc.kind != Kind.service:
+        return "on demand" if svc.kind == Kind.job else "per run"
+    if svc.scaling:
+        return f"{svc.desired_count} ({svc.scaling.min}-{svc.scaling.max})"
+    return str(svc.desired_count)
+
+
+def secrets_text(cfg: EnvConfig, name: str) -> list[str]:
+    """Secret NAMES only (values never leave Secrets Manager): the env var, and where it comes from
+    when that is not a secret of the same name (`secret:KEY` of a JSON secret, the cache's URL)."""
+    svc = cfg.services[name]
+    lines = [env if ref == env else f"{env} <- {ref}" for env, ref in sorted(svc.secrets.items())]
+    for secret in sorted(svc.secrets_from):
+        lines += [f"{secret}:{key}" for key in sorted(cfg.secrets[secret].keys)]
+    if cfg.cache and name in cfg.cache.allow_from:
+        lines.append(f"{cfg.cache.url_variable} (cache)")
+    return lines
+
+
+def managed_data_text(cfg: EnvConfig, name: str) -> list[str]:
+    lines = []
+    if cfg.cache and name in cfg.cache.allow_from:
+        lines.append(f"redis:{cfg.cache.port}")
+    if cfg.database.mode != "none" and name in cfg.database.allow_from:
+        lines.append(f"postgres:{cfg.database.port}")
+    return lines
+
+
+def service_order(cfg: EnvConfig) -> list[str]:
+    """Task owners by name, each followed by its init/sidecar containers (file order)."""
+    order: list[str] = []
+    for owner in sorted(cfg.task_owners()):
+        order += list(cfg.containers_of(owner))
+    return order
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[list[str], ...]]  # every cell is a list of lines
+    right: frozenset[int] = frozenset()  # numeric columns, right-aligned
+
+
+def _cell(value) -> list[str]:
+    if isinstance(value, list):
+        return value or [NONE]
+    return [str(value)] if value not in (None, "") else [NONE]
+
+
+def services_table(cfg: EnvConfig) -> Table:
+    rows = []
+    for name in service_order(cfg):
+        svc = cfg.services[name]
+        rows.append(tuple(_cell(v) for v in (
+            name, kind_text(svc), cfg.task_owner(name), image_text(svc), vcpu_text(svc), svc.memory,
+            svc.gpu or NONE, cfg.capacity_provider_of(name), count_text(svc), ports_text(svc),
+            connect_name(cfg, name))))
+    return Table("Services", ("SERVICE", "KIND", "TASK", "IMAGE", "vCPU", "MEM MiB", "GPU", "CAPACITY",
+                              "TASKS", "PORTS", "CONNECT NAME"), rows, frozenset({4, 5, 6}))
+
+
+def wiring_table(cfg: EnvConfig) -> Table:
+    rows = []
+    for name in service_order(cfg):
+        svc = cfg.services[name]
+        volumes = [f"{m.volume}:{m.path}{':ro' if m.read_only else ''}" for m in svc.volumes]
+        rows.append(tuple(_cell(v) for v in (
+            name, volumes, secrets_text(cfg, name), sorted(svc.parameters), managed_data_text(cfg, name),
+            sorted(svc.allow_from), sorted(svc.depends_on))))
+    return Table("Wiring", ("SERVICE", "VOLUMES (EFS)", "SECRETS (names)", "PARAMETERS (SSM)", "MANAGED DATA",
+                            "ALLOWED FROM", "DEPENDS ON"), rows)
+
+
+def _used(needed: int, available: int) -> str:
+    percent = f"{100 * needed / available:.0f}%" if available else ("n/a" if not needed else "over")
+    return f"{needed} / {available} ({percent})"
+
+
+def capacity_table(cfg: EnvConfig) -> tuple[Table, list[str]]:
+    """Per capacity provider: reservations at the services' maximum task counts vs. instance x max_size."""
+    from modules import capacity  # noqa: PLC0415  (pure Python, no jsii)
+
+    rows, over = [], []
+    for key, use in sorted(capacity.usage(cfg).items()):
+        rows.append(tuple(_cell(v) for v in (
+            key, f"{use.max_size} x {use.instance_type}", _used(use.cpu_units_needed, use.cpu_units_available),
+            _used(use.memory_mib_needed, use.memory_mib_available), _used(use.gpus_needed, use.gpus_available),
+            [f"{owner} x{count}" for owner, count in use.tasks])))
+        if (use.cpu_units_needed > use.cpu_units_available or use.memory_mib_needed > use.memory_mib_available
+                or use.gpus_needed > use.gpus_available):
+            over.append(key)
+    table = Table("Capacity (reserved at maximum task counts / available at max_size)",
+                  ("CAPACITY PROVIDER", "INSTANCES (max)", "CPU UNITS", "MEMORY MiB", "GPUS", "TASKS"), rows)
+    return table, over
+
+
+def summary_lines(cfg: EnvConfig) -> list[str]:
+    target = cfg.alb.target
+    if cfg.database.mode == "none":
+        database = "none referenced"
+    else:
+        database = f"{cfg.database.mode} {cfg.database.identifier or cfg.database.endpoint}:{cfg.database.port}"
+    cache = f"Redis {cfg.cache.engine_version} on {cfg.cache.num_cache_clusters} x {cfg.cache.node_type}" \
+        if cfg.cache else "none"
+    backend = f"Terraform Cloud {cfg.terraform_cloud.organization}" if cfg.terraform_cloud else "local state"
+    return [
+        f"{cfg.name} ({cfg.region}, {cfg.network.az_count} AZs, {backend})",
+        f"ALB -> {target.service}:{target.port} ({'HTTPS' if cfg.alb.https else 'HTTP'}); "
+        f"Grafana {cfg.alb.grafana.exposure}; Service Connect namespace {cfg.namespace}",
+        f"cache: {cache}; database: {database}; "
+        f"{len(cfg.services)} containers in {len(cfg.task_owners())} task definitions",
+    ]
+
+
+# ------------------------------------------------------------------ rendering
+def _width(table: Table, col: int) -> int:
+    return max(len(line) for row in [tuple([h] for h in table.header), *table.rows] for line in row[col])
+
+
+def _lines_of(row: tuple[list[str], ...]) -> int:
+    return max(len(cell) for cell in row)
+
+
+def _align(text: str, width: int, right: bool) -> str:
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def render_plain(table: Table) -> str:
+    """Aligned columns, two spaces apart, a dashed rule under the header; no colour, no boxes."""
+    widths = [_width(table, c) for c in range(len(table.header))]
+    header_row = tuple([h] for h in table.header)
+    out = [table.title]
+
+    def emit(row):
+        for i in range(_lines_of(row)):
+            parts = [_align(cell[i] if i < len(cell) else "", widths[c], c in table.right)
+                     for c, cell in enumerate(row)]
+            out.append("  ".join(parts).rstrip())
+
+    emit(header_row)
+    out.append("  ".join("-" * w for w in widths))
+    for row in table.rows:
+        emit(row)
+    return "\n".join(out)
+
+
+def render_box(table: Table, colour: bool) -> str:
+    """Box drawing (and bold headers with colour) for a terminal."""
+    widths = [_width(table, c) for c in range(len(table.header))]
+    bold = (lambda s: f"{BOLD}{s}{RESET}") if colour else (lambda s: s)
+
+    def rule(left, mid, right):
+        return left + mid.join("─" * (w + 2) for w in widths) + right
+
+    def emit(row, style=lambda s: s):
+        lines = []
+        for i in range(_lines_of(row)):
+            parts = [style(_align(cell[i] if i < len(cell) else "", widths[c], c in table.right))
+                     for c, cell in enumerate(row)]
+            lines.append("│ " + " │ ".join(parts) + " │")
+        return lines
+
+    out = [bold(table.title), rule("┌", "┬", "┐")]
+    out += emit(tuple([h] for h in table.header), bold)
+    out.append(rule("├", "┼", "┤"))
+    for i, row in enumerate(table.rows):
+        if i:
+            out.append(rule("├", "┼", "┤"))
+        out += emit(row)
+    out.append(rule("└", "┴", "┘"))
+    return "\n".join(out)
+
+
+def render(cfg: EnvConfig, box: bool = False, colour: bool = False) -> str:
+    capacity, over = capacity_table(cfg)
+    tables = [services_table(cfg), wiring_table(cfg), capacity]
+    blocks = ["\n".join(summary_lines(cfg))]
+    blocks += [render_box(t, colour) if box else render_plain(t) for t in tables]
+    for key in over:
+        warning = f"capacity provider '{key}' cannot hold its tasks at their maximum counts"
+        blocks.append(f"{RED}{warning}{RESET}" if colour else f"WARNING: {warning}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", choices=("auto", "plain", "box"), default="auto",
+                        help="auto (default): box drawing and colour on a terminal, plain text when piped")
+    parser.epilog = ("Colour is off when NO_COLOR is set. Capacity counts each service at its scaling maximum "
+                     "(jobs and schedules as one task); 'available' is instance size x max_size after the "
+                     "ECS agent reserve (modules/capacity.py).")
+
+
+def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
+    tty = sys.stdout.isatty()
+    box = args.style == "box" or (args.style == "auto" and tty)
+    colour = box and tty and "NO_COLOR" not in os.environ
+    sys.stdout.write(render(cfg, box=box, colour=colour))
+    return 0

@@ -77,6 +77,21 @@ def use_supported_node() -> None:
         os.environ["JSII_NODE"] = str(node)
 
 
+def keep_terraform_files(old: Path, new: Path) -> None:
+    """Carry Terraform's working files (.terraform/, lock file, local state) into the new stack dirs.
+
+    `cdktf deploy` runs Terraform inside cdktf.out/stacks/<stack>/, so a local backend keeps its state
+    there; replacing the directory wholesale would lose it (and every later plan would re-create all).
+    """
+    for old_stack in sorted((old / "stacks").glob("*")):
+        new_stack = new / "stacks" / old_stack.name
+        if not (old_stack.is_dir() and new_stack.is_dir()):
+            continue
+        for entry in sorted(old_stack.iterdir()):
+            if not (new_stack / entry.name).exists():
+                entry.rename(new_stack / entry.name)
+
+
 def synth(cfg, outdir: Path, aws_endpoint: str | None = None) -> Path:
     """Synthesize into a temp dir beside outdir, then swap: a failure leaves the old output intact."""
     tag = image_tag(cfg)  # checked before jsii starts
@@ -95,6 +110,7 @@ def synth(cfg, outdir: Path, aws_endpoint: str | None = None) -> Path:
         AraquemStack(app, cfg, options)
         app.synth()
         if outdir.exists():
+            keep_terraform_files(outdir, staging)
             retired = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
             outdir.rename(retired / "out")
             staging.rename(outdir)

@@ -1,0 +1,114 @@
+#!/bin/sh
+# quality-cron: the quality collection loop. Runs next to the api in its task (ECS sidecar, like
+# compose's network_mode service:api), so the api is on localhost.
+# Each cycle: wait for the api's health, POST every sample matching QUALITY_SAMPLES_GLOB to the
+# push endpoint (QUALITY_PUSH_SLEEP apart), then poll the report endpoint until the report is
+# ready (HTTP 200; 202/204/404 mean "not yet") for at most QUALITY_REPORT_WAIT_MAX seconds, and print it.
+#
+# Exit codes: 1 the last of CRON_CYCLES cycles had failed calls | 2 bad configuration
+#             3 api not healthy within QUALITY_API_WAIT_MAX | 4 the api rejected the token (401/403)
+set -eu
+LOG_NAME=quality-cron
+
+# Settings; every default is here, once. The endpoint paths are the api's ops routes.
+: "${QUALITY_API_URL:=http://localhost:8000}"
+: "${QUALITY_HEALTH_PATH:=/healthz}"
+: "${QUALITY_PUSH_PATH:=/ops/quality/push}"
+: "${QUALITY_REPORT_PATH:=/ops/quality/report}"
+: "${QUALITY_SAMPLES_GLOB:=/opt/quality/samples/*.json}"
+: "${QUALITY_PUSH_SLEEP:=2}"            # seconds between two pushed samples
+: "${QUALITY_AUTH_BEARER:=true}"        # also send Authorization: Bearer <token>
+: "${QUALITY_TOKEN_HEADER:=X-Ops-Token}" # header carrying the token (empty: bearer only)
+: "${QUALITY_REPORT_WAIT_MAX:=120}"
+: "${QUALITY_REPORT_WAIT_SLEEP:=5}"
+: "${QUALITY_CRON_INTERVAL:=3600}"      # seconds between cycles
+: "${QUALITY_API_WAIT_MAX:=600}"        # how long the api may take to become healthy
+: "${QUALITY_RETRIES:=3}"               # attempts per call
+: "${QUALITY_RETRY_SLEEP:=5}"
+: "${QUALITY_HTTP_TIMEOUT:=30}"
+: "${CRON_CYCLES:=0}"                   # 0: loop forever (the service); N: stop after N cycles
+
+# shellcheck source=ops-http.sh
+. "$(dirname "$0")/ops-http.sh"
+
+need_url QUALITY_API_URL "$QUALITY_API_URL"
+for pair in "QUALITY_HEALTH_PATH=$QUALITY_HEALTH_PATH" "QUALITY_PUSH_PATH=$QUALITY_PUSH_PATH" \
+  "QUALITY_REPORT_PATH=$QUALITY_REPORT_PATH"; do
+  need_path "${pair%%=*}" "${pair#*=}"
+done
+for pair in "QUALITY_PUSH_SLEEP=$QUALITY_PUSH_SLEEP" "QUALITY_REPORT_WAIT_MAX=$QUALITY_REPORT_WAIT_MAX" \
+  "QUALITY_REPORT_WAIT_SLEEP=$QUALITY_REPORT_WAIT_SLEEP" "QUALITY_CRON_INTERVAL=$QUALITY_CRON_INTERVAL" \
+  "QUALITY_API_WAIT_MAX=$QUALITY_API_WAIT_MAX" "QUALITY_RETRIES=$QUALITY_RETRIES" \
+  "QUALITY_RETRY_SLEEP=$QUALITY_RETRY_SLEEP" "QUALITY_HTTP_TIMEOUT=$QUALITY_HTTP_TIMEOUT" \
+  "CRON_CYCLES=$CRON_CYCLES"; do
+  need_uint "${pair%%=*}" "${pair#*=}"
+done
+[ "$QUALITY_RETRIES" -ge 1 ] || fail 2 "QUALITY_RETRIES must be at least 1"
+RETRIES=$QUALITY_RETRIES RETRY_SLEEP=$QUALITY_RETRY_SLEEP HTTP_TIMEOUT=$QUALITY_HTTP_TIMEOUT
+api=${QUALITY_API_URL%/}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+ops_setup "$work"
+
+# The samples are part of the image: no match is a broken image, not a quiet no-op.
+samples_exist() {
+  for sample in $QUALITY_SAMPLES_GLOB; do
+    [ -f "$sample" ] && return 0
+  done
+  return 1
+}
+samples_exist || fail 2 "no file matches QUALITY_SAMPLES_GLOB '$QUALITY_SAMPLES_GLOB' (bake the samples into the image)"
+
+log "api $api, push $QUALITY_PUSH_PATH, report $QUALITY_REPORT_PATH, samples $QUALITY_SAMPLES_GLOB, every ${QUALITY_CRON_INTERVAL}s"
+
+cycle=0
+while :; do
+  cycle=$((cycle + 1))
+  failures=0
+  ops_wait_healthy "$api$QUALITY_HEALTH_PATH" "$QUALITY_API_WAIT_MAX" 5
+
+  pushed=0
+  for sample in $QUALITY_SAMPLES_GLOB; do
+    [ -f "$sample" ] || continue
+    [ "$pushed" -eq 0 ] || sleep "$QUALITY_PUSH_SLEEP"
+    if ops_call_retry "push of $(basename "$sample")" POST "$api$QUALITY_PUSH_PATH" "$sample"; then
+      pushed=$((pushed + 1))
+    else
+      failures=$((failures + 1))
+    fi
+  done
+  log "cycle $cycle: pushed $pushed sample(s), $failures failed"
+
+  started=$(date +%s)
+  while :; do
+    ops_call GET "$api$QUALITY_REPORT_PATH"
+    case $status in
+      200)
+        log "cycle $cycle: quality report:"
+        cat "$ops_dir/body"
+        echo
+        break
+        ;;
+      401 | 403) fail 4 "report: the api rejected the token (HTTP $status); check QUALITY_OPS_TOKEN" ;;
+      000 | 202 | 204 | 404 | 429 | 5??) ;;
+      *)
+        log "cycle $cycle: report answered HTTP $status; giving up on this cycle's report"
+        failures=$((failures + 1))
+        break
+        ;;
+    esac
+    if [ $(($(date +%s) - started)) -ge "$QUALITY_REPORT_WAIT_MAX" ]; then
+      log "cycle $cycle: no report within ${QUALITY_REPORT_WAIT_MAX}s (last HTTP $status)"
+      failures=$((failures + 1))
+      break
+    fi
+    sleep "$QUALITY_REPORT_WAIT_SLEEP"
+  done
+
+  if [ "$CRON_CYCLES" -gt 0 ] && [ "$cycle" -ge "$CRON_CYCLES" ]; then
+    [ "$failures" -eq 0 ] || exit 1
+    exit 0
+  fi
+  sleep "$QUALITY_CRON_INTERVAL"
+done

@@ -1,0 +1,72 @@
+#!/bin/sh
+# rag-refresh-cron: calls the api's RAG refresh endpoint, then its RAG metrics endpoint, on a loop.
+# Runs next to the api in its task (ECS sidecar, like compose's network_mode service:api), so the
+# api is on localhost. Authenticates with QUALITY_OPS_TOKEN, sent like quality-cron sends it.
+#
+# Exit codes: 1 the last of CRON_CYCLES cycles had failed calls | 2 bad configuration
+#             3 api not healthy within RAG_API_WAIT_MAX | 4 the api rejected the token (401/403)
+set -eu
+LOG_NAME=rag-refresh-cron
+
+# Settings; every default is here, once. The endpoint paths are the api's ops routes.
+: "${RAG_API_URL:=http://localhost:8000}"
+: "${RAG_HEALTH_PATH:=/healthz}"
+: "${RAG_REFRESH_PATH:=/ops/rag/refresh}"
+: "${RAG_METRICS_PATH:=/ops/rag/metrics}"
+: "${RAG_REFRESH_INTERVAL:=3600}"        # seconds between cycles
+: "${RAG_API_WAIT_MAX:=600}"             # how long the api may take to become healthy
+: "${RAG_RETRIES:=3}"                    # attempts per call
+: "${RAG_RETRY_SLEEP:=5}"
+: "${RAG_HTTP_TIMEOUT:=300}"             # a refresh re-embeds documents: give it time
+: "${QUALITY_AUTH_BEARER:=true}"         # same token, sent the same way as quality-cron does
+: "${QUALITY_TOKEN_HEADER:=X-Ops-Token}"
+: "${CRON_CYCLES:=0}"                    # 0: loop forever (the service); N: stop after N cycles
+
+# shellcheck source=ops-http.sh
+. "$(dirname "$0")/ops-http.sh"
+
+need_url RAG_API_URL "$RAG_API_URL"
+for pair in "RAG_HEALTH_PATH=$RAG_HEALTH_PATH" "RAG_REFRESH_PATH=$RAG_REFRESH_PATH" \
+  "RAG_METRICS_PATH=$RAG_METRICS_PATH"; do
+  need_path "${pair%%=*}" "${pair#*=}"
+done
+for pair in "RAG_REFRESH_INTERVAL=$RAG_REFRESH_INTERVAL" "RAG_API_WAIT_MAX=$RAG_API_WAIT_MAX" \
+  "RAG_RETRIES=$RAG_RETRIES" "RAG_RETRY_SLEEP=$RAG_RETRY_SLEEP" "RAG_HTTP_TIMEOUT=$RAG_HTTP_TIMEOUT" \
+  "CRON_CYCLES=$CRON_CYCLES"; do
+  need_uint "${pair%%=*}" "${pair#*=}"
+done
+[ "$RAG_RETRIES" -ge 1 ] || fail 2 "RAG_RETRIES must be at least 1"
+RETRIES=$RAG_RETRIES RETRY_SLEEP=$RAG_RETRY_SLEEP HTTP_TIMEOUT=$RAG_HTTP_TIMEOUT
+api=${RAG_API_URL%/}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+ops_setup "$work"
+
+log "api $api, refresh $RAG_REFRESH_PATH, metrics $RAG_METRICS_PATH, every ${RAG_REFRESH_INTERVAL}s"
+
+cycle=0
+while :; do
+  cycle=$((cycle + 1))
+  failures=0
+  ops_wait_healthy "$api$RAG_HEALTH_PATH" "$RAG_API_WAIT_MAX" 5
+
+  if ops_call_retry "RAG refresh" POST "$api$RAG_REFRESH_PATH"; then
+    log "cycle $cycle: RAG refresh accepted (HTTP $status)"
+  else
+    failures=$((failures + 1))
+  fi
+  if ops_call_retry "RAG metrics" GET "$api$RAG_METRICS_PATH"; then
+    log "cycle $cycle: RAG metrics:"
+    cat "$ops_dir/body"
+    echo
+  else
+    failures=$((failures + 1))
+  fi
+
+  if [ "$CRON_CYCLES" -gt 0 ] && [ "$cycle" -ge "$CRON_CYCLES" ]; then
+    [ "$failures" -eq 0 ] || exit 1
+    exit 0
+  fi
+  sleep "$RAG_REFRESH_INTERVAL"
+done

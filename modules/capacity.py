@@ -138,28 +138,31 @@ def task_count(cfg: EnvConfig, owner: str) -> int:
     return max(svc.desired_count, svc.scaling.max if svc.scaling else 0)
 
 
+def provider_usage(cfg: EnvConfig, key: str) -> ProviderUsage:
+    """The demand of the tasks placed on one capacity provider, and its capacity at max_size."""
+    cp = cfg.cluster.capacity_providers[key]
+    spec = INSTANCE_SPECS.get(cp.instance_type)
+    if spec is None:
+        raise ValueError(f"instance type '{cp.instance_type}' is not in modules/capacity.py INSTANCE_SPECS")
+    owners = [o for o in cfg.task_owners() if cfg.capacity_provider_of(o) == key]
+    tasks = [(o, task_count(cfg, o)) for o in owners]
+    sizes = {o: task_size(cfg, o) for o in owners}
+    return ProviderUsage(
+        instance_type=cp.instance_type,
+        max_size=cp.max_size,
+        cpu_units_needed=sum(sizes[o].cpu_units * n for o, n in tasks),
+        memory_mib_needed=sum(sizes[o].memory_mib * n for o, n in tasks),
+        gpus_needed=sum(sizes[o].gpus * n for o, n in tasks),
+        cpu_units_available=spec.task_cpu_units * cp.max_size,
+        memory_mib_available=spec.task_memory_mib * cp.max_size,
+        gpus_available=spec.gpus * cp.max_size,
+        tasks=tasks,
+    )
+
+
 def usage(cfg: EnvConfig) -> dict[str, ProviderUsage]:
     """Per capacity provider key: the demand of the tasks placed on it and its capacity at max_size."""
-    out: dict[str, ProviderUsage] = {}
-    for key, cp in cfg.cluster.capacity_providers.items():
-        spec = INSTANCE_SPECS.get(cp.instance_type)
-        if spec is None:
-            raise ValueError(f"instance type '{cp.instance_type}' is not in modules/capacity.py INSTANCE_SPECS")
-        owners = [o for o in cfg.task_owners() if cfg.capacity_provider_of(o) == key]
-        tasks = [(o, task_count(cfg, o)) for o in owners]
-        sizes = {o: task_size(cfg, o) for o in owners}
-        out[key] = ProviderUsage(
-            instance_type=cp.instance_type,
-            max_size=cp.max_size,
-            cpu_units_needed=sum(sizes[o].cpu_units * n for o, n in tasks),
-            memory_mib_needed=sum(sizes[o].memory_mib * n for o, n in tasks),
-            gpus_needed=sum(sizes[o].gpus * n for o, n in tasks),
-            cpu_units_available=spec.task_cpu_units * cp.max_size,
-            memory_mib_available=spec.task_memory_mib * cp.max_size,
-            gpus_available=spec.gpus * cp.max_size,
-            tasks=tasks,
-        )
-    return out
+    return {key: provider_usage(cfg, key) for key in cfg.cluster.capacity_providers}
 
 
 def _vcpu(units: int) -> str:
@@ -242,7 +245,9 @@ def _total_problems(key: str, use: ProviderUsage, spec: InstanceSpec) -> list[tu
 def fit_problems(cfg: EnvConfig) -> list[tuple[str, str]]:
     """(field path, message) for every task or provider that does not fit; empty when all fit."""
     problems = _instance_problems(cfg)
-    known = {k: cp for k, cp in cfg.cluster.capacity_providers.items() if cp.instance_type in INSTANCE_SPECS}
+    # Providers whose instance type is itself wrong get that one message, not follow-on ones.
+    wrong = {path.split(".")[2] for path, _ in problems}
+    known = {k: cp for k, cp in cfg.cluster.capacity_providers.items() if k not in wrong}
     misfit: set[str] = set()  # providers with a task too big for one instance: their total is moot
     for owner in cfg.task_owners():
         key = cfg.capacity_provider_of(owner)
@@ -250,8 +255,8 @@ def fit_problems(cfg: EnvConfig) -> list[tuple[str, str]]:
             found = _task_problems(cfg, owner, key, INSTANCE_SPECS[known[key].instance_type])
             problems += found
             misfit |= {key} if found else set()
-    if len(known) == len(cfg.cluster.capacity_providers):
-        for key, use in usage(cfg).items():
-            if key not in misfit:
-                problems += _total_problems(key, use, INSTANCE_SPECS[use.instance_type])
+    for key in known:
+        if key not in misfit:
+            use = provider_usage(cfg, key)
+            problems += _total_problems(key, use, INSTANCE_SPECS[use.instance_type])
     return problems

@@ -69,6 +69,15 @@ BAD_ENV_FILES = [
      ["not a defined parameter"]),
     ("unknown-capacity-provider", _set("services.ollama.capacity_provider", "gpus"),
      "services.ollama.capacity_provider", ["not a defined capacity provider"]),
+    # capacity-fit check (modules/capacity.py)
+    ("ollama-64gb-on-g5-xlarge", _set("services.ollama.memory", 65536), "services.ollama.memory",
+     ["task 'ollama' needs 65792 MiB", "ollama-init 256", "g5.xlarge offers", "short by"]),
+    ("unknown-instance-type", _set("cluster.capacity_providers.gpu.instance_type", "g5.xlarg"),
+     "cluster.capacity_providers.gpu.instance_type", ["'g5.xlarg' is not supported", "g5.xlarge", "g4dn.xlarge"]),
+    ("gpu-provider-without-gpu", _set("cluster.capacity_providers.gpu.instance_type", "m6i.xlarge"),
+     "cluster.capacity_providers.gpu.instance_type", ["has no GPU", "g5.xlarge"]),
+    ("general-max-size-too-small", _set("services.api.scaling", {"min": 1, "max": 12}),
+     "cluster.capacity_providers.general.max_size", ["api x12", "raise max_size to at least"]),
 ]
 
 

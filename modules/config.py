@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -45,6 +46,21 @@ DEFAULT_DB_PORT = 5432
 DEFAULT_SECRET_RECOVERY_DAYS = 7
 DEFAULT_GENERATED_SECRET_LENGTH = 48
 DEFAULT_ECR_KEEP_LAST = 20
+DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS = 7
+DEFAULT_KMS_DELETION_WINDOW_DAYS = 30  # longest AWS allows: a scheduled key deletion can still be cancelled
+REDIS_AUTH_TOKEN_LENGTH = 64  # ElastiCache AUTH tokens are 16-128 printable characters
+SECRET_RECOVERY_WINDOWS = "0 (delete at once) or 7-30"  # what Secrets Manager accepts
+# ECR pull-through cache: upstream name -> (registry host, credentials needed). Docker Hub needs a
+# Secrets Manager secret whose name starts with `ecr-pullthroughcache/`; the others are anonymous.
+PULL_THROUGH_UPSTREAMS: dict[str, tuple[str, bool]] = {
+    "docker-hub": ("registry-1.docker.io", True),
+    "ecr-public": ("public.ecr.aws", False),
+    "quay": ("quay.io", False),
+    "k8s": ("registry.k8s.io", False),
+}
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+DOCKER_HUB_SECRET_KEYS = ["accessToken", "username"]  # the keys ECR reads from the credentials secret
+PULL_THROUGH_PREFIX_MAX = 30  # ECR's limit on a rule's repository prefix
 DEFAULT_SERVICE_CONNECT_NAMESPACE = "{project}-{environment}.local"
 DEFAULT_IMAGE_TAG_ENV_VAR = "ARAQUEM_IMAGE_TAG"
 DEFAULT_TFC_HOSTNAME = "app.terraform.io"
@@ -264,6 +280,16 @@ class Cache(Strict):
     url_variable: EnvVarName = Field("REDIS_URL", description="env var handed to the clients")
 
 
+class DatabaseEnv(Strict):
+    """Env var names the connection values reach the allow_from services under (libpq's by default)."""
+
+    host: EnvVarName = Field("PGHOST", description="host name (SSM parameter)")
+    port: EnvVarName = Field("PGPORT", description="port (SSM parameter)")
+    database: EnvVarName = Field("PGDATABASE", description="database name (SSM parameter; only with 'name')")
+    username: EnvVarName = Field("PGUSER", description="user name (key of the credentials secret)")
+    password: EnvVarName = Field("PGPASSWORD", description="password (key of the credentials secret)")
+
+
 class Database(Strict):
     """Reference to an existing Postgres (seed §3.2): nothing is created."""
 
@@ -277,6 +303,13 @@ class Database(Strict):
     credentials_secret_arn: str | None = Field(
         None, pattern=r"^arn:aws[a-z-]*:secretsmanager:", description="existing secret with the DB credentials"
     )
+    credentials_kms_key_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:kms:", description="customer-managed key of that secret, if any"
+    )
+    username_key: str = Field("username", min_length=1, description="JSON key of the user name in the secret")
+    password_key: str = Field("password", min_length=1, description="JSON key of the password in the secret")
+    name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", description="database name (PGDATABASE)")
+    env: DatabaseEnv = Field(default_factory=DatabaseEnv, description="env var names handed to allow_from")
     allow_from: list[Name] = Field(default_factory=list, description="services that may connect")
 
     @model_validator(mode="after")
@@ -294,12 +327,23 @@ class Database(Strict):
                 raise ValueError(f"mode '{self.mode}' needs 'identifier'")
             if self.endpoint:
                 raise ValueError(f"mode '{self.mode}' looks the endpoint up; remove 'endpoint' or use mode 'endpoint'")
+            if "port" in self.model_fields_set:
+                raise ValueError(f"mode '{self.mode}' looks the port up; remove 'port' or use mode 'endpoint'")
         else:
             if not (self.endpoint and self.security_group_id):
                 raise ValueError("mode 'endpoint' needs 'endpoint' and 'security_group_id'")
             if self.identifier:
                 raise ValueError("mode 'endpoint' takes no 'identifier'; use mode 'instance' or 'cluster'")
         return self
+
+
+def _recovery_window(value: int) -> int:
+    if value != 0 and not 7 <= value <= 30:
+        raise ValueError(f"{value} days is not a Secrets Manager recovery window; use {SECRET_RECOVERY_WINDOWS}")
+    return value
+
+
+RecoveryWindow = Annotated[int, AfterValidator(_recovery_window)]
 
 
 class Secret(Strict):
@@ -311,12 +355,15 @@ class Secret(Strict):
     keys: list[EnvVarName] = Field(
         default_factory=list, description="JSON secret: key names (values are set out of band)"
     )
-    recovery_window_days: int | None = Field(None, description="overrides secrets_recovery_window_days")
+    recovery_window_days: RecoveryWindow | None = Field(None, description="overrides secrets_recovery_window_days")
+    generation: int = Field(1, ge=1, description="generated secrets: bump to generate a new value (rotation)")
 
     @model_validator(mode="after")
     def _generate_or_keys(self) -> Secret:
         if self.generate and self.keys:
             raise ValueError("a secret is either 'generate'd or a JSON secret with 'keys', not both")
+        if "generation" in self.model_fields_set and not self.generate:
+            raise ValueError("'generation' applies to generated secrets only ('generate: true')")
         return self
 
 
@@ -330,7 +377,13 @@ class Volume(Strict):
 
 class Registry(Strict):
     keep_last: int = Field(DEFAULT_ECR_KEEP_LAST, ge=1, description="ECR lifecycle: tagged images kept")
-    untagged_expire_days: int = Field(7, ge=1, description="ECR lifecycle: days untagged images are kept")
+    untagged_expire_days: int = Field(
+        DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS, ge=1, description="ECR lifecycle: days untagged images are kept"
+    )
+    encryption: Literal["AES256", "KMS"] = Field(
+        "AES256", description="repository encryption at rest: AES256 (S3-managed) or KMS (the aws/ecr key)"
+    )
+    force_delete: bool = Field(False, description="let `destroy` delete repositories that still hold images")
     image_tag_env_var: EnvVarName = Field(
         DEFAULT_IMAGE_TAG_ENV_VAR, description="env var with the image tag; else the git commit"
     )
@@ -338,6 +391,28 @@ class Registry(Strict):
     docker_hub_secret: Name | None = Field(
         None, description="secret with Docker Hub username/accessToken (needed for docker-hub upstream)"
     )
+    cache_upstreams: list[Literal["docker-hub", "ecr-public", "quay", "k8s"]] = Field(
+        default_factory=list,
+        description="extra pull-through cache upstreams, e.g. for the base images of docker/ builds",
+    )
+
+
+def pull_through_source(image: str) -> tuple[str | None, str, str]:
+    """`ollama/ollama:0.3.14` -> (upstream name or None if ECR cannot cache it, repository, `:tag`/`@digest`)."""
+    at = image.find("@")
+    cut = at if at >= 0 else image.rfind(":") if ":" in image.rsplit("/", 1)[-1] else len(image)
+    name, reference = image[:cut], image[cut:]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):  # an explicit registry host
+        host, repository = first, rest
+    else:
+        host, repository = "docker.io", name
+    if host in DOCKER_HUB_HOSTS:
+        return "docker-hub", repository if "/" in repository else f"library/{repository}", reference
+    for upstream, (upstream_host, _) in PULL_THROUGH_UPSTREAMS.items():
+        if host == upstream_host:
+            return upstream, repository, reference
+    return None, repository, reference
 
 
 class Logs(Strict):
@@ -542,11 +617,11 @@ class EnvConfig(Strict):
     database: Database = Field(default_factory=Database)
     secrets: dict[Name | EnvVarName, Secret] = Field(default_factory=dict)
     secrets_kms: bool = Field(False, description="customer-managed KMS key for secrets and parameters")
-    secrets_recovery_window_days: int = Field(
-        DEFAULT_SECRET_RECOVERY_DAYS, ge=0, le=30, description="days a deleted secret can be restored (0: at once)"
+    secrets_recovery_window_days: RecoveryWindow = Field(
+        DEFAULT_SECRET_RECOVERY_DAYS, description="days a deleted secret can be restored (0: at once)"
     )
-    parameters: dict[EnvVarName, str] = Field(
-        default_factory=dict, description="SSM parameters under /<project>/<environment>/"
+    parameters: dict[EnvVarName, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict, description="SSM parameters under /<project>/<environment>/ (non-empty values)"
     )
     volumes: dict[Name, Volume] = Field(default_factory=dict)
     registry: Registry = Field(default_factory=Registry, description="ECR repositories and lifecycle")
@@ -586,6 +661,46 @@ class EnvConfig(Strict):
         return self.services[self.task_owner(name)].capacity_provider or self.cluster.default_capacity_provider
 
     # ------------------------------------------------------------ cross-field checks
+    @model_validator(mode="after")
+    def _pull_through_cache(self) -> EnvConfig:
+        """Every public image must come from an upstream ECR can cache, with credentials where it needs them."""
+        reg, errors = self.registry, []
+        if not reg.pull_through_cache:
+            if reg.cache_upstreams:
+                errors.append((("registry", "cache_upstreams"), "needs 'pull_through_cache: true'"))
+            if errors:
+                raise CrossFieldErrors(errors)
+            return self
+        for upstream in self.pull_through_upstreams():
+            prefix = f"{self.name}/{upstream}"
+            if len(prefix) > PULL_THROUGH_PREFIX_MAX:
+                errors.append((("registry", "pull_through_cache"), f"repository prefix '{prefix}' is longer than "
+                               f"ECR's {PULL_THROUGH_PREFIX_MAX} characters; shorten project/environment names"))
+        for sname, svc in self.services.items():
+            if svc.image.public and pull_through_source(svc.image.public)[0] is None:
+                errors.append((("services", sname, "image"),
+                               f"'{svc.image.public}' is on a registry ECR pull-through cache does not support "
+                               f"(supported: Docker Hub, {', '.join(h for h, _ in list(PULL_THROUGH_UPSTREAMS.values())[1:])}); "
+                               f"use one of those or set registry.pull_through_cache: false"))
+        if "docker-hub" in self.pull_through_upstreams() and not reg.docker_hub_secret:
+            errors.append((("registry", "docker_hub_secret"),
+                           f"required: Docker Hub images are cached and ECR needs Docker Hub credentials; name a "
+                           f"secret with keys {DOCKER_HUB_SECRET_KEYS}, or set pull_through_cache: false"))
+        secret = self.secrets.get(reg.docker_hub_secret or "")
+        if secret is not None and sorted(secret.keys) != DOCKER_HUB_SECRET_KEYS:
+            errors.append((("secrets", reg.docker_hub_secret, "keys"),
+                           f"the Docker Hub credentials secret needs exactly the keys {DOCKER_HUB_SECRET_KEYS}"))
+        if errors:
+            raise CrossFieldErrors(errors)
+        return self
+
+    def pull_through_upstreams(self) -> list[str]:
+        """Upstreams of the public images plus registry.cache_upstreams, sorted; empty when caching is off."""
+        if not self.registry.pull_through_cache:
+            return []
+        found = {pull_through_source(s.image.public)[0] for s in self.services.values() if s.image.public}
+        return sorted((found - {None}) | set(self.registry.cache_upstreams))
+
     @model_validator(mode="after")
     def _references(self) -> EnvConfig:
         errors: list[tuple[tuple, str]] = []

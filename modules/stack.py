@@ -9,6 +9,9 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from modules.config import EnvConfig
+from modules.parameters import Parameters
+from modules.registry import Registry
+from modules.secrets import Secrets
 
 # Services the emulator run (tests/test_emulator.py) points at a local endpoint. Only used with
 # StackOptions.aws_endpoint, which no user-facing command sets.
@@ -38,6 +41,9 @@ class AraquemStack(TerraformStack):
         # One construct per concern, in dependency order (docs/architecture.md lists what each exposes).
         # ---- network (Network, SecurityGroups)
         # ---- secrets, configuration, registries (Secrets, Parameters, Registry)
+        self.secrets = Secrets(self, "secrets", cfg)
+        self.parameters = Parameters(self, "parameters", cfg, self.secrets)
+        self.registry = Registry(self, "registry", cfg, options.image_tag, self.secrets)
         # ---- edge (Alb)
         # ---- compute (Cluster)
         # ---- managed data (Cache, Database)

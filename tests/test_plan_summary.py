@@ -1,0 +1,287 @@
+"""modules/plan_summary.py on real plan JSON (tests/fixtures/plans, made by scripts/make_plan_fixtures.sh
+against moto): counts, call-outs, grouping by construct, sensitive masking, truncation, marker, exit codes.
+
+The fixture plan is step 2 of tests/fixtures/plans/src/app.py applied over step 1; its docstring lists
+which resource gets which kind of change, and the expectations below follow from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_main
+from modules import plan_summary
+from modules.plan_summary import GITHUB_COMMENT_LIMIT, construct_of, load_construct_paths, render, summarize
+
+FIXTURES = ROOT / "tests" / "fixtures" / "plans"
+CHANGES = FIXTURES / "plan-changes.json"
+NO_CHANGES = FIXTURES / "plan-no-changes.json"
+SYNTH = FIXTURES / "cdk.tf.json"
+STACK = "araquem-fixture"
+
+
+@pytest.fixture(scope="module")
+def plan() -> dict:
+    return json.loads(CHANGES.read_text())
+
+
+@pytest.fixture(scope="module")
+def paths() -> dict:
+    return load_construct_paths(str(SYNTH))[1]
+
+
+@pytest.fixture(scope="module")
+def comment(plan, paths) -> str:
+    return render(summarize(plan, STACK, paths))
+
+
+def address(plan: dict, prefix: str) -> str:
+    """The one resource address starting with `prefix` (the hash suffix comes from cdktf)."""
+    found = [rc["address"] for rc in plan["resource_changes"] if rc["address"].startswith(prefix)]
+    assert len(found) == 1, (prefix, found)
+    return found[0]
+
+
+def section(text: str, title: str) -> str:
+    """The Markdown from heading `title` to the next heading of the same level."""
+    start = text.index(f"#### {title}")
+    end = text.find("\n#### ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def group(text: str, construct: str) -> str:
+    start = text.index(f"<summary><b>{construct}</b>")
+    return text[start:text.index("</details>", start)]
+
+
+def sensitive_strings(plan: dict) -> set[str]:
+    """Every string value that before_sensitive / after_sensitive / output sensitivity flags."""
+    found: set[str] = set()
+
+    def walk(value, marks, flagged=False):
+        flagged = flagged or marks is True
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, marks.get(k, False) if isinstance(marks, dict) else marks, flagged)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, marks[i] if isinstance(marks, list) and i < len(marks) else marks, flagged)
+        elif flagged and isinstance(value, str) and value:
+            found.add(value)
+
+    for rc in plan["resource_changes"]:
+        change = rc["change"]
+        walk(change.get("before"), change.get("before_sensitive"))
+        walk(change.get("after"), change.get("after_sensitive"))
+    for oc in plan.get("output_changes", {}).values():
+        walk(oc.get("before"), oc.get("before_sensitive"))
+        walk(oc.get("after"), oc.get("after_sensitive"))
+    return found
+
+
+# ---------------------------------------------------------------- content
+def test_counts_match_the_fixture_design(comment):
+    # app.py step 2: creates cache/sg, cache/logs, api/index_path; updates vpc tags, api/logs, api/mode;
+    # replaces subnet, api/sg, api/token_value; destroys legacy/flag.
+    assert "Plan: **3** to add, **3** to change, **3** to replace, **1** to destroy." in comment
+
+
+def test_creates_are_listed_under_their_construct(plan, comment):
+    cache = group(comment, "cache")
+    assert "2 add" in cache
+    for prefix in ("aws_security_group.cache_sg_", "aws_cloudwatch_log_group.cache_logs_"):
+        assert f"**create** `{address(plan, prefix)}`" in cache
+    assert f"**create** `{address(plan, 'aws_ssm_parameter.api_index_path_')}`" in group(comment, "api")
+
+
+def test_updates_show_the_changed_attribute_values(plan, comment):
+    api = group(comment, "api")
+    logs = address(plan, "aws_cloudwatch_log_group.api_logs_")
+    assert f"**update in place** `{logs}`\n  - `retention_in_days`: `7` → `30`" in api
+    network = group(comment, "network")
+    assert '`tags`: `{"Name":"fixture"}` → `{"Name":"fixture","Tier":"stage"}`' in network
+
+
+def test_replacements_and_destroys_are_called_out_before_the_groups(plan, comment):
+    callout = section(comment, "Replacements and destroys")
+    assert comment.index("#### Replacements and destroys") < comment.index("#### Changes by construct")
+    subnet = address(plan, "aws_subnet.network_private_")
+    assert f"**replace** `{subnet}` — cannot be updated in place; forced by `cidr_block`" in callout
+    assert f"**replace** `{address(plan, 'aws_security_group.api_sg_')}`" in callout
+    legacy = address(plan, "aws_ssm_parameter.legacy_flag_")
+    assert f"**destroy** `{legacy}` — removed from the configuration" in callout
+    # replacements first, then destroys; creates and updates are not called out
+    assert callout.index("**replace**") < callout.index("**destroy**")
+    assert "**create**" not in callout and "**update in place**" not in callout
+
+
+def test_forced_attribute_of_a_replacement_is_shown(plan, comment):
+    assert '`cidr_block`: `"10.90.1.0/24"` → `"10.90.2.0/24"`' in group(comment, "network")
+
+
+def test_sensitive_values_never_appear(plan, comment):
+    secrets = sensitive_strings(plan)
+    # The fixture carries secret values in plain text in the plan JSON (Terraform does that):
+    assert any(s.startswith("fixture-secret-") for s in secrets), secrets
+    # Short values ("on") occur in ordinary words, so those are checked in their quoted form only.
+    leaked = sorted(s for s in secrets if (len(s) >= 6 and s in comment) or json.dumps(s) in comment)
+    assert not leaked, f"sensitive values in the comment: {leaked}"
+    api = group(comment, "api")
+    assert "`secret_string`: _(sensitive)_ → _(sensitive)_" in api  # a change is still visible
+    assert "`value`: _(sensitive)_ → _(sensitive)_" in api  # in-place update of an SSM value
+    assert "- `token_value`: _(sensitive)_ → _(sensitive)_" in section(comment, "Outputs")
+
+
+def test_partly_sensitive_structures_are_masked_element_by_element():
+    change = {"actions": ["update"],
+              "before": {"cfg": {"user": "app", "password": "old-pw-123"}},
+              "after": {"cfg": {"user": "app2", "password": "new-pw-456"}},
+              "before_sensitive": {"cfg": {"password": True}},
+              "after_sensitive": {"cfg": {"password": True}}, "after_unknown": {}}
+    plan = {"format_version": "1.2", "resource_changes": [
+        {"address": "aws_x.db_conn_0123ABCD", "change": change}]}
+    text = render(summarize(plan, "s"))
+    assert "old-pw-123" not in text and "new-pw-456" not in text
+    assert '"password":"(sensitive)"' in text and '"user":"app2"' in text
+
+
+def test_grouping_uses_cdktf_metadata_paths(plan, paths):
+    # Metadata path wins over the logical id: a resource whose id does not start with its construct.
+    vpc = address(plan, "aws_vpc.network_vpc_")
+    assert paths[vpc] == "network/vpc"
+    assert construct_of(vpc, {vpc: "edge/vpc"}) == "edge"
+    assert construct_of("aws_vpc.toplevel", {"aws_vpc.toplevel": "toplevel"}) == "(stack)"
+
+
+def test_grouping_without_synth_falls_back_to_the_logical_id(plan, comment):
+    without = render(summarize(plan, STACK))
+    assert without == comment  # cdktf logical ids carry the construct prefix
+    assert construct_of("aws_vpc.custom_name", {}) == "(stack)"  # no cdktf hash: not guessed
+    assert construct_of("module.net.aws_vpc.this", {}) == "net"
+
+
+def test_no_changes_plan():
+    text = render(summarize(json.loads(NO_CHANGES.read_text()), STACK))
+    assert "**No changes.**" in text and "<details>" not in text
+    # moto reports tags null -> {} on refresh; Terraform calls that irrelevant drift, so do we.
+    assert "drift" not in text
+
+
+def test_errored_plan_is_flagged(plan):
+    errored = {**plan, "errored": True}
+    assert "The plan errored" in render(summarize(errored, STACK))
+
+
+def test_output_is_deterministic(plan, paths):
+    shuffled = {**plan, "resource_changes": list(reversed(plan["resource_changes"]))}
+    assert render(summarize(shuffled, STACK, paths)) == render(summarize(plan, STACK, paths))
+
+
+# ---------------------------------------------------------------- marker and size
+def test_marker_is_the_first_line_and_depends_only_on_the_stack(plan, comment):
+    no_changes = render(summarize(json.loads(NO_CHANGES.read_text()), STACK))
+    assert comment.splitlines()[0] == no_changes.splitlines()[0] == f"<!-- araquem-plan:{STACK} -->"
+    other = render(summarize(plan, "araquem-prod"))
+    assert other.splitlines()[0] == "<!-- araquem-plan:araquem-prod -->"
+
+
+def huge_plan(plan: dict, copies: int) -> dict:
+    """The fixture's resource changes repeated under distinct addresses (a stack far past the limit)."""
+    big = copy.deepcopy(plan)
+    changes = []
+    for i in range(copies):
+        for rc in plan["resource_changes"]:
+            clone = copy.deepcopy(rc)
+            clone["address"] = f"{rc['address']}_{i:04d}"
+            changes.append(clone)
+    big["resource_changes"] = changes
+    return big
+
+
+def test_huge_plan_is_truncated_under_the_github_limit(plan, paths):
+    big = huge_plan(plan, 600)
+    total = sum(1 for rc in big["resource_changes"] if rc["change"]["actions"] not in (["no-op"], ["read"]))
+    text = render(summarize(big, STACK, paths), run_url="https://ci.example/run/1")
+    assert len(text.encode("utf-8")) <= GITHUB_COMMENT_LIMIT
+    assert len(text.encode("utf-8")) > GITHUB_COMMENT_LIMIT - 2000  # the room is used, not wasted
+    assert text.splitlines()[0] == f"<!-- araquem-plan:{STACK} -->"
+    assert f"Plan: **{3 * 600}** to add, **{3 * 600}** to change, **{3 * 600}** to replace" in text
+    lines = [line for line in text.splitlines() if line.startswith("**Truncated:**")]
+    assert len(lines) == 1 and text.rstrip().endswith("https://ci.example/run/1.")
+    groups = text[text.index("#### Changes by construct"):]
+    shown = sum(1 for line in groups.splitlines() if line.startswith("- `"))
+    left_out = int(lines[0].split()[1])
+    assert 0 < left_out and shown + left_out == total  # the notice counts exactly what is missing
+    assert text.count("<details>") == text.count("</details>")  # no dangling HTML
+
+
+def test_a_lower_limit_is_respected(plan):
+    text = render(summarize(huge_plan(plan, 3), STACK), limit=4000)
+    assert len(text.encode("utf-8")) <= 4000 and "**Truncated:**" in text
+
+
+def test_a_plan_that_fits_is_not_truncated(comment):
+    assert "Truncated" not in comment
+
+
+# ---------------------------------------------------------------- command line and exit codes
+def test_cli_writes_the_comment_file(tmp_path, comment):
+    out = tmp_path / "comment.md"
+    proc = run_main("plan-summary", str(CHANGES), "--synth", str(SYNTH), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == comment  # stack name taken from cdk.tf.json metadata
+
+
+def test_module_entry_reads_stdin():
+    proc = subprocess.run([sys.executable, "-m", "modules.plan_summary", "-", "--stack", STACK], cwd=ROOT,
+                          input=NO_CHANGES.read_text(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"<!-- araquem-plan:{STACK} -->\n")
+
+
+BAD_INPUTS = [
+    ("missing.json", None, ["--stack", "s"], "missing.json: no such file"),
+    ("garbage.json", "{not json", ["--stack", "s"], "garbage.json: not JSON (line 1, column 2"),
+    ("synth.json", SYNTH.read_text(), ["--stack", "s"], "no 'format_version' key"),
+    ("state.json", '{"format_version": "1.0", "values": {}}', ["--stack", "s"], "a state, not a plan"),
+    ("future.json", '{"format_version": "2.0", "resource_changes": []}', ["--stack", "s"],
+     "format_version '2.0' is not supported"),
+    ("nostack.json", NO_CHANGES.read_text(), [], "no stack name: pass --stack"),
+    ("small.json", NO_CHANGES.read_text(), ["--stack", "s", "--limit", "10"], "--limit 10: too small"),
+]
+
+
+@pytest.mark.parametrize("name,content,extra,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, name, content, extra, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    argv = [str(path), *extra]
+    assert plan_summary.main(argv) == 2
+    # and through main.py, as a user runs it: one line, no traceback
+    proc = run_main("plan-summary", *argv)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def test_bad_synth_file_exits_2(tmp_path):
+    bad = tmp_path / "cdk.tf.json"
+    bad.write_text('{"resource": {}}')
+    proc = run_main("plan-summary", str(CHANGES), "--synth", str(bad))
+    assert proc.returncode == 2 and "no '//' metadata block" in proc.stderr
+
+
+def test_fixtures_are_real_terraform_output(plan):
+    # Regenerated by scripts/make_plan_fixtures.sh; a hand-edited fixture would lose these.
+    assert plan["terraform_version"].startswith("1.")
+    assert plan["configuration"]["provider_config"]["aws"]["full_name"] == "registry.terraform.io/hashicorp/aws"
+    script = (ROOT / "scripts" / "make_plan_fixtures.sh").read_text()
+    assert "terraform" in script and "show -json" in script and "moto_server" in script
+    assert Path(FIXTURES / "src" / "app.py").is_file()

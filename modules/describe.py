@@ -18,7 +18,7 @@ from modules.config import EnvConfig, Kind, Service
 HELP = "print a table of every service and the capacity each capacity provider needs vs. has"
 NEEDS_ENV = True
 NONE = "-"
-BOLD, DIM, RED, RESET = "\033[1m", "\033[2m", "\033[31m", "\033[0m"
+BOLD, RESET = "\033[1m", "\033[0m"
 
 
 # ------------------------------------------------------------------ cell contents (pure, testable)
@@ -84,11 +84,16 @@ def managed_data_text(cfg: EnvConfig, name: str) -> list[str]:
 
 
 def service_order(cfg: EnvConfig) -> list[str]:
-    """Task owners by name, each followed by its init/sidecar containers (file order)."""
+    """Task owners by name, each followed by its init/sidecar containers by name."""
     order: list[str] = []
     for owner in sorted(cfg.task_owners()):
-        order += list(cfg.containers_of(owner))
+        order += [owner, *sorted(set(cfg.containers_of(owner)) - {owner})]
     return order
+
+
+def task_groups(cfg: EnvConfig) -> frozenset[int]:
+    """Row indexes (in service_order) where a new task starts."""
+    return frozenset(i for i, name in enumerate(service_order(cfg)) if cfg.services[name].host is None)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class Table:
     header: tuple[str, ...]
     rows: list[tuple[list[str], ...]]  # every cell is a list of lines
     right: frozenset[int] = frozenset()  # numeric columns, right-aligned
+    groups: frozenset[int] | None = None  # rows that start a group (a task); None: every row
 
 
 def _cell(value) -> list[str]:
@@ -114,7 +120,7 @@ def services_table(cfg: EnvConfig) -> Table:
             svc.gpu or NONE, cfg.capacity_provider_of(name), count_text(svc), ports_text(svc),
             connect_name(cfg, name))))
     return Table("Services", ("SERVICE", "KIND", "TASK", "IMAGE", "vCPU", "MEM MiB", "GPU", "CAPACITY",
-                              "TASKS", "PORTS", "CONNECT NAME"), rows, frozenset({4, 5, 6}))
+                              "TASKS", "PORTS", "CONNECT NAME"), rows, frozenset({4, 5, 6}), task_groups(cfg))
 
 
 def wiring_table(cfg: EnvConfig) -> Table:
@@ -126,30 +132,28 @@ def wiring_table(cfg: EnvConfig) -> Table:
             name, volumes, secrets_text(cfg, name), sorted(svc.parameters), managed_data_text(cfg, name),
             sorted(svc.allow_from), sorted(svc.depends_on))))
     return Table("Wiring", ("SERVICE", "VOLUMES (EFS)", "SECRETS (names)", "PARAMETERS (SSM)", "MANAGED DATA",
-                            "ALLOWED FROM", "DEPENDS ON"), rows)
+                            "ALLOWED FROM", "DEPENDS ON"), rows, groups=task_groups(cfg))
 
 
 def _used(needed: int, available: int) -> str:
-    percent = f"{100 * needed / available:.0f}%" if available else ("n/a" if not needed else "over")
-    return f"{needed} / {available} ({percent})"
+    if not needed and not available:
+        return NONE
+    return f"{needed} / {available} ({100 * needed / available:.0f}%)"
 
 
-def capacity_table(cfg: EnvConfig) -> tuple[Table, list[str]]:
-    """Per capacity provider: reservations at the services' maximum task counts vs. instance x max_size."""
+def capacity_table(cfg: EnvConfig) -> Table:
+    """Per capacity provider: reservations at the services' maximum task counts vs. instance x max_size.
+    (config.load() already refused an env file whose tasks do not fit, so nothing here is over 100%.)"""
     from modules import capacity  # noqa: PLC0415  (pure Python, no jsii)
 
-    rows, over = [], []
+    rows = []
     for key, use in sorted(capacity.usage(cfg).items()):
         rows.append(tuple(_cell(v) for v in (
             key, f"{use.max_size} x {use.instance_type}", _used(use.cpu_units_needed, use.cpu_units_available),
             _used(use.memory_mib_needed, use.memory_mib_available), _used(use.gpus_needed, use.gpus_available),
-            [f"{owner} x{count}" for owner, count in use.tasks])))
-        if (use.cpu_units_needed > use.cpu_units_available or use.memory_mib_needed > use.memory_mib_available
-                or use.gpus_needed > use.gpus_available):
-            over.append(key)
-    table = Table("Capacity (reserved at maximum task counts / available at max_size)",
+            [f"{owner} x{count}" for owner, count in sorted(use.tasks)])))
+    return Table("Capacity (reserved at maximum task counts / available at max_size)",
                   ("CAPACITY PROVIDER", "INSTANCES (max)", "CPU UNITS", "MEMORY MiB", "GPUS", "TASKS"), rows)
-    return table, over
 
 
 def summary_lines(cfg: EnvConfig) -> list[str]:
@@ -222,7 +226,7 @@ def render_box(table: Table, colour: bool) -> str:
     out += emit(tuple([h] for h in table.header), bold)
     out.append(rule("├", "┼", "┤"))
     for i, row in enumerate(table.rows):
-        if i:
+        if i and (table.groups is None or i in table.groups):
             out.append(rule("├", "┼", "┤"))
         out += emit(row)
     out.append(rule("└", "┴", "┘"))
@@ -230,13 +234,10 @@ def render_box(table: Table, colour: bool) -> str:
 
 
 def render(cfg: EnvConfig, box: bool = False, colour: bool = False) -> str:
-    capacity, over = capacity_table(cfg)
+    capacity = capacity_table(cfg)
     tables = [services_table(cfg), wiring_table(cfg), capacity]
     blocks = ["\n".join(summary_lines(cfg))]
     blocks += [render_box(t, colour) if box else render_plain(t) for t in tables]
-    for key in over:
-        warning = f"capacity provider '{key}' cannot hold its tasks at their maximum counts"
-        blocks.append(f"{RED}{warning}{RESET}" if colour else f"WARNING: {warning}")
     return "\n\n".join(blocks) + "\n"
 
 

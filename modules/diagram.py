@@ -119,7 +119,9 @@ def _capacity_provider(cfg: EnvConfig, ecs, key: str, cp) -> None:
                 if svc.kind == Kind.scheduled:
                     count = f"scheduled {svc.schedule}"
                 task.attr(label=f"task {owner}: {count}", style="rounded,dashed", fillcolor="white")
-                for name, container in cfg.containers_of(owner).items():
+                containers = cfg.containers_of(owner)
+                for name in [owner, *sorted(set(containers) - {owner})]:
+                    container = containers[name]
                     ports = ",".join(str(p.port) for p in container.ports)
                     size = f"{container.cpu:g} vCPU, {container.memory} MiB" + (
                         f", {container.gpu} GPU" if container.gpu else "")

@@ -117,11 +117,11 @@ def type_text(annotation, metadata: list | None = None) -> str:
     named, phrases = _constraint_text(base, metadata)
     origin = typing.get_origin(base)
     args = typing.get_args(base)
+    optional = False
     if origin in (typing.Union, types.UnionType):
         options = [a for a in args if a is not type(None)]
+        optional = len(options) < len(args)
         text = " or ".join(type_text(a) for a in options)
-        if len(options) < len(args):
-            text = f"{text} (optional)" if len(options) == 1 else f"({text}) (optional)"
     elif origin is typing.Literal:
         text = " \\| ".join(f'`"{a}"`' for a in args)
     elif origin is list:
@@ -138,7 +138,7 @@ def type_text(annotation, metadata: list | None = None) -> str:
         text = getattr(base, "__name__", str(base))
     if phrases:
         text += f" ({', '.join(phrases)})"
-    return text
+    return f"{text}, optional" if optional else text
 
 
 def _value_text(value) -> str:
@@ -146,6 +146,8 @@ def _value_text(value) -> str:
         value = value.value
     if value is None:
         return "unset"
+    if value == "":
+        return '`""`'
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, BaseModel):
@@ -172,7 +174,8 @@ def description_text(field: FieldInfo) -> str:
         models = _models_in(field.annotation)
         if models and models[0].__doc__:
             text = inspect.cleandoc(models[0].__doc__).split("\n\n")[0]
-    return " ".join(text.split()).replace("|", "\\|")
+    # `|` would end the table cell; `<x>` would be taken for an HTML tag
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _child_path(path: str, annotation) -> str:

@@ -1,0 +1,166 @@
+"""modules/describe.py: `python main.py describe` — the service/wiring/capacity tables of an env file."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import PYTHON, ROOT, run_main, variant
+from modules import capacity, describe
+from modules.config import load
+
+GOLDEN = ROOT / "tests" / "golden" / "describe-stage.txt"
+REGENERATE = f"python main.py describe --env stage > {GOLDEN.relative_to(ROOT)}"
+BOX_CHARS = set("┌┬┐├┼┤└┴┘│─")
+ANSI = "\033["
+
+
+@pytest.fixture(scope="module")
+def piped():
+    """`describe` of stage with stdout a pipe, as in `... | less` or a CI log."""
+    proc = run_main("describe", "--env", "stage")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_stage_table_matches_the_reviewed_golden_file(piped):
+    # The golden file is the reviewed picture of stage; a change to stage.yaml, the schema or the
+    # capacity rules shows up here as a readable diff.
+    assert piped == GOLDEN.read_text(), f"describe output changed; review it, then regenerate: {REGENERATE}"
+
+
+def test_piped_output_is_plain_text(piped):
+    assert ANSI not in piped
+    assert not BOX_CHARS & set(piped)
+
+
+def test_every_service_has_one_row_per_table(piped, stage_cfg):
+    services_block, wiring_block = piped.split("\n\nWiring\n")[0], piped.split("\n\nWiring\n")[1]
+    for block in (services_block, wiring_block.split("\n\nCapacity")[0]):
+        first_words = [line.split()[0] for line in block.splitlines() if line and not line.startswith(" ")]
+        for name in stage_cfg.services:
+            assert first_words.count(name) == 1, f"{name} rows in:\n{block}"
+
+
+def _run_in_terminal(*args: str, env: dict[str, str | None] | None = None) -> str:
+    """Run main.py with stdout on a pseudo-terminal (what an operator's shell gives it)."""
+    primary, secondary = pty.openpty()
+    full_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}  # None: unset
+    proc = subprocess.Popen([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT, stdout=secondary,
+                            stderr=subprocess.PIPE, env=full_env)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(primary)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    return b"".join(chunks).decode()
+
+
+def test_terminal_gets_boxes_and_bold_headers():
+    out = _run_in_terminal("describe", env={"NO_COLOR": None})
+    assert "┌" in out and "│ SERVICE" in out.replace(describe.BOLD, "").replace(describe.RESET, "")
+    assert describe.BOLD in out
+
+
+def test_no_color_keeps_boxes_without_escape_codes():
+    out = _run_in_terminal("describe", env={"NO_COLOR": "1"})
+    assert "┌" in out and ANSI not in out
+
+
+def test_style_plain_overrides_the_terminal():
+    out = _run_in_terminal("describe", "--style", "plain")
+    assert ANSI not in out and not BOX_CHARS & set(out)
+
+
+def test_capacity_rows_come_from_the_capacity_module(stage_cfg):
+    table = describe.capacity_table(stage_cfg)
+    usage = capacity.usage(stage_cfg)
+    assert [row[0][0] for row in table.rows] == sorted(usage)
+    for row in table.rows:
+        use = usage[row[0][0]]
+        assert row[2] == [f"{use.cpu_units_needed} / {use.cpu_units_available} "
+                          f"({100 * use.cpu_units_needed / use.cpu_units_available:.0f}%)"]
+        assert sorted(row[5]) == sorted(f"{o} x{n}" for o, n in use.tasks)
+
+
+def test_secrets_show_names_never_values(stage_cfg):
+    lines = describe.secrets_text(stage_cfg, "api")
+    assert "QUALITY_OPS_TOKEN" in lines
+    assert all(f"api-env:{key}" in lines for key in stage_cfg.secrets["api-env"].keys)
+    assert f"{stage_cfg.cache.url_variable} (cache)" in lines
+
+
+def test_sidecars_and_inits_are_reached_through_their_host(stage_cfg):
+    for name, svc in stage_cfg.services.items():
+        expected = f"via {svc.host}" if svc.host else (name if svc.ports and svc.kind.value == "service" else "-")
+        assert describe.connect_name(stage_cfg, name) == expected
+
+
+def test_other_environment_without_gpu_or_tfc(tmp_path):
+    """dev-eu: one capacity provider, a database by endpoint, local state."""
+    proc = run_main("describe", "--env", "dev-eu")
+    assert proc.returncode == 0, proc.stderr
+    cfg = load(ROOT / "envs" / "dev-eu.yaml")
+    assert "local state" in proc.stdout and f"{cfg.network.az_count} AZs" in proc.stdout
+    assert f"postgres:{cfg.database.port}" in proc.stdout
+    capacity_block = proc.stdout.split("\nCapacity")[1]
+    assert [line.split()[0] for line in capacity_block.splitlines()[3:] if line and not line.startswith(" ")] \
+        == sorted(cfg.cluster.capacity_providers)
+
+
+def test_scheduled_job_and_scaling_cells(tmp_path):
+    def mutate(data):
+        data["services"]["rag-indexer"].update(kind="scheduled", schedule="cron(0 3 * * ? *)")
+
+    path = tmp_path / "scheduled.yaml"
+    path.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
+    proc = run_main("--env-file", str(path), "describe")
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("rag-indexer "))
+    assert "scheduled cron(0 3 * * ? *)" in row and "per run" in row
+
+
+@pytest.mark.parametrize("args, words", [
+    (("describe", "--env", "nope"), ["--env nope", "known environments", "stage"]),
+    (("describe", "--style", "fancy"), ["invalid choice", "'fancy'"]),
+])
+def test_bad_input_exits_2_without_traceback(args, words):
+    proc = run_main(*args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in proc.stderr
+
+
+def test_broken_env_file_exits_2(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(variant(lambda d: d["services"]["api"].update(cpus=2))))
+    proc = run_main("--env-file", str(path), "describe")
+    assert proc.returncode == 2 and "services.api.cpus" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["describe", "diagram", "reference", "synth"])
+def test_every_command_has_help(command):
+    proc = run_main(command, "--help")
+    assert proc.returncode == 0 and "usage: main.py" in proc.stdout and "--env" in proc.stdout
+
+
+def test_operator_commands_do_not_start_jsii(tmp_path):
+    """describe/diagram/reference read the config only: they must not import cdktf or jsii (instant)."""
+    code = ("import sys, main; "
+            "rcs = [main.main(['describe']), main.main(['diagram', '--dot']), main.main(['reference'])]; "
+            "loaded = sorted(m for m in ('jsii', 'cdktf', 'cdktf_cdktf_provider_aws._jsii') if m in sys.modules); "
+            "print('RESULT', rcs, loaded, file=sys.stderr)")
+    proc = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "RESULT [0, 0, 0] []" in proc.stderr, proc.stderr

@@ -55,8 +55,7 @@ def build(cfg: EnvConfig):
     g = graphviz.Digraph(cfg.name, graph_attr={
         "rankdir": "LR", "fontname": FONT, "fontsize": "12", "compound": "true", "newrank": "true",
         "nodesep": "0.25", "ranksep": "0.6", "labelloc": "t",
-        "label": f"{cfg.name} ({cfg.region}) - generated from envs/{cfg.environment}.yaml by "
-                 f"`python main.py diagram --env {cfg.environment}`",
+        "label": f"{cfg.name} ({cfg.region}) - generated from its env file by `python main.py diagram`",
     }, node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": "10",
                   "fillcolor": "white"}, edge_attr={"fontname": FONT, "fontsize": "8", "color": "#555555"})
     g.node(node_id("users"), "users\n(internet)", shape="oval", fillcolor=COLOURS["aws"])
@@ -149,7 +148,7 @@ def _managed_data(cfg: EnvConfig, priv) -> None:
 def _regional_services(cfg: EnvConfig, aws) -> None:
     with aws.subgraph(name="cluster_regional") as reg:
         reg.attr(label="regional services", style="rounded,dashed")
-        if cfg.secrets or cfg.cache:
+        if cfg.secrets or cfg.cache or cfg.database.credentials_secret_arn:
             with reg.subgraph(name="cluster_secrets") as sm:
                 sm.attr(label="Secrets Manager" + (" (KMS CMK)" if cfg.secrets_kms else ""), style="rounded,filled",
                         fillcolor=COLOURS["security"])
@@ -160,6 +159,10 @@ def _regional_services(cfg: EnvConfig, aws) -> None:
                 if cfg.cache:
                     sm.node(node_id("secret", "redis-auth"), _label("Redis AUTH token", cfg.cache.url_variable),
                             shape="note", fillcolor="white")
+                if cfg.database.mode != "none" and cfg.database.credentials_secret_arn:
+                    sm.node(node_id("secret", "database-credentials"),
+                            _label("database credentials", "existing secret (not managed here)"),
+                            shape="note", style="dashed", fillcolor="white")
         if cfg.parameters:
             reg.node(node_id("ssm"), _label("SSM Parameter Store", cfg.parameter_prefix,
                                             f"{len(cfg.parameters)} parameters"), shape="note",
@@ -198,6 +201,9 @@ def _edges(cfg: EnvConfig, g) -> None:
                    arrowhead="none")
         if cfg.cache and name in cfg.cache.allow_from:
             g.edge(node_id("svc", name), node_id("secret", "redis-auth"), style="dotted", color="#c62828",
+                   arrowhead="none")
+        if cfg.database.mode != "none" and cfg.database.credentials_secret_arn and name in cfg.database.allow_from:
+            g.edge(node_id("svc", name), node_id("secret", "database-credentials"), style="dotted", color="#c62828",
                    arrowhead="none")
         if svc.parameters:
             g.edge(node_id("svc", name), node_id("ssm"), style="dotted", color="#777777", arrowhead="none")

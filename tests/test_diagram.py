@@ -102,6 +102,9 @@ def test_other_environment_draws_its_own_shape():
     source = diagram.build(cfg).source
     assert all(cidr in source for cidr in cfg.network.subnet_cidrs()["private"])
     assert "none referenced" not in source and cfg.database.endpoint in source
+    for name in cfg.database.allow_from:  # the existing DB: port rule and credentials read, drawn per client
+        assert f"{diagram.node_id('svc', name)} -> rds" in source
+        assert f'{diagram.node_id("svc", name)} -> "{diagram.node_id("secret", "database-credentials")}"' in source
     assert sorted(k for k in cfg.cluster.capacity_providers) == sorted(
         part.split(" ")[0] for part in source.split("subgraph cluster_cp_")[1:])
 

@@ -69,6 +69,16 @@ DEFAULT_HEALTH_INTERVAL = 30
 DEFAULT_HEALTH_TIMEOUT = 5
 DEFAULT_HEALTH_RETRIES = 3
 DEFAULT_CPU_TARGET_PERCENT = 70
+# workloads
+DEFAULT_EFS_THROUGHPUT_MODE = "elastic"  # pay per use; bursting starves a small file system (model loads)
+# Tasks started by run-task / EventBridge Scheduler are outside the Service Connect mesh; the services
+# they depend on are also registered as DNS names `<service>.<this namespace>` (Cloud Map private DNS).
+DEFAULT_DISCOVERY_DNS_NAMESPACE = "{project}-{environment}.internal"
+# ECS deployment (minimum healthy %, maximum %): rolling starts the new task before stopping the old;
+# replace stops the old first: for a service that writes a persistent volume (two Prometheus/Tempo on
+# one data directory corrupt it) or holds a GPU (max_size GPU instances leave no room for a second task).
+ROLLING_DEPLOYMENT = (100, 200)
+REPLACE_DEPLOYMENT = (0, 100)
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -624,6 +634,12 @@ class EnvConfig(Strict):
         default_factory=dict, description="SSM parameters under /<project>/<environment>/ (non-empty values)"
     )
     volumes: dict[Name, Volume] = Field(default_factory=dict)
+    volumes_throughput_mode: Literal["elastic", "bursting"] = Field(
+        DEFAULT_EFS_THROUGHPUT_MODE, description="EFS throughput mode of the volumes' file system"
+    )
+    discovery_dns_namespace: str | None = Field(
+        None, description=f"private DNS namespace for jobs to reach services; default {DEFAULT_DISCOVERY_DNS_NAMESPACE}"
+    )
     registry: Registry = Field(default_factory=Registry, description="ECR repositories and lifecycle")
     logs: Logs = Field(default_factory=Logs, description="CloudWatch Logs for the containers")
     services: dict[Name, Service] = Field(min_length=1, description="every container of the stack, keyed by name")
@@ -639,6 +655,25 @@ class EnvConfig(Strict):
         return self.service_connect_namespace or DEFAULT_SERVICE_CONNECT_NAMESPACE.format(
             project=self.project, environment=self.environment
         )
+
+    @property
+    def dns_namespace(self) -> str:
+        return self.discovery_dns_namespace or DEFAULT_DISCOVERY_DNS_NAMESPACE.format(
+            project=self.project, environment=self.environment
+        )
+
+    def dns_discovered(self) -> list[str]:
+        """Long-running services a job/scheduled task depends on: they also get a DNS name."""
+        found = set()
+        for owner, svc in self.task_owners().items():
+            if svc.kind not in (Kind.job, Kind.scheduled):
+                continue
+            for container in self.containers_of(owner).values():
+                for dep in container.depends_on:
+                    target = self.task_owner(dep)
+                    if target != owner and self.services[target].kind == Kind.service:
+                        found.add(target)
+        return sorted(found)
 
     @property
     def parameter_prefix(self) -> str:

@@ -71,14 +71,31 @@ def secrets_text(cfg: EnvConfig, name: str) -> list[str]:
         lines += [f"{secret}:{key}" for key in sorted(cfg.secrets[secret].keys)]
     if cfg.cache and name in cfg.cache.allow_from:
         lines.append(f"{cfg.cache.url_variable} (cache)")
+    if database_client(cfg, name):  # keys of the existing credentials secret
+        lines += [f"{cfg.database.env.username} (database)", f"{cfg.database.env.password} (database)"]
     return lines
+
+
+def parameters_text(cfg: EnvConfig, name: str) -> list[str]:
+    """SSM parameters the container reads: its own, plus the database connection for its clients."""
+    lines = sorted(cfg.services[name].parameters)
+    if database_client(cfg, name):
+        db_env = cfg.database.env
+        lines += [f"{var} (database)" for var in (db_env.host, db_env.port)]
+        if cfg.database.name:
+            lines.append(f"{db_env.database} (database)")
+    return lines
+
+
+def database_client(cfg: EnvConfig, name: str) -> bool:
+    return cfg.database.mode != "none" and name in cfg.database.allow_from
 
 
 def managed_data_text(cfg: EnvConfig, name: str) -> list[str]:
     lines = []
     if cfg.cache and name in cfg.cache.allow_from:
         lines.append(f"redis:{cfg.cache.port}")
-    if cfg.database.mode != "none" and name in cfg.database.allow_from:
+    if database_client(cfg, name):
         lines.append(f"postgres:{cfg.database.port}")
     return lines
 
@@ -129,7 +146,7 @@ def wiring_table(cfg: EnvConfig) -> Table:
         svc = cfg.services[name]
         volumes = [f"{m.volume}:{m.path}{':ro' if m.read_only else ''}" for m in svc.volumes]
         rows.append(tuple(_cell(v) for v in (
-            name, volumes, secrets_text(cfg, name), sorted(svc.parameters), managed_data_text(cfg, name),
+            name, volumes, secrets_text(cfg, name), parameters_text(cfg, name), managed_data_text(cfg, name),
             sorted(svc.allow_from), sorted(svc.depends_on))))
     return Table("Wiring", ("SERVICE", "VOLUMES (EFS)", "SECRETS (names)", "PARAMETERS (SSM)", "MANAGED DATA",
                             "ALLOWED FROM", "DEPENDS ON"), rows, groups=task_groups(cfg))

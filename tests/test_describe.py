@@ -114,6 +114,11 @@ def test_other_environment_without_gpu_or_tfc(tmp_path):
     cfg = load(ROOT / "envs" / "dev-eu.yaml")
     assert "local state" in proc.stdout and f"{cfg.network.az_count} AZs" in proc.stdout
     assert f"postgres:{cfg.database.port}" in proc.stdout
+    db_env = cfg.database.env  # the connection reaches database.allow_from as env vars: named, not valued
+    for name in cfg.database.allow_from:
+        assert f"{db_env.password} (database)" in describe.secrets_text(cfg, name)
+        assert f"{db_env.host} (database)" in describe.parameters_text(cfg, name)
+    assert cfg.database.endpoint not in proc.stdout.split("\nWiring")[1]
     capacity_block = proc.stdout.split("\nCapacity")[1]
     assert [line.split()[0] for line in capacity_block.splitlines()[3:] if line and not line.startswith(" ")] \
         == sorted(cfg.cluster.capacity_providers)

@@ -188,6 +188,7 @@ def summary_lines(cfg: EnvConfig) -> list[str]:
         f"Grafana {cfg.alb.grafana.exposure}; Service Connect namespace {cfg.namespace}",
         f"cache: {cache}; database: {database}; "
         f"{len(cfg.services)} containers in {len(cfg.task_owners())} task definitions",
+        f"ecr:NAME = ECR repository {cfg.name}/NAME (modules/registry.py), tagged with the synth's image tag",
     ]
 
 

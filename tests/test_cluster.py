@@ -6,11 +6,12 @@ Reads the session's stage synth and the dev-eu synth (no GPU, one provider); eac
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run
 from modules.capacity import ECS_RESERVED_MEMORY_MIB
 from modules.cluster import AMI_PARAMETER, GPU_AMI_PARAMETER, IMDS_HOP_LIMIT
 from modules.config import load
@@ -194,3 +195,33 @@ def test_container_insights_follows_the_env_file(compute, dev_eu):
     assert compute.cfg.cluster.container_insights and not dev_eu.cfg.cluster.container_insights
     assert {"name": "containerInsights", "value": "enabled"} in compute.stack.one("aws_ecs_cluster")["setting"]
     assert {"name": "containerInsights", "value": "disabled"} in dev_eu.stack.one("aws_ecs_cluster")["setting"]
+
+
+def _apply(workdir, config: dict, terraform_env: dict) -> list[str]:
+    """Apply a config (JSON) with one worker; return the lines saying what changed, in order."""
+    (workdir / "main.tf.json").write_text(json.dumps(config))
+    proc = run(["terraform", "apply", "-auto-approve", "-no-color", "-input=false", "-parallelism=1"],
+               cwd=workdir, env=terraform_env)
+    return [f"{m.group(1)}: {m.group(2)}" for m in re.finditer(r"^(\S+): (Creating|Modifying|Destroying)\.\.\.",
+                                                               proc.stdout, re.MULTILINE)]
+
+
+def test_removing_a_provider_detaches_it_before_deleting_it(compute, terraform_env, tmp_path):
+    """Terraform itself, on a stand-in graph with OUR lifecycle: capacity provider <- association.
+
+    terraform_data (built into Terraform, no provider or cloud needed) plays the two resources; the
+    capacity provider carries the lifecycle block of the synthesized one. Removing it must update the
+    association first: ECS cannot delete a provider still attached to the cluster.
+    """
+    lifecycle = compute.provider["gpu"]["lifecycle"]
+
+    def config(with_gpu: bool) -> dict:
+        names = ["general"] + (["gpu"] if with_gpu else [])
+        resources = {n: {"input": n, "lifecycle": lifecycle} for n in names}
+        resources["association"] = {"input": [f"${{terraform_data.{n}.output}}" for n in names]}
+        return {"resource": {"terraform_data": resources}}
+
+    run(["terraform", "init", "-no-color", "-input=false"], cwd=tmp_path, env=terraform_env)
+    _apply(tmp_path, config(with_gpu=True), terraform_env)
+    steps = _apply(tmp_path, config(with_gpu=False), terraform_env)
+    assert steps == ["terraform_data.association: Modifying", "terraform_data.gpu: Destroying"], steps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field
@@ -78,3 +79,15 @@ def test_walker_renders_types_paths_and_defaults():
     assert rows["maybe"].type == "CIDR, optional" and rows["maybe"].default == "unset"
     assert rows["items.<name>.port"].type == "port"
     assert reference.undocumented_fields(_Sample) == ["bare"]
+
+
+def test_runbook_names_only_outputs_the_stage_stack_has(stage):
+    """docs/runbook.md tells operators to read these Terraform outputs: they must exist."""
+    text = (ROOT / "docs" / "runbook.md").read_text()
+    line = next(line for line in text.replace("\n", " ").split(". ") if "Terraform outputs used here:" in line)
+    named = re.findall(r"`([a-z0-9_]+)`", line)
+    assert named, line
+    missing = sorted(set(named) - set(stage.json.get("output", {})))
+    assert not missing, f"docs/runbook.md names outputs the stage stack lacks: {missing}"
+    for output in re.findall(r"terraform output -raw ([a-z0-9_]+)", text):
+        assert output in named, f"{output} is used in the runbook but not listed under 'Terraform outputs used here'"

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # only for annotations: config.py imports this module inside load()
-    from modules.config import EnvConfig
+from modules.config import EnvConfig, Kind  # config.py imports this module inside load(): no cycle
 
 CPU_UNITS_PER_VCPU = 1024  # ECS registers every vCPU as 1024 units; the agent reserves no CPU of its own
 # Written into /etc/ecs/ecs.config (ECS_RESERVED_MEMORY) by modules/cluster.py: memory kept back from tasks
@@ -133,7 +130,7 @@ def task_size(cfg: EnvConfig, owner: str) -> TaskSize:
 def task_count(cfg: EnvConfig, owner: str) -> int:
     """Tasks that may run at once: a service at its scaling maximum; a job or schedule runs one."""
     svc = cfg.services[owner]
-    if svc.kind.value != "service":
+    if svc.kind != Kind.service:
         return 1
     return max(svc.desired_count, svc.scaling.max if svc.scaling else 0)
 

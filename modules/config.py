@@ -948,7 +948,7 @@ def load(path: Path | str) -> EnvConfig:
         cfg = EnvConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, _problems(exc)) from None
-    from modules import capacity  # noqa: PLC0415  (capacity.py annotates with EnvConfig: import here, no cycle)
+    from modules import capacity  # noqa: PLC0415  (capacity.py imports this module: import here, no cycle)
 
     problems = capacity.fit_problems(cfg)  # tasks must fit their capacity provider's instances
     if problems:

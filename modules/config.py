@@ -536,7 +536,7 @@ def _names_list_or_map(value: Any) -> Any:
 
 class Service(Strict):
     kind: Kind = Field(Kind.service, description="service | job | scheduled own a task; init/sidecar join one")
-    description: str = Field("", description="what it is for (shown by describe, tagged on resources)")
+    description: str = Field("", description="what it is for (documentation; also the schedule's description)")
     image: Image = Field(description="where the image comes from")
     command: list[str] | None = Field(None, description="overrides the image command")
     cpu: float = Field(ge=0, le=192, description="vCPU reserved (0.25 = 256 CPU units); 0 shares the task's")

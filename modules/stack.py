@@ -9,6 +9,9 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from modules.config import EnvConfig
+from modules.network import Network
+from modules.security_groups import SecurityGroups
+from modules.alb import Alb
 from modules.parameters import Parameters
 from modules.registry import Registry
 from modules.secrets import Secrets
@@ -40,11 +43,14 @@ class AraquemStack(TerraformStack):
         self._backend(cfg, options)
         # One construct per concern, in dependency order (docs/architecture.md lists what each exposes).
         # ---- network (Network, SecurityGroups)
+        self.network = Network(self, "network", cfg)
+        self.security = SecurityGroups(self, "security", cfg, self.network)
         # ---- secrets, configuration, registries (Secrets, Parameters, Registry)
         self.secrets = Secrets(self, "secrets", cfg)
         self.parameters = Parameters(self, "parameters", cfg, self.secrets)
         self.registry = Registry(self, "registry", cfg, options.image_tag, self.secrets)
         # ---- edge (Alb)
+        self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets)
         # ---- compute (Cluster)
         # ---- managed data (Cache, Database)
         # ---- workloads (Volumes, Workload per task owner)

@@ -1,0 +1,194 @@
+"""Alb: the internet-facing Application Load Balancer in front of `alb.target` (and Grafana when exposed).
+
+HTTPS listener with the env file's ACM certificate and TLS policy, HTTP redirected to it (with
+`https: false`, a plain HTTP listener forwards instead). Grafana exposure (seed §3.3):
+  internal  no ALB rule; reachable from inside the VPC only (see README "Network and edge")
+  vpn       a listener rule on `alb.grafana.host`, only for `alb.grafana.allowed_cidrs`
+  sso       the same rule, preceded by the ALB's authenticate-oidc action; the client secret is read
+            from Secrets Manager at plan time, so it never appears in the synthesized JSON
+Prometheus and Tempo are never behind the ALB.
+"""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_version import DataAwsSecretsmanagerSecretVersion
+from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
+from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction, LbListenerDefaultActionRedirect
+from cdktf_cdktf_provider_aws.lb_listener_rule import (
+    LbListenerRule,
+    LbListenerRuleAction,
+    LbListenerRuleActionAuthenticateOidc,
+    LbListenerRuleCondition,
+)
+from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from constructs import Construct
+
+from modules.config import EnvConfig
+from modules.network import Network, fit_name, flat_output
+from modules.security_groups import HTTP_PORT, HTTPS_PORT, SecurityGroups, grafana_via_alb
+
+LB_NAME_LIMIT = 32  # ALB and target group names
+ACCESS_LOG_PREFIX = "alb"
+BUCKET_PREFIX_LIMIT = 37  # S3 bucket_prefix: 63 minus the 26 characters Terraform appends
+GRAFANA_RULE_PRIORITY = 10
+
+
+class Alb(Construct):
+    """Exposes dns_name, listener_arn, target_group_arn, grafana_target_group_arn (None unless exposed)
+    and target_groups: {service: {container port: target group ARN}} for the ECS services to register."""
+
+    def __init__(self, scope: Construct, id_: str, cfg: EnvConfig, network: Network, security: SecurityGroups,
+                 secrets=None):
+        super().__init__(scope, id_)
+        self._cfg = cfg
+        alb_cfg = cfg.alb
+        bucket, bucket_policy = self._access_log_bucket() if alb_cfg.access_logs else (None, None)
+
+        lb = Lb(
+            self, "alb", name=fit_name(cfg.name, LB_NAME_LIMIT), load_balancer_type="application", internal=False,
+            subnets=network.public_subnet_ids, security_groups=[security.alb_id],
+            drop_invalid_header_fields=True,  # no request smuggling through malformed headers
+            enable_deletion_protection=alb_cfg.deletion_protection, idle_timeout=alb_cfg.idle_timeout,
+            access_logs=LbAccessLogs(bucket=bucket.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True) if bucket else None,
+            depends_on=[bucket_policy] if bucket_policy else None,  # the ALB checks it may write before enabling
+        )
+        self.dns_name: str = lb.dns_name
+
+        target = alb_cfg.target
+        api_tg = self._target_group("target", target.service, target.port, alb_cfg.health_check.path, network)
+        self.target_group_arn: str = api_tg.arn
+        self.target_groups: dict[str, dict[int, str]] = {target.service: {target.port: api_tg.arn}}
+
+        forward = LbListenerDefaultAction(type="forward", target_group_arn=api_tg.arn)
+        if alb_cfg.https:
+            listener = LbListener(self, "https", load_balancer_arn=lb.arn, port=HTTPS_PORT, protocol="HTTPS",
+                                  ssl_policy=alb_cfg.ssl_policy, certificate_arn=alb_cfg.certificate_arn,
+                                  default_action=[forward])
+            LbListener(self, "http_redirect", load_balancer_arn=lb.arn, port=HTTP_PORT, protocol="HTTP",
+                       default_action=[LbListenerDefaultAction(type="redirect", redirect=LbListenerDefaultActionRedirect(
+                           protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"))])
+        else:
+            listener = LbListener(self, "http", load_balancer_arn=lb.arn, port=HTTP_PORT, protocol="HTTP",
+                                  default_action=[forward])
+        self.listener_arn: str = listener.arn
+        self.listener = listener  # ECS services with a load balancer depend on it (target group must be attached)
+
+        self.grafana_target_group_arn: str | None = None
+        if grafana_via_alb(cfg):
+            self._grafana(listener, network, secrets)
+
+        flat_output(self, "alb_dns_name", lb.dns_name, "public DNS name of the ALB (point the API host at it)")
+
+    def _target_group(self, id_: str, service: str, port: int, path: str, network: Network) -> LbTargetGroup:
+        hc = self._cfg.alb.health_check
+        return LbTargetGroup(
+            self, id_, name=fit_name(f"{self._cfg.name}-{service}", LB_NAME_LIMIT), port=port, protocol="HTTP",
+            target_type="ip",  # awsvpc tasks register their ENI addresses
+            vpc_id=network.vpc_id,
+            health_check=LbTargetGroupHealthCheck(
+                enabled=True, path=path, interval=hc.interval, healthy_threshold=hc.healthy_threshold,
+                unhealthy_threshold=hc.unhealthy_threshold, matcher=hc.matcher, protocol="HTTP", port="traffic-port",
+            ),
+        )
+
+    def _grafana(self, listener: LbListener, network: Network, secrets) -> None:
+        cfg = self._cfg
+        grafana = cfg.alb.grafana
+        tg = self._target_group("grafana", grafana.service, grafana.port, grafana.health_check_path, network)
+        self.grafana_target_group_arn = tg.arn
+        self.target_groups.setdefault(grafana.service, {})[grafana.port] = tg.arn
+
+        actions = []
+        if grafana.exposure == "sso":
+            oidc = grafana.oidc
+            # Read at plan time: the value lives in state (encrypted in Terraform Cloud), never in the JSON.
+            # The secret must hold a value before switching to sso (README "Network and edge").
+            client_secret = DataAwsSecretsmanagerSecretVersion(
+                self, "oidc_client_secret", secret_id=self._secret_id(oidc.client_secret, secrets))
+            actions.append(LbListenerRuleAction(type="authenticate-oidc", order=1,
+                                                authenticate_oidc=LbListenerRuleActionAuthenticateOidc(
+                                                    issuer=oidc.issuer,
+                                                    authorization_endpoint=oidc.authorization_endpoint,
+                                                    token_endpoint=oidc.token_endpoint,
+                                                    user_info_endpoint=oidc.user_info_endpoint,
+                                                    client_id=oidc.client_id,
+                                                    client_secret=client_secret.secret_string,
+                                                    on_unauthenticated_request="authenticate")))
+        actions.append(LbListenerRuleAction(type="forward", order=len(actions) + 1, target_group_arn=tg.arn))
+        LbListenerRule(
+            self, "grafana_rule", listener_arn=listener.arn, priority=GRAFANA_RULE_PRIORITY, action=actions,
+            condition=[LbListenerRuleCondition(host_header={"values": [grafana.host]}),
+                       LbListenerRuleCondition(source_ip={"values": list(grafana.allowed_cidrs)})],
+        )
+        scheme = "https" if cfg.alb.https else "http"
+        flat_output(self, "grafana_url", f"{scheme}://{grafana.host}",
+                    f"Grafana ({grafana.exposure}); point {grafana.host} at alb_dns_name")
+
+    def _secret_id(self, name: str, secrets) -> str:
+        if secrets is None:
+            raise RuntimeError("Alb needs the Secrets construct for the sso client secret (compose order in stack.py)")
+        return secrets.arn(name)
+
+    def _access_log_bucket(self) -> tuple[S3Bucket, S3BucketPolicy]:
+        """Encrypted, private, TLS-only bucket the region's ELB account may write access logs to."""
+        cfg = self._cfg
+        bucket = S3Bucket(self, "access_logs", bucket_prefix=fit_name(f"{cfg.name}-alb-logs", BUCKET_PREFIX_LIMIT - 1) + "-",
+                          force_destroy=False)
+        S3BucketPublicAccessBlock(self, "access_logs_public_access", bucket=bucket.id, block_public_acls=True,
+                                  block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+        S3BucketOwnershipControls(self, "access_logs_ownership", bucket=bucket.id,
+                                  rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"))
+        # ALB access logs support SSE-S3 only (not SSE-KMS)
+        S3BucketServerSideEncryptionConfigurationA(
+            self, "access_logs_sse", bucket=bucket.id,
+            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=(
+                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                        sse_algorithm="AES256")))])
+        S3BucketLifecycleConfiguration(
+            self, "access_logs_lifecycle", bucket=bucket.id,
+            rule=[S3BucketLifecycleConfigurationRule(
+                id="expire-access-logs", status="Enabled", filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=cfg.alb.access_logs_retention_days)])])
+
+        caller = DataAwsCallerIdentity(self, "caller")
+        elb_account = DataAwsElbServiceAccount(self, "elb_account")  # the region's ELB log-delivery account
+        log_objects = f"{bucket.arn}/{ACCESS_LOG_PREFIX}/AWSLogs/{caller.account_id}/*"
+        policy = DataAwsIamPolicyDocument(self, "access_logs_policy_document", statement=[
+            DataAwsIamPolicyDocumentStatement(
+                sid="RegionalElbAccountWritesLogs", actions=["s3:PutObject"], resources=[log_objects],
+                principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="AWS", identifiers=[elb_account.arn])]),
+            DataAwsIamPolicyDocumentStatement(
+                sid="DenyInsecureTransport", effect="Deny", actions=["s3:*"],
+                resources=[bucket.arn, f"{bucket.arn}/*"],
+                principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+                condition=[DataAwsIamPolicyDocumentStatementCondition(
+                    test="Bool", variable="aws:SecureTransport", values=["false"])]),
+        ])
+        return bucket, S3BucketPolicy(self, "access_logs_policy", bucket=bucket.id, policy=policy.json)

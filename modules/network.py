@@ -1,0 +1,191 @@
+"""Network: VPC, public/private subnets per AZ, internet gateway, NAT, routes, flow logs, VPC endpoints.
+
+Subnets are carved from `network.vpc_cidr` by modules/config.py (public first, then private, one of
+each per AZ). Private route tables are one per AZ whichever NAT mode is chosen, so switching
+`nat: single` -> `per_az` only changes each table's default route, never the subnet associations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from cdktf import Fn, Postcondition, TerraformOutput, TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
+    DataAwsAvailabilityZones,
+    DataAwsAvailabilityZonesFilter,
+)
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+)
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.eip import Eip
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
+from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.route import Route
+from cdktf_cdktf_provider_aws.route_table import RouteTable
+from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
+from cdktf_cdktf_provider_aws.subnet import Subnet
+from cdktf_cdktf_provider_aws.vpc import Vpc
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from constructs import Construct
+
+from modules.config import EnvConfig
+
+ANYWHERE_IPV4 = "0.0.0.0/0"
+# Interface endpoints per env-file switch (network.endpoints.<switch>), as AWS service suffixes.
+INTERFACE_ENDPOINT_SERVICES: dict[str, tuple[str, ...]] = {
+    "ecr": ("ecr.api", "ecr.dkr"),
+    "logs": ("logs",),
+    "secretsmanager": ("secretsmanager",),
+    "ssm": ("ssm",),
+}
+
+
+def fit_name(base: str, limit: int) -> str:
+    """AWS names with a length limit (ALB/target group 32, IAM role 64): keep short names, else
+    truncate and add a stable hash so two long names never collide."""
+    if len(base) <= limit:
+        return base
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"{base[: limit - 9].rstrip('-')}-{digest}"
+
+
+def flat_output(scope: Construct, name: str, value, description: str) -> TerraformOutput:
+    """An output named exactly `name` (not prefixed by the construct path)."""
+    output = TerraformOutput(scope, name, value=value, description=description)
+    output.override_logical_id(name)
+    return output
+
+
+def interface_endpoint_services(cfg: EnvConfig) -> list[str]:
+    """AWS service suffixes of the interface endpoints switched on in the env file, sorted."""
+    switches = cfg.network.endpoints
+    return sorted(svc for switch, services in INTERFACE_ENDPOINT_SERVICES.items()
+                  if getattr(switches, switch) for svc in services)
+
+
+class Network(Construct):
+    """VPC and subnets. Exposes vpc_id, vpc_cidr, public_subnet_ids, private_subnet_ids."""
+
+    def __init__(self, scope: Construct, id_: str, cfg: EnvConfig):
+        super().__init__(scope, id_)
+        self._cfg = cfg
+        net = cfg.network
+        cidrs = net.subnet_cidrs()
+
+        zones = DataAwsAvailabilityZones(
+            self, "zones", state="available",
+            # regular zones only: Local/Wavelength zones lack NAT gateways and most instance types
+            filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
+            lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
+                condition=f"${{length(self.names) >= {net.az_count}}}",
+                error_message=f"network.az_count is {net.az_count} but region {cfg.region} has fewer "
+                              "available availability zones",
+            )]),
+        )
+        self.availability_zones = [Fn.element(zones.names, i) for i in range(net.az_count)]
+
+        vpc = Vpc(self, "vpc", cidr_block=net.vpc_cidr, enable_dns_support=True,
+                  enable_dns_hostnames=True,  # private DNS of the interface endpoints needs both
+                  tags={"Name": cfg.name})
+        self.vpc_id: str = vpc.id
+        self.vpc_cidr: str = net.vpc_cidr
+
+        public = [self._subnet("public", i, cidr, vpc.id) for i, cidr in enumerate(cidrs["public"])]
+        private = [self._subnet("private", i, cidr, vpc.id) for i, cidr in enumerate(cidrs["private"])]
+        self.public_subnet_ids: list[str] = [s.id for s in public]
+        self.private_subnet_ids: list[str] = [s.id for s in private]
+
+        # public tier: default route to the internet gateway
+        igw = InternetGateway(self, "igw", vpc_id=vpc.id, tags={"Name": cfg.name})
+        public_rt = RouteTable(self, "public_rt", vpc_id=vpc.id, tags={"Name": f"{cfg.name}-public"})
+        Route(self, "public_default", route_table_id=public_rt.id, destination_cidr_block=ANYWHERE_IPV4,
+              gateway_id=igw.id)
+        for i, subnet in enumerate(public):
+            RouteTableAssociation(self, f"public_rta_{i}", subnet_id=subnet.id, route_table_id=public_rt.id)
+
+        # private tier: default route through a NAT gateway (one, or one per AZ for AZ independence)
+        nat_count = 1 if net.nat == "single" else net.az_count
+        nats = []
+        for i in range(nat_count):
+            eip = Eip(self, f"nat_eip_{i}", domain="vpc", tags={"Name": f"{cfg.name}-nat-{i + 1}"},
+                      depends_on=[igw])
+            nats.append(NatGateway(self, f"nat_{i}", allocation_id=eip.id, subnet_id=public[i].id,
+                                   tags={"Name": f"{cfg.name}-nat-{i + 1}"}, depends_on=[igw]))
+        self.private_route_table_ids: list[str] = []
+        for i, subnet in enumerate(private):
+            rt = RouteTable(self, f"private_rt_{i}", vpc_id=vpc.id, tags={"Name": f"{cfg.name}-private-{i + 1}"})
+            Route(self, f"private_default_{i}", route_table_id=rt.id, destination_cidr_block=ANYWHERE_IPV4,
+                  nat_gateway_id=nats[i % nat_count].id)
+            RouteTableAssociation(self, f"private_rta_{i}", subnet_id=subnet.id, route_table_id=rt.id)
+            self.private_route_table_ids.append(rt.id)
+
+        if net.flow_logs.enabled:
+            self._flow_logs(vpc)
+        if net.endpoints.s3:
+            # gateway endpoint: free, and ECR image layers are served from S3
+            VpcEndpoint(self, "endpoint_s3", vpc_id=vpc.id, service_name=f"com.amazonaws.{cfg.region}.s3",
+                        vpc_endpoint_type="Gateway", route_table_ids=self.private_route_table_ids,
+                        tags={"Name": f"{cfg.name}-s3"})
+
+        flat_output(self, "vpc_id", vpc.id, "VPC id")
+        flat_output(self, "public_subnet_ids", self.public_subnet_ids, "public subnets (ALB, NAT), one per AZ")
+        flat_output(self, "private_subnet_ids", self.private_subnet_ids, "private subnets (tasks, data), one per AZ")
+
+    def _subnet(self, tier: str, index: int, cidr: str, vpc_id: str) -> Subnet:
+        return Subnet(
+            self, f"{tier}_{index}", vpc_id=vpc_id, cidr_block=cidr,
+            availability_zone=self.availability_zones[index],
+            map_public_ip_on_launch=False,  # nothing gets a public IP implicitly; the ALB and NAT have their own
+            tags={"Name": f"{self._cfg.name}-{tier}-{index + 1}", "Tier": tier},
+        )
+
+    def _flow_logs(self, vpc: Vpc) -> None:
+        cfg = self._cfg
+        group = CloudwatchLogGroup(self, "flow_logs", name=f"/aws/vpc/{cfg.name}/flow-logs",
+                                   retention_in_days=cfg.network.flow_logs.retention_days)
+        caller = DataAwsCallerIdentity(self, "caller")
+        partition = DataAwsPartition(self, "partition")
+        # confused-deputy guard: only flow logs of this account may assume the role
+        trust = DataAwsIamPolicyDocument(self, "flow_logs_trust", statement=[DataAwsIamPolicyDocumentStatement(
+            actions=["sts:AssumeRole"],
+            principals=[DataAwsIamPolicyDocumentStatementPrincipals(
+                type="Service", identifiers=["vpc-flow-logs.amazonaws.com"])],
+            condition=[
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="StringEquals", variable="aws:SourceAccount", values=[caller.account_id]),
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="ArnLike", variable="aws:SourceArn",
+                    values=[f"arn:{partition.partition}:ec2:{cfg.region}:{caller.account_id}:vpc-flow-log/*"]),
+            ],
+        )])
+        write = DataAwsIamPolicyDocument(self, "flow_logs_write", statement=[DataAwsIamPolicyDocumentStatement(
+            sid="WriteThisLogGroupOnly",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
+                     "logs:DescribeLogStreams"],
+            resources=[group.arn, f"{group.arn}:*"],
+        )])
+        role = IamRole(self, "flow_logs_role", name=fit_name(f"{cfg.name}-vpc-flow-logs", 64),
+                       assume_role_policy=trust.json)
+        IamRolePolicy(self, "flow_logs_policy", name="write-flow-logs", role=role.id, policy=write.json)
+        FlowLog(self, "flow_log", vpc_id=vpc.id, traffic_type=cfg.network.flow_logs.traffic_type,
+                log_destination_type="cloud-watch-logs", log_destination=group.arn, iam_role_arn=role.arn,
+                max_aggregation_interval=60, tags={"Name": cfg.name})
+
+    def attach_interface_endpoints(self, security_group_id: str) -> None:
+        """Interface endpoints switched on in the env file, in the private subnets. Called by
+        SecurityGroups once the endpoints' group exists (it owns every security group)."""
+        cfg = self._cfg
+        for service in interface_endpoint_services(cfg):
+            VpcEndpoint(self, f"endpoint_{service.replace('.', '_')}", vpc_id=self.vpc_id,
+                        service_name=f"com.amazonaws.{cfg.region}.{service}", vpc_endpoint_type="Interface",
+                        subnet_ids=self.private_subnet_ids, security_group_ids=[security_group_id],
+                        private_dns_enabled=True, tags={"Name": f"{cfg.name}-{service}"})

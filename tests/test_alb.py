@@ -1,0 +1,193 @@
+"""modules/alb.py: listeners, target groups, access-log bucket, and the three Grafana exposure modes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import terraform_validate, variant
+from test_security_groups import group_names, rules
+
+VPN = "198.51.100.0/24"
+OFFICE = "203.0.113.0/24"
+GRAFANA_HOST = "grafana.stage.example.com"
+
+
+def _sso(data):
+    data["secrets"]["grafana-oidc"] = {"description": "OIDC client secret (set out of band)"}
+    data["alb"].update(allowed_cidrs=[OFFICE], access_logs=False, deletion_protection=True, grafana={
+        "exposure": "sso", "host": GRAFANA_HOST, "allowed_cidrs": [VPN],
+        "oidc": {"issuer": "https://idp.example.com", "authorization_endpoint": "https://idp.example.com/auth",
+                 "token_endpoint": "https://idp.example.com/token",
+                 "user_info_endpoint": "https://idp.example.com/userinfo", "client_id": "grafana",
+                 "client_secret": "grafana-oidc"}})
+
+
+def _http_vpn(data):
+    data["alb"].pop("certificate_arn")
+    data["alb"].update(https=False, access_logs=False,
+                       grafana={"exposure": "vpn", "host": GRAFANA_HOST, "allowed_cidrs": [VPN]})
+
+
+@pytest.fixture(scope="module")
+def sso(synths):
+    return synths.of_data(variant(_sso))
+
+
+@pytest.fixture(scope="module")
+def http_vpn(synths):
+    return synths.of_data(variant(_http_vpn))
+
+
+def lid(reference: str) -> str:
+    return reference.split(".")[1]
+
+
+def oidc_secret_lookup(synth) -> str | None:
+    """Logical id of the ALB's client-secret lookup (other constructs read secrets too)."""
+    found = [k for k, v in synth.data("aws_secretsmanager_secret_version").items()
+             if v["//"]["metadata"]["path"].endswith("/alb/oidc_client_secret")]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def listeners_by_port(synth) -> dict[int, dict]:
+    return {listener["port"]: listener for listener in synth.resources("aws_lb_listener").values()}
+
+
+def test_stage_alb_is_internet_facing_in_public_subnets_behind_its_group(stage, stage_cfg):
+    lb = stage.one("aws_lb")
+    assert lb["load_balancer_type"] == "application" and lb["internal"] is False
+    assert lb["drop_invalid_header_fields"] is True
+    assert lb["enable_deletion_protection"] is stage_cfg.alb.deletion_protection
+    assert lb["idle_timeout"] == stage_cfg.alb.idle_timeout
+    assert lb["subnets"] == stage.json["output"]["public_subnet_ids"]["value"]
+    assert [group_names(stage)[g] for g in lb["security_groups"]] == ["alb"]
+    assert stage.json["output"]["alb_dns_name"]["value"] == f"${{aws_lb.{next(iter(stage.resources('aws_lb')))}.dns_name}}"
+
+
+def test_stage_https_listener_forwards_to_the_api_and_http_redirects(stage, stage_cfg):
+    listeners = listeners_by_port(stage)
+    assert sorted(listeners) == [80, 443]
+    https = listeners[443]
+    assert https["protocol"] == "HTTPS"
+    assert https["certificate_arn"] == stage_cfg.alb.certificate_arn
+    assert https["ssl_policy"] == stage_cfg.alb.ssl_policy
+    (forward,) = https["default_action"]
+    tg = stage.resources("aws_lb_target_group")[lid(forward["target_group_arn"])]
+    assert forward["type"] == "forward" and tg["port"] == stage_cfg.alb.target.port
+    (redirect,) = listeners[80]["default_action"]
+    assert redirect == {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
+
+
+def test_stage_target_group_uses_ip_targets_and_the_env_health_check(stage, stage_cfg):
+    (tg,) = stage.resources("aws_lb_target_group").values()  # internal Grafana: the api's group only
+    assert tg["target_type"] == "ip" and tg["protocol"] == "HTTP" and tg["vpc_id"].startswith("${aws_vpc.")
+    hc = tg["health_check"]
+    expected = stage_cfg.alb.health_check
+    assert (hc["path"], hc["interval"], hc["matcher"]) == (expected.path, expected.interval, expected.matcher)
+    assert (hc["healthy_threshold"], hc["unhealthy_threshold"]) == (expected.healthy_threshold,
+                                                                     expected.unhealthy_threshold)
+
+
+def test_stage_access_logs_bucket_is_private_encrypted_tls_only_and_writable_by_elb(stage, stage_cfg):
+    lb = stage.one("aws_lb")
+    bucket_id = next(iter(stage.resources("aws_s3_bucket")))
+    assert lb["access_logs"]["bucket"] == f"${{aws_s3_bucket.{bucket_id}.bucket}}" and lb["access_logs"]["enabled"]
+    bucket_ref = f"${{aws_s3_bucket.{bucket_id}.id}}"
+    block = stage.one("aws_s3_bucket_public_access_block")
+    assert block["bucket"] == bucket_ref
+    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                          "restrict_public_buckets"))
+    sse = stage.one("aws_s3_bucket_server_side_encryption_configuration")
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"  # ALB: SSE-S3 only
+    assert stage.one("aws_s3_bucket_ownership_controls")["rule"]["object_ownership"] == "BucketOwnerEnforced"
+    (rule,) = stage.one("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rule["expiration"][0]["days"] == stage_cfg.alb.access_logs_retention_days
+
+    policy = stage.one("aws_s3_bucket_policy")
+    assert lb["depends_on"] == [f"aws_s3_bucket_policy.{next(iter(stage.resources('aws_s3_bucket_policy')))}"]
+    doc = stage.data("aws_iam_policy_document")[policy["policy"].split(".")[2]]
+    statements = {s["sid"]: s for s in doc["statement"]}
+    (elb,) = stage.data("aws_elb_service_account")
+    write = statements["RegionalElbAccountWritesLogs"]
+    assert write["principals"] == [{"type": "AWS", "identifiers": [f"${{data.aws_elb_service_account.{elb}.arn}}"]}]
+    assert write["actions"] == ["s3:PutObject"]
+    # only this account's prefix under the ALB's log prefix, nothing else in the bucket
+    assert re.fullmatch(rf"\$\{{aws_s3_bucket\.{bucket_id}\.arn\}}/alb/AWSLogs/"
+                        r"\$\{data\.aws_caller_identity\.\w+\.account_id\}/\*", write["resources"][0])
+    assert len(write["resources"]) == 1
+    deny = statements["DenyInsecureTransport"]
+    assert deny["effect"] == "Deny" and deny["condition"] == [
+        {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+
+
+def test_stage_grafana_internal_is_not_behind_the_alb(stage):
+    assert not stage.resources("aws_lb_listener_rule")
+    assert "grafana_url" not in stage.json["output"]
+    assert not [r for r in rules(stage, "aws_vpc_security_group_ingress_rule") if r[1] == "grafana" and r[0] == "alb"]
+
+
+def test_no_prometheus_or_tempo_behind_the_alb(stage, sso, http_vpn):
+    for synth in (stage, sso, http_vpn):
+        ports = {tg["port"] for tg in synth.resources("aws_lb_target_group").values()}
+        assert not ports & {9090, 3200, 4317, 4318}
+        assert {r for r in rules(synth, "aws_vpc_security_group_ingress_rule") if r[0] == "alb"} <= {
+            ("alb", "api", 8000), ("alb", "grafana", 3000)}
+
+
+def test_sso_authenticates_then_forwards_only_the_vpn_on_the_grafana_host(sso):
+    (rule,) = sso.resources("aws_lb_listener_rule").values()
+    assert lid(rule["listener_arn"]) == next(k for k, v in sso.resources("aws_lb_listener").items() if v["port"] == 443)
+    conditions = {key: value["values"] for c in rule["condition"] for key, value in c.items()}
+    assert conditions == {"host_header": [GRAFANA_HOST], "source_ip": [VPN]}
+    auth, forward = sorted(rule["action"], key=lambda a: a["order"])
+    assert auth["type"] == "authenticate-oidc" and forward["type"] == "forward"
+    oidc = auth["authenticate_oidc"]
+    assert oidc["client_id"] == "grafana" and oidc["issuer"] == "https://idp.example.com"
+    secret_version = oidc_secret_lookup(sso)
+    assert oidc["client_secret"] == f"${{data.aws_secretsmanager_secret_version.{secret_version}.secret_string}}"
+    grafana_tg = sso.resources("aws_lb_target_group")[lid(forward["target_group_arn"])]
+    assert grafana_tg["port"] == 3000 and grafana_tg["target_type"] == "ip"
+    assert grafana_tg["health_check"]["path"] == "/api/health"
+    assert sso.json["output"]["grafana_url"]["value"] == f"https://{GRAFANA_HOST}"
+
+
+def test_sso_secret_is_read_from_the_stack_secret_never_written(sso):
+    version = sso.data("aws_secretsmanager_secret_version")[oidc_secret_lookup(sso)]
+    (secret,) = [lid for lid, s in sso.resources("aws_secretsmanager_secret").items()
+                 if s["name"].endswith("/grafana-oidc")]
+    assert version["secret_id"] == f"${{aws_secretsmanager_secret.{secret}.arn}}"
+    # the stack never writes a value into it: the operator sets it out of band
+    assert not [v for v in sso.resources("aws_secretsmanager_secret_version").values() if secret in v["secret_id"]]
+
+
+def test_sso_groups_let_the_vpn_in_and_the_alb_out_to_grafana_and_the_idp(sso):
+    ingress = rules(sso, "aws_vpc_security_group_ingress_rule")
+    assert {(OFFICE, "alb", 443), (VPN, "alb", 443), (OFFICE, "alb", 80), (VPN, "alb", 80)} <= ingress
+    assert not {r for r in ingress if r[1] == "alb" and r[0] not in (OFFICE, VPN)}
+    assert ("alb", "grafana", 3000) in ingress
+    egress = {(peer, port) for peer, group, port in rules(sso, "aws_vpc_security_group_egress_rule") if group == "alb"}
+    assert egress == {("api", 8000), ("grafana", 3000), ("0.0.0.0/0", 443)}  # 443 out: the OIDC token endpoint
+    assert sso.one("aws_lb")["enable_deletion_protection"] is True
+    assert "access_logs" not in sso.one("aws_lb") and not sso.resources("aws_s3_bucket")
+
+
+def test_http_only_forwards_on_80_and_vpn_rule_has_no_login(http_vpn):
+    listeners = listeners_by_port(http_vpn)
+    assert sorted(listeners) == [80]
+    assert listeners[80]["protocol"] == "HTTP" and listeners[80]["default_action"][0]["type"] == "forward"
+    assert {r[2] for r in rules(http_vpn, "aws_vpc_security_group_ingress_rule") if r[1] == "alb"} == {80}
+    (rule,) = http_vpn.resources("aws_lb_listener_rule").values()
+    assert [a["type"] for a in rule["action"]] == ["forward"]
+    assert oidc_secret_lookup(http_vpn) is None
+    assert http_vpn.json["output"]["grafana_url"]["value"] == f"http://{GRAFANA_HOST}"
+
+
+@pytest.mark.parametrize("name", ["sso", "http_vpn"])
+def test_exposure_variants_are_valid_terraform(name, request, terraform_env, tmp_path):
+    synth = request.getfixturevalue(name)
+    result = json.loads(terraform_validate(synth, terraform_env, tmp_path / name).stdout)
+    assert result["valid"], json.dumps(result["diagnostics"], indent=2)

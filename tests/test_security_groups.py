@@ -1,0 +1,137 @@
+"""modules/security_groups.py: the whole stage security-group matrix, egress, the closed default group, and
+the rule that nothing but the public ALB listeners takes ingress from anywhere."""
+
+from __future__ import annotations
+
+PREFIX = "araquem-stage-"
+ANYWHERE = {"0.0.0.0/0", "::/0"}
+
+# Stage's matrix: (source, destination, port). Task groups are named after the task-owning service;
+# init/sidecar containers share their host's group (ollama-init -> ollama, quality-cron and
+# rag-refresh-cron -> api), so they never appear. Why each row exists (envs/stage.yaml, seed §3.3/3.4):
+STAGE_MATRIX = {
+    # public ALB listeners (alb.allowed_cidrs); HTTP only redirects to HTTPS
+    ("0.0.0.0/0", "alb", 80), ("0.0.0.0/0", "alb", 443),
+    # api 8000: the ALB (alb.target), plus Prometheus scraping /metrics and Grafana's JSON API datasource
+    ("alb", "api", 8000), ("prometheus", "api", 8000), ("grafana", "api", 8000),
+    # ollama 11434: the api and the rag-indexer job (ollama-init is in ollama's own task: localhost)
+    ("api", "ollama", 11434), ("rag-indexer", "ollama", 11434),
+    # prometheus 9090: Grafana's datasource
+    ("grafana", "prometheus", 9090),
+    # tempo 3200 (query) and OTLP 4317/4318: Grafana, the collector exporting traces, Prometheus scraping
+    ("grafana", "tempo", 3200), ("grafana", "tempo", 4317), ("grafana", "tempo", 4318),
+    ("otel-collector", "tempo", 3200), ("otel-collector", "tempo", 4317), ("otel-collector", "tempo", 4318),
+    ("prometheus", "tempo", 3200), ("prometheus", "tempo", 4317), ("prometheus", "tempo", 4318),
+    # otel-collector OTLP 4317/4318 from the api (traces) and metrics 8888 scraped by Prometheus
+    ("api", "otel-collector", 4317), ("api", "otel-collector", 4318), ("api", "otel-collector", 8888),
+    ("prometheus", "otel-collector", 4317), ("prometheus", "otel-collector", 4318),
+    ("prometheus", "otel-collector", 8888),
+    # Redis 6379: cache.allow_from = api + its two cron sidecars -> one rule from the api task
+    ("api", "cache", 6379),
+    # EFS NFS 2049: tasks that mount a volume, and the container instances (the ECS agent mounts)
+    ("ollama", "efs", 2049), ("prometheus", "efs", 2049), ("grafana", "efs", 2049), ("tempo", "efs", 2049),
+    ("instances", "efs", 2049),
+    # interface endpoints 443: every task and the instances (agent pulls images, ships logs, reads secrets)
+    ("api", "endpoints", 443), ("ollama", "endpoints", 443), ("rag-indexer", "endpoints", 443),
+    ("prometheus", "endpoints", 443), ("grafana", "endpoints", 443), ("tempo", "endpoints", 443),
+    ("otel-collector", "endpoints", 443), ("instances", "endpoints", 443),
+}
+
+
+def group_names(synth) -> dict[str, str]:
+    """{`${aws_security_group.X.id}`: short name}: araquem-stage-task-api -> api, araquem-stage-alb -> alb."""
+    out = {}
+    for lid, group in synth.resources("aws_security_group").items():
+        short = group["name"].removeprefix(PREFIX)
+        out[f"${{aws_security_group.{lid}.id}}"] = short.removeprefix("task-")
+    return out
+
+
+def rules(synth, rtype: str) -> set[tuple]:
+    names = group_names(synth)
+    found = set()
+    for rule in synth.resources(rtype).values():
+        if rule["security_group_id"] not in names:
+            continue  # a group this module does not own (the referenced RDS group)
+        peer = (names[rule["referenced_security_group_id"]] if "referenced_security_group_id" in rule
+                else rule.get("cidr_ipv4") or rule.get("cidr_ipv6"))
+        found.add((peer, names[rule["security_group_id"]], rule.get("from_port")))
+    return found
+
+
+def test_stage_groups_one_per_task_owner_plus_infrastructure(stage, stage_cfg):
+    expected = set(stage_cfg.task_owners()) | {"alb", "cache", "efs", "instances", "endpoints"}
+    assert sorted(group_names(stage).values()) == sorted(expected)
+    assert not {"ollama-init", "quality-cron", "rag-refresh-cron"} & set(group_names(stage).values())
+
+
+def test_stage_ingress_matrix_is_exactly_the_table(stage):
+    found = rules(stage, "aws_vpc_security_group_ingress_rule")
+    assert found - STAGE_MATRIX == set(), "rules nobody asked for"
+    assert STAGE_MATRIX - found == set(), "rules missing"
+
+
+def test_every_ingress_rule_is_single_port_tcp_with_a_description(stage):
+    for lid, rule in stage.resources("aws_vpc_security_group_ingress_rule").items():
+        assert rule["ip_protocol"] == "tcp" and rule["from_port"] == rule["to_port"], lid
+        assert rule["description"], lid
+        # AWS accepts only these characters in rule descriptions (no '>')
+        assert all(c.isalnum() or c in " ._-:/()#,@[]+=&;{}!$*" for c in rule["description"]), rule["description"]
+
+
+def test_no_ingress_from_anywhere_except_the_alb_listener_ports(stage):
+    """Over every kind of ingress any construct may write, not only this module's."""
+    names = group_names(stage)
+    alb = next(ref for ref, name in names.items() if name == "alb")
+    listener_ports = {80, 443}
+    offenders = []
+    for lid, rule in stage.resources("aws_vpc_security_group_ingress_rule").items():
+        if {rule.get("cidr_ipv4"), rule.get("cidr_ipv6")} & ANYWHERE:
+            if rule["security_group_id"] != alb or rule.get("from_port") not in listener_ports \
+                    or rule.get("to_port") != rule.get("from_port"):
+                offenders.append(lid)
+    for lid, rule in stage.resources("aws_security_group_rule").items():
+        if rule["type"] == "ingress" and set(rule.get("cidr_blocks", []) + rule.get("ipv6_cidr_blocks", [])) & ANYWHERE:
+            offenders.append(lid)
+    for lid, group in stage.resources("aws_security_group").items():
+        for inline in group.get("ingress", []):
+            if set(inline.get("cidr_blocks", []) + inline.get("ipv6_cidr_blocks", [])) & ANYWHERE:
+                offenders.append(lid)
+    assert offenders == []
+    # ...and the ALB's own ports are really open (the check above would pass on an unreachable ALB)
+    assert {("0.0.0.0/0", "alb", 80), ("0.0.0.0/0", "alb", 443)} <= rules(stage, "aws_vpc_security_group_ingress_rule")
+
+
+def test_no_vpc_internal_cidr_where_a_group_fits(stage, stage_cfg):
+    import ipaddress
+
+    vpc = ipaddress.ip_network(stage_cfg.network.vpc_cidr)
+    for rule in stage.resources("aws_vpc_security_group_ingress_rule").values():
+        if "cidr_ipv4" in rule:
+            assert not ipaddress.ip_network(rule["cidr_ipv4"]).subnet_of(vpc), rule
+
+
+def test_egress_tasks_open_others_restricted(stage, stage_cfg):
+    found = rules(stage, "aws_vpc_security_group_egress_rule")
+    by_group: dict[str, set] = {}
+    for peer, group, port in found:
+        by_group.setdefault(group, set()).add((peer, port))
+    for owner in stage_cfg.task_owners():
+        assert by_group[owner] == {("0.0.0.0/0", None)}  # all protocols: see the module docstring
+    assert by_group["alb"] == {("api", 8000)}  # the ALB reaches its target only
+    assert by_group["instances"] == {("0.0.0.0/0", 443), ("efs", 2049)}
+    for answering_only in ("cache", "efs", "endpoints"):  # stateful groups: replies need no egress
+        assert answering_only not in by_group
+
+
+def test_default_security_group_is_closed(stage):
+    default = stage.one("aws_default_security_group")
+    assert default["vpc_id"].startswith("${aws_vpc.")
+    assert "ingress" not in default and "egress" not in default
+
+
+def test_groups_live_in_the_stack_vpc(stage):
+    (vpc_id,) = stage.resources("aws_vpc")
+    for group in stage.resources("aws_security_group").values():
+        assert group["vpc_id"] == f"${{aws_vpc.{vpc_id}.id}}"
+        assert "ingress" not in group and "egress" not in group  # rules are separate resources only

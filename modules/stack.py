@@ -12,6 +12,8 @@ from modules.config import EnvConfig
 from modules.network import Network
 from modules.security_groups import SecurityGroups
 from modules.alb import Alb
+from modules.cache import Cache
+from modules.database import Database
 from modules.parameters import Parameters
 from modules.registry import Registry
 from modules.secrets import Secrets
@@ -53,6 +55,8 @@ class AraquemStack(TerraformStack):
         self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets)
         # ---- compute (Cluster)
         # ---- managed data (Cache, Database)
+        self.cache = Cache(self, "cache", cfg, self.network, self.security, self.secrets) if cfg.cache else None
+        self.database = Database(self, "database", cfg, self.security, self.parameters)
         # ---- workloads (Volumes, Workload per task owner)
         # ---- outputs are declared by each construct (flat TerraformOutput names)
 

@@ -329,3 +329,25 @@ def test_sticky_comment_is_found_by_marker(tmp_path, existing, expected):
     calls = json.loads(proc.stdout)
     assert calls[0] == ["list", 42]
     assert calls[1:] == [[*expected, "<!-- araquem-plan:araquem-stage -->\nnew plan\n"]]
+
+
+@pytest.mark.parametrize("case", ["copied", "missing", "not-built"])
+def test_quality_samples_are_required_before_anything_is_applied(tmp_path, case):
+    wf = load(DEPLOY)
+    assert index(wf, "deploy", "Copy the quality samples") < index(wf, "deploy", "1. ECR")
+    root = tmp_path / "checkout"
+    (root / "docker" / "quality-cron" / "samples").mkdir(parents=True)
+    images = "araquem-stage/api \n" + ("" if case == "not-built" else
+                                       "araquem-stage/quality-cron docker/quality-cron/Dockerfile\n")
+    (root / "images.txt").write_text(images)
+    if case == "copied":
+        (root / ".app" / "qa" / "samples").mkdir(parents=True)
+        (root / ".app" / "qa" / "samples" / "one.json").write_text("{}")
+    script = step(wf, "deploy", "Copy the quality samples")["run"]
+    proc = run_step(script, root, {"SAMPLES_DIR": "qa/samples" if case == "copied" else ""})
+    if case == "missing":
+        assert proc.returncode == 1 and "::error title=no quality samples::" in proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    copied = (root / "docker" / "quality-cron" / "samples" / "one.json").is_file()
+    assert copied == (case == "copied")

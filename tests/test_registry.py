@@ -1,0 +1,128 @@
+"""modules/registry.py: one ECR repository per built image (scan, IMMUTABLE, lifecycle, encryption) and
+pull-through cache rules for the public images; `image()` gives the synth-time tag or the cached path."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import TEST_IMAGE_TAG, variant
+from test_secrets import data_variant
+
+
+@pytest.fixture(scope="session")
+def data_stack(synths):
+    return synths.of_data(variant(data_variant))
+
+
+def _repos(stack):
+    return {r["name"]: (key, r) for key, r in stack.resources("aws_ecr_repository").items()}
+
+
+def test_one_repository_per_built_image(stage, stage_cfg):
+    builds = {s.image.build for s in stage_cfg.services.values() if s.image.build}
+    assert {f"araquem-stage/{b}" for b in builds} == set(_repos(stage))
+    assert set(stage.json["output"]["ecr_repository_urls"]["value"]) == builds
+
+
+def test_repositories_are_scanned_immutable_and_encrypted(stage, data_stack):
+    for _, repo in _repos(stage).values():
+        assert repo["image_tag_mutability"] == "IMMUTABLE"
+        assert repo["image_scanning_configuration"] == {"scan_on_push": True}
+        assert repo["encryption_configuration"] == [{"encryption_type": "AES256"}]
+        assert repo["force_delete"] is False
+    assert {r["encryption_configuration"][0]["encryption_type"] for _, r in _repos(data_stack).values()} == {"KMS"}
+
+
+def test_lifecycle_keeps_last_n_tagged_and_expires_untagged(stage, stage_cfg):
+    policies = stage.resources("aws_ecr_lifecycle_policy")
+    repo_names = {f"${{aws_ecr_repository.{key}.name}}" for key, _ in _repos(stage).values()}
+    assert {p["repository"] for p in policies.values()} == repo_names
+    docs = {re.fullmatch(r"\$\{data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.json\}", p["policy"]).group(1)
+            for p in policies.values()}
+    assert len(docs) == 1
+    rules = {r["selection"][0]["tag_status"]: r for r in stage.data("aws_ecr_lifecycle_policy_document")[docs.pop()]["rule"]}
+    untagged, tagged = rules["untagged"]["selection"][0], rules["tagged"]["selection"][0]
+    assert (untagged["count_type"], untagged["count_unit"], untagged["count_number"]) == (
+        "sinceImagePushed", "days", stage_cfg.registry.untagged_expire_days)
+    assert (tagged["count_type"], tagged["count_number"], tagged["tag_pattern_list"]) == (
+        "imageCountMoreThan", stage_cfg.registry.keep_last, ["*"])
+    assert all(r["action"] == [{"type": "expire"}] for r in rules.values())
+
+
+def test_docker_hub_is_cached_with_credentials_from_secrets_manager(stage):
+    rule = stage.one("aws_ecr_pull_through_cache_rule")
+    assert rule["upstream_registry_url"] == "registry-1.docker.io"
+    assert rule["ecr_repository_prefix"] == "araquem-stage/docker-hub"
+    secret_key = re.fullmatch(r"\$\{aws_secretsmanager_secret\.([\w-]+)\.arn\}", rule["credential_arn"]).group(1)
+    assert stage.resources("aws_secretsmanager_secret")[secret_key]["name"].startswith("ecr-pullthroughcache/")
+
+
+def test_anonymous_upstreams_need_no_credentials(data_stack):
+    rules = {r["upstream_registry_url"]: r for r in data_stack.resources("aws_ecr_pull_through_cache_rule").values()}
+    assert set(rules) == {"registry-1.docker.io", "public.ecr.aws", "quay.io"}  # ollama, grafana, cache_upstreams
+    assert "credential_arn" not in rules["public.ecr.aws"] and "credential_arn" not in rules["quay.io"]
+
+
+def test_no_cache_rules_when_switched_off(synths):
+    def mutate(data):
+        data["registry"] = {"pull_through_cache": False}
+        data["secrets"].pop("docker-hub")
+
+    off = synths.of_data(variant(mutate))
+    assert off.resources("aws_ecr_pull_through_cache_rule") == {}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """registry.image() of every stage service, from an in-process Registry (one jsii start)."""
+    import main  # noqa: PLC0415
+
+    main.use_supported_node()
+    import modules  # noqa: F401,PLC0415
+    from cdktf import App, TerraformOutput, TerraformStack  # noqa: PLC0415
+    from cdktf_cdktf_provider_aws.provider import AwsProvider  # noqa: PLC0415
+
+    from modules.config import load  # noqa: PLC0415
+    from modules.registry import Registry  # noqa: PLC0415
+    from modules.secrets import Secrets  # noqa: PLC0415
+
+    cfg = load(main.ENVS_DIR / "stage.yaml")
+    outdir = tmp_path_factory.mktemp("registry")
+    app = App(outdir=str(outdir))
+    stack = TerraformStack(app, "registry-test")
+    AwsProvider(stack, "aws", region=cfg.region)
+    registry = Registry(stack, "registry", cfg, TEST_IMAGE_TAG, Secrets(stack, "secrets", cfg))
+    for name in cfg.services:
+        TerraformOutput(stack, f"image_{name}", value=registry.image(name))
+        TerraformOutput(stack, f"repo_{name}", value=registry.repository_arn(name) or "none")
+    app.synth()
+    synthesized = json.loads((outdir / "stacks/registry-test/cdk.tf.json").read_text())
+    return {k: v["value"] for k, v in synthesized["output"].items()}
+
+
+def test_built_images_use_the_synth_time_tag(images):
+    assert re.fullmatch(r"\$\{aws_ecr_repository\.registry_repo_api_\w+\.repository_url\}:" + TEST_IMAGE_TAG,
+                        images["image_api"])
+    assert re.fullmatch(r"\$\{aws_ecr_repository\.registry_repo_api_\w+\.arn\}", images["repo_api"])
+    assert not [v for k, v in images.items() if k.startswith("image_") and v.endswith(":latest")]
+
+
+def test_public_images_come_through_the_cache(images):
+    rule = r"\$\{aws_ecr_pull_through_cache_rule\.registry_pull_through_docker_hub_\w+"
+    assert re.fullmatch(rf"{rule}\.registry_id\}}\.dkr\.ecr\.us-east-1\.amazonaws\.com/{rule}\.ecr_repository_prefix\}}"
+                        r"/ollama/ollama:0\.3\.14", images["image_ollama"])
+    assert images["repo_ollama"] == "none"
+
+
+def test_image_reference_parsing():
+    from modules.config import pull_through_source
+
+    assert pull_through_source("ollama/ollama:0.3.14") == ("docker-hub", "ollama/ollama", ":0.3.14")
+    assert pull_through_source("redis:7") == ("docker-hub", "library/redis", ":7")  # official images
+    assert pull_through_source("public.ecr.aws/a/b@sha256:00") == ("ecr-public", "a/b", "@sha256:00")
+    assert pull_through_source("quay.io/prometheus/prometheus:v2.54.1")[0] == "quay"
+    assert pull_through_source("gcr.io/x/y:1")[0] is None
+    assert pull_through_source("localhost:5000/x:1")[0] is None

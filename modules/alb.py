@@ -57,6 +57,15 @@ LB_NAME_LIMIT = 32  # ALB and target group names
 ACCESS_LOG_PREFIX = "alb"
 BUCKET_PREFIX_LIMIT = 37  # S3 bucket_prefix: 63 minus the 26 characters Terraform appends
 GRAFANA_RULE_PRIORITY = 10
+# Regions where ALB access logs are written by a regional ELB account (aws_elb_service_account knows it);
+# regions opened since August 2022 have none and use the log-delivery service principal instead.
+ELB_ACCOUNT_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+    "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-north-1",
+    "me-south-1", "sa-east-1", "us-gov-west-1", "us-gov-east-1",
+})
+LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
 class Alb(Construct):
@@ -178,12 +187,15 @@ class Alb(Construct):
                 expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=cfg.alb.access_logs_retention_days)])])
 
         caller = DataAwsCallerIdentity(self, "caller")
-        elb_account = DataAwsElbServiceAccount(self, "elb_account")  # the region's ELB log-delivery account
         log_objects = f"{bucket.arn}/{ACCESS_LOG_PREFIX}/AWSLogs/{caller.account_id}/*"
+        if cfg.region in ELB_ACCOUNT_REGIONS:
+            elb_account = DataAwsElbServiceAccount(self, "elb_account")  # the region's ELB log-delivery account
+            writer = DataAwsIamPolicyDocumentStatementPrincipals(type="AWS", identifiers=[elb_account.arn])
+        else:
+            writer = DataAwsIamPolicyDocumentStatementPrincipals(type="Service", identifiers=[LOG_DELIVERY_PRINCIPAL])
         policy = DataAwsIamPolicyDocument(self, "access_logs_policy_document", statement=[
             DataAwsIamPolicyDocumentStatement(
-                sid="RegionalElbAccountWritesLogs", actions=["s3:PutObject"], resources=[log_objects],
-                principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="AWS", identifiers=[elb_account.arn])]),
+                sid="ElbWritesAccessLogs", actions=["s3:PutObject"], resources=[log_objects], principals=[writer]),
             DataAwsIamPolicyDocumentStatement(
                 sid="DenyInsecureTransport", effect="Deny", actions=["s3:*"],
                 resources=[bucket.arn, f"{bucket.arn}/*"],

@@ -510,7 +510,7 @@ class Workload(Construct):
         groups = Fn.join(",", self._security_groups())
         self.run_task_command = (
             f"aws ecs run-task --region {self.cfg.region} --cluster {self.deps.cluster.cluster_name} "
-            f"--task-definition {self.task_definition.family} "
+            f"--task-definition {self.prefix} "
             f"--capacity-provider-strategy capacityProvider={self._capacity_provider()},weight=1 "
             f"--network-configuration 'awsvpcConfiguration={{subnets=[{subnets}],securityGroups=[{groups}],"
             f"assignPublicIp=DISABLED}}'"

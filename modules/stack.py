@@ -8,6 +8,7 @@ from cdktf import CloudBackend, LocalBackend, NamedCloudWorkspace, TaggedCloudWo
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
+from modules.cluster import Cluster
 from modules.config import EnvConfig
 from modules.network import Network
 from modules.security_groups import SecurityGroups
@@ -17,6 +18,8 @@ from modules.database import Database
 from modules.parameters import Parameters
 from modules.registry import Registry
 from modules.secrets import Secrets
+from modules.service import Namespaces, Workload, WorkloadDeps
+from modules.volumes import Volumes
 
 # Services the emulator run (tests/test_emulator.py) points at a local endpoint. Only used with
 # StackOptions.aws_endpoint, which no user-facing command sets.
@@ -54,10 +57,24 @@ class AraquemStack(TerraformStack):
         # ---- edge (Alb)
         self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets)
         # ---- compute (Cluster)
+        self.cluster = Cluster(self, "cluster", cfg, self.network, self.security)
         # ---- managed data (Cache, Database)
         self.cache = Cache(self, "cache", cfg, self.network, self.security, self.secrets) if cfg.cache else None
         self.database = Database(self, "database", cfg, self.security, self.parameters)
         # ---- workloads (Volumes, Workload per task owner)
+        self.volumes = Volumes(self, "volumes", cfg=cfg, network=self.network, security=self.security)
+        self.namespaces = Namespaces(self, "namespaces", cfg=cfg, network=self.network)
+        workload_deps = WorkloadDeps(
+            network=self.network, security=self.security, secrets=self.secrets, parameters=self.parameters,
+            registry=self.registry, cluster=self.cluster, volumes=self.volumes, alb=self.alb,
+            cache=self.cache, database=self.database,
+            namespace_arn=self.namespaces.service_connect_arn, dns_namespace_id=self.namespaces.dns_namespace_id,
+            account_id=self.namespaces.account_id, partition=self.namespaces.partition,
+        )
+        self.workloads = {
+            name: Workload(self, f"workload_{name}", cfg=cfg, name=name, deps=workload_deps)
+            for name in cfg.task_owners()
+        }
         # ---- outputs are declared by each construct (flat TerraformOutput names)
 
     def _provider(self, cfg: EnvConfig, options: StackOptions) -> None:

@@ -25,9 +25,13 @@ def _sso(data):
                  "client_secret": "grafana-oidc"}})
 
 
+NEW_REGION = "ap-southeast-4"  # opened after Aug 2022: no regional ELB account
+
+
 def _http_vpn(data):
+    data["region"] = NEW_REGION
     data["alb"].pop("certificate_arn")
-    data["alb"].update(https=False, access_logs=False,
+    data["alb"].update(https=False, access_logs=True,
                        grafana={"exposure": "vpn", "host": GRAFANA_HOST, "allowed_cidrs": [VPN]})
 
 
@@ -112,7 +116,7 @@ def test_stage_access_logs_bucket_is_private_encrypted_tls_only_and_writable_by_
     doc = stage.data("aws_iam_policy_document")[policy["policy"].split(".")[2]]
     statements = {s["sid"]: s for s in doc["statement"]}
     (elb,) = stage.data("aws_elb_service_account")
-    write = statements["RegionalElbAccountWritesLogs"]
+    write = statements["ElbWritesAccessLogs"]
     assert write["principals"] == [{"type": "AWS", "identifiers": [f"${{data.aws_elb_service_account.{elb}.arn}}"]}]
     assert write["actions"] == ["s3:PutObject"]
     # only this account's prefix under the ALB's log prefix, nothing else in the bucket
@@ -191,3 +195,10 @@ def test_exposure_variants_are_valid_terraform(name, request, terraform_env, tmp
     synth = request.getfixturevalue(name)
     result = json.loads(terraform_validate(synth, terraform_env, tmp_path / name).stdout)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
+
+
+def test_access_logs_in_a_region_without_elb_account_use_the_log_delivery_principal(http_vpn):
+    assert not http_vpn.data("aws_elb_service_account")
+    doc = http_vpn.data("aws_iam_policy_document")[http_vpn.one("aws_s3_bucket_policy")["policy"].split(".")[2]]
+    (write,) = [st for st in doc["statement"] if st["sid"] == "ElbWritesAccessLogs"]
+    assert write["principals"] == [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}]

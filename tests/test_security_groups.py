@@ -3,6 +3,10 @@ the rule that nothing but the public ALB listeners takes ingress from anywhere."
 
 from __future__ import annotations
 
+import pytest
+
+from conftest import variant
+
 PREFIX = "araquem-stage-"
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 
@@ -135,3 +139,33 @@ def test_groups_live_in_the_stack_vpc(stage):
     for group in stage.resources("aws_security_group").values():
         assert group["vpc_id"] == f"${{aws_vpc.{vpc_id}.id}}"
         assert "ingress" not in group and "egress" not in group  # rules are separate resources only
+
+
+def _lean(data):
+    """No Redis, no volumes, no endpoints; Grafana internal but reachable from a VPN range routed into the VPC."""
+    data.pop("cache")
+    data["volumes"] = {}
+    for svc in data["services"].values():
+        svc.pop("volumes", None)
+    data["network"]["endpoints"] = {"s3": False, "ecr": False, "logs": False, "secretsmanager": False, "ssm": False}
+    data["alb"]["grafana"] = {"exposure": "internal", "allowed_cidrs": ["172.20.0.0/22"]}
+
+
+@pytest.fixture(scope="module")
+def lean(synths):
+    return synths.of_data(variant(_lean))
+
+
+def test_optional_groups_exist_only_with_their_feature(lean):
+    assert not {"cache", "efs", "endpoints"} & set(group_names(lean).values())
+    found = rules(lean, "aws_vpc_security_group_ingress_rule")
+    assert not [r for r in found if r[2] in (6379, 2049)]
+    egress = {(peer, port) for peer, group, port in rules(lean, "aws_vpc_security_group_egress_rule")
+              if group == "instances"}
+    assert egress == {("0.0.0.0/0", 443)}  # no EFS to mount
+
+
+def test_internal_grafana_range_reaches_grafana_only_on_its_port(lean):
+    found = rules(lean, "aws_vpc_security_group_ingress_rule")
+    assert {r for r in found if r[0] == "172.20.0.0/22"} == {("172.20.0.0/22", "grafana", 3000)}
+    assert ("alb", "grafana", 3000) not in found  # internal: never behind the ALB

@@ -131,3 +131,12 @@ def test_supported_types_are_consistent():
         assert spec.vcpus > 0 and spec.memory_mib > 0 and spec.task_memory_mib > 0, name
         assert (spec.gpus > 0) == (spec.gpu_model is not None), name
     assert capacity.INSTANCE_SPECS["g4dn.xlarge"].gpus == 1  # the issue's cheaper GPU option is supported
+
+
+def test_stage_sizing_follows_seed_section_6(stage_cfg):
+    # seed §6: Ollama 4-8 vCPU / 8-16 GB; the issue puts it alone on the GPU provider, the rest on general
+    ollama = stage_cfg.services["ollama"]
+    assert 4 <= ollama.cpu <= 8 and 8 * 1024 <= ollama.memory <= 16 * 1024
+    placed = {owner: stage_cfg.capacity_provider_of(owner) for owner in stage_cfg.task_owners()}
+    assert {o for o, key in placed.items() if key == "gpu"} == {"ollama"}
+    assert set(placed.values()) == {"general", "gpu"}

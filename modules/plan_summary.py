@@ -7,7 +7,8 @@ What the comment holds, in order: a stable marker (`<!-- araquem-plan:<stack> --
 finds the comment to update), the counts, replacements and destroys called out first, then every change
 grouped by construct. Grouping: with `--synth`, the construct path cdktf records in each resource's
 `//`.metadata.path (Terraform drops `//` keys, so the plan alone does not carry it); without it, the
-construct prefix of the cdktf logical id (`<construct>_<id>_<HASH8>`).
+logical id up to its first `_` (`<construct>_<id>_<HASH8>`), coarser when construct ids contain `_`
+(all `workload_<service>` land in one `workload` group), hence the workflow passes `--synth`.
 
 Sensitive values never appear: a value is printed only where `before_sensitive` / `after_sensitive`
 say it is not sensitive, and masked otherwise. The comment is kept under GitHub's comment limit; what

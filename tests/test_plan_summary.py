@@ -8,6 +8,7 @@ which resource gets which kind of change, and the expectations below follow from
 from __future__ import annotations
 
 import copy
+import re
 import json
 import subprocess
 import sys
@@ -285,3 +286,17 @@ def test_fixtures_are_real_terraform_output(plan):
     script = (ROOT / "scripts" / "make_plan_fixtures.sh").read_text()
     assert "terraform" in script and "show -json" in script and "moto_server" in script
     assert Path(FIXTURES / "src" / "app.py").is_file()
+
+
+def test_stage_stack_groups_one_section_per_workload(stage, stage_cfg):
+    # A first deploy of the real stage stack: every resource a create, grouped with its cdk.tf.json.
+    resources = [f"{rtype}.{name}" for rtype, blocks in stage.json["resource"].items() for name in blocks]
+    plan = {"format_version": "1.2", "resource_changes": [
+        {"address": a, "change": {"actions": ["create"], "before": None, "after": {}}} for a in resources]}
+    _, paths = load_construct_paths(str(stage.path))
+    text = render(summarize(plan, stage_cfg.name, paths))
+    groups = re.findall(r"<summary><b>([^<]+)</b>: (\d+) add</summary>", text)
+    assert sum(int(n) for _, n in groups) == len(resources)
+    # each task-owning service gets its own section, named after its construct
+    for owner in stage_cfg.task_owners():
+        assert sum(1 for name, _ in groups if name.endswith(owner) or name.endswith(f"_{owner}")) == 1, owner

@@ -177,9 +177,14 @@ def _edges(cfg: EnvConfig, g) -> None:
     target = cfg.alb.target
     g.edge(node_id("users"), node_id("alb"), label=", ".join(cfg.alb.allowed_cidrs), penwidth="2")
     g.edge(node_id("alb"), node_id("svc", target.service), label=f":{target.port}", penwidth="2")
-    if cfg.alb.grafana.exposure != "internal" and "grafana" in cfg.services:
-        g.edge(node_id("alb"), node_id("svc", "grafana"), label=f"{cfg.alb.grafana.host} "
-               f"({cfg.alb.grafana.exposure})", style="dashed")
+    grafana = cfg.alb.grafana
+    if grafana.exposure != "internal":  # seed §3.3: an ALB host rule limited to the VPN ranges
+        g.edge(node_id("alb"), node_id("svc", grafana.service), label=f"{grafana.host} ({grafana.exposure}) "
+               f"from {', '.join(grafana.allowed_cidrs)}", style="dashed")
+    elif grafana.allowed_cidrs:  # internal: private ranges routed into the VPC reach the tasks directly
+        g.node(node_id("vpn"), _label("VPN / peered networks", ", ".join(grafana.allowed_cidrs)), shape="oval",
+               fillcolor=COLOURS["aws"])
+        g.edge(node_id("vpn"), node_id("svc", grafana.service), label=f":{grafana.port}", style="dashed")
     # who may connect to whom (security group rules): allow_from on the receiving service
     for name in sorted(cfg.services):
         for source in sorted(cfg.services[name].allow_from):

@@ -129,3 +129,17 @@ def test_readme_picture_shows_every_stage_service(stage_cfg):
     missing = sorted(diagram.node_id("svc", n) for n in stage_cfg.services if diagram.node_id("svc", n) not in nodes)
     assert not missing, f"docs/stage.* is stale ({missing}); regenerate: python main.py diagram --env stage -o docs/stage"
     assert "docs/stage.png" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("exposure", ["vpn", "internal"])
+def test_grafana_exposure_is_drawn(exposure):
+    data = stage_data()
+    data["alb"]["grafana"] = {"exposure": exposure, "allowed_cidrs": ["10.99.0.0/16"]}
+    if exposure == "vpn":
+        data["alb"]["grafana"]["host"] = "grafana.example.com"
+    cfg = EnvConfig.model_validate(data)
+    source = diagram.build(cfg).source
+    grafana = diagram.node_id("svc", cfg.alb.grafana.service)
+    entry = "alb" if exposure == "vpn" else "vpn"
+    edge = next(line for line in source.splitlines() if line.strip().startswith(f"{entry} -> {grafana}"))
+    assert "10.99.0.0/16" in (edge if exposure == "vpn" else source)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
-from conftest import ROOT, terraform_validate, variant
+from conftest import ROOT, run_main, terraform_validate, variant
 
 DEV_EU_FILE = ROOT / "envs" / "dev-eu.yaml"
 
@@ -299,3 +300,18 @@ def test_dev_eu_passes_terraform_validate(synths, terraform_env, tmp_path):
                                                      for td in task_definitions(dev).values()])  # no GPU there
     result = json.loads(terraform_validate(dev, terraform_env, tmp_path / "validate").stdout)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
+
+
+@pytest.mark.parametrize("mutate, field, words", [
+    (lambda d: d["services"]["api"].setdefault("environment", {}).update(OPENAI_API_KEY="x"),
+     "services.api", ["OPENAI_API_KEY", "own", "secrets_from api-env"]),
+    (lambda d: d["services"]["quality-cron"]["environment"].update(REDIS_URL="redis://localhost"),
+     "services.quality-cron", ["REDIS_URL", "cache.url_variable"]),
+], ids=["env-vs-secrets_from", "env-vs-cache-url"])
+def test_a_variable_injected_twice_is_a_clear_error(tmp_path, mutate, field, words):
+    path = tmp_path / "env.yaml"
+    path.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
+    proc = run_main("--env-file", str(path), "synth", "--outdir", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    line = next(l for l in proc.stderr.splitlines() if f": {field}: " in l)
+    assert all(w in line for w in words), line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_main, terraform_validate, variant
+from conftest import ROOT, run_main, terraform_validate, variant
 
 
 def test_stage_passes_terraform_validate(stage, terraform_env, tmp_path):
@@ -12,6 +12,13 @@ def test_stage_passes_terraform_validate(stage, terraform_env, tmp_path):
     result = json.loads(proc.stdout)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
     assert result["error_count"] == 0
+
+
+def test_other_environment_passes_terraform_validate(synths, terraform_env, tmp_path):
+    """envs/dev-eu.yaml: another region, 3 AZs, no GPU, local state, database by endpoint."""
+    dev = synths.of_file(ROOT / "envs" / "dev-eu.yaml")
+    result = json.loads(terraform_validate(dev, terraform_env, tmp_path / "validate").stdout)
+    assert result["valid"], json.dumps(result["diagnostics"], indent=2)
 
 
 def test_provider_is_pinned_to_the_bound_version(stage):

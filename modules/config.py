@@ -510,6 +510,10 @@ class PortMapping(Strict):
     port: Port = Field(description="container port")
     name: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]*$", description="port name (default <service>-<port>)")
     protocol: Literal["http", "http2", "grpc", "tcp"] = Field("http", description="Service Connect protocol")
+    allow_from: list[Name] | None = Field(
+        None, description="narrows the task's `allow_from` for this port (e.g. OTLP only from the collector); "
+        "default: every service in the task's `allow_from`",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -731,6 +735,12 @@ class EnvConfig(Strict):
     def task_owner(self, name: str) -> str:
         return self.services[name].host or name
 
+    def port_sources(self, owner: str) -> dict[int, list[str]]:
+        """{port of the owner's task: services allowed to reach it} (a port's allow_from narrows the task's)."""
+        default = self.services[owner].allow_from
+        return {pm.port: list(pm.allow_from if pm.allow_from is not None else default)
+                for svc in self.containers_of(owner).values() for pm in svc.ports}
+
     def capacity_provider_of(self, name: str) -> str:
         return self.services[self.task_owner(name)].capacity_provider or self.cluster.default_capacity_provider
 
@@ -822,25 +832,6 @@ class EnvConfig(Strict):
             if overlap:
                 errors.append((base,
                                f"{sorted(overlap)} set both in environment and parameters/secrets; keep one"))
-            # variables injected from elsewhere must not collide with the service's own (ECS rejects duplicates)
-            sources: dict[str, list[str]] = {}
-            for var in [*svc.environment, *svc.parameters, *svc.secrets]:
-                sources.setdefault(var, []).append("own")
-            for secret in svc.secrets_from:
-                for key in self.secrets[secret].keys if secret in self.secrets else []:
-                    sources.setdefault(key, []).append(f"secrets_from {secret}")
-            if self.cache and sname in self.cache.allow_from:
-                sources.setdefault(self.cache.url_variable, []).append("cache.url_variable")
-            if sname in self.database.allow_from:
-                env = self.database.env
-                db_vars = [env.host, env.port, env.username, env.password]
-                db_vars += [env.database] if self.database.name else []
-                for var in db_vars:
-                    sources.setdefault(var, []).append("database.env")
-            for var, found in sorted(sources.items()):
-                if len(found) > 1 and set(found) != {"own"}:
-                    errors.append((base, f"variable {var} is injected more than once ({', '.join(found)}); "
-                                         f"keep one (rename the key or the env var)"))
 
         # ports: unique per task (containers of one task share the network namespace)
         for owner in self.task_owners():
@@ -851,6 +842,12 @@ class EnvConfig(Strict):
                         errors.append((("services", cname, "ports", i),
                                        f"port {pm.port} is already used by '{seen[pm.port]}' in task '{owner}'"))
                     seen[pm.port] = cname
+                    allowed = self.services[owner].allow_from
+                    for j, src in enumerate(pm.allow_from or []):
+                        if src not in allowed:
+                            errors.append((("services", cname, "ports", i, "allow_from", j),
+                                           f"'{src}' is not in services.{owner}.allow_from {allowed}; a port's "
+                                           "allow_from only narrows the task's"))
 
         # GPUs only on GPU capacity providers
         for sname, svc in self.services.items():

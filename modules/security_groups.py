@@ -3,7 +3,8 @@
 Groups: one per task-owning service (init/sidecar containers share their host's task and ENI, so its
 group), plus `alb`, `cache` (with a cache), `efs` (with volumes), `instances` (ECS container instances)
 and `endpoints` (with interface endpoints). Ingress comes only from the env file:
-  - a service's `allow_from`  -> every port of that service's task, from each source's task group
+  - a service's `allow_from`  -> every port of that service's task (a port's own `allow_from` narrows
+                                 it), from each source's task group
   - `alb.target`              -> the ALB group on the target port (and Grafana's port when exposed)
   - `cache.allow_from`        -> the cache port
   - volume mounts             -> NFS 2049 on EFS, from the mounting tasks and the container instances
@@ -88,11 +89,10 @@ def ingress_plan(cfg: EnvConfig) -> list[Ingress]:
 
     owners = cfg.task_owners()
     for owner in owners:
-        ports = sorted({pm.port for svc in cfg.containers_of(owner).values() for pm in svc.ports})
-        for source in cfg.services[owner].allow_from:
-            src = cfg.task_owner(source)
-            for port in ports:
-                add(task_group(owner), port, f"{owner} port {port} from {source} (allow_from)", group=task_group(src))
+        for port, sources in sorted(cfg.port_sources(owner).items()):
+            for source in sources:
+                add(task_group(owner), port, f"{owner} port {port} from {source} (allow_from)",
+                    group=task_group(cfg.task_owner(source)))
 
     target = cfg.alb.target
     add(task_group(cfg.task_owner(target.service)), target.port, f"{target.service} port {target.port} from the ALB",

@@ -114,6 +114,8 @@ BAD_ENV_FILES = [
                                                                "client_id": "grafana",
                                                                "client_secret": "QUALITY_OPS_TOKEN"}}),
      "alb.grafana.oidc.client_secret", ["must be a plain secret set out of band"]),
+    ("port-allow-from-widens-the-task", _set("services.tempo.ports.1.allow_from", ["api"]),
+     "services.tempo.ports[1].allow_from[0]", ["'api' is not in services.tempo.allow_from", "narrows"]),
     # managed data, secrets, registries (modules/secrets.py, registry.py, database.py)
     ("database-endpoint-without-group", _set("database", {"mode": "endpoint", "endpoint": "db.example.internal",
                                                           "credentials_secret_arn": "arn:aws:secretsmanager:us-east-1:000000000000:secret:pg-AbCdEf"}),

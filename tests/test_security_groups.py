@@ -22,14 +22,12 @@ STAGE_MATRIX = {
     ("api", "ollama", 11434), ("rag-indexer", "ollama", 11434),
     # prometheus 9090: Grafana's datasource
     ("grafana", "prometheus", 9090),
-    # tempo 3200 (query) and OTLP 4317/4318: Grafana, the collector exporting traces, Prometheus scraping
-    ("grafana", "tempo", 3200), ("grafana", "tempo", 4317), ("grafana", "tempo", 4318),
-    ("otel-collector", "tempo", 3200), ("otel-collector", "tempo", 4317), ("otel-collector", "tempo", 4318),
-    ("prometheus", "tempo", 3200), ("prometheus", "tempo", 4317), ("prometheus", "tempo", 4318),
-    # otel-collector OTLP 4317/4318 from the api (traces) and metrics 8888 scraped by Prometheus
-    ("api", "otel-collector", 4317), ("api", "otel-collector", 4318), ("api", "otel-collector", 8888),
-    ("prometheus", "otel-collector", 4317), ("prometheus", "otel-collector", 4318),
-    ("prometheus", "otel-collector", 8888),
+    # tempo 3200 (query API, /metrics): Grafana's datasource and Prometheus scraping; OTLP 4317/4318 only
+    # from the collector exporting traces (per-port allow_from narrows tempo's [grafana, otel-collector, prometheus])
+    ("grafana", "tempo", 3200), ("prometheus", "tempo", 3200),
+    ("otel-collector", "tempo", 4317), ("otel-collector", "tempo", 4318),
+    # otel-collector OTLP 4317/4318 from the api (traces); its metrics 8888 scraped by Prometheus
+    ("api", "otel-collector", 4317), ("api", "otel-collector", 4318), ("prometheus", "otel-collector", 8888),
     # Redis 6379: cache.allow_from = api + its two cron sidecars -> one rule from the api task
     ("api", "cache", 6379),
     # EFS NFS 2049: tasks that mount a volume, and the container instances (the ECS agent mounts)

@@ -832,6 +832,25 @@ class EnvConfig(Strict):
             if overlap:
                 errors.append((base,
                                f"{sorted(overlap)} set both in environment and parameters/secrets; keep one"))
+            # variables injected from elsewhere must not collide with the service's own (ECS rejects duplicates)
+            sources: dict[str, list[str]] = {}
+            for var in [*svc.environment, *svc.parameters, *svc.secrets]:
+                sources.setdefault(var, []).append("own")
+            for secret in svc.secrets_from:
+                for key in self.secrets[secret].keys if secret in self.secrets else []:
+                    sources.setdefault(key, []).append(f"secrets_from {secret}")
+            if self.cache and sname in self.cache.allow_from:
+                sources.setdefault(self.cache.url_variable, []).append("cache.url_variable")
+            if sname in self.database.allow_from:
+                env = self.database.env
+                db_vars = [env.host, env.port, env.username, env.password]
+                db_vars += [env.database] if self.database.name else []
+                for var in db_vars:
+                    sources.setdefault(var, []).append("database.env")
+            for var, found in sorted(sources.items()):
+                if len(found) > 1 and set(found) != {"own"}:
+                    errors.append((base, f"variable {var} is injected more than once ({', '.join(found)}); "
+                                         f"keep one (rename the key or the env var)"))
 
         # ports: unique per task (containers of one task share the network namespace)
         for owner in self.task_owners():

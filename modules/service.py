@@ -12,7 +12,7 @@ parameters those containers reference, a task role with only its EFS access poin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cdktf import Fn, TerraformOutput, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
@@ -43,6 +43,7 @@ from cdktf_cdktf_provider_aws.ecs_service import (
 from cdktf_cdktf_provider_aws.ecs_task_definition import (
     EcsTaskDefinition,
     EcsTaskDefinitionVolume,
+    EcsTaskDefinitionVolumeDockerVolumeConfiguration,
     EcsTaskDefinitionVolumeEfsVolumeConfiguration,
     EcsTaskDefinitionVolumeEfsVolumeConfigurationAuthorizationConfig,
 )
@@ -79,6 +80,18 @@ from modules.config import (
     pull_through_source,
 )
 
+if TYPE_CHECKING:  # the constructs a Workload builds on (imported for annotations only)
+    from modules.alb import Alb
+    from modules.cache import Cache
+    from modules.cluster import Cluster
+    from modules.database import Database
+    from modules.network import Network
+    from modules.parameters import Parameters
+    from modules.registry import Registry
+    from modules.secrets import Secrets
+    from modules.security_groups import SecurityGroups
+    from modules.volumes import Volumes
+
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
@@ -90,16 +103,16 @@ SCHEDULE_RETRY_ATTEMPTS = 2
 class WorkloadDeps:
     """The constructs a Workload builds on (docs/architecture.md) plus the workload-wide pieces."""
 
-    network: Any
-    security: Any
-    secrets: Any
-    parameters: Any
-    registry: Any
-    cluster: Any
-    volumes: Any
-    alb: Any = None
-    cache: Any = None
-    database: Any = None
+    network: Network
+    security: SecurityGroups
+    secrets: Secrets
+    parameters: Parameters
+    registry: Registry
+    cluster: Cluster
+    volumes: Volumes
+    alb: Alb | None = None
+    cache: Cache | None = None
+    database: Database | None = None
     namespace_arn: str | None = None  # Service Connect (Cloud Map HTTP) namespace
     dns_namespace_id: str | None = None  # Cloud Map private DNS namespace for jobs (cfg.dns_discovered())
     account_id: str | None = None  # confused-deputy conditions in trust policies
@@ -346,8 +359,13 @@ class Workload(Construct):
         for cname, svc in self.containers.items():
             tmp_volume = f"{cname}-tmp" if svc.read_only_root else None
             if tmp_volume:
-                # Task-scoped scratch space (removed with the task) for a read-only root filesystem.
-                volumes.append(EcsTaskDefinitionVolume(name=tmp_volume))
+                # Task-scoped Docker volume for a read-only root filesystem: removed with the task, and
+                # Docker copies the image's /tmp (mode 1777) into it, so a non-root user can write there.
+                volumes.append(EcsTaskDefinitionVolume(
+                    name=tmp_volume,
+                    docker_volume_configuration=EcsTaskDefinitionVolumeDockerVolumeConfiguration(
+                        scope="task", driver="local"),
+                ))
             inputs = containers.ContainerInputs(
                 image=deps.registry.image(cname),
                 log_group=self.log_group_names[cname],
@@ -575,7 +593,7 @@ class Namespaces(Construct):
     Exposes service_connect_arn, dns_namespace_id (or None), account_id.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, cfg: EnvConfig, network):
+    def __init__(self, scope: Construct, id_: str, *, cfg: EnvConfig, network: Network):
         super().__init__(scope, id_)
         http = ServiceDiscoveryHttpNamespace(
             self, "service_connect", name=cfg.namespace,

@@ -9,6 +9,8 @@ Workload construct, which grants the task role access to its own access points o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -29,6 +31,10 @@ from constructs import Construct
 
 from modules.config import EnvConfig
 
+if TYPE_CHECKING:
+    from modules.network import Network
+    from modules.security_groups import SecurityGroups
+
 
 class Volumes(Construct):
     """Exposes file_system_id, file_system_arn, access_point_id(name), access_point_arn(name).
@@ -36,7 +42,7 @@ class Volumes(Construct):
     With no `volumes` in the env file nothing is created and file_system_id/arn are None.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, cfg: EnvConfig, network, security):
+    def __init__(self, scope: Construct, id_: str, *, cfg: EnvConfig, network: Network, security: SecurityGroups):
         super().__init__(scope, id_)
         self.file_system_id: str | None = None
         self.file_system_arn: str | None = None

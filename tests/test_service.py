@@ -235,6 +235,10 @@ def test_task_volumes_use_tls_and_iam_with_their_own_access_point(stage):
                 "tempo": ["tempo-data"]}
     for owner, td in task_definitions(stage).items():
         efs = [v for v in td.get("volume", []) if "efs_volume_configuration" in v]
+        scratch = [v for v in td.get("volume", []) if "efs_volume_configuration" not in v]
+        read_only = [d["name"] for d in json.loads(td["container_definitions"]) if d["readonlyRootFilesystem"]]
+        assert [v["name"] for v in scratch] == [f"{name}-tmp" for name in read_only]
+        assert all(v["docker_volume_configuration"] == {"scope": "task", "driver": "local"} for v in scratch)
         assert [v["name"] for v in efs] == expected.get(owner, [])
         for volume in efs:
             config = volume["efs_volume_configuration"]

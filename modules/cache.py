@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.elasticache_subnet_group import ElasticacheSubnetG
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 from constructs import Construct
 
-from modules.config import REDIS_AUTH_TOKEN_LENGTH, EnvConfig
+from modules.config import CACHE_ID_SUFFIX, REDIS_AUTH_TOKEN_LENGTH, EnvConfig
 from modules.network import Network
 from modules.secrets import Secrets
 from modules.security_groups import SecurityGroups
@@ -36,7 +36,7 @@ class Cache(Construct):
         assert cfg.cache is not None, "Cache is built only when the env file has a `cache` section"
         cache = cfg.cache
         self._cfg = cfg
-        name = f"{cfg.name}-redis"
+        name = cfg.name + CACHE_ID_SUFFIX
 
         token_secret = secrets.new_secret(self, "auth_token_secret", f"{cfg.name}/redis-auth-token",
                                           "ElastiCache Redis AUTH token (generated at apply time)")

@@ -61,6 +61,9 @@ PULL_THROUGH_UPSTREAMS: dict[str, tuple[str, bool]] = {
 DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 DOCKER_HUB_SECRET_KEYS = ["accessToken", "username"]  # the keys ECR reads from the credentials secret
 PULL_THROUGH_PREFIX_MAX = 30  # ECR's limit on a rule's repository prefix
+SSM_STANDARD_VALUE_MAX = 4096  # characters in a Standard-tier SSM parameter value
+CACHE_ID_MAX = 40  # ElastiCache replication group ids: <= 40 characters, no '--'
+CACHE_ID_SUFFIX = "-redis"
 DEFAULT_SERVICE_CONNECT_NAMESPACE = "{project}-{environment}.local"
 DEFAULT_IMAGE_TAG_ENV_VAR = "ARAQUEM_IMAGE_TAG"
 DEFAULT_TFC_HOSTNAME = "app.terraform.io"
@@ -673,7 +676,7 @@ class EnvConfig(Strict):
     secrets_recovery_window_days: RecoveryWindow = Field(
         DEFAULT_SECRET_RECOVERY_DAYS, description="days a deleted secret can be restored (0: at once)"
     )
-    parameters: dict[EnvVarName, Annotated[str, Field(min_length=1)]] = Field(
+    parameters: dict[EnvVarName, Annotated[str, Field(min_length=1, max_length=SSM_STANDARD_VALUE_MAX)]] = Field(
         default_factory=dict, description="SSM parameters under /<project>/<environment>/ (non-empty values)"
     )
     volumes: dict[Name, Volume] = Field(default_factory=dict)
@@ -757,9 +760,10 @@ class EnvConfig(Strict):
             return self
         for upstream in self.pull_through_upstreams():
             prefix = f"{self.name}/{upstream}"
-            if len(prefix) > PULL_THROUGH_PREFIX_MAX:
-                errors.append((("registry", "pull_through_cache"), f"repository prefix '{prefix}' is longer than "
-                               f"ECR's {PULL_THROUGH_PREFIX_MAX} characters; shorten project/environment names"))
+            if len(prefix) > PULL_THROUGH_PREFIX_MAX or "--" in prefix:
+                errors.append((("registry", "pull_through_cache"), f"repository prefix '{prefix}' must be at most "
+                               f"{PULL_THROUGH_PREFIX_MAX} characters without '--' (ECR); shorten project/environment "
+                               "names"))
         for sname, svc in self.services.items():
             if svc.image.public and pull_through_source(svc.image.public)[0] is None:
                 errors.append((("services", sname, "image"),
@@ -776,6 +780,14 @@ class EnvConfig(Strict):
                            f"the Docker Hub credentials secret needs exactly the keys {DOCKER_HUB_SECRET_KEYS}"))
         if errors:
             raise CrossFieldErrors(errors)
+        return self
+
+    @model_validator(mode="after")
+    def _cache_id(self) -> EnvConfig:
+        cache_id = self.name + CACHE_ID_SUFFIX
+        if self.cache and (len(cache_id) > CACHE_ID_MAX or "--" in cache_id):
+            raise CrossFieldErrors([(("cache",), f"ElastiCache id '{cache_id}' must be at most {CACHE_ID_MAX} "
+                                     "characters without '--'; shorten project/environment names")])
         return self
 
     def pull_through_upstreams(self) -> list[str]:

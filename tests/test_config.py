@@ -152,6 +152,12 @@ BAD_ENV_FILES = [
      "registry.cache_upstreams", ["needs 'pull_through_cache: true'"]),
     ("unknown-cache-upstream", _set("registry.cache_upstreams", ["gcr"]), "registry.cache_upstreams[0]",
      ["'docker-hub'", "'quay'"]),
+    ("cache-id-invalid", lambda d: (_set("environment", "stage--b")(d), _set("registry", {"pull_through_cache": False})(d)), "cache",
+     ["at most 40 characters without '--'", "araquem-stage--b-redis"]),
+    ("pull-through-prefix-too-long", _set("environment", "stage-eu-central"), "registry.pull_through_cache",
+     ["'araquem-stage-eu-central/docker-hub'", "at most 30 characters"]),
+    ("parameter-too-long", _set("parameters.EXECUTOR_MODE", "x" * 4097), "parameters.EXECUTOR_MODE",
+     ["at most 4096 characters"]),
 ]
 
 

@@ -10,6 +10,7 @@ and `endpoints` (with interface endpoints). Ingress comes only from the env file
   - volume mounts             -> NFS 2049 on EFS, from the mounting tasks and the container instances
                                  (the ECS agent mounts EFS from the instance)
   - interface endpoints       -> 443 from every task group and the instances
+  - Grafana `internal`        -> its port from the instances (SSM port forwarding) and `alb.grafana.allowed_cidrs`
   - `alb.allowed_cidrs`       -> the ALB listener ports: the only CIDR-sourced public ingress
 Sources inside the VPC are always groups (referenced_security_group_id), never CIDRs.
 """
@@ -65,6 +66,13 @@ def grafana_via_alb(cfg: EnvConfig) -> bool:
     return cfg.alb.grafana.exposure in ("vpn", "sso")
 
 
+def grafana_internal_path(cfg: EnvConfig) -> bool:
+    """Grafana is internal and the env file runs it (an env without Grafana has nothing to reach)."""
+    grafana = cfg.alb.grafana
+    return (grafana.exposure == "internal" and grafana.service in cfg.task_owners()
+            and grafana.port in cfg.port_sources(grafana.service))
+
+
 def group_keys(cfg: EnvConfig) -> list[str]:
     """Every group the env file calls for, in a stable order."""
     keys = [task_group(owner) for owner in sorted(cfg.task_owners())]
@@ -100,8 +108,11 @@ def ingress_plan(cfg: EnvConfig) -> list[Ingress]:
     grafana = cfg.alb.grafana
     if grafana_via_alb(cfg):
         add(task_group(grafana.service), grafana.port, f"Grafana via the ALB ({grafana.exposure})", group="alb")
-    elif grafana.allowed_cidrs:  # internal: private ranges routed into the VPC (VPN, peering)
-        for cidr in grafana.allowed_cidrs:
+    elif grafana_internal_path(cfg):
+        # internal: an SSM port-forwarding session through a container instance (IAM-authorised, no open port)
+        add(task_group(grafana.service), grafana.port, "Grafana via SSM port forwarding on a container instance",
+            group="instances")
+        for cidr in grafana.allowed_cidrs:  # private ranges routed into the VPC (Client VPN, peering)
             add(task_group(grafana.service), grafana.port, f"Grafana from internal range {cidr}", cidr=cidr)
 
     public_sources = list(cfg.alb.allowed_cidrs)
@@ -142,6 +153,10 @@ def egress_plan(cfg: EnvConfig) -> list[Egress]:
     rules.append(Egress("instances", HTTPS_PORT, None, ANYWHERE_IPV4, "instances: HTTPS to AWS APIs"))
     if cfg.volumes:
         rules.append(Egress("instances", NFS_PORT, "efs", None, "instances: NFS to EFS (agent mounts)"))
+    if grafana_internal_path(cfg):
+        grafana = cfg.alb.grafana
+        rules.append(Egress("instances", grafana.port, task_group(grafana.service), None,
+                            "instances: SSM port forwarding to Grafana"))
     # The ALB talks only to its targets (plus the IdP's token/userinfo endpoints with sso).
     for rule in ingress_plan(cfg):
         if rule.source_group == "alb":

@@ -173,6 +173,7 @@ def test_sso_groups_let_the_vpn_in_and_the_alb_out_to_grafana_and_the_idp(sso):
     assert {(OFFICE, "alb", 443), (VPN, "alb", 443), (OFFICE, "alb", 80), (VPN, "alb", 80)} <= ingress
     assert not {r for r in ingress if r[1] == "alb" and r[0] not in (OFFICE, VPN)}
     assert ("alb", "grafana", 3000) in ingress
+    assert ("instances", "grafana", 3000) not in ingress  # the port-forwarding path is for `internal` only
     egress = {(peer, port) for peer, group, port in rules(sso, "aws_vpc_security_group_egress_rule") if group == "alb"}
     assert egress == {("api", 8000), ("grafana", 3000), ("0.0.0.0/0", 443)}  # 443 out: the OIDC token endpoint
     assert sso.one("aws_lb")["enable_deletion_protection"] is True

@@ -20,6 +20,8 @@ STAGE_MATRIX = {
     ("alb", "api", 8000), ("prometheus", "api", 8000), ("grafana", "api", 8000),
     # ollama 11434: the api and the rag-indexer job (ollama-init is in ollama's own task: localhost)
     ("api", "ollama", 11434), ("rag-indexer", "ollama", 11434),
+    # grafana 3000: Grafana is `internal`: only an SSM port-forwarding session through a container instance
+    ("instances", "grafana", 3000),
     # prometheus 9090: Grafana's datasource
     ("grafana", "prometheus", 9090),
     # tempo 3200 (query API, /metrics): Grafana's datasource and Prometheus scraping; OTLP 4317/4318 only
@@ -121,7 +123,7 @@ def test_egress_tasks_open_others_restricted(stage, stage_cfg):
     for owner in stage_cfg.task_owners():
         assert by_group[owner] == {("0.0.0.0/0", None)}  # all protocols: see the module docstring
     assert by_group["alb"] == {("api", 8000)}  # the ALB reaches its target only
-    assert by_group["instances"] == {("0.0.0.0/0", 443), ("efs", 2049)}
+    assert by_group["instances"] == {("0.0.0.0/0", 443), ("efs", 2049), ("grafana", 3000)}
     for answering_only in ("cache", "efs", "endpoints"):  # stateful groups: replies need no egress
         assert answering_only not in by_group
 
@@ -160,10 +162,11 @@ def test_optional_groups_exist_only_with_their_feature(lean):
     assert not [r for r in found if r[2] in (6379, 2049)]
     egress = {(peer, port) for peer, group, port in rules(lean, "aws_vpc_security_group_egress_rule")
               if group == "instances"}
-    assert egress == {("0.0.0.0/0", 443)}  # no EFS to mount
+    assert egress == {("0.0.0.0/0", 443), ("grafana", 3000)}  # no EFS to mount
 
 
 def test_internal_grafana_range_reaches_grafana_only_on_its_port(lean):
     found = rules(lean, "aws_vpc_security_group_ingress_rule")
     assert {r for r in found if r[0] == "172.20.0.0/22"} == {("172.20.0.0/22", "grafana", 3000)}
+    assert {r for r in found if r[1] == "grafana"} == {("172.20.0.0/22", "grafana", 3000), ("instances", "grafana", 3000)}
     assert ("alb", "grafana", 3000) not in found  # internal: never behind the ALB

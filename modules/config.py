@@ -880,6 +880,17 @@ class EnvConfig(Strict):
                                            f"'{src}' is not in services.{owner}.allow_from {allowed}; a port's "
                                            "allow_from only narrows the task's"))
 
+        # port names are Service Connect discovery names: unique in the environment's namespace
+        port_names: dict[str, str] = {}
+        for sname, svc in self.services.items():
+            for i, pm in enumerate(svc.ports):
+                port_name = pm.name or f"{sname}-{pm.port}"
+                if port_name in port_names:
+                    errors.append((("services", sname, "ports", i, "name"),
+                                   f"port name '{port_name}' is already used by '{port_names[port_name]}'; "
+                                   "port names must be unique (Service Connect discovery names)"))
+                port_names.setdefault(port_name, sname)
+
         # GPUs only on GPU capacity providers
         for sname, svc in self.services.items():
             if svc.gpu:

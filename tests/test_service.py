@@ -319,3 +319,14 @@ def test_a_variable_injected_twice_is_a_clear_error(tmp_path, mutate, field, wor
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     line = next(l for l in proc.stderr.splitlines() if f": {field}: " in l)
     assert all(w in line for w in words), line
+
+
+def test_port_names_must_be_unique_in_the_namespace(tmp_path):
+    def mutate(data):
+        data["services"]["otel-collector"]["ports"][0]["name"] = "tempo-http"  # tempo's 3200 already has it
+
+    path = tmp_path / "env.yaml"
+    path.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
+    proc = run_main("--env-file", str(path), "synth", "--outdir", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "services.otel-collector.ports[0].name: port name 'tempo-http' is already used by 'tempo'" in proc.stderr

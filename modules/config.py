@@ -87,6 +87,7 @@ DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
 DEFAULT_GRAFANA_SERVICE = "grafana"
 DEFAULT_GRAFANA_PORT = 3000
 DEFAULT_GRAFANA_HEALTH_CHECK_PATH = "/api/health"
+VPC_PREFIX_RANGE = (16, 28)  # the VPC sizes AWS accepts
 MAX_GRAFANA_SOURCE_CIDRS = 4  # an ALB rule takes 5 condition values: 1 host + up to 4 source CIDRs
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
@@ -159,6 +160,18 @@ class Network(Strict):
     nat: Literal["single", "per_az"] = Field("single", description="one NAT gateway, or one per AZ")
     flow_logs: FlowLogs = Field(default_factory=FlowLogs, description="VPC flow logs (on by default)")
     endpoints: Endpoints = Field(default_factory=Endpoints)
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_size(cls, value: str) -> str:
+        vpc = ipaddress.ip_network(value)
+        if vpc.version != 4 or not VPC_PREFIX_RANGE[0] <= vpc.prefixlen <= VPC_PREFIX_RANGE[1]:
+            raise ValueError(f"{value}: a VPC is an IPv4 block from /{VPC_PREFIX_RANGE[0]} to /{VPC_PREFIX_RANGE[1]}"
+                             " (AWS limit), e.g. 10.40.0.0/16")
+        if not vpc.is_private:
+            raise ValueError(f"{value} is a public range; use a private one (10.0.0.0/8, 172.16.0.0/12, "
+                             "192.168.0.0/16) so it cannot shadow internet addresses")
+        return value
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> Network:

@@ -116,6 +116,9 @@ BAD_ENV_FILES = [
      "alb.grafana.oidc.client_secret", ["must be a plain secret set out of band"]),
     ("port-allow-from-widens-the-task", _set("services.tempo.ports.1.allow_from", ["api"]),
      "services.tempo.ports[1].allow_from[0]", ["'api' is not in services.tempo.allow_from", "narrows"]),
+    ("vpc-larger-than-aws-allows", _set("network.vpc_cidr", "10.0.0.0/8"), "network.vpc_cidr",
+     ["10.0.0.0/8", "/16 to /28"]),
+    ("vpc-public-range", _set("network.vpc_cidr", "52.10.0.0/16"), "network.vpc_cidr", ["public range", "10.0.0.0/8"]),
     # managed data, secrets, registries (modules/secrets.py, registry.py, database.py)
     ("database-endpoint-without-group", _set("database", {"mode": "endpoint", "endpoint": "db.example.internal",
                                                           "credentials_secret_arn": "arn:aws:secretsmanager:us-east-1:000000000000:secret:pg-AbCdEf"}),

@@ -324,7 +324,7 @@ def test_otel_collector_receives_otlp_exports_to_tempo_and_serves_metrics(cfg, p
 
 # ---------------------------------------------------------------- script images vs the env file
 def script_defaults(script: Path) -> dict[str, str]:
-    return dict(re.findall(r'^: "\$\{(\w+):=([^}]*)\}"', script.read_text(), flags=re.M))
+    return dict(re.findall(r'^: "\$\{(\w+):?=([^}]*)\}"', script.read_text(), flags=re.M))
 
 
 def test_ollama_init_matches_env(cfg):
@@ -590,6 +590,16 @@ def test_rag_refresh_cron_refreshes_then_reads_metrics(cfg, fake):
         ("GET", "/healthz"), ("POST", "/ops/rag/refresh"), ("GET", "/ops/rag/metrics")]
     assert '"documents": 12' in proc.stdout
     assert_token_sent_and_not_logged(fake, proc)
+
+
+def test_cron_sends_bearer_only_when_the_token_header_is_set_empty(cfg, fake):
+    fake.reset({("GET", "/healthz"): lambda _: (200, {"status": "ok"}),
+                ("POST", "/ops/rag/refresh"): lambda _: (202, {}),
+                ("GET", "/ops/rag/metrics"): lambda _: (200, {})})
+    proc = run_script(RAG_CRON, cron_env(cfg, "rag-refresh-cron", fake.url, QUALITY_TOKEN_HEADER=""))
+    assert proc.returncode == 0, proc.stderr
+    for request in fake.requests[1:]:
+        assert "X-Ops-Token" not in request["headers"] and request["headers"]["Authorization"] == f"Bearer {TOKEN}"
 
 
 @pytest.mark.parametrize("script, name, route", [

@@ -19,7 +19,7 @@ LOG_NAME=rag-refresh-cron
 : "${RAG_RETRY_SLEEP:=5}"
 : "${RAG_HTTP_TIMEOUT:=300}"             # a refresh re-embeds documents: give it time
 : "${QUALITY_AUTH_BEARER:=true}"         # same token, sent the same way as quality-cron does
-: "${QUALITY_TOKEN_HEADER:=X-Ops-Token}"
+: "${QUALITY_TOKEN_HEADER=X-Ops-Token}"   # (set empty: bearer only)
 : "${CRON_CYCLES:=0}"                    # 0: loop forever (the service); N: stop after N cycles
 
 # shellcheck source=ops-http.sh

@@ -28,7 +28,7 @@ LOG_NAME=quality-cron
 : "${QUALITY_HTTP_TIMEOUT:=30}"
 : "${CRON_CYCLES:=0}"                   # 0: loop forever (the service); N: stop after N cycles
 
-# shellcheck source=ops-http.sh
+# shellcheck source-path=SCRIPTDIR source=ops-http.sh
 . "$(dirname "$0")/ops-http.sh"
 
 need_url QUALITY_API_URL "$QUALITY_API_URL"

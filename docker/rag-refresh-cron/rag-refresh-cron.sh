@@ -22,7 +22,7 @@ LOG_NAME=rag-refresh-cron
 : "${QUALITY_TOKEN_HEADER=X-Ops-Token}"   # (set empty: bearer only)
 : "${CRON_CYCLES:=0}"                    # 0: loop forever (the service); N: stop after N cycles
 
-# shellcheck source=ops-http.sh
+# shellcheck source-path=SCRIPTDIR source=ops-http.sh
 . "$(dirname "$0")/ops-http.sh"
 
 need_url RAG_API_URL "$RAG_API_URL"

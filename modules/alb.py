@@ -51,6 +51,7 @@ from constructs import Construct
 
 from modules.config import EnvConfig
 from modules.network import Network, fit_name, flat_output
+from modules.secrets import Secrets
 from modules.security_groups import HTTP_PORT, HTTPS_PORT, SecurityGroups, grafana_via_alb
 
 LB_NAME_LIMIT = 32  # ALB and target group names
@@ -73,7 +74,7 @@ class Alb(Construct):
     and target_groups: {service: {container port: target group ARN}} for the ECS services to register."""
 
     def __init__(self, scope: Construct, id_: str, cfg: EnvConfig, network: Network, security: SecurityGroups,
-                 secrets=None):
+                 secrets: Secrets | None = None):
         super().__init__(scope, id_)
         self._cfg = cfg
         alb_cfg = cfg.alb
@@ -117,7 +118,7 @@ class Alb(Construct):
     def _target_group(self, id_: str, service: str, port: int, path: str, network: Network) -> LbTargetGroup:
         hc = self._cfg.alb.health_check
         return LbTargetGroup(
-            self, id_, name=fit_name(f"{self._cfg.name}-{service}", LB_NAME_LIMIT), port=port, protocol="HTTP",
+            self, id_, name=fit_name(f"{self._cfg.name}-{service}-{port}", LB_NAME_LIMIT), port=port, protocol="HTTP",
             target_type="ip",  # awsvpc tasks register their ENI addresses
             vpc_id=network.vpc_id,
             health_check=LbTargetGroupHealthCheck(
@@ -126,7 +127,7 @@ class Alb(Construct):
             ),
         )
 
-    def _grafana(self, listener: LbListener, network: Network, secrets) -> None:
+    def _grafana(self, listener: LbListener, network: Network, secrets: Secrets | None) -> None:
         cfg = self._cfg
         grafana = cfg.alb.grafana
         tg = self._target_group("grafana", grafana.service, grafana.port, grafana.health_check_path, network)
@@ -159,7 +160,7 @@ class Alb(Construct):
         flat_output(self, "grafana_url", f"{scheme}://{grafana.host}",
                     f"Grafana ({grafana.exposure}); point {grafana.host} at alb_dns_name")
 
-    def _secret_id(self, name: str, secrets) -> str:
+    def _secret_id(self, name: str, secrets: Secrets | None) -> str:
         if secrets is None:
             raise RuntimeError("Alb needs the Secrets construct for the sso client secret (compose order in stack.py)")
         return secrets.arn(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -85,3 +86,15 @@ def test_no_cache_section_no_redis(synths):
     without = synths.of_data(variant(mutate))
     assert without.resources("aws_elasticache_replication_group") == {}
     assert "redis_endpoint" not in without.json.get("output", {})
+
+
+def test_allowed_clients_receive_redis_url_as_a_secret(stage, stage_cfg):
+    (url_key,) = [k for k, s in stage.resources("aws_secretsmanager_secret").items() if s["name"] == "araquem-stage/redis-url"]
+    containers = {c["name"]: c for t in stage.resources("aws_ecs_task_definition").values()
+                  for c in json.loads(t["container_definitions"])}
+    for name, container in containers.items():
+        injected = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
+        if name in stage_cfg.cache.allow_from:
+            assert injected["REDIS_URL"] == f"${{aws_secretsmanager_secret.{url_key}.arn}}", name
+        else:
+            assert "REDIS_URL" not in injected, name

@@ -98,3 +98,15 @@ def test_lookup_variant_passes_terraform_validate(data_stack, terraform_env, tmp
     proc = terraform_validate(data_stack, terraform_env, tmp_path / "validate")
     result = json.loads(proc.stdout)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
+
+
+def test_allowed_clients_receive_connection_values(dev_eu):
+    cfg = load(ROOT / "envs" / "dev-eu.yaml")
+    (api,) = [c for t in dev_eu.resources("aws_ecs_task_definition").values()
+              for c in json.loads(t["container_definitions"]) if c["name"] == "api"]
+    injected = {s["name"]: s["valueFrom"] for s in api["secrets"]}
+    arn = cfg.database.credentials_secret_arn
+    assert injected["PGUSER"] == f"{arn}:username::" and injected["PGPASSWORD"] == f"{arn}:password::"
+    host_key = next(k for k, p in dev_eu.resources("aws_ssm_parameter").items() if p["name"].endswith("/database/host"))
+    assert injected["PGHOST"] == f"${{aws_ssm_parameter.{host_key}.arn}}"
+    assert "PGPORT" in injected and "PGDATABASE" not in injected

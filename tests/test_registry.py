@@ -126,3 +126,23 @@ def test_image_reference_parsing():
     assert pull_through_source("quay.io/prometheus/prometheus:v2.54.1")[0] == "quay"
     assert pull_through_source("gcr.io/x/y:1")[0] is None
     assert pull_through_source("localhost:5000/x:1")[0] is None
+
+
+def _container(stack, name):
+    for task in stack.resources("aws_ecs_task_definition").values():
+        for container in json.loads(task["container_definitions"]):
+            if container["name"] == name:
+                return container
+    raise AssertionError(f"no container {name}")
+
+
+def test_task_definitions_run_the_registry_images(stage, synths):
+    assert _container(stage, "api")["image"].endswith(f".repository_url}}:{TEST_IMAGE_TAG}")
+    assert _container(stage, "ollama")["image"].endswith(".ecr_repository_prefix}/ollama/ollama:0.3.14")
+
+    def mutate(data):
+        data["registry"] = {"pull_through_cache": False}
+        data["secrets"].pop("docker-hub")
+
+    off = synths.of_data(variant(mutate))  # the same variant as test_no_cache_rules_when_switched_off
+    assert _container(off, "ollama")["image"] == "ollama/ollama:0.3.14"

@@ -91,6 +91,15 @@ def database_client(cfg: EnvConfig, name: str) -> bool:
     return cfg.database.mode != "none" and name in cfg.database.allow_from
 
 
+def allowed_from_text(cfg: EnvConfig, name: str) -> list[str]:
+    """Who may connect to this container's ports: one list, or `PORT: sources` when ports differ."""
+    sources = cfg.port_sources(cfg.task_owner(name))
+    mine = {pm.port: sorted(sources[pm.port]) for pm in cfg.services[name].ports}
+    if len({tuple(s) for s in mine.values()}) <= 1:
+        return next(iter(mine.values()), [])
+    return [f"{port}: {', '.join(s) or NONE}" for port, s in sorted(mine.items())]
+
+
 def managed_data_text(cfg: EnvConfig, name: str) -> list[str]:
     lines = []
     if cfg.cache and name in cfg.cache.allow_from:
@@ -147,7 +156,7 @@ def wiring_table(cfg: EnvConfig) -> Table:
         volumes = [f"{m.volume}:{m.path}{':ro' if m.read_only else ''}" for m in svc.volumes]
         rows.append(tuple(_cell(v) for v in (
             name, volumes, secrets_text(cfg, name), parameters_text(cfg, name), managed_data_text(cfg, name),
-            sorted(svc.allow_from), sorted(svc.depends_on))))
+            allowed_from_text(cfg, name), sorted(svc.depends_on))))
     return Table("Wiring", ("SERVICE", "VOLUMES (EFS)", "SECRETS (names)", "PARAMETERS (SSM)", "MANAGED DATA",
                             "ALLOWED FROM", "DEPENDS ON"), rows, groups=task_groups(cfg))
 

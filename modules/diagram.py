@@ -40,12 +40,13 @@ def _label(title: str, *details: str) -> str:
     return "\n".join([title, *[d for d in details if d]])
 
 
-def _ports(cfg: EnvConfig, name: str) -> str:
-    """Ports reachable through a service: its own and its sidecars' (they share the task network)."""
-    ports = []
-    for container in cfg.containers_of(cfg.task_owner(name)).values():
-        ports += [str(p.port) for p in container.ports]
-    return ",".join(ports)
+def _reachable_ports(cfg: EnvConfig, owner: str) -> dict[str, list[int]]:
+    """{source service: ports of the owner's task it may connect to} (a port's allow_from narrows the task's)."""
+    by_source: dict[str, list[int]] = {}
+    for port, sources in sorted(cfg.port_sources(owner).items()):
+        for source in sources:
+            by_source.setdefault(source, []).append(port)
+    return by_source
 
 
 def build(cfg: EnvConfig):
@@ -185,10 +186,10 @@ def _edges(cfg: EnvConfig, g) -> None:
         g.node(node_id("vpn"), _label("VPN / peered networks", ", ".join(grafana.allowed_cidrs)), shape="oval",
                fillcolor=COLOURS["aws"])
         g.edge(node_id("vpn"), node_id("svc", grafana.service), label=f":{grafana.port}", style="dashed")
-    # who may connect to whom (security group rules): allow_from on the receiving service
-    for name in sorted(cfg.services):
-        for source in sorted(cfg.services[name].allow_from):
-            g.edge(node_id("svc", source), node_id("svc", name), label=f":{_ports(cfg, name)}")
+    # who may connect to whom, on which ports (security group rules): allow_from of the receiving task
+    for owner in sorted(cfg.task_owners()):
+        for source, ports in sorted(_reachable_ports(cfg, owner).items()):
+            g.edge(node_id("svc", source), node_id("svc", owner), label=":" + ",".join(map(str, ports)))
     if cfg.cache:
         for source in sorted(cfg.cache.allow_from):
             g.edge(node_id("svc", source), node_id("redis"), color="#2e7d32")

@@ -169,3 +169,14 @@ def test_operator_commands_do_not_start_jsii(tmp_path):
             "print('RESULT', rcs, loaded, file=sys.stderr)")
     proc = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "RESULT [0, 0, 0] []" in proc.stderr, proc.stderr
+
+
+def test_allowed_from_is_per_port_when_ports_differ(stage_cfg):
+    for name, svc in stage_cfg.services.items():
+        sources = stage_cfg.port_sources(stage_cfg.task_owner(name))
+        cell = describe.allowed_from_text(stage_cfg, name)
+        per_port = {pm.port: sorted(sources[pm.port]) for pm in svc.ports}
+        if len({tuple(v) for v in per_port.values()}) > 1:
+            assert cell == [f"{p}: {', '.join(s) or '-'}" for p, s in sorted(per_port.items())]
+        else:
+            assert cell == next(iter(per_port.values()), [])

@@ -143,3 +143,18 @@ def test_grafana_exposure_is_drawn(exposure):
     entry = "alb" if exposure == "vpn" else "vpn"
     edge = next(line for line in source.splitlines() if line.strip().startswith(f"{entry} -> {grafana}"))
     assert "10.99.0.0/16" in (edge if exposure == "vpn" else source)
+
+
+def test_edge_labels_are_the_ports_each_source_may_reach(stage_cfg):
+    """A port's own allow_from narrows its task's: otel-collector reaches tempo's OTLP ports, not its API."""
+    source = diagram.build(stage_cfg).source
+    edge = r'^\s*"?(svc_[\w-]+)"? -> "?(svc_[\w-]+)"? \[label=":([\d,]+)"'
+    labels = {(tail, head): ports for tail, head, ports in re.findall(edge, source, re.M)}
+    for owner in stage_cfg.task_owners():
+        expected: dict[str, list[int]] = {}
+        for port, sources in stage_cfg.port_sources(owner).items():
+            for src in sources:
+                expected.setdefault(src, []).append(port)
+        for src, ports in expected.items():
+            key = (diagram.node_id("svc", src), diagram.node_id("svc", owner))
+            assert labels.get(key) == ",".join(map(str, sorted(ports))), key

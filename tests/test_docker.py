@@ -322,6 +322,19 @@ def test_otel_collector_receives_otlp_exports_to_tempo_and_serves_metrics(cfg, p
     assert cmd == [f"--config={copy_destination(DOCKER / 'otel-collector' / 'Dockerfile', 'config.yaml')}"]
 
 
+def test_every_baked_address_is_a_service_connect_alias_of_the_synthesized_stack(stage, prometheus, datasources):
+    """The host:port pairs baked into the images resolve only if the ECS services publish them."""
+    aliases = {(svc["client_alias"]["dns_name"], svc["client_alias"]["port"])
+               for ecs in stage.resources("aws_ecs_service").values()
+               for svc in (ecs.get("service_connect_configuration") or {}).get("service", [])}
+    otel = yaml.safe_load((DOCKER / "otel-collector" / "config.yaml").read_text())
+    baked = [t for targets in scrape_targets(prometheus).values() for t in targets if not t.startswith("localhost:")]
+    baked += [ds["url"] for ds in datasources]
+    baked += [otel["exporters"][e]["endpoint"] for e in otel["service"]["pipelines"]["traces"]["exporters"]]
+    missing = sorted(a for a in baked if host_port(a) not in aliases)
+    assert not missing, f"baked addresses no ECS service publishes via Service Connect: {missing}"
+
+
 # ---------------------------------------------------------------- script images vs the env file
 def script_defaults(script: Path) -> dict[str, str]:
     return dict(re.findall(r'^: "\$\{(\w+):?=([^}]*)\}"', script.read_text(), flags=re.M))

@@ -35,15 +35,19 @@ def ports_text(svc: Service) -> list[str]:
     return [f"{p.port}/{p.protocol}" for p in svc.ports]
 
 
-def connect_name(cfg: EnvConfig, name: str) -> str:
-    """The Service Connect (compose) name others use: the service's own name when it serves ports;
-    an init/sidecar shares its host's network, so it is reached through the host's name."""
+def connect_name(cfg: EnvConfig, name: str) -> list[str]:
+    """How other services address this container (the compose name). Service Connect gives every
+    container with ports in a long-running service its own name; a container without ports shares its
+    task's network, reached through the task owner; services a job depends on also get a DNS name,
+    because run-task jobs sit outside Service Connect."""
     svc = cfg.services[name]
-    if svc.host:
-        return f"via {svc.host}"
-    if svc.ports and svc.kind == Kind.service:
-        return name
-    return NONE
+    owner = cfg.task_owner(name)
+    if not svc.ports or cfg.services[owner].kind != Kind.service:
+        return [f"via {svc.host}"] if svc.host else []
+    names = [name]
+    if name == owner and name in cfg.dns_discovered():
+        names.append(f"{name}.{cfg.dns_namespace} (DNS)")
+    return names
 
 
 def kind_text(svc: Service) -> str:

@@ -101,10 +101,31 @@ def test_secrets_show_names_never_values(stage_cfg):
     assert f"{stage_cfg.cache.url_variable} (cache)" in lines
 
 
-def test_sidecars_and_inits_are_reached_through_their_host(stage_cfg):
+def test_connect_names(stage_cfg):
+    """Services with ports by their own (compose) name; port-less inits/sidecars through their host;
+    jobs have none; services a job depends on also by DNS (run-task jobs are outside Service Connect)."""
     for name, svc in stage_cfg.services.items():
-        expected = f"via {svc.host}" if svc.host else (name if svc.ports and svc.kind.value == "service" else "-")
-        assert describe.connect_name(stage_cfg, name) == expected
+        names = describe.connect_name(stage_cfg, name)
+        if svc.ports and svc.kind.value == "service":
+            assert names[0] == name
+            assert (f"{name}.{stage_cfg.dns_namespace} (DNS)" in names) == (name in stage_cfg.dns_discovered())
+        elif svc.host:
+            assert names == [f"via {svc.host}"]
+        else:
+            assert names == []
+    assert "ollama" in stage_cfg.dns_discovered()  # rag-indexer (a job) depends on it
+
+
+def test_sidecar_with_ports_gets_its_own_name(tmp_path):
+    data = variant(lambda d: d["services"]["quality-cron"].update(ports=[9100]))
+    cfg = load_data(tmp_path, data)
+    assert describe.connect_name(cfg, "quality-cron") == ["quality-cron"]
+
+
+def load_data(tmp_path, data):
+    path = tmp_path / "env.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load(path)
 
 
 def test_other_environment_without_gpu_or_tfc(tmp_path):

@@ -893,6 +893,29 @@ class EnvConfig(Strict):
                                            f"'{src}' is not in services.{owner}.allow_from {allowed}; a port's "
                                            "allow_from only narrows the task's"))
 
+        # jobs run outside Service Connect: a compose short name (http://ollama:11434) does not resolve
+        # there; the DNS name `<service>.<dns_namespace>` does, for services the job depends on
+        served = {n for n, s in self.services.items() if s.ports}
+        for owner, task_owner_svc in self.task_owners().items():
+            if task_owner_svc.kind not in (Kind.job, Kind.scheduled):
+                continue
+            reachable = {self.task_owner(d) for c in self.containers_of(owner).values() for d in c.depends_on}
+            for cname, svc in self.containers_of(owner).items():
+                values = [(("environment", k), v) for k, v in svc.environment.items()]
+                values += [(("parameters", k), self.parameters[key]) for k, key in svc.parameters.items()
+                           if key in self.parameters]
+                for loc, value in values:
+                    for target in sorted(served):
+                        if re.search(rf"(^|//){re.escape(target)}:\d", value):
+                            errors.append((("services", cname) + loc,
+                                           f"'{value}': a {task_owner_svc.kind.value} is not in the Service Connect "
+                                           f"mesh, so '{target}' does not resolve; use "
+                                           f"{target}.{self.dns_namespace} (and depends_on: [{target}])"))
+                        elif f"{target}.{self.dns_namespace}" in value and self.task_owner(target) not in reachable:
+                            errors.append((("services", cname) + loc,
+                                           f"'{value}' uses the DNS name of '{target}', which is registered only "
+                                           f"for services a job depends on; add '{target}' to depends_on"))
+
         # port names are Service Connect discovery names: unique in the environment's namespace
         port_names: dict[str, str] = {}
         for sname, svc in self.services.items():

@@ -81,6 +81,15 @@ def policy_statements(stack, workload: str, document: str) -> list[dict]:
     return found[0]["statement"]
 
 
+def bad_input_line(tmp_path, mutate, field: str) -> str:
+    """Synth an env file changed by `mutate`: exit 2, no traceback; the error line naming `field`."""
+    path = tmp_path / "env.yaml"
+    path.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
+    proc = run_main("--env-file", str(path), "synth", "--outdir", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    return next(line for line in proc.stderr.splitlines() if f": {field}: " in line)
+
+
 def referenced(stack, expression: str) -> dict:
     """The resource a `${type.key.attribute}` reference points at."""
     rtype, key, _ = expression.removeprefix("${").removesuffix("}").split(".", 2)
@@ -313,11 +322,7 @@ def test_dev_eu_passes_terraform_validate(synths, terraform_env, tmp_path):
      "services.quality-cron", ["REDIS_URL", "cache.url_variable"]),
 ], ids=["env-vs-secrets_from", "env-vs-cache-url"])
 def test_a_variable_injected_twice_is_a_clear_error(tmp_path, mutate, field, words):
-    path = tmp_path / "env.yaml"
-    path.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
-    proc = run_main("--env-file", str(path), "synth", "--outdir", str(tmp_path / "out"))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    line = next(l for l in proc.stderr.splitlines() if f": {field}: " in l)
+    line = bad_input_line(tmp_path, mutate, field)
     assert all(w in line for w in words), line
 
 
@@ -325,8 +330,17 @@ def test_port_names_must_be_unique_in_the_namespace(tmp_path):
     def mutate(data):
         data["services"]["otel-collector"]["ports"][0]["name"] = "tempo-http"  # tempo's 3200 already has it
 
-    path = tmp_path / "env.yaml"
-    path.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
-    proc = run_main("--env-file", str(path), "synth", "--outdir", str(tmp_path / "out"))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert "services.otel-collector.ports[0].name: port name 'tempo-http' is already used by 'tempo'" in proc.stderr
+    line = bad_input_line(tmp_path, mutate, "services.otel-collector.ports[0].name")
+    assert "port name 'tempo-http' is already used by 'tempo'" in line
+
+
+@pytest.mark.parametrize("mutate, field, words", [
+    (lambda d: d["services"]["rag-indexer"].update(parameters=["OLLAMA_BASE_URL"]),  # http://ollama:11434
+     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["not in the Service Connect mesh",
+                                                         "ollama.araquem-stage.internal"]),
+    (lambda d: d["services"]["rag-indexer"].pop("depends_on"),
+     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["add 'ollama' to depends_on"]),
+], ids=["short-name", "dns-name-without-depends_on"])
+def test_a_job_cannot_use_service_connect_names(tmp_path, mutate, field, words):
+    line = bad_input_line(tmp_path, mutate, field)
+    assert all(w in line for w in words), line

@@ -33,9 +33,6 @@ class Parameters(Construct):
     def name(self, key: str) -> str:
         return self._cfg.parameter_prefix + key
 
-    def keys(self) -> list[str]:
-        return sorted(self._parameters)
-
     def define(self, key: str, value: str, description: str) -> str:
         """A parameter `<prefix><key>` (key may contain `/`); returns its ARN for `valueFrom`."""
         secure = self._kms_key_arn is not None

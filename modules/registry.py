@@ -9,7 +9,6 @@ pulled through an ECR pull-through cache rule per upstream when `registry.pull_t
 from __future__ import annotations
 
 from cdktf import TerraformOutput
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.data_aws_ecr_lifecycle_policy_document import (
     DataAwsEcrLifecyclePolicyDocument,
     DataAwsEcrLifecyclePolicyDocumentRule,
@@ -52,7 +51,6 @@ class Registry(Construct):
             self._repositories[build] = repo
 
         self._cache_rules: dict[str, EcrPullThroughCacheRule] = {}
-        self._partition = DataAwsPartition(self, "partition").partition if cfg.pull_through_upstreams() else "aws"
         for upstream in cfg.pull_through_upstreams():
             host, needs_credentials = PULL_THROUGH_UPSTREAMS[upstream]
             self._cache_rules[upstream] = EcrPullThroughCacheRule(
@@ -88,14 +86,9 @@ class Registry(Construct):
         build = self._cfg.services[service_name].image.build
         return self._repositories[build].arn if build else None
 
-    def pull_through_repository_arns(self) -> list[str]:
-        """ARN patterns of the cache repositories: pulling principals need ecr:BatchImportUpstreamImage and
-        ecr:CreateRepository there (the first pull of an image creates its cache repository)."""
-        return [f"arn:{self._partition}:ecr:{self._cfg.region}:{rule.registry_id}:repository/{rule.ecr_repository_prefix}/*"
-                for _, rule in sorted(self._cache_rules.items())]
-
     def cache_prefix(self, upstream: str) -> str:
-        # Per environment: rule prefixes are unique per account and region.
+        """`<project>-<env>/<upstream>`: rule prefixes are unique per account and region, so per environment.
+        Pulling principals need ecr:BatchImportUpstreamImage + ecr:CreateRepository on `<prefix>/*`."""
         return f"{self._cfg.name}/{upstream}"
 
     # ------------------------------------------------------------ internals

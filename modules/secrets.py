@@ -62,9 +62,6 @@ class Secrets(Construct):
     def arn(self, name: str) -> str:
         return self._secrets[name].arn
 
-    def names(self) -> list[str]:
-        return sorted(self._secrets)
-
     def new_secret(self, scope: Construct, construct_id: str, name: str, description: str,
                    recovery_window_days: int | None = None, customer_key: bool = True) -> SecretsmanagerSecret:
         """A secret with this environment's naming, KMS key and recovery window (also used by Cache)."""

@@ -344,3 +344,13 @@ def test_port_names_must_be_unique_in_the_namespace(tmp_path):
 def test_a_job_cannot_use_service_connect_names(tmp_path, mutate, field, words):
     line = bad_input_line(tmp_path, mutate, field)
     assert all(w in line for w in words), line
+
+
+def test_secret_arn_of_strips_the_json_key_selector():
+    from modules.service import secret_arn_of
+
+    arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:araquem/dev-eu/postgres-AbCdEf"
+    assert secret_arn_of(f"{arn}:password::") == arn  # ECS valueFrom `<arn>:<key>:<stage>:<version>`
+    assert secret_arn_of(arn) == arn
+    token = "${TfToken[TOKEN.42]}"  # how cdktf hands a resource's ARN to Python
+    assert secret_arn_of(f"{token}:REDIS_URL::") == token

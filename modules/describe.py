@@ -195,14 +195,18 @@ def summary_lines(cfg: EnvConfig) -> list[str]:
     cache = f"Redis {cfg.cache.engine_version} on {cfg.cache.num_cache_clusters} x {cfg.cache.node_type}" \
         if cfg.cache else "none"
     backend = f"Terraform Cloud {cfg.terraform_cloud.organization}" if cfg.terraform_cloud else "local state"
-    return [
+    grafana = f"; Grafana {cfg.alb.grafana.exposure}" if cfg.alb.grafana.service in cfg.services else ""
+    lines = [
         f"{cfg.name} ({cfg.region}, {cfg.network.az_count} AZs, {backend})",
-        f"ALB -> {target.service}:{target.port} ({'HTTPS' if cfg.alb.https else 'HTTP'}); "
-        f"Grafana {cfg.alb.grafana.exposure}; Service Connect namespace {cfg.namespace}",
+        f"ALB -> {target.service}:{target.port} ({'HTTPS' if cfg.alb.https else 'HTTP'}){grafana}; "
+        f"Service Connect namespace {cfg.namespace}",
         f"cache: {cache}; database: {database}; "
-        f"{len(cfg.services)} containers in {len(cfg.task_owners())} task definitions",
-        f"ecr:NAME = ECR repository {cfg.name}/NAME (modules/registry.py), tagged with the synth's image tag",
+        f"{len(cfg.services)} container(s) in {len(cfg.task_owners())} task definition(s)",
     ]
+    if any(svc.image.build for svc in cfg.services.values()):
+        lines.append(f"ecr:NAME = ECR repository {cfg.name}/NAME (modules/registry.py), tagged with the synth's "
+                     "image tag")
+    return lines
 
 
 # ------------------------------------------------------------------ rendering

@@ -201,3 +201,29 @@ def test_allowed_from_is_per_port_when_ports_differ(stage_cfg):
             assert cell == [f"{p}: {', '.join(s) or '-'}" for p, s in sorted(per_port.items())]
         else:
             assert cell == next(iter(per_port.values()), [])
+
+
+# The smallest env file the schema accepts: no cache, database, secrets, parameters, volumes, GPU or
+# Terraform Cloud, public image only. The operator commands must serve it as well as stage.
+MINIMAL_ENV = {
+    "project": "demo", "environment": "mini",
+    "network": {"vpc_cidr": "10.1.0.0/16"},
+    "alb": {"https": False, "target": {"service": "web", "port": 80}},
+    "cluster": {"capacity_providers": {"general": {"instance_type": "t3.medium"}}},
+    "registry": {"pull_through_cache": False},
+    "services": {"web": {"image": "nginx:1.27.2", "cpu": 0.5, "memory": 512, "ports": [80]}},
+}
+
+
+def test_minimal_env_file(tmp_path):
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL_ENV))
+    proc = run_main("--env-file", str(path), "describe")
+    assert proc.returncode == 0, proc.stderr
+    assert "cache: none; database: none referenced" in proc.stdout
+    assert "ecr:NAME" not in proc.stdout and "Grafana" not in proc.stdout  # nothing built, no Grafana
+    web = next(line for line in proc.stdout.splitlines() if line.startswith("web "))
+    assert "nginx:1.27.2" in web and "80/http" in web
+    proc = run_main("--env-file", str(path), "diagram", "-o", str(tmp_path / "mini"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "mini.png").read_bytes()[:4] == b"\x89PNG"

@@ -46,8 +46,9 @@ COMPOSE_ALIASES = {("api", 8000), ("prometheus", 9090), ("grafana", 3000), ("tem
 
 
 def scheduled_without_volumes(data: dict) -> None:
-    """Another shape of env file: rag-indexer on a schedule, no persistent volumes at all."""
+    """Another shape of env file: rag-indexer on a schedule, no persistent volumes, a KMS key for secrets."""
     data["services"]["rag-indexer"].update(kind="scheduled", schedule="cron(0 3 * * ? *)")
+    data["secrets_kms"] = True
     data.pop("volumes")
     for svc in data["services"].values():
         svc.pop("volumes", None)
@@ -354,3 +355,16 @@ def test_secret_arn_of_strips_the_json_key_selector():
     assert secret_arn_of(arn) == arn
     token = "${TfToken[TOKEN.42]}"  # how cdktf hands a resource's ARN to Python
     assert secret_arn_of(f"{token}:REDIS_URL::") == token
+
+
+def test_kms_decrypt_only_with_a_customer_managed_key(stage, synths):
+    for owner in task_definitions(stage):  # stage: AWS-managed keys, nothing to grant
+        assert "DecryptViaSecretStores" not in {s["sid"] for s in policy_statements(
+            stage, owner, "execution_policy_document")}
+    other = synths.of_data(variant(scheduled_without_volumes))
+    statements = {s["sid"]: s for s in policy_statements(other, "api", "execution_policy_document")}
+    decrypt = statements["DecryptViaSecretStores"]
+    assert decrypt["actions"] == ["kms:Decrypt"] and all("aws_kms_key." in r for r in decrypt["resources"])
+    assert decrypt["condition"][0]["variable"] == "kms:ViaService"
+    assert sorted(decrypt["condition"][0]["values"]) == ["secretsmanager.us-east-1.amazonaws.com",
+                                                         "ssm.us-east-1.amazonaws.com"]

@@ -46,9 +46,11 @@ COMPOSE_ALIASES = {("api", 8000), ("prometheus", 9090), ("grafana", 3000), ("tem
 
 
 def scheduled_without_volumes(data: dict) -> None:
-    """Another shape of env file: rag-indexer on a schedule, no persistent volumes, a KMS key for secrets."""
+    """Another shape of env file: rag-indexer on a schedule, no persistent volumes, a KMS key for secrets,
+    Grafana behind the ALB for a VPN range."""
     data["services"]["rag-indexer"].update(kind="scheduled", schedule="cron(0 3 * * ? *)")
     data["secrets_kms"] = True
+    data["alb"]["grafana"] = {"exposure": "vpn", "host": "grafana.example.com", "allowed_cidrs": ["203.0.113.0/24"]}
     data.pop("volumes")
     for svc in data["services"].values():
         svc.pop("volumes", None)
@@ -368,3 +370,13 @@ def test_kms_decrypt_only_with_a_customer_managed_key(stage, synths):
     assert decrypt["condition"][0]["variable"] == "kms:ViaService"
     assert sorted(decrypt["condition"][0]["values"]) == ["secretsmanager.us-east-1.amazonaws.com",
                                                          "ssm.us-east-1.amazonaws.com"]
+
+
+def test_grafana_registers_with_its_target_group_when_exposed(stage, synths):
+    assert "load_balancer" not in ecs_services(stage)["grafana"]  # stage: internal only
+    other = synths.of_data(variant(scheduled_without_volumes))
+    grafana = ecs_services(other)["grafana"]
+    [attachment] = grafana["load_balancer"]
+    assert (attachment["container_name"], attachment["container_port"]) == ("grafana", 3000)
+    assert referenced(other, attachment["target_group_arn"])["port"] == 3000
+    assert any("aws_lb_listener" in d for d in grafana["depends_on"])

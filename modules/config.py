@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -74,6 +75,7 @@ DEFAULT_HEALTH_RETRIES = 3
 DEFAULT_CPU_TARGET_PERCENT = 70
 # workloads
 DEFAULT_EFS_THROUGHPUT_MODE = "elastic"  # pay per use; bursting starves a small file system (model loads)
+DEFAULT_SCHEDULE_TIMEZONE = "UTC"  # EventBridge Scheduler's own default, stated
 # Tasks started by run-task / EventBridge Scheduler are outside the Service Connect mesh; the services
 # they depend on are also registered as DNS names `<service>.<this namespace>` (Cloud Map private DNS).
 DEFAULT_DISCOVERY_DNS_NAMESPACE = "{project}-{environment}.internal"
@@ -620,6 +622,10 @@ class Service(Strict):
     desired_count: int = Field(1, ge=0, description="running tasks (kind service); 0 stops it")
     scaling: Scaling | None = Field(None, description="CPU target tracking (kind service)")
     schedule: str | None = Field(None, description="kind scheduled: cron(...) or rate(...) expression")
+    schedule_timezone: str = Field(
+        DEFAULT_SCHEDULE_TIMEZONE, pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$",
+        description="IANA time zone the schedule's cron runs in, e.g. America/Sao_Paulo",
+    )
     user: str | None = Field(None, description="uid[:gid] the container runs as")
     read_only_root: bool = Field(False, description="read-only root filesystem")
     essential: bool | None = Field(None, description="default: true for service/job, false for init/sidecar")
@@ -655,6 +661,13 @@ class Service(Strict):
             raise ValueError("'schedule' is required with kind 'scheduled' and allowed only there")
         if self.schedule and not re.match(r"^(cron|rate|at)\(.+\)$", self.schedule):
             raise ValueError(f"schedule '{self.schedule}' must be cron(...), rate(...) or at(...)")
+        if self.schedule_timezone != DEFAULT_SCHEDULE_TIMEZONE:
+            if self.kind != Kind.scheduled:
+                raise ValueError("'schedule_timezone' applies to kind 'scheduled' only")
+            known = zoneinfo.available_timezones()  # empty without a tz database: the pattern check stands
+            if known and self.schedule_timezone not in known:
+                raise ValueError(f"schedule_timezone '{self.schedule_timezone}' is not an IANA time zone "
+                                 "(e.g. America/Sao_Paulo, UTC)")
         if self.host and (self.capacity_provider or self.scaling or self.allow_from):
             raise ValueError(
                 "an init/sidecar container runs in its host's task: set capacity_provider, scaling and "

@@ -566,6 +566,7 @@ class Workload(Construct):
             name=self.prefix,
             description=self.owner.description or f"runs {self.name}",
             schedule_expression=self.owner.schedule,
+            schedule_expression_timezone=self.owner.schedule_timezone,
             flexible_time_window=SchedulerScheduleFlexibleTimeWindow(mode="OFF"),
             target=SchedulerScheduleTarget(
                 arn=self.deps.cluster.cluster_arn,

@@ -48,7 +48,8 @@ COMPOSE_ALIASES = {("api", 8000), ("prometheus", 9090), ("grafana", 3000), ("tem
 def scheduled_without_volumes(data: dict) -> None:
     """Another shape of env file: rag-indexer on a schedule, no persistent volumes, a KMS key for secrets,
     Grafana behind the ALB for a VPN range."""
-    data["services"]["rag-indexer"].update(kind="scheduled", schedule="cron(0 3 * * ? *)")
+    data["services"]["rag-indexer"].update(kind="scheduled", schedule="cron(0 3 * * ? *)",
+                                           schedule_timezone="America/Sao_Paulo")
     data["secrets_kms"] = True
     data["alb"]["grafana"] = {"exposure": "vpn", "host": "grafana.example.com", "allowed_cidrs": ["203.0.113.0/24"]}
     data.pop("volumes")
@@ -298,6 +299,7 @@ def test_scheduled_job_and_an_env_without_volumes(synths, terraform_env, tmp_pat
     other = synths.of_data(variant(scheduled_without_volumes))
     schedule = other.one("aws_scheduler_schedule")
     assert schedule["schedule_expression"] == "cron(0 3 * * ? *)"
+    assert schedule["schedule_expression_timezone"] == "America/Sao_Paulo"  # the seed's TZ, not UTC
     ecs = schedule["target"]["ecs_parameters"]
     assert "rag-indexer" in ecs["task_definition_arn"] and ecs["network_configuration"]["assign_public_ip"] is False
     run = policy_statements(other, "rag-indexer", "scheduler_policy_document")
@@ -380,3 +382,11 @@ def test_grafana_registers_with_its_target_group_when_exposed(stage, synths):
     assert (attachment["container_name"], attachment["container_port"]) == ("grafana", 3000)
     assert referenced(other, attachment["target_group_arn"])["port"] == 3000
     assert any("aws_lb_listener" in d for d in grafana["depends_on"])
+
+
+def test_schedule_time_zone_must_exist(tmp_path):
+    def mutate(data):
+        data["services"]["rag-indexer"].update(kind="scheduled", schedule="rate(1 day)",
+                                               schedule_timezone="America/Sao_Pualo")
+
+    assert "'America/Sao_Pualo' is not an IANA time zone" in bad_input_line(tmp_path, mutate, "services.rag-indexer")

@@ -52,7 +52,7 @@ def connect_name(cfg: EnvConfig, name: str) -> list[str]:
 
 def kind_text(svc: Service) -> str:
     if svc.kind == Kind.scheduled:
-        return f"scheduled {svc.schedule}"
+        return f"scheduled {svc.schedule} {svc.schedule_timezone}"
     return svc.kind.value
 
 

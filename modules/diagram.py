@@ -117,7 +117,7 @@ def _capacity_provider(cfg: EnvConfig, ecs, key: str, cp) -> None:
                 count = svc.kind.value if svc.kind != Kind.service else f"service x{svc.desired_count}" + (
                     f" ({svc.scaling.min}-{svc.scaling.max})" if svc.scaling else "")
                 if svc.kind == Kind.scheduled:
-                    count = f"scheduled {svc.schedule}"
+                    count = f"scheduled {svc.schedule} {svc.schedule_timezone}"
                 task.attr(label=f"task {owner}: {count}", style="rounded,dashed", fillcolor="white")
                 containers = cfg.containers_of(owner)
                 for name in [owner, *sorted(set(containers) - {owner})]:

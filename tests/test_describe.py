@@ -154,7 +154,7 @@ def test_scheduled_job_and_scaling_cells(tmp_path):
     proc = run_main("--env-file", str(path), "describe")
     assert proc.returncode == 0, proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("rag-indexer "))
-    assert "scheduled cron(0 3 * * ? *)" in row and "per run" in row
+    assert "scheduled cron(0 3 * * ? *) UTC" in row and "per run" in row  # the timezone's default is UTC
 
 
 @pytest.mark.parametrize("args, words", [

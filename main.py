@@ -82,10 +82,15 @@ def keep_terraform_files(old: Path, new: Path) -> None:
 
     `cdktf deploy` runs Terraform inside cdktf.out/stacks/<stack>/, so a local backend keeps its state
     there; replacing the directory wholesale would lose it (and every later plan would re-create all).
+    Stacks of other environments synthesized into the same outdir (another --env) are carried over
+    whole: their local state must survive, and cdktf-cli expects every stack of the previous manifest.
     """
     for old_stack in sorted((old / "stacks").glob("*")):
         new_stack = new / "stacks" / old_stack.name
-        if not (old_stack.is_dir() and new_stack.is_dir()):
+        if not old_stack.is_dir():
+            continue
+        if not new_stack.exists():
+            old_stack.rename(new_stack)
             continue
         for entry in sorted(old_stack.iterdir()):
             if not (new_stack / entry.name).exists():

@@ -70,3 +70,17 @@ def test_synth_replaces_earlier_output(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not (out / "stale").exists() and (out / "stacks/araquem-stage/cdk.tf.json").is_file()
     assert not list(tmp_path.glob(".cdktf.out.*"))
+
+
+def test_resynth_keeps_local_state_of_every_stack(tmp_path):
+    """Local state lives in cdktf.out/stacks/<stack>/; neither a re-synth nor another --env may lose it."""
+    out = tmp_path / "cdktf.out"
+    assert run_main("--env", "dev-eu", "synth", "--outdir", str(out)).returncode == 0
+    dev_state = out / "stacks/araquem-dev-eu/terraform.araquem-dev-eu.tfstate"
+    dev_state.write_text('{"serial": 7}')
+    assert run_main("--env", "stage", "synth", "--outdir", str(out)).returncode == 0
+    stage_state = out / "stacks/araquem-stage/terraform.araquem-stage.tfstate"
+    stage_state.write_text('{"serial": 3}')
+    assert run_main("--env", "stage", "synth", "--outdir", str(out)).returncode == 0
+    assert dev_state.read_text() == '{"serial": 7}' and stage_state.read_text() == '{"serial": 3}'
+    assert (out / "stacks/araquem-stage/cdk.tf.json").is_file()

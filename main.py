@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,9 +53,43 @@ def image_tag(cfg) -> str:
             ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             raise UsageError(f"no image tag: set {var} (e.g. a git sha or semver); this is not a git checkout")
+    return checked_tag(var, tag)
+
+
+# Docker's tag grammar: what ECR accepts and what a `docker push` could have produced.
+IMAGE_TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def checked_tag(var: str, tag: str) -> str:
     if tag == "latest":
         raise UsageError(f"{var}=latest: pin images to a git sha or a version (seed §5), not 'latest'")
+    if not IMAGE_TAG_PATTERN.fullmatch(tag):
+        raise UsageError(f"{var}={tag!r} is not an image tag: letters, digits, '_', '.', '-' (not first), "
+                         "at most 128 characters")
     return tag
+
+
+def image_tags(cfg) -> dict[str, str]:
+    """The tag of every built image, keyed by `image.build` (sorted).
+
+    docker/ builds get the synth-time tag, so one deploy ships one consistent set. An image another
+    repository builds names the env var holding the tag that repository pushed (`image.tag_env_var`);
+    unset, it falls back to the synth-time tag, said on stderr because that tag is likely not in ECR."""
+    synth_tag = image_tag(cfg)
+    tags: dict[str, str] = {}
+    fallbacks: dict[str, list[str]] = {}
+    for name, svc in sorted(cfg.services.items()):
+        build, var = svc.image.build, svc.image.tag_env_var
+        if not build:
+            continue
+        value = os.environ.get(var) if var else None
+        if var and not value:
+            fallbacks.setdefault(var, []).append(name)
+        tags[build] = checked_tag(var, value) if value else synth_tag
+    for var, names in sorted(fallbacks.items()):
+        print(f"notice: {var} is not set: {', '.join(names)} (built by another repository) get the synth-time "
+              f"tag {synth_tag}; set {var} to the tag that repository pushed", file=sys.stderr)
+    return dict(sorted(tags.items()))
 
 
 JSII_CACHE_DIR = ROOT / ".tools" / "jsii-cache"
@@ -99,14 +134,14 @@ def keep_terraform_files(old: Path, new: Path) -> None:
 
 def synth(cfg, outdir: Path, aws_endpoint: str | None = None) -> Path:
     """Synthesize into a temp dir beside outdir, then swap: a failure leaves the old output intact."""
-    tag = image_tag(cfg)  # checked before jsii starts
+    tags = image_tags(cfg)  # checked before jsii starts
     use_supported_node()
     from cdktf import App  # noqa: PLC0415  (jsii starts here, after the config is known good)
 
     import modules  # noqa: F401,PLC0415  (installs the lazy provider import before the stack imports)
     from modules.stack import AraquemStack, StackOptions  # noqa: PLC0415
 
-    options = StackOptions(image_tag=tag, aws_endpoint=aws_endpoint)
+    options = StackOptions(image_tags=tags, aws_endpoint=aws_endpoint)
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))

@@ -501,6 +501,10 @@ class Image(Strict):
     build: Name | None = Field(None, description="ECR repository name; built from docker/ or the app repo")
     dockerfile: str | None = Field(None, description="Dockerfile in this repo (docker/...); omit if the app builds it")
     public: str | None = Field(None, description="public image with a pinned tag, e.g. ollama/ollama:0.3.14")
+    tag_env_var: EnvVarName | None = Field(
+        None, description="env var holding the tag another repository pushed this image with (only with 'build' "
+        "and no 'dockerfile'); unset at synth: the synth-time tag, with a notice",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -519,6 +523,13 @@ class Image(Strict):
                 raise ValueError(f"public image '{self.public}' needs a pinned tag (not 'latest')")
         if self.dockerfile and not self.build:
             raise ValueError("'dockerfile' only goes with 'build'")
+        if self.tag_env_var and not self.build:
+            raise ValueError("'tag_env_var' only goes with 'build' (an image another repository builds); "
+                             "a public image carries its tag in its reference")
+        if self.tag_env_var and self.dockerfile:
+            # One deploy ships one consistent set: everything built from docker/ gets the synth-time tag.
+            raise ValueError("'tag_env_var' is for images another repository builds; an image built here "
+                             "('dockerfile') always gets the synth-time tag (registry.image_tag_env_var)")
         return self
 
 
@@ -814,6 +825,28 @@ class EnvConfig(Strict):
         if self.cache and (len(cache_id) > CACHE_ID_MAX or "--" in cache_id):
             raise CrossFieldErrors([(("cache",), f"ElastiCache id '{cache_id}' must be at most {CACHE_ID_MAX} "
                                      "characters without '--'; shorten project/environment names")])
+        return self
+
+    @model_validator(mode="after")
+    def _built_images(self) -> EnvConfig:
+        """One ECR repository gets one tag per synth: services sharing a `build` must agree on how it is built."""
+        errors, first = [], {}
+        for sname, svc in self.services.items():
+            image = svc.image
+            if image.tag_env_var and image.tag_env_var == self.registry.image_tag_env_var:
+                errors.append((("services", sname, "image", "tag_env_var"),
+                               f"'{image.tag_env_var}' is the synth-time tag (registry.image_tag_env_var); "
+                               "omit tag_env_var for that, or name the variable the other repository's tag is in"))
+            if not image.build:
+                continue
+            other = first.setdefault(image.build, sname)
+            theirs = self.services[other].image
+            if (image.dockerfile, image.tag_env_var) != (theirs.dockerfile, theirs.tag_env_var):
+                errors.append((("services", sname, "image"),
+                               f"builds '{image.build}' like service '{other}' but with another dockerfile/tag_env_var; "
+                               "one repository has one source and one tag"))
+        if errors:
+            raise CrossFieldErrors(errors)
         return self
 
     def pull_through_upstreams(self) -> list[str]:

@@ -1,12 +1,15 @@
 """ECR: one repository per image this project or the app builds, and pull-through cache for public images.
 
 Repositories are `<project>-<environment>/<build>`, scanned on push, IMMUTABLE (a tag is a release:
-the synth-time image tag, seed §5, never `latest`), encrypted, with a lifecycle policy built by the
+the synth-time image tag, seed §5, never `latest`; for an image another repository builds, the tag
+that repository pushed, `image.tag_env_var`), encrypted, with a lifecycle policy built by the
 provider's policy-document data source. Public images (seed §7: outside registries are a risk) are
 pulled through an ECR pull-through cache rule per upstream when `registry.pull_through_cache` is on.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_ecr_lifecycle_policy_document import (
@@ -31,11 +34,15 @@ from modules.secrets import Secrets
 class Registry(Construct):
     """ECR repositories keyed by `image.build`, pull-through cache rules keyed by upstream."""
 
-    def __init__(self, scope: Construct, construct_id: str, cfg: EnvConfig, image_tag: str, secrets: Secrets):
+    def __init__(self, scope: Construct, construct_id: str, cfg: EnvConfig, image_tags: Mapping[str, str],
+                 secrets: Secrets):
+        """`image_tags`: the tag of each built image, keyed by `image.build` (main.image_tags resolves them)."""
         super().__init__(scope, construct_id)
         self._cfg = cfg
-        self._tag = image_tag
         builds = sorted({s.image.build for s in cfg.services.values() if s.image.build})
+        if sorted(image_tags) != builds:
+            raise ValueError(f"image_tags must have exactly the built images {builds}, got {sorted(image_tags)}")
+        self._tags = dict(image_tags)
         lifecycle = self._lifecycle_policy(cfg) if builds else None
         self._repositories: dict[str, EcrRepository] = {}
         for build in builds:
@@ -72,10 +79,10 @@ class Registry(Construct):
 
     # ------------------------------------------------------------ exposed
     def image(self, service_name: str) -> str:
-        """The full image URI a container runs: ECR repo + synth-time tag, or the (cached) public image."""
+        """The full image URI a container runs: ECR repo + its build's tag, or the (cached) public image."""
         image = self._cfg.services[service_name].image
         if image.build:
-            return f"{self._repositories[image.build].repository_url}:{self._tag}"
+            return f"{self._repositories[image.build].repository_url}:{self._tags[image.build]}"
         upstream, repository, reference = pull_through_source(image.public)
         if upstream in self._cache_rules:
             return f"{self._cached_prefix(upstream)}/{repository}{reference}"

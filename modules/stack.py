@@ -34,7 +34,7 @@ EMULATED_SERVICES = (
 class StackOptions:
     """Inputs that are not in the env file: chosen per synth, never stored in it."""
 
-    image_tag: str
+    image_tags: dict[str, str]  # tag of each built image, keyed by image.build (main.image_tags)
     aws_endpoint: str | None = None  # test-only: an AWS emulator URL (fake credentials, no real AWS)
     extra: dict = field(default_factory=dict)
 
@@ -53,7 +53,7 @@ class AraquemStack(TerraformStack):
         # ---- secrets, configuration, registries (Secrets, Parameters, Registry)
         self.secrets = Secrets(self, "secrets", cfg)
         self.parameters = Parameters(self, "parameters", cfg, self.secrets)
-        self.registry = Registry(self, "registry", cfg, options.image_tag, self.secrets)
+        self.registry = Registry(self, "registry", cfg, options.image_tags, self.secrets)
         # ---- edge (Alb)
         self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets)
         # ---- compute (Cluster)

@@ -161,6 +161,14 @@ BAD_ENV_FILES = [
      ["'araquem-stage-eu-central/docker-hub'", "at most 30 characters"]),
     ("parameter-too-long", _set("parameters.EXECUTOR_MODE", "x" * 4097), "parameters.EXECUTOR_MODE",
      ["at most 4096 characters"]),
+    ("tag-env-var-with-dockerfile", _set("services.prometheus.image.tag_env_var", "PROMETHEUS_TAG"),
+     "services.prometheus.image", ["'tag_env_var' is for images another repository builds", "synth-time tag"]),
+    ("tag-env-var-with-public", _set("services.ollama.image", {"public": "ollama/ollama:0.3.14", "tag_env_var": "T"}),
+     "services.ollama.image", ["'tag_env_var' only goes with 'build'"]),
+    ("tag-env-var-is-the-synth-tag", _set("services.api.image.tag_env_var", "ARAQUEM_IMAGE_TAG"),
+     "services.api.image.tag_env_var", ["is the synth-time tag (registry.image_tag_env_var)", "omit tag_env_var"]),
+    ("one-build-two-tags", _set("services.rag-indexer.image", {"build": "api"}), "services.rag-indexer.image",
+     ["builds 'api' like service 'api'", "one repository has one source and one tag"]),
 ]
 
 
@@ -221,6 +229,18 @@ def test_latest_image_tag_is_refused(previous_output):
     proc = run_main("synth", "--outdir", str(previous_output), env={"ARAQUEM_IMAGE_TAG": "latest"})
     assert proc.returncode == 2
     assert "ARAQUEM_IMAGE_TAG=latest" in proc.stderr
+
+
+@pytest.mark.parametrize("tag,words", [("latest", ["not 'latest'"]), ("feature/x", ["not an image tag"])],
+                         ids=["latest", "not-a-tag"])
+def test_app_image_tag_is_checked_before_synth(previous_output, tag, words):
+    var = load(STAGE_FILE).services["api"].image.tag_env_var
+    before = _snapshot(previous_output)
+    proc = run_main("synth", "--outdir", str(previous_output), env={var: tag})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {var}={tag}" if tag == "latest" else f"error: {var}='{tag}'")
+    assert all(word in proc.stderr for word in words), proc.stderr
+    assert _snapshot(previous_output) == before
 
 
 def test_every_problem_is_reported_at_once(tmp_path):

@@ -1,14 +1,18 @@
 """modules/registry.py: one ECR repository per built image (scan, IMMUTABLE, lifecycle, encryption) and
-pull-through cache rules for the public images; `image()` gives the synth-time tag or the cached path."""
+pull-through cache rules for the public images; `image()` gives each build's tag or the cached path.
+main.image_tags: docker/ builds get the synth-time tag, images another repository builds the tag in
+their `image.tag_env_var` (unset: the synth-time tag and a notice)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
 
-from conftest import TEST_IMAGE_TAG, variant
+import main
+from conftest import TEST_IMAGE_TAG, run_main, variant
 from test_secrets import data_variant
 
 
@@ -75,6 +79,9 @@ def test_no_cache_rules_when_switched_off(synths):
     assert off.resources("aws_ecr_pull_through_cache_rule") == {}
 
 
+APP_TAG = "app-2.4.1"  # a tag the application repository pushed
+
+
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     """registry.image() of every stage service, from an in-process Registry (one jsii start)."""
@@ -94,7 +101,9 @@ def images(tmp_path_factory):
     app = App(outdir=str(outdir))
     stack = TerraformStack(app, "registry-test")
     AwsProvider(stack, "aws", region=cfg.region)
-    registry = Registry(stack, "registry", cfg, TEST_IMAGE_TAG, Secrets(stack, "secrets", cfg))
+    tags = {s.image.build: APP_TAG if s.image.tag_env_var else TEST_IMAGE_TAG
+            for s in cfg.services.values() if s.image.build}
+    registry = Registry(stack, "registry", cfg, tags, Secrets(stack, "secrets", cfg))
     for name in cfg.services:
         TerraformOutput(stack, f"image_{name}", value=registry.image(name))
         TerraformOutput(stack, f"repo_{name}", value=registry.repository_arn(name) or "none")
@@ -103,9 +112,11 @@ def images(tmp_path_factory):
     return {k: v["value"] for k, v in synthesized["output"].items()}
 
 
-def test_built_images_use_the_synth_time_tag(images):
-    assert re.fullmatch(r"\$\{aws_ecr_repository\.registry_repo_api_\w+\.repository_url\}:" + TEST_IMAGE_TAG,
+def test_built_images_use_their_builds_tag(images):
+    assert re.fullmatch(r"\$\{aws_ecr_repository\.registry_repo_api_\w+\.repository_url\}:" + APP_TAG,
                         images["image_api"])
+    assert re.fullmatch(r"\$\{aws_ecr_repository\.registry_repo_prometheus_\w+\.repository_url\}:" + TEST_IMAGE_TAG,
+                        images["image_prometheus"])
     assert re.fullmatch(r"\$\{aws_ecr_repository\.registry_repo_api_\w+\.arn\}", images["repo_api"])
     assert not [v for k, v in images.items() if k.startswith("image_") and v.endswith(":latest")]
 
@@ -136,8 +147,9 @@ def _container(stack, name):
     raise AssertionError(f"no container {name}")
 
 
-def test_task_definitions_run_the_registry_images(stage, synths):
-    assert _container(stage, "api")["image"].endswith(f".repository_url}}:{TEST_IMAGE_TAG}")
+def test_task_definitions_run_the_registry_images(stage, synths, stage_cfg):
+    app_tag = os.environ.get(stage_cfg.services["api"].image.tag_env_var) or TEST_IMAGE_TAG  # unset: synth tag
+    assert _container(stage, "api")["image"].endswith(f".repository_url}}:{app_tag}")
     assert _container(stage, "ollama")["image"].endswith(".ecr_repository_prefix}/ollama/ollama:0.3.14")
 
     def mutate(data):
@@ -146,3 +158,54 @@ def test_task_definitions_run_the_registry_images(stage, synths):
 
     off = synths.of_data(variant(mutate))  # the same variant as test_no_cache_rules_when_switched_off
     assert _container(off, "ollama")["image"] == "ollama/ollama:0.3.14"
+
+
+# ---------------------------------------------------------------- main.image_tags: which tag each build gets
+APP_VAR = "ARAQUEM_APP_IMAGE_TAG"
+
+
+def test_stage_marks_the_app_built_images(stage_cfg):
+    cfg = stage_cfg
+    assert {n: s.image.tag_env_var for n, s in cfg.services.items() if s.image.build and not s.image.dockerfile} \
+        == {"api": APP_VAR, "rag-indexer": APP_VAR}
+    assert not [n for n, s in cfg.services.items() if s.image.dockerfile and s.image.tag_env_var]
+
+
+def test_app_built_images_take_the_variables_tag(monkeypatch, capsys, stage_cfg):
+    cfg = stage_cfg
+    monkeypatch.setenv(cfg.registry.image_tag_env_var, TEST_IMAGE_TAG)
+    monkeypatch.setenv(APP_VAR, APP_TAG)
+    tags = main.image_tags(cfg)
+    assert list(tags) == sorted(tags)  # deterministic order
+    assert tags == {s.image.build: APP_TAG if s.image.tag_env_var else TEST_IMAGE_TAG
+                    for s in cfg.services.values() if s.image.build}
+    assert tags["api"] == tags["rag-indexer"] == APP_TAG and tags["prometheus"] == TEST_IMAGE_TAG
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("unset", ["absent", "empty"])
+def test_unset_variable_falls_back_to_the_synth_tag_with_a_notice(monkeypatch, capsys, stage_cfg, unset):
+    cfg = stage_cfg
+    monkeypatch.setenv(cfg.registry.image_tag_env_var, TEST_IMAGE_TAG)
+    if unset == "absent":
+        monkeypatch.delenv(APP_VAR, raising=False)
+    else:
+        monkeypatch.setenv(APP_VAR, "")
+    tags = main.image_tags(cfg)
+    assert set(tags.values()) == {TEST_IMAGE_TAG}
+    notice = capsys.readouterr().err.splitlines()
+    assert len(notice) == 1 and notice[0].startswith(f"notice: {APP_VAR} is not set: api, rag-indexer ")
+    assert TEST_IMAGE_TAG in notice[0]
+
+
+def test_synth_runs_the_app_tag_and_the_synth_tag_side_by_side(tmp_path, stage_cfg):
+    proc = run_main("synth", "--outdir", str(tmp_path / "out"), env={APP_VAR: APP_TAG})
+    assert proc.returncode == 0, proc.stderr
+    assert "notice:" not in proc.stderr
+    synthesized = json.loads((tmp_path / "out" / "stacks" / stage_cfg.name / "cdk.tf.json").read_text())
+    images = {c["name"]: c["image"] for task in synthesized["resource"]["aws_ecs_task_definition"].values()
+              for c in json.loads(task["container_definitions"])}
+    for name, svc in stage_cfg.services.items():
+        if svc.image.build:
+            tag = APP_TAG if svc.image.tag_env_var else TEST_IMAGE_TAG
+            assert re.fullmatch(r"\$\{aws_ecr_repository\.[\w-]+\.repository_url\}:" + re.escape(tag), images[name]), name

@@ -142,6 +142,35 @@ def test_deploy_tag_is_the_one_main_py_derives(stage_cfg):
     assert f"{stage_cfg.registry.image_tag_env_var}=$(git rev-parse --short=12 HEAD)" in tag_step
 
 
+@pytest.mark.parametrize("app_tag,written,annotation", [
+    ("app-2.4.1", "ARAQUEM_APP_IMAGE_TAG=app-2.4.1\n", None),
+    ("", "", "::warning title=no application image tag::"),
+    ("latest", None, "::error title=bad application image tag::"),
+    ("v1\nNODE_OPTIONS=--require=/tmp/x", None, "::error title=bad application image tag::"),
+], ids=["set", "unset", "latest", "injection"])
+def test_deploy_app_image_tag_comes_from_the_input_or_variable(tmp_path, stage_cfg, app_tag, written, annotation):
+    wf = load(DEPLOY)
+    assert "app_image_tag" in triggers(wf)["workflow_dispatch"]["inputs"]
+    tag_step = step(wf, "deploy", "Image tag")
+    assert tag_step["env"]["APP_IMAGE_TAG"] == "${{ inputs.app_image_tag || vars.APP_IMAGE_TAG }}"
+    # Every variable the env file names for an app-built image is the one this step sets.
+    assert {s.image.tag_env_var for s in stage_cfg.services.values() if s.image.tag_env_var} == {
+        "ARAQUEM_APP_IMAGE_TAG"}
+    gh = github_files(tmp_path)
+    proc = run_step(tag_step["run"], ROOT, {"APP_IMAGE_TAG": app_tag, **gh})  # ROOT: a git checkout
+    sha = run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT).stdout.strip()
+    env_lines = Path(gh["GITHUB_ENV"]).read_text()
+    if written is None:
+        assert proc.returncode == 1 and env_lines == f"ARAQUEM_IMAGE_TAG={sha}\n"
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert env_lines == f"ARAQUEM_IMAGE_TAG={sha}\n{written}"
+    if annotation:
+        assert annotation in proc.stdout
+    else:
+        assert "::" not in proc.stdout
+
+
 def test_deploy_pins_the_same_cdktf_cli_as_bootstrap():
     bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
     pinned = re.search(r"^CDKTF_CLI_VERSION=(\S+)$", bootstrap, re.M).group(1)
@@ -189,16 +218,29 @@ def workspace(tmp_path: Path, stage) -> Path:
     return root
 
 
+def read_images(root: Path) -> dict[str, tuple[str, str]]:
+    """images.txt as {repository: (tag, dockerfile)}."""
+    return {repo: (tag, df) for repo, tag, df in (line.split(" ") for line in
+                                                  (root / "images.txt").read_text().splitlines())}
+
+
 def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, stage_cfg):
     root = workspace(tmp_path, stage)
     gh = github_files(tmp_path)
     env_step = step(load(DEPLOY), "deploy", "Read the env file")["run"]
-    proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", **gh})
+    tag, app_tag = "0123456789ab", "app-2.4.1"
+    tags = {"ARAQUEM_IMAGE_TAG": tag, "ARAQUEM_APP_IMAGE_TAG": app_tag}
+    proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", **tags, **gh})
     assert proc.returncode == 0, proc.stderr
     outputs = dict(line.split("=", 1) for line in Path(gh["GITHUB_OUTPUT"]).read_text().splitlines())
     assert outputs == {"stack": stage_cfg.name, "region": stage_cfg.region,
                        "tfc_hostname": stage_cfg.terraform_cloud.hostname}
-    listed = dict(line.split(" ") for line in (root / "images.txt").read_text().splitlines())
+    images = read_images(root)
+    listed = {repo: df for repo, (_, df) in images.items()}
+    # docker/ builds carry the git-sha tag, the app repository's images the tag it pushed
+    assert {repo: t for repo, (t, _) in images.items()} == {
+        f"{stage_cfg.name}/{s.image.build}": app_tag if s.image.tag_env_var else tag
+        for s in stage_cfg.services.values() if s.image.build}
     # Same repository names as the synthesized ECR repositories (modules/registry.py)
     synthesized = sorted(r["name"] for r in stage.resources("aws_ecr_repository").values())
     assert sorted(listed) == synthesized
@@ -207,7 +249,8 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     assert {repo: df for repo, df in listed.items() if df} == docker_built
     assert all((ROOT / df).is_file() for df in docker_built.values())
 
-    # Step 2 with stand-ins: the app-built images already exist in ECR, the docker/ ones do not yet.
+    # Step 2 with stand-ins: the app-built images already exist in ECR under the app's tag (and only that
+    # one), the docker/ ones do not yet.
     app_built = sorted(repo for repo, df in listed.items() if not df)
     assert app_built, "stage has images built by the app repository (api, rag-indexer)"
     exists = " ".join(app_built)
@@ -215,15 +258,16 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
         "aws": 'case "$1 $2" in\n'
                '  "sts get-caller-identity") echo 123456789012 ;;\n'
                '  "ecr get-login-password") echo token ;;\n'
-               f'  "ecr describe-images") for r in {exists}; do [[ "$*" == *"--repository-name $r "* ]] && exit 0; done; exit 254 ;;\n'
+               f'  "ecr describe-images") for r in {exists}; do [[ "$*" == *"--repository-name $r --image-ids imageTag={app_tag}" ]] && exit 0; done; exit 254 ;;\n'
                "esac",
         "docker": "cat >/dev/null 2>&1 || true",
     })
     build_step = step(load(DEPLOY), "deploy", "2. Build")["run"]
-    tag = "0123456789ab"
-    proc = run_step(build_step, root, {"REGION": stage_cfg.region, "ARAQUEM_IMAGE_TAG": tag}, bin_dir)
+    proc = run_step(build_step, root, {"REGION": stage_cfg.region}, bin_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     registry = f"123456789012.dkr.ecr.{stage_cfg.region}.amazonaws.com"
+    found = sorted(line for line in proc.stdout.splitlines() if line.startswith("exists: "))
+    assert found == [f"exists: {registry}/{repo}:{app_tag}" for repo in app_built]
     docker_log = (tmp_path / "docker.log").read_text().splitlines()
     assert docker_log[0] == f"login --username AWS --password-stdin {registry}"
     builds = sorted(line for line in docker_log if line.startswith("build"))
@@ -236,10 +280,18 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     (tmp_path / "docker.log").unlink()
     bin_dir = fake_bin(tmp_path, {"aws": 'case "$1 $2" in\n  "sts get-caller-identity") echo 123456789012 ;;\n'
                                          '  "ecr describe-images") exit 254 ;;\nesac'})
-    proc = run_step(build_step, root, {"REGION": stage_cfg.region, "ARAQUEM_IMAGE_TAG": tag}, bin_dir)
+    proc = run_step(build_step, root, {"REGION": stage_cfg.region}, bin_dir)
     assert proc.returncode == 1
-    assert "::error title=images missing::" in proc.stdout
-    assert all(f"{registry}/{repo}:{tag}" in proc.stdout for repo in app_built)
+    assert "::error title=images missing::" in proc.stdout and "app_image_tag" in proc.stdout
+    assert all(f"{registry}/{repo}:{app_tag}" in proc.stdout for repo in app_built)
+
+    # Without the application's tag, its images are listed under the git sha (synth did the same),
+    # with main.py's notice in the log.
+    proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", "ARAQUEM_IMAGE_TAG": tag, "ARAQUEM_APP_IMAGE_TAG": "",
+                                     **gh})
+    assert proc.returncode == 0, proc.stderr
+    assert {t for t, _ in read_images(root).values()} == {tag}
+    assert "notice: ARAQUEM_APP_IMAGE_TAG is not set" in proc.stderr
 
 
 def test_deploy_creates_ecr_repositories_first_with_a_targeted_apply(tmp_path, stage):
@@ -337,8 +389,8 @@ def test_quality_samples_are_required_before_anything_is_applied(tmp_path, case)
     assert index(wf, "deploy", "Copy the quality samples") < index(wf, "deploy", "1. ECR")
     root = tmp_path / "checkout"
     (root / "docker" / "quality-cron" / "samples").mkdir(parents=True)
-    images = "araquem-stage/api \n" + ("" if case == "not-built" else
-                                       "araquem-stage/quality-cron docker/quality-cron/Dockerfile\n")
+    images = "araquem-stage/api app-1 \n" + ("" if case == "not-built" else
+                                             "araquem-stage/quality-cron 0123456789ab docker/quality-cron/Dockerfile\n")
     (root / "images.txt").write_text(images)
     if case == "copied":
         (root / ".app" / "qa" / "samples").mkdir(parents=True)

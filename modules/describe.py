@@ -206,6 +206,13 @@ def summary_lines(cfg: EnvConfig) -> list[str]:
     if any(svc.image.build for svc in cfg.services.values()):
         lines.append(f"ecr:NAME = ECR repository {cfg.name}/NAME (modules/registry.py), tagged with the synth's "
                      "image tag")
+    built_elsewhere: dict[str, set[str]] = {}  # image.tag_env_var -> the builds whose tag it holds
+    for svc in cfg.services.values():
+        if svc.image.tag_env_var:
+            built_elsewhere.setdefault(svc.image.tag_env_var, set()).add(svc.image.build)
+    for var, builds in sorted(built_elsewhere.items()):
+        lines.append(f"  except {', '.join(sorted(builds))} (built by another repository): the tag in ${var}, "
+                     "else the synth's")
     return lines
 
 

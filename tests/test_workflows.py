@@ -156,6 +156,8 @@ def test_deploy_app_image_tag_comes_from_the_input_or_variable(tmp_path, stage_c
     # Every variable the env file names for an app-built image is the one this step sets.
     assert {s.image.tag_env_var for s in stage_cfg.services.values() if s.image.tag_env_var} == {
         "ARAQUEM_APP_IMAGE_TAG"}
+    # PR plans synthesize with the same variable, so they show the images a push deploy would run.
+    assert step(load(PLAN), "plan", "Synthesize")["env"]["ARAQUEM_APP_IMAGE_TAG"] == "${{ vars.APP_IMAGE_TAG }}"
     gh = github_files(tmp_path)
     proc = run_step(tag_step["run"], ROOT, {"APP_IMAGE_TAG": app_tag, **gh})  # ROOT: a git checkout
     sha = run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT).stdout.strip()

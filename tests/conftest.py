@@ -59,16 +59,22 @@ def write_terraform_cli_config() -> Path:
 
 def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: int = 600,
         check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout)
+    merged = {**os.environ, **(env or {})}
+    merged = {k: v for k, v in merged.items() if v is not None}  # None in `env` unsets a variable
+    proc = subprocess.run(cmd, cwd=cwd, env=merged, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
+# A developer's shell may export these; synth output in tests must not depend on it.
+SYNTH_INPUT_VARS = ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG", "ARAQUEM_EAGER_PROVIDER_IMPORT")
+
+
 def run_main(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    return run([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT,
-               env={"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **(env or {})}, timeout=timeout, check=False)
+    fixed = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS)}
+    return run([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT, env={**fixed, **(env or {})}, timeout=timeout,
+               check=False)
 
 
 def stage_data() -> dict:

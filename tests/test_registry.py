@@ -6,7 +6,6 @@ their `image.tag_env_var` (unset: the synth-time tag and a notice)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest

@@ -34,6 +34,14 @@ def _delete(path: str):
 
 
 # (case id, how the stage file is broken, the field path the message must name, words it must contain)
+def _grafana_sso(client_secret: str) -> dict:
+    """A Grafana `sso` exposure whose OIDC client secret is the named secret."""
+    idp = "https://idp.example.com"
+    return {"exposure": "sso", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"],
+            "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/a", "token_endpoint": f"{idp}/t",
+                     "user_info_endpoint": f"{idp}/u", "client_id": "grafana", "client_secret": client_secret}}
+
+
 BAD_ENV_FILES = [
     ("unknown-top-level-key", _set("netwrok", {}), "netwrok", ["unknown key", "allowed keys", "network"]),
     ("unknown-service-key", _set("services.api.cpus", 2), "services.api.cpus", ["unknown key", "cpu"]),
@@ -96,23 +104,9 @@ BAD_ENV_FILES = [
     ("grafana-sso-over-http",
      lambda d: [m(d) for m in (_delete("alb.certificate_arn"), _set("alb.https", False),
                                _set("secrets.grafana-oidc", {}),
-                               _set("alb.grafana", {"exposure": "sso", "host": "grafana.example.com",
-                                                    "allowed_cidrs": ["198.51.100.0/24"],
-                                                    "oidc": {"issuer": "https://idp.example.com",
-                                                             "authorization_endpoint": "https://idp.example.com/a",
-                                                             "token_endpoint": "https://idp.example.com/t",
-                                                             "user_info_endpoint": "https://idp.example.com/u",
-                                                             "client_id": "grafana",
-                                                             "client_secret": "grafana-oidc"}}))],
+                               _set("alb.grafana", _grafana_sso("grafana-oidc")))],
      "alb", ["'sso' needs 'https: true'"]),
-    ("oidc-secret-is-generated", _set("alb.grafana", {"exposure": "sso", "host": "grafana.example.com",
-                                                      "allowed_cidrs": ["198.51.100.0/24"],
-                                                      "oidc": {"issuer": "https://idp.example.com",
-                                                               "authorization_endpoint": "https://idp.example.com/a",
-                                                               "token_endpoint": "https://idp.example.com/t",
-                                                               "user_info_endpoint": "https://idp.example.com/u",
-                                                               "client_id": "grafana",
-                                                               "client_secret": "QUALITY_OPS_TOKEN"}}),
+    ("oidc-secret-is-generated", _set("alb.grafana", _grafana_sso("QUALITY_OPS_TOKEN")),
      "alb.grafana.oidc.client_secret", ["must be a plain secret set out of band"]),
     ("port-allow-from-widens-the-task", _set("services.tempo.ports.1.allow_from", ["api"]),
      "services.tempo.ports[1].allow_from[0]", ["'api' is not in services.tempo.allow_from", "narrows"]),

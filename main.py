@@ -101,6 +101,8 @@ def use_supported_node() -> None:
     jsii's package cache (assemblies unpacked once) goes inside the checkout, where a CI cache
     step can keep it between runs, instead of the user's home directory."""
     os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(JSII_CACHE_DIR))
+    # jsii's kernel calls util.isArray, which Node 22 flags on every run; nothing a user can act on.
+    os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
     if "JSII_NODE" in os.environ:
         return
     try:

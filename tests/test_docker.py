@@ -25,7 +25,8 @@ import yaml
 from conftest import ROOT
 from modules.config import load
 
-DOCKER = ROOT / "docker"
+DOCKER = ROOT / "docker"  # also the one build context of every image (docker build -f docker/<name>/Dockerfile docker/)
+SHARED = DOCKER / "lib"  # what several images copy: one copy, not one per image
 DOCKERFILES = sorted(DOCKER.glob("*/Dockerfile"))
 SHELL_SCRIPTS = sorted(DOCKER.glob("*/*.sh"))
 ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))
@@ -66,14 +67,23 @@ def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
-def copy_destination(dockerfile: Path, source: str) -> str:
-    """Where the final stage COPYs `source` (a file or directory of the build context)."""
+def copy_sources(dockerfile: Path) -> list[tuple[str, str]]:
+    """(source in the build context docker/, destination) of every final-stage COPY from the context."""
+    out = []
     for keyword, args in final_stage(dockerfile):
-        if keyword == "COPY":
+        if keyword == "COPY" and "--from=" not in args:
             parts = [p for p in args.split() if not p.startswith("--")]
-            if parts[0].rstrip("/") == source.rstrip("/"):
-                return parts[-1]
-    raise AssertionError(f"{dockerfile.relative_to(ROOT)} does not COPY {source}")
+            out += [(source, parts[-1]) for source in parts[:-1]]
+    return out
+
+
+def copy_destination(dockerfile: Path, source: str) -> str:
+    """Where the final stage COPYs `source`, a file or directory named relative to the Dockerfile's folder."""
+    wanted = os.path.normpath(os.path.relpath(dockerfile.parent / source, DOCKER))
+    for copied, destination in copy_sources(dockerfile):
+        if os.path.normpath(copied) == wanted:
+            return destination
+    raise AssertionError(f"{dockerfile.relative_to(ROOT)} does not COPY {wanted} (context docker/)")
 
 
 def env_of(dockerfile: Path) -> dict[str, str]:
@@ -146,7 +156,7 @@ def test_hadolint_passes_on_every_dockerfile():
 
 def test_shellcheck_passes_on_every_script():
     assert SHELL_SCRIPTS
-    # -x follows the scripts' `source-path=SCRIPTDIR` directives into the sourced ops-http.sh
+    # -x follows the scripts' `source-path=SCRIPTDIR` directives into the sourced lib/ops-http.sh
     proc = subprocess.run([tool("shellcheck"), "-x", "--severity=style", *map(str, SHELL_SCRIPTS)],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -158,10 +168,26 @@ def test_promtool_accepts_prometheus_config():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_shared_http_helpers_are_identical():
-    copies = sorted(DOCKER.glob("*/ops-http.sh"))
-    assert len(copies) == 2, copies
-    assert copies[0].read_bytes() == copies[1].read_bytes(), "docker/*/ops-http.sh copies differ; keep them in sync"
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_every_copy_source_is_in_the_context_its_own_folder_or_lib(dockerfile):
+    """No engine builds here: a COPY source missing from docker/ would fail only in CI's `docker build`."""
+    sources = copy_sources(dockerfile)
+    assert sources, f"{dockerfile.relative_to(ROOT)} copies nothing"
+    for source, _ in sources:
+        path = DOCKER / source
+        assert path.exists(), f"{dockerfile.relative_to(ROOT)}: COPY {source}: docker/{source} does not exist"
+        assert path.resolve().is_relative_to(dockerfile.parent) or path.resolve().is_relative_to(SHARED), \
+            f"{dockerfile.relative_to(ROOT)}: COPY {source}: copy from docker/{dockerfile.parent.name}/ or docker/lib/"
+
+
+def test_shared_files_have_one_copy_and_each_is_used():
+    shared = sorted(p.name for p in SHARED.iterdir())
+    assert shared, "docker/lib/ holds what several images share"
+    for name in shared:
+        copies = sorted(str(p.relative_to(ROOT)) for p in DOCKER.glob(f"*/{name}") if p.parent != SHARED)
+        assert not copies, f"{copies} repeat docker/lib/{name}: copy the shared one (the build context is docker/)"
+        users = [p.parent.name for p in DOCKERFILES if any(s == f"lib/{name}" for s, _ in copy_sources(p))]
+        assert len(users) >= 2, f"docker/lib/{name} is copied by {users}: move it into that image's folder"
 
 
 # ---------------------------------------------------------------- Dockerfile policy vs the env file
@@ -358,7 +384,7 @@ def test_cron_images_match_env(cfg, name):
     svc = cfg.services[name]
     script = DOCKER / name / f"{name}.sh"
     defaults = script_defaults(script)
-    text = script.read_text() + (DOCKER / name / "ops-http.sh").read_text()
+    text = script.read_text() + (SHARED / "ops-http.sh").read_text()
     for var in svc.environment:  # every setting the env file passes is one the script reads
         assert var == "TZ" or re.search(rf"\b{var}\b", text), f"services.{name}.environment.{var} is read by nobody"
     assert "QUALITY_OPS_TOKEN" in svc.secrets and "QUALITY_OPS_TOKEN" in text
@@ -369,6 +395,12 @@ def test_cron_images_match_env(cfg, name):
     assert cfg.alb.target.service == svc.sidecar_of and health == cfg.alb.health_check.path
     assert final_stage(DOCKER / name / "Dockerfile")[-2:] == [("ENTRYPOINT", f'["/usr/local/bin/{name}"]'),
                                                               ("CMD", "[]")]
+    # The helper it sources sits where "$(dirname "$0")/<relative path>" points, in the image as in docker/
+    relative = re.search(r'^\. "\$\(dirname "\$0"\)/([^"]+)"$', script.read_text(), re.M)[1]
+    assert (script.parent / relative).resolve() == SHARED / "ops-http.sh"
+    in_image = os.path.normpath(os.path.join(os.path.dirname(copy_destination(DOCKER / name / "Dockerfile",
+                                                                               f"{name}.sh")), relative))
+    assert copy_destination(DOCKER / name / "Dockerfile", "../lib/ops-http.sh") == in_image
     if name == "quality-cron":
         glob = svc.environment["QUALITY_SAMPLES_GLOB"]
         assert copy_destination(DOCKER / name / "Dockerfile", "samples/").rstrip("/") == os.path.dirname(glob)

@@ -273,7 +273,8 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     docker_log = (tmp_path / "docker.log").read_text().splitlines()
     assert docker_log[0] == f"login --username AWS --password-stdin {registry}"
     builds = sorted(line for line in docker_log if line.startswith("build"))
-    assert builds == sorted(f"build --pull -f {df} -t {registry}/{repo}:{tag} {Path(df).parent}"
+    # one build context, docker/ (the Dockerfiles COPY from docker/<name>/ and docker/lib/)
+    assert builds == sorted(f"build --pull -f {df} -t {registry}/{repo}:{tag} docker/"
                             for repo, df in docker_built.items())
     pushes = sorted(line for line in docker_log if line.startswith("push"))
     assert pushes == sorted(f"push {registry}/{repo}:{tag}" for repo in docker_built)

@@ -1,7 +1,8 @@
 # shellcheck shell=sh
-# ops-http.sh: HTTP helpers shared by quality-cron and rag-refresh-cron (sourced, not run).
-# The two images keep identical copies (each build context is its own directory);
-# tests/test_docker.py fails when they differ.
+# ops-http.sh: the loop and HTTP helpers shared by quality-cron and rag-refresh-cron (sourced, not run).
+# One copy: every image builds with the context docker/, and each cron's Dockerfile copies this file to
+# /usr/local/lib/, so the scripts' "$(dirname "$0")/../lib/ops-http.sh" finds it in the image
+# (/usr/local/bin/..) and in the repository (docker/<name>/..) alike.
 #
 # Exit codes used by the callers: 2 bad configuration | 3 api not healthy in time
 #                                 4 the api rejected the token (HTTP 401/403)
@@ -11,11 +12,22 @@ fail() { code=$1; shift; log "ERROR: $*"; exit "$code"; }
 need_uint() { case $2 in '' | *[!0-9]*) fail 2 "$1 must be a whole number, got '$2'" ;; esac; }
 need_url() { case $2 in http://?* | https://?*) ;; *) fail 2 "$1 must be an http(s) URL, got '$2'" ;; esac; }
 need_path() { case $2 in /*) ;; *) fail 2 "$1 must be a path starting with /, got '$2'" ;; esac; }
+# need_each CHECK NAME=VALUE...: CHECK (need_uint, need_path) every setting, in order.
+need_each() {
+  check=$1
+  shift
+  for pair; do "$check" "${pair%%=*}" "${pair#*=}"; done
+}
 
-# ops_setup WORKDIR: write the auth headers once, to a 0600 file, so the token never appears on a
-# command line (visible in /proc) or in a log line.
-ops_setup() {
-  ops_dir=$1
+# ops_start RETRIES_NAME RETRIES RETRY_SLEEP HTTP_TIMEOUT: adopt the call settings (RETRIES_NAME names
+# the caller's variable in the error), make the work directory $ops_dir (removed on exit) and write the
+# auth headers once, to a 0600 file, so the token never appears on a command line (visible in /proc) or
+# in a log line.
+ops_start() {
+  [ "$2" -ge 1 ] || fail 2 "$1 must be at least 1"
+  RETRIES=$2 RETRY_SLEEP=$3 HTTP_TIMEOUT=$4
+  ops_dir=$(mktemp -d)
+  trap 'rm -rf "$ops_dir"' EXIT
   [ -n "${QUALITY_OPS_TOKEN:-}" ] || fail 2 "QUALITY_OPS_TOKEN is not set (the api's ops token, from Secrets Manager)"
   case $QUALITY_OPS_TOKEN in *[[:space:]]*) fail 2 "QUALITY_OPS_TOKEN contains whitespace" ;; esac
   case $QUALITY_AUTH_BEARER in true | false) ;; *) fail 2 "QUALITY_AUTH_BEARER must be true or false, got '$QUALITY_AUTH_BEARER'" ;; esac
@@ -77,6 +89,25 @@ ops_wait_healthy() {
   started=$(date +%s)
   until curl -fsS --max-time 5 -o /dev/null "$1" 2>/dev/null; do
     [ $(($(date +%s) - started)) -lt "$2" ] || fail 3 "$1 was not healthy within ${2}s"
+    sleep "$3"
+  done
+}
+
+# ops_cron_loop HEALTH_URL WAIT_MAX INTERVAL CYCLE: forever (CRON_CYCLES=0) or CRON_CYCLES times: wait for
+# the api's health (exit 3 after WAIT_MAX s), run the function CYCLE, which counts its failed calls in
+# $failures (reset to 0 before; $cycle is the cycle's number), then sleep INTERVAL s. A finite run exits
+# with its last cycle's result: 0, or 1 when that cycle had failures.
+ops_cron_loop() {
+  cycle=0
+  while :; do
+    cycle=$((cycle + 1))
+    failures=0
+    ops_wait_healthy "$1" "$2" 5
+    "$4"
+    if [ "$CRON_CYCLES" -gt 0 ] && [ "$cycle" -ge "$CRON_CYCLES" ]; then
+      [ "$failures" -eq 0 ] || exit 1
+      exit 0
+    fi
     sleep "$3"
   done
 }

@@ -28,28 +28,19 @@ LOG_NAME=quality-cron
 : "${QUALITY_HTTP_TIMEOUT:=30}"
 : "${CRON_CYCLES:=0}"                   # 0: loop forever (the service); N: stop after N cycles
 
-# shellcheck source-path=SCRIPTDIR source=ops-http.sh
-. "$(dirname "$0")/ops-http.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/ops-http.sh
+. "$(dirname "$0")/../lib/ops-http.sh"
 
 need_url QUALITY_API_URL "$QUALITY_API_URL"
-for pair in "QUALITY_HEALTH_PATH=$QUALITY_HEALTH_PATH" "QUALITY_PUSH_PATH=$QUALITY_PUSH_PATH" \
-  "QUALITY_REPORT_PATH=$QUALITY_REPORT_PATH"; do
-  need_path "${pair%%=*}" "${pair#*=}"
-done
-for pair in "QUALITY_PUSH_SLEEP=$QUALITY_PUSH_SLEEP" "QUALITY_REPORT_WAIT_MAX=$QUALITY_REPORT_WAIT_MAX" \
+need_each need_path "QUALITY_HEALTH_PATH=$QUALITY_HEALTH_PATH" "QUALITY_PUSH_PATH=$QUALITY_PUSH_PATH" \
+  "QUALITY_REPORT_PATH=$QUALITY_REPORT_PATH"
+need_each need_uint "QUALITY_PUSH_SLEEP=$QUALITY_PUSH_SLEEP" "QUALITY_REPORT_WAIT_MAX=$QUALITY_REPORT_WAIT_MAX" \
   "QUALITY_REPORT_WAIT_SLEEP=$QUALITY_REPORT_WAIT_SLEEP" "QUALITY_CRON_INTERVAL=$QUALITY_CRON_INTERVAL" \
   "QUALITY_API_WAIT_MAX=$QUALITY_API_WAIT_MAX" "QUALITY_RETRIES=$QUALITY_RETRIES" \
   "QUALITY_RETRY_SLEEP=$QUALITY_RETRY_SLEEP" "QUALITY_HTTP_TIMEOUT=$QUALITY_HTTP_TIMEOUT" \
-  "CRON_CYCLES=$CRON_CYCLES"; do
-  need_uint "${pair%%=*}" "${pair#*=}"
-done
-[ "$QUALITY_RETRIES" -ge 1 ] || fail 2 "QUALITY_RETRIES must be at least 1"
-RETRIES=$QUALITY_RETRIES RETRY_SLEEP=$QUALITY_RETRY_SLEEP HTTP_TIMEOUT=$QUALITY_HTTP_TIMEOUT
+  "CRON_CYCLES=$CRON_CYCLES"
+ops_start QUALITY_RETRIES "$QUALITY_RETRIES" "$QUALITY_RETRY_SLEEP" "$QUALITY_HTTP_TIMEOUT"
 api=${QUALITY_API_URL%/}
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-ops_setup "$work"
 
 # The samples are part of the image: no match is a broken image, not a quiet no-op.
 samples_exist() {
@@ -62,12 +53,8 @@ samples_exist || fail 2 "no file matches QUALITY_SAMPLES_GLOB '$QUALITY_SAMPLES_
 
 log "api $api, push $QUALITY_PUSH_PATH, report $QUALITY_REPORT_PATH, samples $QUALITY_SAMPLES_GLOB, every ${QUALITY_CRON_INTERVAL}s"
 
-cycle=0
-while :; do
-  cycle=$((cycle + 1))
-  failures=0
-  ops_wait_healthy "$api$QUALITY_HEALTH_PATH" "$QUALITY_API_WAIT_MAX" 5
-
+# One cycle: push every sample, then wait for the report and print it.
+quality_cycle() {
   pushed=0
   for sample in $QUALITY_SAMPLES_GLOB; do
     [ -f "$sample" ] || continue
@@ -105,10 +92,6 @@ while :; do
     fi
     sleep "$QUALITY_REPORT_WAIT_SLEEP"
   done
+}
 
-  if [ "$CRON_CYCLES" -gt 0 ] && [ "$cycle" -ge "$CRON_CYCLES" ]; then
-    [ "$failures" -eq 0 ] || exit 1
-    exit 0
-  fi
-  sleep "$QUALITY_CRON_INTERVAL"
-done
+ops_cron_loop "$api$QUALITY_HEALTH_PATH" "$QUALITY_API_WAIT_MAX" "$QUALITY_CRON_INTERVAL" quality_cycle

@@ -22,35 +22,22 @@ LOG_NAME=rag-refresh-cron
 : "${QUALITY_TOKEN_HEADER=X-Ops-Token}"   # (set empty: bearer only)
 : "${CRON_CYCLES:=0}"                    # 0: loop forever (the service); N: stop after N cycles
 
-# shellcheck source-path=SCRIPTDIR source=ops-http.sh
-. "$(dirname "$0")/ops-http.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/ops-http.sh
+. "$(dirname "$0")/../lib/ops-http.sh"
 
 need_url RAG_API_URL "$RAG_API_URL"
-for pair in "RAG_HEALTH_PATH=$RAG_HEALTH_PATH" "RAG_REFRESH_PATH=$RAG_REFRESH_PATH" \
-  "RAG_METRICS_PATH=$RAG_METRICS_PATH"; do
-  need_path "${pair%%=*}" "${pair#*=}"
-done
-for pair in "RAG_REFRESH_INTERVAL=$RAG_REFRESH_INTERVAL" "RAG_API_WAIT_MAX=$RAG_API_WAIT_MAX" \
+need_each need_path "RAG_HEALTH_PATH=$RAG_HEALTH_PATH" "RAG_REFRESH_PATH=$RAG_REFRESH_PATH" \
+  "RAG_METRICS_PATH=$RAG_METRICS_PATH"
+need_each need_uint "RAG_REFRESH_INTERVAL=$RAG_REFRESH_INTERVAL" "RAG_API_WAIT_MAX=$RAG_API_WAIT_MAX" \
   "RAG_RETRIES=$RAG_RETRIES" "RAG_RETRY_SLEEP=$RAG_RETRY_SLEEP" "RAG_HTTP_TIMEOUT=$RAG_HTTP_TIMEOUT" \
-  "CRON_CYCLES=$CRON_CYCLES"; do
-  need_uint "${pair%%=*}" "${pair#*=}"
-done
-[ "$RAG_RETRIES" -ge 1 ] || fail 2 "RAG_RETRIES must be at least 1"
-RETRIES=$RAG_RETRIES RETRY_SLEEP=$RAG_RETRY_SLEEP HTTP_TIMEOUT=$RAG_HTTP_TIMEOUT
+  "CRON_CYCLES=$CRON_CYCLES"
+ops_start RAG_RETRIES "$RAG_RETRIES" "$RAG_RETRY_SLEEP" "$RAG_HTTP_TIMEOUT"
 api=${RAG_API_URL%/}
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-ops_setup "$work"
 
 log "api $api, refresh $RAG_REFRESH_PATH, metrics $RAG_METRICS_PATH, every ${RAG_REFRESH_INTERVAL}s"
 
-cycle=0
-while :; do
-  cycle=$((cycle + 1))
-  failures=0
-  ops_wait_healthy "$api$RAG_HEALTH_PATH" "$RAG_API_WAIT_MAX" 5
-
+# One cycle: refresh, then print the metrics.
+rag_cycle() {
   if ops_call_retry "RAG refresh" POST "$api$RAG_REFRESH_PATH"; then
     log "cycle $cycle: RAG refresh accepted (HTTP $status)"
   else
@@ -63,10 +50,6 @@ while :; do
   else
     failures=$((failures + 1))
   fi
+}
 
-  if [ "$CRON_CYCLES" -gt 0 ] && [ "$cycle" -ge "$CRON_CYCLES" ]; then
-    [ "$failures" -eq 0 ] || exit 1
-    exit 0
-  fi
-  sleep "$RAG_REFRESH_INTERVAL"
-done
+ops_cron_loop "$api$RAG_HEALTH_PATH" "$RAG_API_WAIT_MAX" "$RAG_REFRESH_INTERVAL" rag_cycle

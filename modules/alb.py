@@ -33,6 +33,7 @@ from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
     S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfigurationRuleExpiration,
     S3BucketLifecycleConfigurationRuleFilter,
 )
@@ -49,7 +50,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
-from modules.config import EnvConfig
+from modules.config import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, EnvConfig
 from modules.network import Network, fit_name, flat_output
 from modules.secrets import Secrets
 from modules.security_groups import HTTP_PORT, HTTPS_PORT, SecurityGroups, grafana_via_alb
@@ -185,7 +186,10 @@ class Alb(Construct):
             self, "access_logs_lifecycle", bucket=bucket.id,
             rule=[S3BucketLifecycleConfigurationRule(
                 id="expire-access-logs", status="Enabled", filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=cfg.alb.access_logs_retention_days)])])
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=cfg.alb.access_logs_retention_days)],
+                # no half-written objects kept (and billed) forever
+                abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS)])])
 
         caller = DataAwsCallerIdentity(self, "caller")
         log_objects = f"{bucket.arn}/{ACCESS_LOG_PREFIX}/AWSLogs/{caller.account_id}/*"

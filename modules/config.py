@@ -86,6 +86,7 @@ ROLLING_DEPLOYMENT = (100, 200)
 REPLACE_DEPLOYMENT = (0, 100)
 # network and edge
 DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
+ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS = 1  # days until incomplete multipart uploads to the ALB log bucket are dropped
 DEFAULT_GRAFANA_SERVICE = "grafana"
 DEFAULT_GRAFANA_PORT = 3000
 DEFAULT_GRAFANA_HEALTH_CHECK_PATH = "/api/health"

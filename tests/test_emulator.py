@@ -304,7 +304,8 @@ def untolerated_changes(plan: dict) -> list[str]:
             attrs = []  # a bare create or delete: the state lost track of a resource
         untolerated = [a for a in attrs if (change["type"], a) not in TOLERATED_DRIFT]
         if untolerated or not attrs:
-            problems.append(f"{change['address']}: {'/'.join(actions)} {untolerated or '(whole resource)'}")
+            what = untolerated or ("(no attribute differs: see the plan)" if "update" in actions else "(whole resource)")
+            problems.append(f"{change['address']}: {'/'.join(actions)} {what}")
     for name, change in (plan.get("output_changes") or {}).items():
         if change["actions"] != ["no-op"] and change.get("after_unknown") is not True:
             problems.append(f"output.{name}: {'/'.join(change['actions'])}")
@@ -353,6 +354,7 @@ def test_emulator_option_changes_only_provider_and_backend(cdktf_project, synths
         doc["terraform"].pop("backend", None)
         doc["terraform"].pop("cloud", None)
         doc["//"]["metadata"].pop("backend", None)
+        doc["//"]["metadata"].pop("cloud", None)
     assert emulated == default
 
 
@@ -364,3 +366,30 @@ def test_every_exclusion_is_documented():
     in_code |= set(FORGET_BEFORE_DESTROY)
     assert in_code - listed == set(), "docs/proof.md does not list these (add them)"
     assert listed - in_code == set(), "docs/proof.md lists entries the test no longer has (remove them)"
+
+
+def test_replan_filter_reports_all_but_the_listed_drift():
+    """untolerated_changes can fail: only TOLERATED_DRIFT attributes pass, null equals empty."""
+    def change(address, actions, before=None, after=None, unknown=None, replace=None):
+        return {"address": address, "type": address.split(".")[0],
+                "change": {"actions": actions, "before": before, "after": after, "after_unknown": unknown or {},
+                           "replace_paths": replace or []}}
+
+    plan = {"resource_changes": [
+        change("aws_vpc.main", ["update"], {"cidr_block": "10.0.0.0/16"}, {"cidr_block": "10.1.0.0/16"}),
+        change("aws_vpc_security_group_ingress_rule.r", ["update"], {"description": None}, {"description": "x"}),
+        change("aws_autoscaling_group.g", ["update"],  # null vs "" is no change; a tolerated unknown
+               {"capacity_reservation_specification": [{"p": None}], "launch_template": [{"version": "1"}]},
+               {"capacity_reservation_specification": [{"p": ""}], "launch_template": [{}]},
+               {"launch_template": [{"version": True}]}),
+        change("aws_ecs_service.s", ["delete", "create"], replace=[["capacity_provider_strategy"]]),
+        change("aws_ecs_service.t", ["delete", "create"], replace=[["task_definition"]]),
+        change("aws_ecr_repository.lost", ["create"], None, {"name": "x"}),
+        change("aws_iam_role.same", ["no-op"]),
+    ], "output_changes": {"vpc_id": {"actions": ["update"], "after_unknown": False}}}
+    assert untolerated_changes(plan) == [
+        "aws_vpc.main: update ['cidr_block']",
+        "aws_ecs_service.t: delete/create ['task_definition']",
+        "aws_ecr_repository.lost: create (whole resource)",
+        "output.vpc_id: update",
+    ]

@@ -103,6 +103,9 @@ def use_supported_node() -> None:
     os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(JSII_CACHE_DIR))
     # jsii's kernel calls util.isArray, which Node 22 flags on every run; nothing a user can act on.
     os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
+    from modules import sdk  # noqa: PLC0415  (light: no jsii yet)
+
+    sdk.lazy_node_options(os.environ)
     if "JSII_NODE" in os.environ:
         return
     try:

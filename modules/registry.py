@@ -4,7 +4,9 @@ Repositories are `<project>-<environment>/<build>`, scanned on push, IMMUTABLE (
 the synth-time image tag, seed §5, never `latest`; for an image another repository builds, the tag
 that repository pushed, `image.tag_env_var`), encrypted, with a lifecycle policy built by the
 provider's policy-document data source. Public images (seed §7: outside registries are a risk) are
-pulled through an ECR pull-through cache rule per upstream when `registry.pull_through_cache` is on.
+pulled through an ECR pull-through cache rule per upstream when `registry.pull_through_cache` is on;
+ECR creates those cache repositories itself, so a repository creation template per rule gives them
+the same encryption and a lifecycle (they stay MUTABLE: the cache re-pulls a moved upstream tag).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
     EcrRepositoryEncryptionConfiguration,
     EcrRepositoryImageScanningConfiguration,
+)
+from cdktf_cdktf_provider_aws.ecr_repository_creation_template import (
+    EcrRepositoryCreationTemplate,
+    EcrRepositoryCreationTemplateEncryptionConfiguration,
 )
 from constructs import Construct
 
@@ -58,13 +64,26 @@ class Registry(Construct):
             self._repositories[build] = repo
 
         self._cache_rules: dict[str, EcrPullThroughCacheRule] = {}
+        cached_lifecycle = self._cached_lifecycle_policy(cfg) if cfg.pull_through_upstreams() else None
         for upstream in cfg.pull_through_upstreams():
             host, needs_credentials = PULL_THROUGH_UPSTREAMS[upstream]
+            key = upstream.replace("-", "_")
             self._cache_rules[upstream] = EcrPullThroughCacheRule(
-                self, f"pull_through_{upstream.replace('-', '_')}",
+                self, f"pull_through_{key}",
                 ecr_repository_prefix=self.cache_prefix(upstream),
                 upstream_registry_url=host,
                 credential_arn=secrets.arn(cfg.registry.docker_hub_secret) if needs_credentials else None,
+            )
+            # ECR matches a template to a cache repository by the rule's prefix (AWS: use the same one).
+            EcrRepositoryCreationTemplate(
+                self, f"cache_template_{key}",
+                prefix=self.cache_prefix(upstream),
+                applied_for=["PULL_THROUGH_CACHE"],
+                description=f"repositories ECR creates for images cached from {upstream}",
+                image_tag_mutability="MUTABLE",
+                encryption_configuration=[
+                    EcrRepositoryCreationTemplateEncryptionConfiguration(encryption_type=cfg.registry.encryption)],
+                lifecycle_policy=cached_lifecycle.json,
             )
 
         if self._repositories:
@@ -102,6 +121,18 @@ class Registry(Construct):
     def _cached_prefix(self, upstream: str) -> str:
         rule = self._cache_rules[upstream]
         return f"{rule.registry_id}.dkr.ecr.{self._cfg.region}.amazonaws.com/{rule.ecr_repository_prefix}"
+
+    def _cached_lifecycle_policy(self, cfg: EnvConfig) -> DataAwsEcrLifecyclePolicyDocument:
+        # a cache repository holds one upstream image's tags: keep as many as of our own images
+        return DataAwsEcrLifecyclePolicyDocument(self, "cached_lifecycle_policy", rule=[
+            DataAwsEcrLifecyclePolicyDocumentRule(
+                priority=1,
+                description=f"keep the last {cfg.registry.keep_last} cached images",
+                selection=[DataAwsEcrLifecyclePolicyDocumentRuleSelection(
+                    tag_status="any", count_type="imageCountMoreThan", count_number=cfg.registry.keep_last)],
+                action=[DataAwsEcrLifecyclePolicyDocumentRuleAction(type="expire")],
+            ),
+        ])
 
     def _lifecycle_policy(self, cfg: EnvConfig) -> DataAwsEcrLifecyclePolicyDocument:
         reg = cfg.registry

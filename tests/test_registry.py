@@ -69,6 +69,24 @@ def test_anonymous_upstreams_need_no_credentials(data_stack):
     assert "credential_arn" not in rules["public.ecr.aws"] and "credential_arn" not in rules["quay.io"]
 
 
+def test_cache_repositories_get_a_creation_template_per_rule(stage, stage_cfg, data_stack):
+    for stack, encryption in ((stage, "AES256"), (data_stack, "KMS")):
+        rules = stack.resources("aws_ecr_pull_through_cache_rule").values()
+        templates = {t["prefix"]: t for t in stack.resources("aws_ecr_repository_creation_template").values()}
+        # ECR applies a template to the repositories a cache rule creates when the prefixes are equal
+        assert set(templates) == {r["ecr_repository_prefix"] for r in rules}
+        for template in templates.values():
+            assert template["applied_for"] == ["PULL_THROUGH_CACHE"]
+            assert template["encryption_configuration"] == [{"encryption_type": encryption}]
+            assert template["image_tag_mutability"] == "MUTABLE"  # the cache re-pulls an upstream tag that moved
+    doc_key = re.fullmatch(r"\$\{data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.json\}",
+                           stage.one("aws_ecr_repository_creation_template")["lifecycle_policy"]).group(1)
+    (rule,) = stage.data("aws_ecr_lifecycle_policy_document")[doc_key]["rule"]
+    assert rule["selection"][0] == {"tag_status": "any", "count_type": "imageCountMoreThan",
+                                    "count_number": stage_cfg.registry.keep_last}
+    assert rule["action"] == [{"type": "expire"}]
+
+
 def test_no_cache_rules_when_switched_off(synths):
     def mutate(data):
         data["registry"] = {"pull_through_cache": False}
@@ -76,6 +94,7 @@ def test_no_cache_rules_when_switched_off(synths):
 
     off = synths.of_data(variant(mutate))
     assert off.resources("aws_ecr_pull_through_cache_rule") == {}
+    assert off.resources("aws_ecr_repository_creation_template") == {}
 
 
 APP_TAG = "app-2.4.1"  # a tag the application repository pushed

@@ -10,7 +10,6 @@ re-plan empty and destroy.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import json
 import os
 import re
@@ -31,7 +30,7 @@ import yaml
 
 from conftest import PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
 
-SERIAL_MOTO_SERVER = Path(__file__).with_name("serial_moto_server.py")  # moto's app, one request at a time
+MOTO_SERVER = Path(PYTHON).parent / "moto_server"
 CDKTF = ROOT / ".tools" / "node_modules" / ".bin" / "cdktf"
 PROOF_DOC = ROOT / "docs" / "proof.md"
 STACK = "araquem-stage"
@@ -161,13 +160,13 @@ def die_with_parent() -> None:
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
     """moto's server on a free local port, stopped (whole process group) when the module ends."""
-    if importlib.util.find_spec("werkzeug") is None:
-        pytest.fail("moto[server] missing: it is a dev dependency (make test installs it)")
+    if not MOTO_SERVER.is_file():
+        pytest.fail(f"{MOTO_SERVER} missing: moto[server] is a dev dependency (make test installs it)")
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [PYTHON, str(SERIAL_MOTO_SERVER), "127.0.0.1", str(port)],
+            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
             # Attach AWS-managed policies (e.g. AmazonECSTaskExecutionRolePolicy) like real IAM does.
             env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},

@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -101,6 +102,20 @@ TOLERATED_DRIFT: dict[tuple[str, str], str] = {
 }
 
 
+# The one failure the destroy step retries (once): moto performs a delete, the SDK sends the same call
+# again (attempt=2 of one invocation, recorded with MOTO_ENABLE_RECORDING) and moto answers "not found".
+# Seen on about one destroy in four on 2 cores, on different resources (listener, security-group rules).
+NOT_FOUND = re.compile(r"NotFound|does not exist")
+ERROR_LINES = 7  # Terraform wraps one error over a few lines
+
+
+def only_retried_deletes(output: str) -> bool:
+    """True when every error of a failed destroy is a delete answered "not found" (the flake above)."""
+    errors = output.split("Error: ")[1:]
+    return bool(errors) and all(
+        e.startswith("deleting ") and NOT_FOUND.search("\n".join(e.splitlines()[:ERROR_LINES])) for e in errors)
+
+
 # Resource types whose delete moto does not implement: dropped from the state before `cdktf destroy`
 # (in AWS they go with their parent, which is destroyed normally).
 FORGET_BEFORE_DESTROY: dict[str, str] = {
@@ -145,8 +160,15 @@ class Project:
     def stack_dir(self) -> Path:
         return self.dir / "cdktf.out" / "stacks" / STACK
 
-    def cdktf(self, *args: str, timeout: int) -> subprocess.CompletedProcess:
-        return cdktf(self.dir, self.env, self.moto_log, *args, timeout=timeout)
+    def cdktf(self, *args: str, timeout: int, check: bool = True,
+              extra_env: dict | None = None) -> subprocess.CompletedProcess:
+        proc = cdktf(self.dir, {**self.env, **(extra_env or {})}, *args, timeout=timeout)
+        assert not check or proc.returncode == 0, self.failure(proc)
+        return proc
+
+    def failure(self, proc: subprocess.CompletedProcess) -> str:
+        return (f"{' '.join(proc.args[1:])} exited {proc.returncode}\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}\n"
+                f"--- moto log tail ---\n{self.moto_log.read_text()[-2000:]}")
 
 
 def die_with_parent() -> None:
@@ -253,16 +275,11 @@ def run_bounded(cmd: list[str], cwd: Path, env: dict, timeout: int) -> subproces
     return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
 
 
-def cdktf(project: Path, env: dict, log: Path, *args: str, timeout: int) -> subprocess.CompletedProcess:
+def cdktf(project: Path, env: dict, *args: str, timeout: int) -> subprocess.CompletedProcess:
     if args[0] in ("deploy", "destroy", "diff"):
         # `terraform providers lock` ignores the CLI config's offline mirror and needs the registry.
         args = (*args, "--skip-provider-lock", "--no-color")
-    proc = run_bounded([str(CDKTF), *args], cwd=project, env=env, timeout=timeout)
-    assert proc.returncode == 0, (
-        f"cdktf {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}\n"
-        f"--- moto log tail ---\n{log.read_text()[-2000:]}"
-    )
-    return proc
+    return run_bounded([str(CDKTF), *args], cwd=project, env=env, timeout=timeout)
 
 
 def _normal(value):
@@ -336,9 +353,33 @@ def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
     forget = [a for a in state if a.split(".")[0] in FORGET_BEFORE_DESTROY]
     if forget:
         run(["terraform", "state", "rm", *forget], cwd=stack_dir, env=env, timeout=120)
-    project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT)
+    destroy_env = {"TF_LOG": "DEBUG", "TF_LOG_PATH": str(stack_dir / "destroy-debug.log")}  # kept for diagnosis
+    first = project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT, check=False, extra_env=destroy_env)
+    if first.returncode != 0:
+        # Only the known moto flake gets a second destroy: a delete moto performed, retried by the SDK,
+        # answered "not found" (only_retried_deletes). The second destroy refreshes the state and finishes.
+        assert only_retried_deletes(first.stdout), project.failure(first)
+        warnings.warn(f"emulator: destroy ran twice (the retried-delete flake, docs/proof.md): "
+                      f"{first.stdout[first.stdout.index('Error: '):][:300]}", stacklevel=1)
+        project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT)
     left = run(["terraform", "state", "list"], cwd=stack_dir, env=env, timeout=120).stdout.split()
     assert [a for a in left if not a.startswith("data.")] == [], f"destroy left resources in state: {left}"
+
+
+def test_destroy_is_retried_only_for_a_delete_moto_already_did():
+    listener = ("araquem-stage  Error: deleting ELBv2 Listener (arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/b/c): "
+                "operation error Elastic Load Balancing v2: DeleteListener, https response error StatusCode: 400, "
+                "RequestID: x, ListenerNotFound: The specified listener does not exist.\n")
+    rule = ("araquem-stage  Error: deleting VPC Security Group Rule (sgr-76e6ea5f32117fe53)\n\n"
+            "               operation error EC2: RevokeSecurityGroupEgress, https response error\n"
+            "               StatusCode: 400, RequestID:\n               x, api error\n"
+            "               InvalidPermission.NotFound: The specified rule does not exist in this security\n")
+    dependency = ("araquem-stage  Error: deleting Security Group (sg-1): operation error EC2: DeleteSecurityGroup, "
+                  "api error DependencyViolation: resource sg-1 has a dependent object\n")
+    assert only_retried_deletes(listener) and only_retried_deletes(rule + listener)
+    assert not only_retried_deletes(rule + dependency)  # a real failure beside the flake still fails
+    assert not only_retried_deletes("Error: creating ECS Service (api): InvalidParameterException\n")
+    assert not only_retried_deletes("Destroy complete! Resources: 0 destroyed.\n")
 
 
 def test_emulator_option_changes_only_provider_and_backend(cdktf_project, synths):

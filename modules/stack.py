@@ -18,7 +18,8 @@ from modules.database import Database
 from modules.parameters import Parameters
 from modules.registry import Registry
 from modules.secrets import Secrets
-from modules.service import Namespaces, Workload, WorkloadDeps
+from modules.namespaces import Namespaces
+from modules.workload import Workload, WorkloadDeps
 from modules.volumes import Volumes
 
 # Services the emulator run (tests/test_emulator.py) points at a local endpoint. Only used with

@@ -352,7 +352,7 @@ def test_a_job_cannot_use_service_connect_names(tmp_path, mutate, field, words):
 
 
 def test_secret_arn_of_strips_the_json_key_selector():
-    from modules.service import secret_arn_of
+    from modules.task_secrets import secret_arn_of
 
     arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:araquem/dev-eu/postgres-AbCdEf"
     assert secret_arn_of(f"{arn}:password::") == arn  # ECS valueFrom `<arn>:<key>:<stage>:<version>`

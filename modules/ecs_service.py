@@ -1,0 +1,181 @@
+"""The ECS service of a `kind: service` task owner: keeps its task running and reachable.
+
+  - Service Connect: every service is a client; one with ports also serves them under its compose name
+  - Cloud Map DNS registration when a job (outside Service Connect) depends on it
+  - ALB target when the alb section routes to one of its containers
+  - deployment circuit breaker with rollback; replace (0/100) instead of rolling (100/200) when the
+    task writes an EFS volume or holds the GPU
+  - CPU target-tracking autoscaling from `scaling`
+The resources are created in the Workload's scope (ids as before: dns_discovery, service, scaling_*).
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+    AppautoscalingPolicy,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification,
+)
+from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from cdktf_cdktf_provider_aws.ecs_service import (
+    EcsService,
+    EcsServiceCapacityProviderStrategy,
+    EcsServiceDeploymentCircuitBreaker,
+    EcsServiceLoadBalancer,
+    EcsServiceNetworkConfiguration,
+    EcsServiceServiceConnectConfiguration,
+    EcsServiceServiceConnectConfigurationLogConfiguration,
+    EcsServiceServiceConnectConfigurationService,
+    EcsServiceServiceConnectConfigurationServiceClientAlias,
+    EcsServiceServiceRegistries,
+)
+from cdktf_cdktf_provider_aws.service_discovery_service import (
+    ServiceDiscoveryService,
+    ServiceDiscoveryServiceDnsConfig,
+    ServiceDiscoveryServiceDnsConfigDnsRecords,
+)
+from constructs import Construct
+
+from modules import container as containers
+from modules.config import DEFAULT_HEALTH_START_PERIOD, REPLACE_DEPLOYMENT, ROLLING_DEPLOYMENT
+from modules.task_owner import TaskOwner
+
+SERVICE_CONNECT_LOG_PREFIX = "service-connect"
+DNS_RECORD_TTL = 10  # seconds: tasks come and go; a short TTL keeps job clients on live tasks
+
+
+def ecs_service(scope: Construct, task: TaskOwner, *, task_definition_arn: str, log_group_name: str) -> EcsService:
+    """The service running `desired_count` copies of the task (the autoscaler owns the count once on)."""
+    cfg, deps, svc = task.cfg, task.deps, task.owner
+    writes_volume = any(not ro for ro in task.mounted_volumes().values())
+    has_gpu = any(c.gpu for c in task.containers.values())
+    min_healthy, max_percent = REPLACE_DEPLOYMENT if (writes_volume or has_gpu) else ROLLING_DEPLOYMENT
+
+    load_balancers, grace, after = _load_balancers(task), None, None
+    if load_balancers:
+        grace = svc.health_check.start_period if svc.health_check else DEFAULT_HEALTH_START_PERIOD
+        # ECS refuses a target group that no listener uses yet
+        after = [deps.alb.listener] if getattr(deps.alb, "listener", None) is not None else None
+    registries = _dns_registration(scope, task)
+
+    service = EcsService(
+        scope,
+        "service",
+        name=task.prefix,
+        cluster=deps.cluster.cluster_arn,
+        task_definition=task_definition_arn,
+        desired_count=svc.desired_count,
+        capacity_provider_strategy=[
+            EcsServiceCapacityProviderStrategy(capacity_provider=task.capacity_provider(), weight=1, base=0)
+        ],
+        network_configuration=EcsServiceNetworkConfiguration(
+            subnets=task.subnets(), security_groups=task.security_groups(), assign_public_ip=False
+        ),
+        deployment_circuit_breaker=EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
+        deployment_minimum_healthy_percent=min_healthy,
+        deployment_maximum_percent=max_percent,
+        load_balancer=load_balancers or None,
+        health_check_grace_period_seconds=grace,
+        service_connect_configuration=_service_connect(task, log_group_name),
+        service_registries=registries,
+        enable_execute_command=False,
+        enable_ecs_managed_tags=True,
+        propagate_tags="SERVICE",
+        wait_for_steady_state=False,
+        depends_on=after,
+        # the autoscaler owns desired_count once scaling is on
+        lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]) if svc.scaling else None,
+    )
+    if svc.scaling:
+        _autoscaling(scope, task, service)
+    return service
+
+
+def _load_balancers(task: TaskOwner) -> list[EcsServiceLoadBalancer]:
+    """One attachment per (container, port) the ALB routes to."""
+    deps = task.deps
+    target_groups = getattr(deps.alb, "target_groups", {}) if deps.alb is not None else {}
+    return [
+        EcsServiceLoadBalancer(target_group_arn=arn, container_name=cname, container_port=port)
+        for cname in task.containers
+        for port, arn in sorted(target_groups.get(cname, {}).items())
+    ]
+
+
+def _dns_registration(scope: Construct, task: TaskOwner) -> EcsServiceServiceRegistries | None:
+    """A Cloud Map DNS name `<name>.<dns_namespace>` when a job depends on this service."""
+    cfg, deps, name = task.cfg, task.deps, task.name
+    if not (deps.dns_namespace_id and name in cfg.dns_discovered()):
+        return None
+    discovery = ServiceDiscoveryService(
+        scope,
+        "dns_discovery",
+        name=name,
+        description=f"{name}.{cfg.dns_namespace}: for tasks outside Service Connect (jobs)",
+        dns_config=ServiceDiscoveryServiceDnsConfig(
+            namespace_id=deps.dns_namespace_id,
+            routing_policy="MULTIVALUE",
+            dns_records=[ServiceDiscoveryServiceDnsConfigDnsRecords(type="A", ttl=DNS_RECORD_TTL)],
+        ),
+    )
+    return EcsServiceServiceRegistries(registry_arn=discovery.arn)
+
+
+def _service_connect(task: TaskOwner, log_group_name: str) -> EcsServiceServiceConnectConfiguration | None:
+    """Every service is a client; a service with ports also serves them under its compose name."""
+    if not task.deps.namespace_arn:
+        return None
+    servers = [
+        EcsServiceServiceConnectConfigurationService(
+            port_name=containers.port_name(cname, pm.port, pm.name),
+            discovery_name=containers.port_name(cname, pm.port, pm.name),
+            client_alias=EcsServiceServiceConnectConfigurationServiceClientAlias(port=pm.port, dns_name=cname),
+        )
+        for cname, svc in task.containers.items()
+        for pm in svc.ports
+    ]
+    return EcsServiceServiceConnectConfiguration(
+        enabled=True,
+        namespace=task.deps.namespace_arn,
+        service=servers or None,
+        log_configuration=EcsServiceServiceConnectConfigurationLogConfiguration(
+            log_driver=containers.LOG_DRIVER,
+            options={
+                "awslogs-group": log_group_name,
+                "awslogs-region": task.cfg.region,
+                "awslogs-stream-prefix": SERVICE_CONNECT_LOG_PREFIX,
+            },
+        ),
+    )
+
+
+def _autoscaling(scope: Construct, task: TaskOwner, service: EcsService) -> None:
+    """Target tracking on the service's average CPU, between scaling.min and scaling.max tasks."""
+    scaling = task.owner.scaling
+    target = AppautoscalingTarget(
+        scope,
+        "scaling_target",
+        service_namespace="ecs",
+        scalable_dimension="ecs:service:DesiredCount",
+        resource_id=f"service/{task.deps.cluster.cluster_name}/{service.name}",
+        min_capacity=scaling.min,
+        max_capacity=scaling.max,
+    )
+    AppautoscalingPolicy(
+        scope,
+        "scaling_cpu",
+        name=f"{task.prefix}-cpu-{scaling.cpu_target}",
+        policy_type="TargetTrackingScaling",
+        service_namespace=target.service_namespace,
+        scalable_dimension=target.scalable_dimension,
+        resource_id=target.resource_id,
+        target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+            target_value=scaling.cpu_target,
+            predefined_metric_specification=(
+                AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization"
+                )
+            ),
+        ),
+    )

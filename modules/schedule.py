@@ -1,0 +1,105 @@
+"""How a job or scheduled task owner runs: the `<name>_run_task_command` output (both kinds) and, for
+`kind: scheduled`, an EventBridge Scheduler schedule with a role that may run only this task.
+
+The resources are created in the Workload's scope (ids as before: run_task_command, scheduler_*, schedule).
+"""
+
+from __future__ import annotations
+
+from cdktf import Fn, TerraformOutput
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import DataAwsIamPolicyDocument
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.scheduler_schedule import (
+    SchedulerSchedule,
+    SchedulerScheduleFlexibleTimeWindow,
+    SchedulerScheduleTarget,
+    SchedulerScheduleTargetEcsParameters,
+    SchedulerScheduleTargetEcsParametersCapacityProviderStrategy,
+    SchedulerScheduleTargetEcsParametersNetworkConfiguration,
+    SchedulerScheduleTargetRetryPolicy,
+)
+from constructs import Construct
+
+from modules.task_owner import TaskOwner
+from modules.task_roles import ECS_TASKS_PRINCIPAL, assume_role_policy, condition, statement
+
+SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
+SCHEDULE_RETRY_ATTEMPTS = 2
+
+
+def run_task_command(scope: Construct, task: TaskOwner) -> str:
+    """`aws ecs run-task` for the latest revision, placed like a service; also a flat stack output."""
+    subnets = Fn.join(",", task.subnets())
+    groups = Fn.join(",", task.security_groups())
+    command = (
+        f"aws ecs run-task --region {task.cfg.region} --cluster {task.deps.cluster.cluster_name} "
+        f"--task-definition {task.prefix} "
+        f"--capacity-provider-strategy capacityProvider={task.capacity_provider()},weight=1 "
+        f"--network-configuration 'awsvpcConfiguration={{subnets=[{subnets}],securityGroups=[{groups}],"
+        f"assignPublicIp=DISABLED}}'"
+    )
+    output = TerraformOutput(
+        scope, "run_task_command", value=command,
+        description=f"Runs the {task.name} {task.owner.kind.value} once (latest task definition revision)",
+    )
+    output.override_logical_id(f"{task.name.replace('-', '_')}_run_task_command")
+    return command
+
+
+def schedule(scope: Construct, task: TaskOwner, *, task_definition_arn: str, execution_role_arn: str,
+             task_role_arn: str) -> SchedulerSchedule:
+    """Runs one copy of the task on `schedule` in `schedule_timezone`, retried SCHEDULE_RETRY_ATTEMPTS times."""
+    role = _scheduler_role(scope, task, task_definition_arn=task_definition_arn,
+                           passed_roles=[execution_role_arn, task_role_arn])
+    return SchedulerSchedule(
+        scope,
+        "schedule",
+        name=task.prefix,
+        description=task.owner.description or f"runs {task.name}",
+        schedule_expression=task.owner.schedule,
+        schedule_expression_timezone=task.owner.schedule_timezone,
+        flexible_time_window=SchedulerScheduleFlexibleTimeWindow(mode="OFF"),
+        target=SchedulerScheduleTarget(
+            arn=task.deps.cluster.cluster_arn,
+            role_arn=role.arn,
+            retry_policy=SchedulerScheduleTargetRetryPolicy(maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS),
+            ecs_parameters=SchedulerScheduleTargetEcsParameters(
+                task_definition_arn=task_definition_arn,
+                task_count=1,
+                capacity_provider_strategy=[SchedulerScheduleTargetEcsParametersCapacityProviderStrategy(
+                    capacity_provider=task.capacity_provider(), weight=1, base=0)],
+                network_configuration=SchedulerScheduleTargetEcsParametersNetworkConfiguration(
+                    subnets=task.subnets(), security_groups=task.security_groups(), assign_public_ip=False
+                ),
+                enable_ecs_managed_tags=True,
+                propagate_tags="TASK_DEFINITION",
+            ),
+        ),
+    )
+
+
+def _scheduler_role(scope: Construct, task: TaskOwner, *, task_definition_arn: str,
+                    passed_roles: list[str]) -> IamRole:
+    """The role the scheduler assumes: run this task definition in this cluster, pass its two roles to ECS."""
+    role = IamRole(
+        scope,
+        "scheduler_role",
+        name=f"{task.prefix}-scheduler",
+        description=f"EventBridge Scheduler: run {task.name}'s task on its schedule",
+        assume_role_policy=assume_role_policy(scope, task.deps, SCHEDULER_PRINCIPAL, "scheduler_trust"),
+    )
+    doc = DataAwsIamPolicyDocument(
+        scope,
+        "scheduler_policy_document",
+        statement=[
+            statement("RunOwnTask", ["ecs:RunTask"], [task_definition_arn],
+                      [condition("ArnEquals", "ecs:cluster", [task.deps.cluster.cluster_arn])]),
+            statement("PassOwnRoles", ["iam:PassRole"], passed_roles,
+                      [condition("StringEquals", "iam:PassedToService", [ECS_TASKS_PRINCIPAL])]),
+            statement("TagOwnTasks", ["ecs:TagResource"], ["*"],
+                      [condition("StringEquals", "ecs:CreateAction", ["RunTask"])]),
+        ],
+    )
+    IamRolePolicy(scope, "scheduler_policy", name="run-task", role=role.id, policy=doc.json)
+    return role

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import ROOT, variant
-from test_service import scheduled_without_volumes
+from test_workload import scheduled_without_volumes
 
 # Seed §3.2 persistent volumes and the uid:gid the images run as (prometheus nobody, grafana 472,
 # tempo 10001, ollama root): a wrong owner is the classic "permission denied" on first start.

@@ -1,0 +1,77 @@
+"""modules/ecs_service.py: Service Connect by compose name, ALB targets, rollback/replace deployments, autoscaling."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import variant
+from test_workload import bad_input_line, ecs_services, referenced, scheduled_without_volumes, task_definitions
+
+# Compose names and ports other containers use (seed §3.4 datasources, §2 ports).
+COMPOSE_ALIASES = {("api", 8000), ("prometheus", 9090), ("grafana", 3000), ("tempo", 3200), ("tempo", 4317),
+                   ("tempo", 4318), ("ollama", 11434), ("otel-collector", 4317), ("otel-collector", 4318),
+                   ("otel-collector", 8888)}
+
+
+def test_service_connect_aliases_are_the_compose_names(stage):
+    namespace = stage.one("aws_service_discovery_http_namespace")
+    assert namespace["name"] == "araquem-stage.local"
+    aliases = set()
+    for name, service in ecs_services(stage).items():
+        sc = service["service_connect_configuration"]
+        assert sc["enabled"] is True and "aws_service_discovery_http_namespace" in sc["namespace"]  # every one a client
+        for server in sc.get("service", []):
+            aliases.add((server["client_alias"]["dns_name"], server["client_alias"]["port"]))
+            assert server["port_name"] == server["discovery_name"]
+    assert aliases == COMPOSE_ALIASES
+    # the port names the services publish exist in their task definitions
+    for owner, td in task_definitions(stage).items():
+        names = {p["name"] for d in json.loads(td["container_definitions"]) for p in d.get("portMappings", [])}
+        if owner in ecs_services(stage):
+            published = {s["port_name"] for s in ecs_services(stage)[owner]["service_connect_configuration"].get(
+                "service", [])}
+            assert published == names
+
+
+def test_api_behind_the_alb_with_rollback_and_autoscaling(stage, stage_cfg):
+    api = ecs_services(stage)["api"]
+    assert api["load_balancer"] == [{"container_name": "api", "container_port": 8000,
+                                     "target_group_arn": api["load_balancer"][0]["target_group_arn"]}]
+    assert "aws_lb_target_group" in api["load_balancer"][0]["target_group_arn"]
+    assert any("aws_lb_listener" in d for d in api["depends_on"])
+    assert api["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
+    assert api["lifecycle"]["ignore_changes"] == ["desired_count"]
+    scaling = stage_cfg.services["api"].scaling
+    target = stage.one("aws_appautoscaling_target")
+    assert (target["min_capacity"], target["max_capacity"]) == (scaling.min, scaling.max)
+    policy = stage.one("aws_appautoscaling_policy")["target_tracking_scaling_policy_configuration"]
+    assert policy["target_value"] == scaling.cpu_target
+    assert policy["predefined_metric_specification"]["predefined_metric_type"] == "ECSServiceAverageCPUUtilization"
+
+
+def test_every_service_rolls_back_and_stateful_ones_replace(stage):
+    for name, service in ecs_services(stage).items():
+        assert service["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
+        assert service["network_configuration"]["assign_public_ip"] is False
+        assert service["enable_execute_command"] is False
+        stateful = name in ("ollama", "prometheus", "grafana", "tempo")  # write an EFS volume or hold the GPU
+        expected = (0, 100) if stateful else (100, 200)
+        assert (service["deployment_minimum_healthy_percent"], service["deployment_maximum_percent"]) == expected
+
+
+def test_grafana_registers_with_its_target_group_when_exposed(stage, synths):
+    assert "load_balancer" not in ecs_services(stage)["grafana"]  # stage: internal only
+    other = synths.of_data(variant(scheduled_without_volumes))
+    grafana = ecs_services(other)["grafana"]
+    [attachment] = grafana["load_balancer"]
+    assert (attachment["container_name"], attachment["container_port"]) == ("grafana", 3000)
+    assert referenced(other, attachment["target_group_arn"])["port"] == 3000
+    assert any("aws_lb_listener" in d for d in grafana["depends_on"])
+
+
+def test_port_names_must_be_unique_in_the_namespace(tmp_path):
+    def mutate(data):
+        data["services"]["otel-collector"]["ports"][0]["name"] = "tempo-http"  # tempo's 3200 already has it
+
+    line = bad_input_line(tmp_path, mutate, "services.otel-collector.ports[0].name")
+    assert "port name 'tempo-http' is already used by 'tempo'" in line

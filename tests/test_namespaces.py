@@ -1,0 +1,34 @@
+"""modules/namespaces.py: Service Connect names for services, Cloud Map DNS names for run-task jobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_workload import bad_input_line, containers, ecs_services
+
+
+def test_jobs_reach_ollama_through_dns(stage):
+    """A run-task'd job is outside Service Connect: ollama is also a Cloud Map DNS name."""
+    dns = stage.one("aws_service_discovery_private_dns_namespace")
+    assert dns["name"] == "araquem-stage.internal"
+    discovery = stage.one("aws_service_discovery_service")
+    assert discovery["name"] == "ollama" and discovery["dns_config"]["dns_records"][0]["type"] == "A"
+    assert "aws_service_discovery_service" in ecs_services(stage)["ollama"]["service_registries"]["registry_arn"]
+    secrets = {s["name"]: s["valueFrom"] for s in containers(stage)["rag-indexer"][1]["secrets"]}
+    parameter = next(p for k, p in stage.resources("aws_ssm_parameter").items() if k in secrets["OLLAMA_BASE_URL"])
+    assert parameter["insecure_value"] == "http://ollama.araquem-stage.internal:11434"
+    command = stage.json["output"]["rag_indexer_run_task_command"]["value"]
+    assert command.startswith("aws ecs run-task ") and "--task-definition araquem-stage-rag-indexer" in command
+    assert "assignPublicIp=DISABLED" in command
+
+
+@pytest.mark.parametrize("mutate, field, words", [
+    (lambda d: d["services"]["rag-indexer"].update(parameters=["OLLAMA_BASE_URL"]),  # http://ollama:11434
+     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["not in the Service Connect mesh",
+                                                         "ollama.araquem-stage.internal"]),
+    (lambda d: d["services"]["rag-indexer"].pop("depends_on"),
+     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["add 'ollama' to depends_on"]),
+], ids=["short-name", "dns-name-without-depends_on"])
+def test_a_job_cannot_use_service_connect_names(tmp_path, mutate, field, words):
+    line = bad_input_line(tmp_path, mutate, field)
+    assert all(w in line for w in words), line

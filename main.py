@@ -188,6 +188,7 @@ SUBCOMMANDS: dict[str, str | None] = {
     "diagram": "modules.diagram",
     "reference": "modules.reference",
     "plan-summary": "modules.plan_summary",
+    "cost": "modules.commands.cost",
 }
 SYNTH_HELP = "synthesize Terraform JSON into cdktf.out/ (the default command)"
 
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             return module.run(args, None)
         path = env_file(args)
         cfg = load(path)
+        args.env_path = path  # for commands that name the file in their errors
         if module:
             return module.run(args, cfg)
         out = synth(cfg, Path(args.outdir), aws_endpoint=args.aws_endpoint)

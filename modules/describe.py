@@ -213,7 +213,21 @@ def summary_lines(cfg: EnvConfig) -> list[str]:
     for var, builds in sorted(built_elsewhere.items()):
         lines.append(f"  except {', '.join(sorted(builds))} (built by another repository): the tag in ${var}, "
                      "else the synth's")
+    lines.append(cost_line(cfg))
     return lines
+
+
+def cost_line(cfg: EnvConfig) -> str:
+    """The monthly estimate of `python main.py cost`, in one line (or why there is none)."""
+    from modules.commands.cost import summary_line  # noqa: PLC0415  (pure Python)
+    from modules.cost import prices  # noqa: PLC0415
+    from modules.cost.estimate import estimate  # noqa: PLC0415
+    from modules.cost.prices import PriceError  # noqa: PLC0415
+
+    try:
+        return summary_line(estimate(cfg, prices.load()))
+    except PriceError as exc:
+        return f"cost: not estimated: {exc}"
 
 
 # ------------------------------------------------------------------ rendering

@@ -404,3 +404,44 @@ def test_quality_samples_are_required_before_anything_is_applied(tmp_path, case)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     copied = (root / "docker" / "quality-cron" / "samples" / "one.json").is_file()
     assert copied == (case == "copied")
+
+
+@pytest.mark.parametrize("case", ["changed", "new-environment", "base-not-comparable"])
+def test_cost_step_comments_the_monthly_delta_from_the_base_env_file(tmp_path, case):
+    root = tmp_path / "checkout"
+    root.mkdir()
+    for name in ("envs", "modules", "main.py", ".venv"):
+        (root / name).symlink_to(ROOT / name)
+    base = yaml.safe_load((ROOT / "envs" / "stage.yaml").read_text())
+    base["cluster"]["capacity_providers"]["gpu"]["instance_type"] = "g4dn.xlarge"
+    if case == "base-not-comparable":
+        base["region"] = "ap-south-2"  # valid, but not in the price table
+    if case != "new-environment":
+        (root / ".base" / "envs").mkdir(parents=True)
+        (root / ".base" / "envs" / "stage.yaml").write_text(yaml.safe_dump(base))
+    summary = tmp_path / "summary.md"
+    script = step(load(PLAN), "plan", "Monthly cost delta")["run"]
+    proc = run_step(script, root, {"STACK": "araquem-stage", "ARAQUEM_ENV": "stage",
+                                   "GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 0, proc.stderr
+    comment = (root / "cost-comment.md").read_text()
+    assert comment.splitlines()[0] == "<!-- araquem-cost:araquem-stage -->"
+    assert summary.read_text() == comment
+    if case == "changed":  # the PR moves the GPU from g4dn.xlarge (base) to g5.xlarge (head)
+        assert "**+350.40 USD/month**" in comment and "| EC2 gpu | 395.98 | 746.38 | +350.40 |" in comment
+    elif case == "new-environment":
+        assert "New environment" in comment and "TOTAL" in comment
+    else:
+        assert "No delta" in comment and ".base/envs/stage.yaml: region: 'ap-south-2' has no prices" in comment
+
+
+def test_sticky_cost_comment_updates_its_own_comment_only(tmp_path):
+    (tmp_path / "cost-comment.md").write_text("<!-- araquem-cost:araquem-stage -->\nnew delta\n")
+    script = tmp_path / "script.js"
+    script.write_text(step(load(PLAN), "plan", "Sticky cost comment")["with"]["script"])
+    harness = tmp_path / "harness.js"
+    harness.write_text(STICKY_HARNESS)
+    existing = [{"id": 7, "user": {"type": "Bot"}, "body": "<!-- araquem-plan:araquem-stage -->\nthe plan"},
+                {"id": 8, "user": {"type": "Bot"}, "body": "<!-- araquem-cost:araquem-stage -->\nold delta"}]
+    calls = json.loads(run([node(), str(harness), str(script), json.dumps(existing)], cwd=tmp_path, timeout=60).stdout)
+    assert calls[1:] == [["update", 8, "<!-- araquem-cost:araquem-stage -->\nnew delta\n"]]

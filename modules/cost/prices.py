@@ -1,0 +1,97 @@
+"""The price table (modules/cost/prices.json): loading, and lookups that fail loudly.
+
+A price that is not in the table is an error naming the env-file field that asked for it and the table,
+never a silent 0: an estimate missing its largest line would be worse than none.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
+# What every region of the table holds: scalars (USD per unit) and per-type tables (USD per hour).
+SCALAR_KEYS = (
+    "ebs_gp3_gb_month", "nat_gateway_hour", "nat_gateway_gb", "interface_endpoint_hour", "interface_endpoint_gb",
+    "alb_hour", "alb_lcu_hour", "public_ipv4_hour", "efs_standard_gb_month", "logs_ingestion_gb", "waf_web_acl_month",
+    "waf_rule_month", "waf_million_requests",
+)
+TABLE_KEYS = ("ec2_instance_hour", "elasticache_node_hour")
+
+
+class PriceError(Exception):
+    """Prices the table does not hold: (env-file field path, message) pairs, rendered like config errors."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {msg}" for field, msg in problems))
+
+
+@dataclass(frozen=True)
+class RegionPrices:
+    region: str
+    values: dict
+    file: str  # shown in errors, relative when possible
+
+    def scalar(self, key: str) -> float:
+        return float(self.values[key])
+
+    def per_type(self, table: str, type_name: str, field: str) -> float:
+        known = self.values[table]
+        if type_name not in known:
+            raise PriceError([(field, f"no price for '{type_name}' in {self.region} in {self.file} "
+                                      f"({table}); priced: {', '.join(sorted(known))}. Add it by hand with its "
+                                      "source, or run scripts/refresh_prices.py")])
+        return float(known[type_name])
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    data: dict
+    file: str
+
+    @property
+    def retrieved(self) -> str:
+        return self.data["retrieved"]
+
+    @property
+    def source(self) -> str:
+        return self.data["source"]
+
+    def region(self, region: str) -> RegionPrices:
+        regions = self.data["regions"]
+        if region not in regions:
+            raise PriceError([("region", f"'{region}' has no prices in {self.file}; priced regions: "
+                                         f"{', '.join(sorted(regions))}. Run scripts/refresh_prices.py --region "
+                                         f"{region} (AWS credentials needed) or add it by hand with its source")])
+        return RegionPrices(region, regions[region], self.file)
+
+
+def shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def validate(data: dict, where: str) -> None:
+    """The table's shape: every region holds every key, every price a non-negative number."""
+    for key in ("currency", "retrieved", "source", "regions"):
+        if key not in data:
+            raise ValueError(f"{where}: missing '{key}'")
+    for region, values in data["regions"].items():
+        for key in (*SCALAR_KEYS, *TABLE_KEYS):
+            if key not in values:
+                raise ValueError(f"{where}: regions.{region}: missing '{key}'")
+        numbers = [(k, values[k]) for k in SCALAR_KEYS]
+        numbers += [(f"{t}.{n}", v) for t in TABLE_KEYS for n, v in values[t].items()]
+        for key, value in numbers:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{where}: regions.{region}.{key}: {value!r} is not a price (a number >= 0)")
+
+
+def load(path: Path = PRICES_FILE) -> PriceTable:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    validate(data, shown(path))
+    return PriceTable(data, shown(path))

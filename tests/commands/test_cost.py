@@ -1,0 +1,98 @@
+"""modules/commands/cost.py: `python main.py cost` -- the table, --json, --compare, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import run_main, variant
+
+
+def write_env(tmp_path, name: str, data: dict):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stage_json():
+    proc = run_main("cost", "--env", "stage", "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_text_table_shows_every_group_the_total_and_the_assumptions(stage_json):
+    proc = run_main("cost", "--env", "stage")
+    assert proc.returncode == 0, proc.stderr
+    for group in stage_json["groups"]["desired"]:
+        assert f"\n{group} " in proc.stdout
+    total_row = next(ln for ln in proc.stdout.splitlines() if ln.startswith("TOTAL"))
+    assert f"{stage_json['totals']['desired']:,.2f}" in total_row and f"{stage_json['totals']['max']:,.2f}" in total_row
+    assert "assumptions: NAT gateways process" in proc.stdout and "not counted:" in proc.stdout
+    assert "prices: modules/cost/prices.json, retrieved" in proc.stdout
+
+
+def test_json_totals_add_up(stage_json):
+    assert stage_json["totals"]["desired"] == round(sum(ln["desired"] for ln in stage_json["lines"]), 2)
+    assert stage_json["region"] == "us-east-1" and stage_json["currency"] == "USD"
+    assert stage_json["totals"]["max"] > stage_json["totals"]["desired"]
+
+
+@pytest.mark.parametrize("mutate, field, words", [
+    (lambda d: d.update(region="ap-south-2"), "region", "'ap-south-2' has no prices in modules/cost/prices.json"),
+    (lambda d: d["cluster"]["capacity_providers"]["gpu"].update(instance_type="g6.xlarge"),
+     "cluster.capacity_providers.gpu.instance_type", "no price for 'g6.xlarge' in us-east-1"),
+])
+def test_unpriced_input_is_exit_2_naming_file_field_and_price_table(tmp_path, mutate, field, words):
+    path = write_env(tmp_path, "odd", variant(mutate))
+    proc = run_main("--env-file", str(path), "cost")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{path}: {field}: ") and words in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_compare_gives_the_delta_of_a_change(tmp_path):
+    base = write_env(tmp_path, "base", variant(lambda d: None))
+    head = write_env(tmp_path, "head", variant(
+        lambda d: d["cluster"]["capacity_providers"]["gpu"].update(instance_type="g4dn.xlarge")))
+    proc = run_main("--env-file", str(head), "cost", "--compare", str(base), "--json")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    per_hour = 0.526 - 1.006  # g4dn.xlarge - g5.xlarge in us-east-1 (prices.json)
+    assert d["groups"]["EC2 gpu"]["delta"] == pytest.approx(per_hour * 730, abs=0.01)
+    assert d["total"]["delta"] == d["groups"]["EC2 gpu"]["delta"]
+    assert {g for g, v in d["groups"].items() if v["delta"]} == {"EC2 gpu"}
+
+    md = run_main("--env-file", str(head), "cost", "--compare", str(base), "--format", "markdown").stdout
+    assert md.startswith("<!-- araquem-cost:araquem-stage -->\n")
+    assert "**-350.40 USD/month**" in md and "| EC2 gpu | 746.38 | 395.98 | -350.40 |" in md
+
+
+def test_compare_of_identical_files_says_no_change(tmp_path):
+    base = write_env(tmp_path, "base", variant(lambda d: None))
+    md = run_main("--env-file", str(base), "cost", "--compare", str(base), "--format", "markdown")
+    assert md.returncode == 0 and "No change:" in md.stdout
+
+
+def test_a_bad_base_file_is_exit_2_naming_it(tmp_path):
+    base = write_env(tmp_path, "base", variant(lambda d: d.update(region="nowhere")))
+    proc = run_main("cost", "--env", "stage", "--compare", str(base))
+    assert proc.returncode == 2 and proc.stderr.startswith(f"{base}: region:")
+
+
+def test_describe_summary_line_is_the_cost_commands_figure(stage_json):
+    proc = run_main("describe", "--env", "stage")
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("cost: "))
+    assert f"~${stage_json['totals']['desired']:,.2f}/month" in line and f"${stage_json['totals']['max']:,.2f} at max" in line
+
+
+def test_docs_show_the_commands_current_estimate_of_stage():
+    from conftest import ROOT
+
+    doc = (ROOT / "docs" / "cost.md").read_text()
+    marker = "<!-- generated: python main.py cost --env stage"
+    block = doc.split(marker, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    proc = run_main("cost", "--env", "stage")
+    assert block == proc.stdout, "docs/cost.md is stale: paste `python main.py cost --env stage` into its block"

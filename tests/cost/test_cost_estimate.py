@@ -1,0 +1,89 @@
+"""modules/cost/estimate.py: every line priced from the env file and the table, nothing silently zero."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT, variant
+from modules.config import EnvConfig, load
+from modules.cost import prices
+from modules.cost.estimate import HOURS_PER_MONTH, INTERFACE_ENDPOINTS_PER_SWITCH, estimate
+from modules.cost.prices import PriceError
+
+
+@pytest.fixture(scope="module")
+def table():
+    return prices.load()
+
+
+def cfg_of(data: dict) -> EnvConfig:
+    return EnvConfig.model_validate(data)
+
+
+def line(est, group: str):
+    found = [ln for ln in est.lines if ln.group == group]
+    assert len(found) == 1, f"{group}: {[ln.group for ln in est.lines]}"
+    return found[0]
+
+
+def test_stage_gpu_line_is_instance_hours_plus_root_volume(stage_cfg, table):
+    est = estimate(stage_cfg, table)
+    us = table.data["regions"]["us-east-1"]
+    gpu = stage_cfg.cluster.capacity_providers["gpu"]
+    per_month = us["ec2_instance_hour"]["g5.xlarge"] * HOURS_PER_MONTH + gpu.root_volume_gb * us["ebs_gp3_gb_month"]
+    assert line(est, "EC2 gpu").desired == round(gpu.desired_capacity * per_month, 2)
+    assert line(est, "EC2 gpu").max == round(gpu.max_size * per_month, 2)
+
+
+def test_general_line_scales_from_desired_to_max(stage_cfg, table):
+    general = line(estimate(stage_cfg, table), "EC2 general")
+    cp = stage_cfg.cluster.capacity_providers["general"]
+    assert general.max == pytest.approx(general.desired * cp.max_size / cp.desired_capacity, abs=0.02)
+
+
+def test_totals_are_the_sum_of_the_lines_and_every_line_costs_something(stage_cfg, table):
+    est = estimate(stage_cfg, table)
+    assert est.total("desired") == round(sum(ln.desired for ln in est.lines), 2)
+    assert all(ln.desired > 0 for ln in est.lines)
+    assert {"EC2 general", "EC2 gpu", "NAT gateways", "VPC interface endpoints", "Public IPv4", "ALB",
+            "ElastiCache", "EFS", "CloudWatch Logs"} == {ln.group for ln in est.lines}
+
+
+def test_region_prices_follow_the_env_file(table):
+    dev = estimate(load(ROOT / "envs" / "dev-eu.yaml"), table)
+    eu = table.data["regions"]["eu-west-1"]
+    assert line(dev, "ALB").desired == round((eu["alb_hour"] + eu["alb_lcu_hour"]) * HOURS_PER_MONTH, 2)
+    assert "EC2 gpu" not in {ln.group for ln in dev.lines}  # no GPU provider, no GPU line
+
+
+def test_nat_per_az_pays_one_gateway_per_az(table):
+    single = estimate(cfg_of(variant(lambda d: None)), table)
+    per_az = estimate(cfg_of(variant(lambda d: d["network"].update(nat="per_az"))), table)
+    hour = table.data["regions"]["us-east-1"]["nat_gateway_hour"]
+    assert line(per_az, "NAT gateways").desired - line(single, "NAT gateways").desired == \
+        pytest.approx(hour * HOURS_PER_MONTH, abs=0.01)
+
+
+def test_optional_parts_cost_nothing_when_absent(table):
+    def strip(d):
+        d.pop("cache")
+        d["network"]["endpoints"] = {"s3": True}
+    est = estimate(cfg_of(variant(strip)), table)
+    groups = {ln.group for ln in est.lines}
+    assert "ElastiCache" not in groups and "VPC interface endpoints" not in groups
+
+
+def test_unknown_cache_node_type_is_an_error_naming_the_field(table):
+    cfg = cfg_of(variant(lambda d: d["cache"].update(node_type="cache.x99.huge")))
+    with pytest.raises(PriceError) as err:
+        estimate(cfg, table)
+    assert err.value.problems[0][0] == "cache.node_type"
+
+
+def test_endpoint_count_matches_the_synthesized_stack(stage, stage_cfg, table):
+    interface = [r for r in stage.resources("aws_vpc_endpoint").values() if r["vpc_endpoint_type"] == "Interface"]
+    per_switch = sum(n for s, n in INTERFACE_ENDPOINTS_PER_SWITCH.items() if getattr(stage_cfg.network.endpoints, s))
+    assert len(interface) == per_switch
+    assert all(len(r["subnet_ids"]) == stage_cfg.network.az_count for r in interface)  # billed per AZ
+    assert len(stage.resources("aws_nat_gateway")) == 1  # nat: single
+    assert len(stage.one("aws_lb")["subnets"]) == stage_cfg.network.az_count  # one public IPv4 per ALB subnet

@@ -1,0 +1,105 @@
+"""scripts/refresh_prices.py: the Price List API's answers (a recorded-shape fixture) become the table."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import refresh_prices  # noqa: E402
+
+FIXTURE = ROOT / "tests" / "fixtures" / "pricing" / "get_products-us-east-1.json"
+
+
+class RecordedPricing:
+    """Stands in for boto3's pricing client: answers exactly the recorded get_products calls."""
+
+    def __init__(self):
+        self.calls = json.loads(FIXTURE.read_text())["calls"]
+        self.requests = []
+
+    def get_products(self, **request):
+        self.requests.append(request)
+        for call in self.calls:
+            if call["request"] == request:
+                return copy.deepcopy(call["response"])
+        raise AssertionError(f"unrecorded get_products call: {request}")
+
+
+def small_table() -> dict:
+    """The committed table cut to us-east-1 and the types the fixture holds."""
+    data = json.loads((ROOT / "modules" / "cost" / "prices.json").read_text())
+    region = data["regions"]["us-east-1"]
+    region["ec2_instance_hour"] = {"g5.xlarge": 0, "m6i.xlarge": 0}
+    region["elasticache_node_hour"] = {"cache.t4g.micro": 0}
+    data["regions"] = {"us-east-1": region}
+    return data
+
+
+def test_refresh_reads_every_price_from_the_recorded_responses():
+    client = RecordedPricing()
+    fresh = refresh_prices.refresh(small_table(), client, [], "2026-11-29")
+    prices = fresh["regions"]["us-east-1"]
+    assert prices["ec2_instance_hour"] == {"g5.xlarge": 1.006, "m6i.xlarge": 0.192}
+    assert prices["elasticache_node_hour"] == {"cache.t4g.micro": 0.016}
+    assert prices["nat_gateway_hour"] == 0.045 and prices["nat_gateway_gb"] == 0.045
+    assert prices["interface_endpoint_gb"] == 0.01  # first tier of a tiered price
+    assert prices["logs_ingestion_gb"] == 0.5  # the free first tier is skipped
+    assert prices["ebs_gp3_gb_month"] == 0.08  # found on the second page (NextToken followed)
+    assert prices["waf_million_requests"] == 0.6  # per request in the API, per million in the table
+    assert fresh["retrieved"] == "2026-11-29" and "Price List API" in fresh["source"]
+    assert "cross_checks" not in fresh  # those described the hand-made table
+    assert all(r["Filters"][0] == {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"}
+               for r in client.requests)
+
+
+def test_refreshed_table_prices_the_committed_one_identically_where_both_have_figures():
+    # The hand-made table and the API-shaped answers agree (same list prices): a refresh changes no figure.
+    fresh = refresh_prices.refresh(small_table(), RecordedPricing(), [], "2026-11-29")["regions"]["us-east-1"]
+    committed = json.loads((ROOT / "modules" / "cost" / "prices.json").read_text())["regions"]["us-east-1"]
+    for key, value in fresh.items():
+        if isinstance(value, dict):
+            assert all(committed[key][t] == v for t, v in value.items()), key
+        else:
+            assert committed[key] == value, key
+
+
+def test_an_ambiguous_or_missing_price_stops_the_refresh_and_names_it():
+    client = RecordedPricing()
+    nat = next(c for c in client.calls if c["request"]["Filters"][-1].get("Value") == "NAT Gateway")
+    hours = json.loads(nat["response"]["PriceList"][0])
+    hours["terms"]["OnDemand"][next(iter(hours["terms"]["OnDemand"]))]["priceDimensions"].popitem()
+    nat["response"]["PriceList"][0] = json.dumps(hours)
+    with pytest.raises(refresh_prices.PriceNotFound, match="NatGateway-Hours: no on-demand price"):
+        refresh_prices.refresh(small_table(), client, [], "2026-11-29")
+
+
+def test_main_leaves_the_file_unchanged_when_a_price_is_missing(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(small_table()))
+    before = path.read_text()
+    client = RecordedPricing()
+    for call in client.calls:  # the API knows no WAF products (e.g. a region without WAF)
+        if call["request"]["ServiceCode"] == "awswaf":
+            call["response"]["PriceList"] = []
+    fake_boto3 = type(sys)("boto3")
+    fake_boto3.client = lambda name, region_name: client if (name, region_name) == ("pricing", "us-east-1") else None
+    monkeypatch.setitem(sys.modules, "boto3", fake_boto3)
+    assert refresh_prices.main(["--file", str(path)]) == 1
+    assert path.read_text() == before
+    assert "WebACLV2: no on-demand price" in capsys.readouterr().err
+
+
+def test_main_writes_the_refreshed_table(tmp_path, monkeypatch):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(small_table()))
+    fake_boto3 = type(sys)("boto3")
+    fake_boto3.client = lambda name, region_name: RecordedPricing()
+    monkeypatch.setitem(sys.modules, "boto3", fake_boto3)
+    assert refresh_prices.main(["--file", str(path)]) == 0
+    assert json.loads(path.read_text())["regions"]["us-east-1"]["alb_lcu_hour"] == 0.008

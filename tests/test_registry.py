@@ -1,7 +1,6 @@
 """modules/registry.py: one ECR repository per built image (scan, IMMUTABLE, lifecycle, encryption) and
 pull-through cache rules for the public images; `image()` gives each build's tag or the cached path.
-main.image_tags: docker/ builds get the synth-time tag, images another repository builds the tag in
-their `image.tag_env_var` (unset: the synth-time tag and a notice)."""
+Which tag each build gets is the synth command's: tests/commands/test_synth.py."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ import re
 
 import pytest
 
-import main
-from conftest import TEST_IMAGE_TAG, run_main, variant
+from conftest import ROOT, TEST_IMAGE_TAG, variant
 from test_secrets import data_variant
 
 
@@ -103,9 +101,9 @@ APP_TAG = "app-2.4.1"  # a tag the application repository pushed
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     """registry.image() of every stage service, from an in-process Registry (one jsii start)."""
-    import main  # noqa: PLC0415
+    from modules.bindings.node import use_supported_node  # noqa: PLC0415
 
-    main.use_supported_node()
+    use_supported_node()
     import modules  # noqa: F401,PLC0415
     from cdktf import App, TerraformOutput, TerraformStack  # noqa: PLC0415
     from cdktf_cdktf_provider_aws.provider import AwsProvider  # noqa: PLC0415
@@ -114,7 +112,7 @@ def images(tmp_path_factory):
     from modules.registry import Registry  # noqa: PLC0415
     from modules.secrets import Secrets  # noqa: PLC0415
 
-    cfg = load(main.ENVS_DIR / "stage.yaml")
+    cfg = load(ROOT / "envs" / "stage.yaml")
     outdir = tmp_path_factory.mktemp("registry")
     app = App(outdir=str(outdir))
     stack = TerraformStack(app, "registry-test")
@@ -178,8 +176,8 @@ def test_task_definitions_run_the_registry_images(stage, synths, stage_cfg):
     assert _container(off, "ollama")["image"] == "ollama/ollama:0.3.14"
 
 
-# ---------------------------------------------------------------- main.image_tags: which tag each build gets
-APP_VAR = "ARAQUEM_APP_IMAGE_TAG"
+# ---------------------------------------------------------------- which images another repository builds
+APP_VAR = "ARAQUEM_APP_IMAGE_TAG"  # their tag's variable (modules/commands/synth.py resolves the tags)
 
 
 def test_stage_marks_the_app_built_images(stage_cfg):
@@ -187,43 +185,3 @@ def test_stage_marks_the_app_built_images(stage_cfg):
     assert {n: s.image.tag_env_var for n, s in cfg.services.items() if s.image.build and not s.image.dockerfile} \
         == {"api": APP_VAR, "rag-indexer": APP_VAR}
     assert not [n for n, s in cfg.services.items() if s.image.dockerfile and s.image.tag_env_var]
-
-
-def test_app_built_images_take_the_variables_tag(monkeypatch, capsys, stage_cfg):
-    cfg = stage_cfg
-    monkeypatch.setenv(cfg.registry.image_tag_env_var, TEST_IMAGE_TAG)
-    monkeypatch.setenv(APP_VAR, APP_TAG)
-    tags = main.image_tags(cfg)
-    assert list(tags) == sorted(tags)  # deterministic order
-    assert tags == {s.image.build: APP_TAG if s.image.tag_env_var else TEST_IMAGE_TAG
-                    for s in cfg.services.values() if s.image.build}
-    assert tags["api"] == tags["rag-indexer"] == APP_TAG and tags["prometheus"] == TEST_IMAGE_TAG
-    assert capsys.readouterr().err == ""
-
-
-@pytest.mark.parametrize("unset", ["absent", "empty"])
-def test_unset_variable_falls_back_to_the_synth_tag_with_a_notice(monkeypatch, capsys, stage_cfg, unset):
-    cfg = stage_cfg
-    monkeypatch.setenv(cfg.registry.image_tag_env_var, TEST_IMAGE_TAG)
-    if unset == "absent":
-        monkeypatch.delenv(APP_VAR, raising=False)
-    else:
-        monkeypatch.setenv(APP_VAR, "")
-    tags = main.image_tags(cfg)
-    assert set(tags.values()) == {TEST_IMAGE_TAG}
-    notice = capsys.readouterr().err.splitlines()
-    assert len(notice) == 1 and notice[0].startswith(f"notice: {APP_VAR} is not set: api, rag-indexer ")
-    assert TEST_IMAGE_TAG in notice[0]
-
-
-def test_synth_runs_the_app_tag_and_the_synth_tag_side_by_side(tmp_path, stage_cfg):
-    proc = run_main("synth", "--outdir", str(tmp_path / "out"), env={APP_VAR: APP_TAG})
-    assert proc.returncode == 0, proc.stderr
-    assert "notice:" not in proc.stderr
-    synthesized = json.loads((tmp_path / "out" / "stacks" / stage_cfg.name / "cdk.tf.json").read_text())
-    images = {c["name"]: c["image"] for task in synthesized["resource"]["aws_ecs_task_definition"].values()
-              for c in json.loads(task["container_definitions"])}
-    for name, svc in stage_cfg.services.items():
-        if svc.image.build:
-            tag = APP_TAG if svc.image.tag_env_var else TEST_IMAGE_TAG
-            assert re.fullmatch(r"\$\{aws_ecr_repository\.[\w-]+\.repository_url\}:" + re.escape(tag), images[name]), name

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import NODE_BIN, ROOT, run
-from modules.plan_summary import MARKER
+from modules.commands.plan_summary import MARKER
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PLAN, DEPLOY = WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml"
@@ -136,8 +136,8 @@ def test_deploy_workflow_shape(stage_cfg):
 
 
 def test_deploy_tag_is_the_one_main_py_derives(stage_cfg):
-    main_py = (ROOT / "main.py").read_text()
-    assert '"git", "rev-parse", "--short=12", "HEAD"' in main_py
+    synth_py = (ROOT / "modules" / "commands" / "synth.py").read_text()
+    assert '"git", "rev-parse", "--short=12", "HEAD"' in synth_py
     tag_step = step(load(DEPLOY), "deploy", "Image tag")["run"]
     assert f"{stage_cfg.registry.image_tag_env_var}=$(git rev-parse --short=12 HEAD)" in tag_step
 

@@ -1,6 +1,6 @@
 """The env file reference (docs/env-reference.md), generated from the schema so it cannot drift.
 
-    python main.py reference > docs/env-reference.md     (or: python -m modules.reference)
+    python main.py reference > docs/env-reference.md     (or: python -m modules.commands.reference)
 
 Walks `EnvConfig.model_fields` recursively: one table per section (field path, type, default,
 description). Types, constraints and defaults come from the pydantic field definitions in
@@ -224,7 +224,7 @@ INTRO = f"""\
 # Env file reference
 
 <!-- Generated from modules/config.py by `{REGENERATE_COMMAND}`. Do not edit by hand:
-     tests/test_reference.py fails when this file is out of date. -->
+     tests/commands/test_reference.py fails when this file is out of date. -->
 
 An environment is one YAML file, `envs/<name>.yaml` (`python main.py --env <name>`), validated against
 the schema in `modules/config.py` before anything is synthesized. Unknown keys are errors, not ignored.

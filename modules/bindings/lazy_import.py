@@ -1,14 +1,11 @@
-"""Where cdktf and the AWS provider bindings come from, in one place.
-
-Renaming to CDK Terrain (cdktn) or another binding package means changing the names here
-and the `from cdktf... import` lines (a sed over modules/).
+"""Load only the provider submodules a stack uses, on the Python and on the Node side of jsii.
 
 Why the shim: the provider package's `__init__.py` eagerly imports all ~2,100 resource
 submodules (15-18 s, ~0.6 GB through jsii). Each submodule only needs the package's jsii
 assembly (`<package>._jsii`), not its siblings. So before anything imports the package we
 register a bare package object with the real `__path__` and without running `__init__.py`;
 `import <package>.vpc` then loads `_jsii` (the assembly) and `vpc` only. The JSON is identical
-(tests/test_performance.py compares it byte for byte with the plain path).
+(tests/test_bindings.py compares it byte for byte with the plain path).
 The same holds on the Node side of jsii: the package's JavaScript index requires every module,
 so `lazy_node_options` preloads lazy_provider_index.js into the kernel (see that file).
 Set ARAQUEM_EAGER_PROVIDER_IMPORT=1 to take the plain path (the benchmark's baseline).
@@ -24,9 +21,8 @@ import types
 from collections.abc import MutableMapping
 from pathlib import Path
 
-CDKTF_PACKAGE = "cdktf"
-PROVIDER_PACKAGES = ("cdktf_cdktf_provider_aws",)
-PROVIDER_NPM_PACKAGES = ("@cdktf/provider-aws",)  # the same packages' names in jsii's Node kernel
+from modules.bindings.packages import PROVIDER_NPM_PACKAGES, PROVIDER_PACKAGES
+
 EAGER_ENV_VAR = "ARAQUEM_EAGER_PROVIDER_IMPORT"
 LAZY_JS_PACKAGES_VAR = "ARAQUEM_LAZY_JS_PACKAGES"  # read by the preload script
 LAZY_JS_PRELOAD = Path(__file__).with_name("lazy_provider_index.js")
@@ -58,6 +54,3 @@ def lazy_node_options(environ: MutableMapping[str, str]) -> None:
     current = environ.get("NODE_OPTIONS", "")
     if flag not in current:
         environ["NODE_OPTIONS"] = f"{current} {flag}".strip()
-
-
-install_lazy_provider_packages()

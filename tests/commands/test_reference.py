@@ -1,4 +1,4 @@
-"""modules/reference.py: docs/env-reference.md is generated from the schema and kept up to date."""
+"""modules/commands/reference.py: docs/env-reference.md is generated from the schema and kept up to date."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import Field
 
 from conftest import ROOT, run_main
-from modules import config, reference
+from modules import config
+from modules.commands import reference
 
 REFERENCE = ROOT / "docs" / "env-reference.md"
 

@@ -1,4 +1,4 @@
-"""modules/diagram.py: `python main.py diagram` draws the env file's architecture (PNG + SVG)."""
+"""modules/commands/diagram.py: `python main.py diagram` draws the env file's architecture (PNG + SVG)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import ROOT, run_main, stage_data
-from modules import diagram
+from modules.commands import diagram
 from modules.config import EnvConfig, load
 
 SVG_NS = {"svg": "http://www.w3.org/2000/svg"}

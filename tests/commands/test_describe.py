@@ -1,4 +1,4 @@
-"""modules/describe.py: `python main.py describe` — the service/wiring/capacity tables of an env file."""
+"""modules/commands/describe.py: `python main.py describe` — the service/wiring/capacity tables of an env file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from conftest import PYTHON, ROOT, run_main, variant
-from modules import capacity, describe
+from modules import capacity
+from modules.commands import describe
 from modules.config import load
 
 GOLDEN = ROOT / "tests" / "golden" / "describe-stage.txt"

@@ -1,4 +1,4 @@
-"""modules/sdk.py and lazy_provider_index.js: the lazy provider load changes speed, never output."""
+"""modules/bindings/: the lazy provider load (Python shim, Node preload) changes speed, never output."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 from conftest import NODE_BIN, ROOT, run_main
 
-from modules import sdk
+from modules.bindings import lazy_import
 
 
 def test_lazy_import_output_is_byte_identical_to_the_plain_path(stage, tmp_path):
@@ -31,7 +31,7 @@ def test_lazy_path_loads_only_the_submodules_it_uses():
     assert 0 < loaded < 200, loaded
 
 
-# --- the Node side: modules/lazy_provider_index.js -------------------------------------------
+# --- the Node side: modules/bindings/lazy_provider_index.js -------------------------------------------
 
 NODE_PROBE = """
 const pkg = require(process.argv[1]);
@@ -69,9 +69,9 @@ GENERATED_INDEX = [
 
 
 def _probe(pkg, lazy: bool):
-    env = {k: v for k, v in os.environ.items() if k not in ("NODE_OPTIONS", sdk.EAGER_ENV_VAR)}
+    env = {k: v for k, v in os.environ.items() if k not in ("NODE_OPTIONS", lazy_import.EAGER_ENV_VAR)}
     if lazy:
-        sdk.lazy_node_options(env)
+        lazy_import.lazy_node_options(env)
     out = subprocess.run([str(NODE_BIN / "node"), "-e", NODE_PROBE, str(pkg)], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -98,11 +98,11 @@ def test_preload_path_survives_spaces_quotes_and_non_ascii(tmp_path, monkeypatch
     odd_dir.mkdir()
     preload = odd_dir / "preload.js"
     preload.write_text('process.stdout.write("preloaded");\n')
-    monkeypatch.setattr(sdk, "LAZY_JS_PRELOAD", preload)
-    env = {k: v for k, v in os.environ.items() if k != sdk.EAGER_ENV_VAR}
+    monkeypatch.setattr(lazy_import, "LAZY_JS_PRELOAD", preload)
+    env = {k: v for k, v in os.environ.items() if k != lazy_import.EAGER_ENV_VAR}
     env["NODE_OPTIONS"] = "--no-deprecation"
-    sdk.lazy_node_options(env)
-    sdk.lazy_node_options(env)  # idempotent
+    lazy_import.lazy_node_options(env)
+    lazy_import.lazy_node_options(env)  # idempotent
     assert env["NODE_OPTIONS"].count("--require") == 1
     out = subprocess.run([str(NODE_BIN / "node"), "-e", ""], env=env, capture_output=True, text=True, check=True)
     assert out.stdout == "preloaded"

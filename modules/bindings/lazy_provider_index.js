@@ -1,11 +1,11 @@
-// Preloaded into jsii's Node kernel (NODE_OPTIONS=--require, set by modules/sdk.py).
+// Preloaded into jsii's Node kernel (NODE_OPTIONS=--require, set by modules/bindings/lazy_import.py).
 //
 // Why: the provider package's lib/index.js is ~2,100 lines of `exports.x = require("./x");`, so
 // loading the assembly compiles ~200 MB of JavaScript (kernel RSS 620 MB; 210 MB with this file)
 // although a synth reaches only a few dozen modules. The kernel finds a class by walking property
 // names from the package's exports (`vpc.Vpc`), so getters that require a module on first access
 // give it the same objects. Only that one generated file is touched, and only when every line has
-// the known shape; anything else loads as usual. tests/test_performance.py proves the JSON is byte-identical.
+// the known shape; anything else loads as usual. tests/test_bindings.py proves the JSON is byte-identical.
 "use strict";
 const fs = require("fs");
 const Module = require("module");

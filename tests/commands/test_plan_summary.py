@@ -1,4 +1,4 @@
-"""modules/plan_summary.py on real plan JSON (tests/fixtures/plans, made by scripts/make_plan_fixtures.sh
+"""modules/commands/plan_summary.py (and plan_changes.py) on real plan JSON (tests/fixtures/plans, made by scripts/make_plan_fixtures.sh
 against moto): counts, call-outs, grouping by construct, sensitive masking, truncation, marker, exit codes.
 
 The fixture plan is step 2 of tests/fixtures/plans/src/app.py applied over step 1; its docstring lists
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_main
-from modules import plan_summary
-from modules.plan_summary import GITHUB_COMMENT_LIMIT, construct_of, load_construct_paths, render, summarize
+from modules.commands import plan_summary
+from modules.commands.plan_changes import construct_of, load_construct_paths, summarize
+from modules.commands.plan_summary import GITHUB_COMMENT_LIMIT, render
 
 FIXTURES = ROOT / "tests" / "fixtures" / "plans"
 CHANGES = FIXTURES / "plan-changes.json"
@@ -240,7 +241,7 @@ def test_cli_writes_the_comment_file(tmp_path, comment):
 
 
 def test_module_entry_reads_stdin():
-    proc = subprocess.run([sys.executable, "-m", "modules.plan_summary", "-", "--stack", STACK], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "modules.commands.plan_summary", "-", "--stack", STACK], cwd=ROOT,
                           input=NO_CHANGES.read_text(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"<!-- araquem-plan:{STACK} -->\n")

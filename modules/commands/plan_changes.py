@@ -1,25 +1,12 @@
-"""Render `terraform show -json <planfile>` as Markdown for one sticky pull-request comment.
+"""Terraform's plan JSON (`terraform show -json <planfile>`) read into a Summary of changes.
 
-    python main.py plan-summary plan.json --synth cdktf.out/stacks/araquem-stage/cdk.tf.json
-    python -m modules.plan_summary plan.json --stack araquem-stage -o comment.md
-
-What the comment holds, in order: a stable marker (`<!-- araquem-plan:<stack> -->`, how the workflow
-finds the comment to update), the counts, replacements and destroys called out first, then every change
-grouped by construct. Grouping: with `--synth`, the construct path cdktf records in each resource's
-`//`.metadata.path (Terraform drops `//` keys, so the plan alone does not carry it); without it, the
-logical id up to its first `_` (`<construct>_<id>_<HASH8>`), coarser when construct ids contain `_`
-(all `workload_<service>` land in one `workload` group), hence the workflow passes `--synth`.
-
-Sensitive values never appear: a value is printed only where `before_sensitive` / `after_sensitive`
-say it is not sensitive, and masked otherwise. The comment is kept under GitHub's comment limit; what
-does not fit is replaced by one line saying how many changes were left out and where the full plan is.
-
-Exit codes: 0 ok, 2 bad input (missing or unreadable file, not plan JSON).
+Which resources change and how (add, change, replace, destroy, forget), why (Terraform's action
+reason, the attributes forcing a replacement), grouped under the cdktf construct that made them;
+every value masked where the plan marks it sensitive. plan_summary.py renders the Summary.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -27,16 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HELP = "render `terraform show -json` plan output as a Markdown PR comment (sticky, size-limited)"
-NEEDS_ENV = False
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
-
-GITHUB_COMMENT_LIMIT = 65536  # GitHub rejects issue/PR comment bodies longer than this
-MARKER = "<!-- araquem-plan:{stack} -->"
 SENSITIVE = "(sensitive)"
 UNKNOWN = "(known after apply)"
 MAX_VALUE_CHARS = 120  # one attribute value in a change line
-MAX_CALLOUTS = 100  # replacements/destroys listed up front; the rest stay in their groups, so both get room
 NO_CONSTRUCT = "(stack)"  # resources created directly in the stack, not inside a construct
 CDKTF_LOGICAL_ID = re.compile(r"^(?P<human>.+)_(?P<hash>[0-9A-F]{8})$")
 SUPPORTED_FORMAT_MAJOR = "1"
@@ -285,159 +265,3 @@ def summarize(plan: dict, stack: str, paths: dict[str, str] | None = None) -> Su
         shown_before = _show(before) if "create" not in oc.get("actions", ()) else ""
         outputs.append((name, shown_before, _show(after)))
     return Summary(stack, changes, outputs, _drift(plan), bool(plan.get("errored")))
-
-
-# ---------------------------------------------------------------- rendering
-def _size(text: str) -> int:
-    # UTF-8 bytes: never fewer than the characters GitHub counts, so staying under it is safe.
-    return len(text.encode("utf-8"))
-
-
-def _counts_line(counts: dict[str, int]) -> str:
-    parts = [f"**{counts['add']}** to add", f"**{counts['change']}** to change",
-             f"**{counts['replace']}** to replace", f"**{counts['destroy']}** to destroy"]
-    if counts["forget"]:
-        parts.append(f"**{counts['forget']}** to forget")
-    return "Plan: " + ", ".join(parts) + "."
-
-
-def render(summary: Summary, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | None = None) -> str:
-    """Markdown for the comment, at most `limit` bytes; the marker is always the first line."""
-    head = [MARKER.format(stack=summary.stack), f"### Terraform plan: `{summary.stack}`", ""]
-    if summary.errored:
-        head += ["> [!CAUTION]", "> The plan errored: what follows is incomplete. See the workflow log.", ""]
-    if not summary.changes and not summary.outputs:
-        head.append("**No changes.** The infrastructure matches the configuration.")
-    else:
-        head.append(_counts_line(summary.counts))
-    if summary.drift:
-        head += ["", f"{summary.drift} resource(s) changed outside Terraform since the last run (drift)."]
-    if run_url:
-        head += ["", f"Full plan: {run_url}"]
-    blocks: list[str] = ["\n".join(head)]
-
-    risky = [c for c in summary.changes if c.kind in ("replace", "destroy", "forget")]
-    if risky:
-        blocks.append("\n#### Replacements and destroys (review first)\n")
-        ordered = sorted(risky, key=lambda c: (KINDS.index(c.kind), c.address))
-        blocks += [f"- `{SYMBOL[c.kind]}` **{c.kind}** `{c.address}`" + (f" — {c.reason}" if c.reason else "")
-                   for c in ordered[:MAX_CALLOUTS]]
-        if len(ordered) > MAX_CALLOUTS:
-            blocks.append(f"- … and {len(ordered) - MAX_CALLOUTS} more (in the groups below)")
-
-    groups: dict[str, list[Change]] = {}
-    for change in summary.changes:
-        groups.setdefault(change.construct, []).append(change)
-    if groups:
-        blocks.append("\n#### Changes by construct")
-    group_blocks: list[tuple[str, list[Change]]] = []
-    for construct in sorted(groups):
-        items = groups[construct]
-        counts = {kind: sum(1 for c in items if c.kind == kind) for kind in KINDS}
-        label = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
-        group_blocks.append((f"\n<details><summary><b>{construct}</b>: {label}</summary>\n", items))
-
-    if summary.outputs:
-        output_lines = ["\n#### Outputs\n"] + [
-            f"- `{name}`: {before} → {after}" if before else f"- `{name}`: {after}"
-            for name, before, after in summary.outputs]
-    else:
-        output_lines = []
-
-    total = len(summary.changes)
-    out: list[str] = []
-    used = 0
-    shown = 0
-
-    def fits(text: str, reserve: int) -> bool:
-        return used + _size(text) + 1 + reserve <= limit
-
-    def notice(left_out: int) -> str:
-        where = f"see the full plan: {run_url}" if run_url else "see the full plan in the workflow log"
-        return (f"\n**Truncated:** {left_out} of {total} change(s) not shown to stay under GitHub's "
-                f"{GITHUB_COMMENT_LIMIT:,}-character comment limit; {where}.")
-
-    # Room for the longest possible notice and a closing </details> is always kept free.
-    reserve = _size(notice(total)) + _size("\n</details>") + 2
-    truncated = False
-    for text in blocks:
-        if not fits(text, reserve):
-            truncated = True
-            break
-        out.append(text)
-        used += _size(text) + 1
-    for opener, items in group_blocks if not truncated else []:
-        if not fits(opener, reserve):
-            truncated = True
-            break
-        out.append(opener)
-        used += _size(opener) + 1
-        for change in items:
-            text = change.line()
-            if not fits(text, reserve):
-                truncated = True
-                break
-            out.append(text)
-            used += _size(text) + 1
-            shown += 1
-        out.append("\n</details>")
-        used += _size("\n</details>") + 1
-        if truncated:
-            break
-    if not truncated:
-        for text in output_lines:
-            if not fits(text, reserve):
-                truncated = True
-                break
-            out.append(text)
-            used += _size(text) + 1
-    if truncated:
-        out.append(notice(total - shown))
-    return "\n".join(out) + "\n"
-
-
-# ---------------------------------------------------------------- command line
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan", help="JSON from `terraform show -json <planfile>` ('-' reads stdin)")
-    parser.add_argument("--stack", help="stack name for the title and marker (default: from --synth)")
-    parser.add_argument("--synth", metavar="CDK_TF_JSON",
-                        help="the synthesized cdk.tf.json, to group changes by cdktf construct path")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the Markdown here (default stdout)")
-    parser.add_argument("--run-url", help="link to the full plan (e.g. the CI run), shown in the comment")
-    parser.add_argument("--limit", type=int, default=GITHUB_COMMENT_LIMIT,
-                        help=f"maximum comment size (default {GITHUB_COMMENT_LIMIT}, GitHub's limit)")
-
-
-def run(args: argparse.Namespace, cfg: object = None) -> int:
-    try:
-        if args.limit < 1024:
-            raise PlanInputError(f"--limit {args.limit}: too small for a summary; allowed: 1024 to "
-                                 f"{GITHUB_COMMENT_LIMIT}")
-        plan = load_plan(args.plan)
-        stack, paths = load_construct_paths(args.synth) if args.synth else (None, {})
-        stack = args.stack or stack
-        if not stack:
-            raise PlanInputError("no stack name: pass --stack NAME (or --synth with the stack's cdk.tf.json)")
-        markdown = render(summarize(plan, stack, paths), min(args.limit, GITHUB_COMMENT_LIMIT), args.run_url)
-        if args.output:
-            try:
-                Path(args.output).write_text(markdown, encoding="utf-8")
-            except OSError as exc:
-                raise PlanInputError(f"--output {args.output}: cannot write: {exc}") from None
-        else:
-            sys.stdout.write(markdown)
-    except PlanInputError as exc:
-        print(f"plan-summary: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modules.plan_summary", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

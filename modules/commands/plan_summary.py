@@ -1,0 +1,207 @@
+"""Render `terraform show -json <planfile>` as Markdown for one sticky pull-request comment.
+
+    python main.py plan-summary plan.json --synth cdktf.out/stacks/araquem-stage/cdk.tf.json
+    python -m modules.commands.plan_summary plan.json --stack araquem-stage -o comment.md
+
+What the comment holds, in order: a stable marker (`<!-- araquem-plan:<stack> -->`, how the workflow
+finds the comment to update), the counts, replacements and destroys called out first, then every change
+grouped by construct. Grouping: with `--synth`, the construct path cdktf records in each resource's
+`//`.metadata.path (Terraform drops `//` keys, so the plan alone does not carry it); without it, the
+logical id up to its first `_` (`<construct>_<id>_<HASH8>`), coarser when construct ids contain `_`
+(all `workload_<service>` land in one `workload` group), hence the workflow passes `--synth`.
+
+Sensitive values never appear: a value is printed only where `before_sensitive` / `after_sensitive`
+say it is not sensitive, and masked otherwise. The comment is kept under GitHub's comment limit; what
+does not fit is replaced by one line saying how many changes were left out and where the full plan is.
+
+Reading the plan: plan_changes.py; here: rendering and the command line.
+
+Exit codes: 0 ok, 2 bad input (missing or unreadable file, not plan JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from modules.commands.plan_changes import KINDS, SYMBOL, Change, PlanInputError, Summary, load_construct_paths, \
+    load_plan, summarize
+
+HELP = "render `terraform show -json` plan output as a Markdown PR comment (sticky, size-limited)"
+NEEDS_ENV = False
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+GITHUB_COMMENT_LIMIT = 65536  # GitHub rejects issue/PR comment bodies longer than this
+MARKER = "<!-- araquem-plan:{stack} -->"
+MAX_CALLOUTS = 100  # replacements/destroys listed up front; the rest stay in their groups, so both get room
+CLOSE_GROUP = "\n</details>"
+
+
+# ---------------------------------------------------------------- rendering
+def _size(text: str) -> int:
+    # UTF-8 bytes: never fewer than the characters GitHub counts, so staying under it is safe.
+    return len(text.encode("utf-8"))
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    parts = [f"**{counts['add']}** to add", f"**{counts['change']}** to change",
+             f"**{counts['replace']}** to replace", f"**{counts['destroy']}** to destroy"]
+    if counts["forget"]:
+        parts.append(f"**{counts['forget']}** to forget")
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def _head(summary: Summary, run_url: str | None) -> str:
+    """The marker (always the first line), the title, the counts, drift and the link to the full plan."""
+    head = [MARKER.format(stack=summary.stack), f"### Terraform plan: `{summary.stack}`", ""]
+    if summary.errored:
+        head += ["> [!CAUTION]", "> The plan errored: what follows is incomplete. See the workflow log.", ""]
+    if not summary.changes and not summary.outputs:
+        head.append("**No changes.** The infrastructure matches the configuration.")
+    else:
+        head.append(_counts_line(summary.counts))
+    if summary.drift:
+        head += ["", f"{summary.drift} resource(s) changed outside Terraform since the last run (drift)."]
+    if run_url:
+        head += ["", f"Full plan: {run_url}"]
+    return "\n".join(head)
+
+
+def _callouts(summary: Summary) -> list[str]:
+    """Replacements, destroys and forgets, listed before everything else (review first)."""
+    risky = [c for c in summary.changes if c.kind in ("replace", "destroy", "forget")]
+    if not risky:
+        return []
+    ordered = sorted(risky, key=lambda c: (KINDS.index(c.kind), c.address))
+    lines = ["\n#### Replacements and destroys (review first)\n"]
+    lines += [f"- `{SYMBOL[c.kind]}` **{c.kind}** `{c.address}`" + (f" — {c.reason}" if c.reason else "")
+              for c in ordered[:MAX_CALLOUTS]]
+    if len(ordered) > MAX_CALLOUTS:
+        lines.append(f"- … and {len(ordered) - MAX_CALLOUTS} more (in the groups below)")
+    return lines
+
+
+def _groups(summary: Summary) -> list[tuple[str, list[Change]]]:
+    """(opening <details> line, changes) per construct, sorted by construct."""
+    groups: dict[str, list[Change]] = {}
+    for change in summary.changes:
+        groups.setdefault(change.construct, []).append(change)
+    openers = []
+    for construct in sorted(groups):
+        items = groups[construct]
+        counts = {kind: sum(1 for c in items if c.kind == kind) for kind in KINDS}
+        label = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+        openers.append((f"\n<details><summary><b>{construct}</b>: {label}</summary>\n", items))
+    return openers
+
+
+def _output_lines(summary: Summary) -> list[str]:
+    if not summary.outputs:
+        return []
+    return ["\n#### Outputs\n"] + [f"- `{name}`: {before} → {after}" if before else f"- `{name}`: {after}"
+                                    for name, before, after in summary.outputs]
+
+
+def _truncation_notice(left_out: int, total: int, run_url: str | None) -> str:
+    where = f"see the full plan: {run_url}" if run_url else "see the full plan in the workflow log"
+    return (f"\n**Truncated:** {left_out} of {total} change(s) not shown to stay under GitHub's "
+            f"{GITHUB_COMMENT_LIMIT:,}-character comment limit; {where}.")
+
+
+class _Page:
+    """Lines of the comment, added while they fit in `limit` bytes with `reserve` bytes kept free."""
+
+    def __init__(self, limit: int, reserve: int) -> None:
+        self.lines: list[str] = []
+        self.used, self.limit, self.reserve = 0, limit, reserve
+
+    def add(self, text: str) -> bool:
+        if self.used + _size(text) + 1 + self.reserve > self.limit:
+            return False
+        self.force(text)
+        return True
+
+    def force(self, text: str) -> None:
+        self.lines.append(text)
+        self.used += _size(text) + 1
+
+
+def _add_groups(page: _Page, groups: list[tuple[str, list[Change]]]) -> tuple[bool, int]:
+    """Each construct's group while it fits; a group cut short is still closed. -> (all fitted, changes shown)"""
+    shown = 0
+    for opener, items in groups:
+        if not page.add(opener):
+            return False, shown
+        for change in items:
+            if not page.add(change.line()):
+                page.force(CLOSE_GROUP)
+                return False, shown
+            shown += 1
+        page.force(CLOSE_GROUP)
+    return True, shown
+
+
+def render(summary: Summary, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | None = None) -> str:
+    """Markdown for the comment, at most `limit` bytes; the marker is always the first line."""
+    groups = _groups(summary)
+    blocks = [_head(summary, run_url), *_callouts(summary)] + (["\n#### Changes by construct"] if groups else [])
+    total = len(summary.changes)
+    # Room for the longest possible notice and a closing </details> is always kept free.
+    page = _Page(limit, reserve=_size(_truncation_notice(total, total, run_url)) + _size(CLOSE_GROUP) + 2)
+    shown = 0
+    fitted = all(page.add(text) for text in blocks)
+    if fitted:
+        fitted, shown = _add_groups(page, groups)
+    if fitted:
+        fitted = all(page.add(text) for text in _output_lines(summary))
+    if not fitted:
+        page.force(_truncation_notice(total - shown, total, run_url))
+    return "\n".join(page.lines) + "\n"
+
+
+# ---------------------------------------------------------------- command line
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan", help="JSON from `terraform show -json <planfile>` ('-' reads stdin)")
+    parser.add_argument("--stack", help="stack name for the title and marker (default: from --synth)")
+    parser.add_argument("--synth", metavar="CDK_TF_JSON",
+                        help="the synthesized cdk.tf.json, to group changes by cdktf construct path")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the Markdown here (default stdout)")
+    parser.add_argument("--run-url", help="link to the full plan (e.g. the CI run), shown in the comment")
+    parser.add_argument("--limit", type=int, default=GITHUB_COMMENT_LIMIT,
+                        help=f"maximum comment size (default {GITHUB_COMMENT_LIMIT}, GitHub's limit)")
+
+
+def run(args: argparse.Namespace, cfg: object = None) -> int:
+    try:
+        if args.limit < 1024:
+            raise PlanInputError(f"--limit {args.limit}: too small for a summary; allowed: 1024 to "
+                                 f"{GITHUB_COMMENT_LIMIT}")
+        plan = load_plan(args.plan)
+        stack, paths = load_construct_paths(args.synth) if args.synth else (None, {})
+        stack = args.stack or stack
+        if not stack:
+            raise PlanInputError("no stack name: pass --stack NAME (or --synth with the stack's cdk.tf.json)")
+        markdown = render(summarize(plan, stack, paths), min(args.limit, GITHUB_COMMENT_LIMIT), args.run_url)
+        if args.output:
+            try:
+                Path(args.output).write_text(markdown, encoding="utf-8")
+            except OSError as exc:
+                raise PlanInputError(f"--output {args.output}: cannot write: {exc}") from None
+        else:
+            sys.stdout.write(markdown)
+    except PlanInputError as exc:
+        print(f"plan-summary: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.commands.plan_summary", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -35,7 +35,7 @@ EMULATED_SERVICES = (
 class StackOptions:
     """Inputs that are not in the env file: chosen per synth, never stored in it."""
 
-    image_tags: dict[str, str]  # tag of each built image, keyed by image.build (main.image_tags)
+    image_tags: dict[str, str]  # tag of each built image, keyed by image.build (commands/synth.py image_tags)
     aws_endpoint: str | None = None  # test-only: an AWS emulator URL (fake credentials, no real AWS)
     extra: dict = field(default_factory=dict)
 

@@ -7,6 +7,7 @@
     python scripts/tfc_run.py plan STACK_DIR --plan-json plan.json --run-json run.json
         deploy, step 1: upload STACK_DIR, create a run that stops for confirmation (auto-apply off), wait until
         it is planned, save the redacted plan JSON. run.json names the run to confirm.
+        `--target ADDR` (repeatable) limits the run to those resources (the one-time ECR bootstrap).
     python scripts/tfc_run.py apply RUN_ID [--run-json run.json]
         deploy, step 2 (in the protected environment): confirm exactly that run and wait until it is applied.
 
@@ -189,8 +190,11 @@ def upload_configuration(client: Client, ws_id: str, stack_dir: Path, speculativ
         time.sleep(POLL_SECONDS)
 
 
-def create_run(client: Client, ws_id: str, cv_id: str, message: str, plan_only: bool) -> dict:
+def create_run(client: Client, ws_id: str, cv_id: str, message: str, plan_only: bool,
+               targets: list[str] | None = None) -> dict:
     attributes = {"message": message[:255], "plan-only": plan_only, "auto-apply": False}
+    if targets:
+        attributes["target-addrs"] = targets  # like `terraform plan -target=…` (the one-time ECR bootstrap)
     body = {"data": {"type": "runs", "attributes": attributes, "relationships": {
         "workspace": {"data": {"type": "workspaces", "id": ws_id}},
         "configuration-version": {"data": {"type": "configuration-versions", "id": cv_id}}}}}
@@ -282,7 +286,8 @@ def plan_run(client: Client, stack_dir: Path, args: argparse.Namespace, speculat
     try:
         ws_id = workspace_id(client, org, workspace)
         cv_id = upload_configuration(client, ws_id, stack_dir, speculative)
-        run = create_run(client, ws_id, cv_id, args.message, plan_only=speculative)
+        run = create_run(client, ws_id, cv_id, args.message, plan_only=speculative,
+                         targets=getattr(args, "target", None))
         print(f"run {run['id']}: {run_url(client, org, workspace, run['id'])}", file=sys.stderr)
         # Deploy plans stop at "planned" (or later pre-apply stages) waiting for confirmation.
         run = wait_for(client, run["id"], lambda r: not speculative and confirmable(r))
@@ -340,8 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--plan-json", required=True)
         p.add_argument("--run-json", required=True)
         p.add_argument("--message", default="araquem: queued from CI")
+        if name == "plan":
+            p.add_argument("--target", action="append", help="resource address to limit the run to (repeatable)")
     p = sub.add_parser("apply")
     p.add_argument("run_id")
+    p.add_argument("--stack-dir", type=Path, help="read the hostname from its cloud block (else $TFC_HOSTNAME)")
     p.add_argument("--run-json")
     p.add_argument("--message", default="araquem: confirmed by the deploy job")
     parser.add_argument("--api-url", default=os.environ.get("TFC_API_URL"), help=argparse.SUPPRESS)  # tests
@@ -353,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "apply":
             if not re.fullmatch(r"run-[A-Za-z0-9]+", args.run_id):
                 raise BadInput(f"{args.run_id!r} is not a run id (run-…)")
-            hostname = os.environ.get("TFC_HOSTNAME", DEFAULT_HOSTNAME)
+            hostname = (cloud_settings(args.stack_dir)[0] if args.stack_dir
+                        else os.environ.get("TFC_HOSTNAME") or DEFAULT_HOSTNAME)
             return apply_run(Client(hostname, token, args.api_url), args.run_id, args)
         hostname, _, _ = cloud_settings(args.stack_dir)
         return plan_run(Client(hostname, token, args.api_url), args.stack_dir, args,

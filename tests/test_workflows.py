@@ -1,7 +1,9 @@
-""".github/workflows/plan.yml and deploy.yml: actionlint (with shellcheck) passes, the structure the README
-promises holds, and the workflows' own scripts behave — run here with stand-in `terraform`, `aws` and
-`docker` commands that record what they were asked to do, and the sticky-comment script run on Node
-against a recording GitHub client.
+""".github/workflows/ (plan, deploy, ci) and .github/dependabot.yml: actionlint (with shellcheck) passes,
+every action is pinned by commit SHA, the structure the docs promise holds (plan-only token for PRs, apply
+token only in the protected environment, deploy gated on CI, no unreviewed apply), and the workflows' own
+scripts behave — run here with stand-in `aws`, `docker` and `gh` commands that record what they were asked
+to do, the Terraform Cloud steps against the local fake API of test_tfc_run.py, and the sticky-comment
+script on Node against a recording GitHub client.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import yaml
 
 from conftest import NODE_BIN, ROOT, run
 from modules.commands.plan_summary import MARKER
+from test_tfc_run import FakeTfc
 
 WORKFLOWS = ROOT / ".github" / "workflows"
-PLAN, DEPLOY = WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml"
+PLAN, DEPLOY, CI = WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml", WORKFLOWS / "ci.yml"
+ALL = (PLAN, DEPLOY, CI)
+DEPENDABOT = ROOT / ".github" / "dependabot.yml"
 ACTIONLINT = ROOT / ".tools" / "actionlint-venv" / "bin" / "actionlint"
-PINNED = re.compile(r"^[\w.-]+/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+# `uses: owner/repo@<40-hex commit> # vX.Y.Z`: the SHA is what runs, the comment what Dependabot and people read.
+PINNED_LINE = re.compile(r"^\s*(- )?uses: (?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # (?P<version>v\d+\.\d+\.\d+)$")
 
 
 def load(path: Path) -> dict:
@@ -57,18 +63,20 @@ def actionlint(*paths: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 
 # ---------------------------------------------------------------- actionlint
-def test_actionlint_passes_on_both_workflows():
-    proc = actionlint(PLAN, DEPLOY)
+def test_actionlint_passes_on_every_workflow():
+    assert sorted(WORKFLOWS.glob("*.yml")) == sorted(ALL)  # a new workflow gets listed (and checked) here
+    proc = actionlint(*ALL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_actionlint_passes_with_major_version_refs(tmp_path):
-    # actionlint knows the inputs of popular actions by major tag (actions/checkout@v5), not by exact
-    # release; linting a copy with the pins shortened also checks every `with:` against them.
+    # actionlint knows the inputs of popular actions by major tag (actions/checkout@v5), not by commit;
+    # linting a copy with each SHA pin replaced by its major tag also checks every `with:` against them.
     target = tmp_path / ".github" / "workflows"
     target.mkdir(parents=True)
-    for path in (PLAN, DEPLOY):
-        text = re.sub(r"(uses: [\w.-]+/[\w.-]+@v\d+)\.\d+\.\d+", r"\1", path.read_text())
+    for path in ALL:
+        text, n = re.subn(r"(uses: [\w.-]+/[\w./-]+)@[0-9a-f]{40} # (v\d+)\.\d+\.\d+", r"\1@\2", path.read_text())
+        assert n, path
         (target / path.name).write_text(text)
     proc = actionlint(*sorted(target.iterdir()), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -85,18 +93,52 @@ def test_actionlint_catches_errors_here(tmp_path):
 
 
 # ---------------------------------------------------------------- structure
-@pytest.mark.parametrize("path", [PLAN, DEPLOY], ids=["plan", "deploy"])
-def test_every_action_is_pinned_to_a_release_or_commit(path):
-    uses = [s["uses"] for job in load(path)["jobs"].values() for s in job["steps"] if "uses" in s]
-    assert uses and all(PINNED.match(u) for u in uses), uses
+def test_every_action_is_pinned_by_commit_sha_with_its_version():
+    pins: dict[tuple[str, str], set[str]] = {}
+    for path in ALL:
+        uses = [s["uses"] for job in load(path)["jobs"].values() for s in job["steps"] if "uses" in s]
+        lines = [line for line in path.read_text().splitlines() if re.match(r"^\s*(- )?uses: ", line)]
+        assert uses and len(lines) == len(uses), path
+        for line in lines:
+            match = PINNED_LINE.match(line)
+            assert match, f"{path.name}: not pinned by SHA with a '# vX.Y.Z' comment: {line.strip()}"
+            pins.setdefault((match["action"], match["version"]), set()).add(match["sha"])
+    # one version, one SHA everywhere (a half-done bump would show as two)
+    assert all(len(shas) == 1 for shas in pins.values()), pins
+    versions: dict[str, set[str]] = {}
+    for action, version in pins:
+        versions.setdefault(action, set()).add(version)
+    assert all(len(v) == 1 for v in versions.values()), versions
 
 
-@pytest.mark.parametrize("path", [PLAN, DEPLOY], ids=["plan", "deploy"])
-def test_install_is_the_readme_command(path):
+@pytest.mark.parametrize("path,job,command", [(PLAN, "plan", "make synth"), (DEPLOY, "plan", "make synth"),
+                                              (CI, "test", "make test")], ids=["plan", "deploy", "ci"])
+def test_install_is_the_readme_command(path, job, command):
     readme = (ROOT / "README.md").read_text()
-    assert "make synth" in readme
-    runs = [s.get("run", "") for s in steps(load(path), next(iter(load(path)["jobs"])))]
-    assert any(r.startswith("make synth") for r in runs)
+    assert command in readme
+    runs = [s.get("run", "") for s in steps(load(path), job)]
+    assert any(r.startswith(command) for r in runs)
+
+
+def test_ci_runs_the_suite_on_pull_requests_and_main():
+    wf = load(CI)
+    assert set(triggers(wf)) == {"pull_request", "push"}
+    assert triggers(wf)["push"]["branches"] == ["main"] and triggers(wf)["pull_request"]["branches"] == ["main"]
+    assert wf["permissions"] == {"contents": "read"}
+    # the scanners and actionlint are part of the suite; a missing tool fails its test, not skips it
+    assert (ROOT / "tests" / "test_security_scan.py").is_file() and ACTIONLINT.name in Path(__file__).read_text()
+    assert wf["env"]["TERRAFORM_VERSION"] == load(PLAN)["env"]["TERRAFORM_VERSION"]
+    # main's run is never cancelled: deploy waits for its success
+    assert "pull_request" in wf["concurrency"]["cancel-in-progress"]
+
+
+def test_dependabot_updates_actions_and_pipenv():
+    config = yaml.safe_load(DEPENDABOT.read_text())
+    assert config["version"] == 2
+    ecosystems = {u["package-ecosystem"]: u for u in config["updates"]}
+    assert {"github-actions", "pip"} <= set(ecosystems)  # pip covers Pipfile/Pipfile.lock
+    assert ecosystems["github-actions"]["directory"] == "/" and ecosystems["pip"]["directory"] == "/"
+    assert (ROOT / "Pipfile.lock").is_file()
 
 
 def test_plan_workflow_shape(stage_cfg):
@@ -104,12 +146,17 @@ def test_plan_workflow_shape(stage_cfg):
     assert list(triggers(wf)) == ["pull_request"]
     assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
     assert wf["env"]["STACK"] == stage_cfg.name and wf["env"]["ARAQUEM_ENV"] == stage_cfg.environment
-    order = [index(wf, "plan", n) for n in ("Synthesize", "Terraform Cloud", "terraform plan", "Render",
-                                           "Post or update")]
+    order = [index(wf, "plan", n) for n in ("Synthesize", "Terraform Cloud backend", "Terraform Cloud speculative",
+                                           "Render", "Post or update")]
     assert order == sorted(order)
-    plan_run = step(wf, "plan", "terraform plan")["run"]
-    assert "-out=plan.tfplan" in plan_run and "terraform show -json plan.tfplan >plan.json" in plan_run
+    plan_run = step(wf, "plan", "Terraform Cloud speculative")
+    assert plan_run["run"].lstrip().startswith(".venv/bin/python scripts/tfc_run.py speculative ")
     assert "main.py plan-summary" in step(wf, "plan", "Render")["run"]
+    text = PLAN.read_text()
+    # PRs plan with the plan-only team token; no saved cloud plan (its JSON needs workspace admin, and a
+    # person could confirm it from the UI); the apply token is not even named here.
+    assert plan_run["env"]["TF_API_TOKEN"] == "${{ secrets.TF_PLAN_TOKEN }}"
+    assert "secrets.TF_API_TOKEN" not in text and "terraform plan" not in text and "terraform show" not in text
 
 
 def test_plan_and_deploy_use_the_same_terraform():
@@ -117,28 +164,53 @@ def test_plan_and_deploy_use_the_same_terraform():
     assert load(PLAN)["env"]["TERRAFORM_VERSION"].startswith("1.11.")
 
 
+def secrets_named(job: dict) -> set[str]:
+    return set(re.findall(r"secrets\.(\w+)", json.dumps(job)))
+
+
 def test_deploy_workflow_shape(stage_cfg):
     wf = load(DEPLOY)
-    assert set(triggers(wf)) == {"push", "workflow_dispatch"}
-    assert triggers(wf)["push"]["branches"] == ["main"]
-    assert wf["permissions"] == {"contents": "read", "id-token": "write"}
+    # only after CI passed on main (workflow_run), or by hand
+    assert set(triggers(wf)) == {"workflow_run", "workflow_dispatch"}
+    assert triggers(wf)["workflow_run"] == {"workflows": [load(CI)["name"]], "types": ["completed"],
+                                            "branches": ["main"]}
+    plan_job, deploy_job = wf["jobs"]["plan"], wf["jobs"]["deploy"]
+    assert "github.event.workflow_run.conclusion == 'success'" in plan_job["if"]
+    assert "github.event.workflow_run.event == 'push'" in plan_job["if"]
+    assert "refs/heads/main" in plan_job["if"]
+    assert wf["env"]["DEPLOY_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    for job in (plan_job, deploy_job):  # both check out the commit CI tested
+        checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+        assert checkout["with"]["ref"] == "${{ env.DEPLOY_SHA }}"
+    assert wf["permissions"] == {"contents": "read"}
     assert wf["concurrency"]["cancel-in-progress"] is False
-    job = wf["jobs"]["deploy"]
-    assert job["environment"] == stage_cfg.environment
-    # seed §5: repositories, then images, then the deploy that references them
-    order = [index(wf, "deploy", n) for n in ("Image tag", "Synthesize", "1. ECR", "2. Build", "3. cdktf")]
+    # plan without approval and with the plan-only token; apply in the protected environment, after it
+    assert "environment" not in plan_job and secrets_named(plan_job) == {"TF_PLAN_TOKEN"}
+    assert deploy_job["environment"] == stage_cfg.environment and deploy_job["needs"] == "plan"
+    for name, job in wf["jobs"].items():  # the apply token only where the environment's reviewers gate it
+        if "TF_API_TOKEN" in secrets_named(job):
+            assert job.get("environment") == stage_cfg.environment, name
+    # images before the apply that references them, the rollout check after it
+    order = [index(wf, "deploy", n) for n in ("Copy the quality samples", "1. Build", "2. Apply", "3. Wait")]
     assert order == sorted(order)
-    assert "cdktf deploy" in step(wf, "deploy", "3. cdktf")["run"] and "--auto-approve" in step(
-        wf, "deploy", "3. cdktf")["run"]
-    oidc = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+    apply_run = step(wf, "deploy", "2. Apply")["run"]
+    assert 'scripts/tfc_run.py apply "$RUN_ID"' in apply_run and "ROLLOUT_SINCE=" in apply_run
+    assert deploy_job["env"]["RUN_ID"] == "${{ needs.plan.outputs.run_id }}"
+    assert "scripts/wait_ecs_rollout.py" in step(wf, "deploy", "3. Wait")["run"]
+    # nothing applies an unreviewed plan
+    text = DEPLOY.read_text()
+    assert "--auto-approve" not in text and "cdktf deploy" not in text and "terraform apply" not in text
+    oidc = [s for s in deploy_job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
     assert len(oidc) == 1 and "role-to-assume" in oidc[0]["with"]
     assert "aws-access-key-id" not in oidc[0]["with"]  # OIDC, never stored keys
+    assert deploy_job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "id-token" not in plan_job["permissions"]
 
 
 def test_deploy_tag_is_the_one_main_py_derives(stage_cfg):
     synth_py = (ROOT / "modules" / "commands" / "synth.py").read_text()
     assert '"git", "rev-parse", "--short=12", "HEAD"' in synth_py
-    tag_step = step(load(DEPLOY), "deploy", "Image tag")["run"]
+    tag_step = step(load(DEPLOY), "plan", "Image tag")["run"]
     assert f"{stage_cfg.registry.image_tag_env_var}=$(git rev-parse --short=12 HEAD)" in tag_step
 
 
@@ -151,7 +223,7 @@ def test_deploy_tag_is_the_one_main_py_derives(stage_cfg):
 def test_deploy_app_image_tag_comes_from_the_input_or_variable(tmp_path, stage_cfg, app_tag, written, annotation):
     wf = load(DEPLOY)
     assert "app_image_tag" in triggers(wf)["workflow_dispatch"]["inputs"]
-    tag_step = step(wf, "deploy", "Image tag")
+    tag_step = step(wf, "plan", "Image tag")
     assert tag_step["env"]["APP_IMAGE_TAG"] == "${{ inputs.app_image_tag || vars.APP_IMAGE_TAG }}"
     # Every variable the env file names for an app-built image is the one this step sets.
     assert {s.image.tag_env_var for s in stage_cfg.services.values() if s.image.tag_env_var} == {
@@ -171,12 +243,6 @@ def test_deploy_app_image_tag_comes_from_the_input_or_variable(tmp_path, stage_c
         assert annotation in proc.stdout
     else:
         assert "::" not in proc.stdout
-
-
-def test_deploy_pins_the_same_cdktf_cli_as_bootstrap():
-    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
-    pinned = re.search(r"^CDKTF_CLI_VERSION=(\S+)$", bootstrap, re.M).group(1)
-    assert load(DEPLOY)["env"]["CDKTF_CLI_VERSION"] == pinned
 
 
 def test_failure_comment_uses_the_renderer_marker():
@@ -229,7 +295,7 @@ def read_images(root: Path) -> dict[str, tuple[str, str]]:
 def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, stage_cfg):
     root = workspace(tmp_path, stage)
     gh = github_files(tmp_path)
-    env_step = step(load(DEPLOY), "deploy", "Read the env file")["run"]
+    env_step = step(load(DEPLOY), "plan", "Read the env file")["run"]
     tag, app_tag = "0123456789ab", "app-2.4.1"
     tags = {"ARAQUEM_IMAGE_TAG": tag, "ARAQUEM_APP_IMAGE_TAG": app_tag}
     proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", **tags, **gh})
@@ -264,7 +330,7 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
                "esac",
         "docker": "cat >/dev/null 2>&1 || true",
     })
-    build_step = step(load(DEPLOY), "deploy", "2. Build")["run"]
+    build_step = step(load(DEPLOY), "deploy", "1. Build")["run"]
     proc = run_step(build_step, root, {"REGION": stage_cfg.region}, bin_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     registry = f"123456789012.dkr.ecr.{stage_cfg.region}.amazonaws.com"
@@ -297,16 +363,84 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     assert "notice: ARAQUEM_APP_IMAGE_TAG is not set" in proc.stderr
 
 
-def test_deploy_creates_ecr_repositories_first_with_a_targeted_apply(tmp_path, stage):
+FAKE_TFC_RUN = """import json, sys
+from pathlib import Path
+log = Path(sys.argv[0]).with_name("calls.log")
+log.open("a").write(" ".join(sys.argv[1:]) + "\\n")
+if sys.argv[1] == "plan":
+    run_json = sys.argv[sys.argv.index("--run-json") + 1]
+    Path(run_json).write_text(json.dumps({"id": "run-Boot1", "url": "u", "status": "planned", "error": ""}))
+"""
+
+
+def test_bootstrap_registry_plans_and_applies_only_the_ecr_repositories(tmp_path, stage, stage_cfg):
+    wf = load(DEPLOY)
+    job = wf["jobs"]["bootstrap-registry"]
+    assert job["environment"] == stage_cfg.environment and "inputs.bootstrap_registry" in job["if"]
+    assert "!inputs.bootstrap_registry" in wf["jobs"]["plan"]["if"]  # never both
     root = workspace(tmp_path, stage)
-    bin_dir = fake_bin(tmp_path, {"terraform": ""})
-    script = step(load(DEPLOY), "deploy", "1. ECR")["run"]
-    proc = run_step(script, root / "cdktf.out" / "stacks" / stage.dir.name, {}, bin_dir)
-    assert proc.returncode == 0, proc.stderr
-    init, apply = (tmp_path / "terraform.log").read_text().splitlines()
-    assert init == "init -no-color"
-    expected = [f"-target=aws_ecr_repository.{name}" for name in sorted(stage.resources("aws_ecr_repository"))]
-    assert expected and apply == " ".join(["apply", "-no-color", "-auto-approve", *expected])
+    (root / "scripts").mkdir()
+    (root / "scripts" / "tfc_run.py").write_text(FAKE_TFC_RUN)  # records its calls
+    proc = run_step(step(wf, "bootstrap-registry", "ECR repositories only")["run"], root,
+                    {"ARAQUEM_ENV": "stage"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    plan_call, apply_call = (root / "scripts" / "calls.log").read_text().splitlines()
+    targets = [f"--target=aws_ecr_repository.{n}" for n in sorted(stage.resources("aws_ecr_repository"))]
+    assert targets and plan_call.startswith(f"plan cdktf.out/stacks/{stage_cfg.name} {' '.join(targets)} ")
+    assert apply_call.startswith(f"apply run-Boot1 --stack-dir cdktf.out/stacks/{stage_cfg.name} ")
+
+
+def tfc_workspace(tmp_path: Path, stage) -> Path:
+    root = workspace(tmp_path, stage)
+    (root / "scripts").symlink_to(ROOT / "scripts")
+    return root
+
+
+def test_deploy_plans_then_confirms_exactly_that_run(tmp_path, stage, stage_cfg):
+    """The plan job's Terraform Cloud step and the deploy job's apply step, against the fake API."""
+    wf = load(DEPLOY)
+    root = tfc_workspace(tmp_path, stage)
+    gh = github_files(tmp_path)
+    with FakeTfc(["pending", "planning", "planned"]) as fake:
+        env = {"TFC_API_URL": fake.url, "TFC_POLL_SECONDS": "0.01", "STACK": stage_cfg.name,
+               "DEPLOY_SHA": "0123456789abcdef", "GITHUB_RUN_ID": "77", **gh}
+        proc = run_step(step(wf, "plan", "Terraform Cloud run")["run"], root, {**env, "TF_API_TOKEN": "plan-tok"})
+        assert proc.returncode == 0, proc.stderr
+        assert Path(gh["GITHUB_OUTPUT"]).read_text() == "run_id=run-Fake456\n"
+        assert fake.cv_body["data"]["attributes"]["speculative"] is False and not fake.applied
+        assert fake.run_body["data"]["attributes"]["message"] == "deploy 0123456789ab (GitHub run 77)"
+        assert json.loads((root / "plan.json").read_text())["format_version"]  # for the reviewers' summary
+
+        fake.run_statuses = ["planned", "applying", "applied"]
+        proc = run_step(step(wf, "deploy", "2. Apply")["run"], root,
+                        {**env, "TF_API_TOKEN": "apply-tok", "RUN_ID": "run-Fake456",
+                         "TFC_HOSTNAME": stage_cfg.terraform_cloud.hostname})
+        assert proc.returncode == 0, proc.stderr
+    assert fake.applied
+    confirm = next(r for r in fake.requests if r["path"].endswith("/actions/apply"))
+    assert confirm["path"] == "/api/v2/runs/run-Fake456/actions/apply" and confirm["auth"] == "Bearer apply-tok"
+    assert re.fullmatch(r"ROLLOUT_SINCE=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n", Path(gh["GITHUB_ENV"]).read_text())
+
+
+def test_deploy_stops_without_remote_state():
+    script = step(load(DEPLOY), "plan", "Remote state required")
+    assert script["if"] == "steps.env.outputs.tfc_hostname == ''"
+    proc = run_step(script["run"], ROOT, {"ARAQUEM_ENV": "dev-eu"})
+    assert proc.returncode == 1 and "::error title=no terraform_cloud section::" in proc.stdout
+
+
+@pytest.mark.parametrize("passed", ["1", "0"])
+def test_deploy_is_gated_on_ci_for_the_exact_commit(tmp_path, passed):
+    bin_dir = fake_bin(tmp_path, {"gh": f"echo {passed}"})
+    proc = run_step(step(load(DEPLOY), "plan", "CI passed")["run"], tmp_path,
+                    {"GITHUB_REPOSITORY": "o/r", "DEPLOY_SHA": "abcdef0123456789"}, bin_dir)
+    call = (tmp_path / "gh.log").read_text().strip()
+    assert call == ("run list --repo o/r --workflow ci.yml --commit abcdef0123456789 --status success "
+                    "--json databaseId --jq length")
+    if passed == "1":
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode == 1 and "::error title=CI has not passed::" in proc.stdout
 
 
 @pytest.mark.parametrize("case", ["token", "no-token", "local-state"])
@@ -320,16 +454,43 @@ def test_plan_runs_only_with_terraform_cloud_and_a_token(tmp_path, stage, stage_
     gh = github_files(tmp_path)
     env = {"STACK": stage_cfg.name, "ARAQUEM_ENV": "stage", "TF_API_TOKEN": "" if case == "no-token" else "tok",
            **gh}
-    proc = run_step(step(load(PLAN), "plan", "Terraform Cloud")["run"], root, env)
+    tfc_step = step(load(PLAN), "plan", "Terraform Cloud backend")
+    assert tfc_step["env"]["TF_API_TOKEN"] == "${{ secrets.TF_PLAN_TOKEN }}"
+    proc = run_step(tfc_step["run"], root, env)
     assert proc.returncode == 0, proc.stderr
     output = Path(gh["GITHUB_OUTPUT"]).read_text()
-    if case == "token":
-        assert output == "enabled=true\n"
-        host = stage_cfg.terraform_cloud.hostname.replace(".", "_")
-        assert Path(gh["GITHUB_ENV"]).read_text() == f"TF_TOKEN_{host}=tok\n"
-    else:
-        assert output == "enabled=false\n" and "::notice title=plan skipped::" in proc.stdout
-        assert Path(gh["GITHUB_ENV"]).read_text() == ""
+    assert output == ("enabled=true\n" if case == "token" else "enabled=false\n")
+    if case != "token":
+        assert "::notice title=plan skipped::" in proc.stdout
+    assert Path(gh["GITHUB_ENV"]).read_text() == ""  # the token is never written to the job's environment
+
+
+def test_pr_plan_runs_speculatively_against_the_fake_api(tmp_path, stage, stage_cfg):
+    wf = load(PLAN)
+    root = tfc_workspace(tmp_path, stage)
+    with FakeTfc(["pending", "planned_and_finished"]) as fake:
+        proc = run_step(step(wf, "plan", "Terraform Cloud speculative")["run"], root, {
+            "TFC_API_URL": fake.url, "TFC_POLL_SECONDS": "0.01", "STACK": stage_cfg.name, "TF_API_TOKEN": "t",
+            "PR_NUMBER": "12", "HEAD_SHA": "fedcba9876543210"})
+    assert proc.returncode == 0, proc.stderr
+    assert fake.cv_body["data"]["attributes"]["speculative"] is True
+    assert fake.run_body["data"]["attributes"]["plan-only"] is True
+    assert fake.run_body["data"]["attributes"]["message"] == "PR #12 at fedcba987654 (speculative)"
+    assert json.loads((root / "run.json").read_text())["status"] == "planned_and_finished"
+
+
+def test_failure_comment_carries_the_run_link_and_the_error(tmp_path):
+    script = step(load(PLAN), "plan", "Mark the sticky comment stale")["run"]
+    error = "Error: bad thing\n```\ninjected fence"
+    (tmp_path / "run.json").write_text(json.dumps({"url": "https://app.terraform.io/app/o/workspaces/w/runs/run-1",
+                                                   "error": error}))
+    proc = run_step(script, tmp_path, {"STACK": "araquem-stage", "RUN_URL": "https://ci/run/7",
+                                       "HEAD_SHA": "abcdef0123456789"})
+    assert proc.returncode == 0, proc.stderr
+    body = (tmp_path / "plan-comment.md").read_text()
+    assert body.splitlines()[0] == MARKER.format(stack="araquem-stage")
+    assert "Terraform Cloud run: https://app.terraform.io/app/o/workspaces/w/runs/run-1" in body
+    assert f"````text\n{error}\n````" in body  # a longer fence: the error's own ``` cannot close it
 
 
 def test_failure_step_writes_a_stale_notice_under_the_same_marker(tmp_path):
@@ -387,7 +548,7 @@ def test_sticky_comment_is_found_by_marker(tmp_path, existing, expected):
 @pytest.mark.parametrize("case", ["copied", "missing", "not-built"])
 def test_quality_samples_are_required_before_anything_is_applied(tmp_path, case):
     wf = load(DEPLOY)
-    assert index(wf, "deploy", "Copy the quality samples") < index(wf, "deploy", "1. ECR")
+    assert index(wf, "deploy", "Copy the quality samples") < index(wf, "deploy", "2. Apply")
     root = tmp_path / "checkout"
     (root / "docker" / "quality-cron" / "samples").mkdir(parents=True)
     images = "araquem-stage/api app-1 \n" + ("" if case == "not-built" else

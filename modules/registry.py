@@ -3,7 +3,10 @@
 Repositories are `<project>-<environment>/<build>`, scanned on push, IMMUTABLE (a tag is a release:
 the synth-time image tag, seed §5, never `latest`; for an image another repository builds, the tag
 that repository pushed, `image.tag_env_var`), encrypted, with a lifecycle policy built by the
-provider's policy-document data source. Public images (seed §7: outside registries are a risk) are
+provider's policy-document data source. The lifecycle never expires the tag this configuration deploys:
+its first rule selects exactly that tag, and ECR never lets a lower-priority rule expire an image that a
+higher-priority rule's tag selection matched (ECR lifecycle policy evaluation rules); a tag list selects
+images that carry ALL its patterns, hence one rule per repository, for its one deployed tag. Public images (seed §7: outside registries are a risk) are
 pulled through an ECR pull-through cache rule per upstream when `registry.pull_through_cache` is on;
 ECR creates those cache repositories itself, so a repository creation template per rule gives them
 the same encryption and a lifecycle (they stay MUTABLE: the cache re-pulls a moved upstream tag).
@@ -49,7 +52,6 @@ class Registry(Construct):
         if sorted(image_tags) != builds:
             raise ValueError(f"image_tags must have exactly the built images {builds}, got {sorted(image_tags)}")
         self._tags = dict(image_tags)
-        lifecycle = self._lifecycle_policy(cfg) if builds else None
         self._repositories: dict[str, EcrRepository] = {}
         for build in builds:
             repo = EcrRepository(
@@ -60,6 +62,7 @@ class Registry(Construct):
                 encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type=cfg.registry.encryption)],
                 force_delete=cfg.registry.force_delete,
             )
+            lifecycle = self._lifecycle_policy(cfg, build, self._tags[build])
             EcrLifecyclePolicy(self, f"lifecycle_{build}", repository=repo.name, policy=lifecycle.json)
             self._repositories[build] = repo
 
@@ -135,11 +138,20 @@ class Registry(Construct):
             ),
         ])
 
-    def _lifecycle_policy(self, cfg: EnvConfig) -> DataAwsEcrLifecyclePolicyDocument:
+    def _lifecycle_policy(self, cfg: EnvConfig, build: str, deployed_tag: str) -> DataAwsEcrLifecyclePolicyDocument:
         reg = cfg.registry
-        return DataAwsEcrLifecyclePolicyDocument(self, "lifecycle_policy", rule=[
+        return DataAwsEcrLifecyclePolicyDocument(self, f"lifecycle_policy_{build}", rule=[
             DataAwsEcrLifecyclePolicyDocumentRule(
                 priority=1,
+                # An exact tag (no wildcard) on an IMMUTABLE repository matches one image: never more than 1.
+                description=f"never expire {deployed_tag}, the tag this configuration deploys",
+                selection=[DataAwsEcrLifecyclePolicyDocumentRuleSelection(
+                    tag_status="tagged", tag_pattern_list=[deployed_tag], count_type="imageCountMoreThan",
+                    count_number=1)],
+                action=[DataAwsEcrLifecyclePolicyDocumentRuleAction(type="expire")],
+            ),
+            DataAwsEcrLifecyclePolicyDocumentRule(
+                priority=2,
                 description=f"expire untagged images after {reg.untagged_expire_days} days",
                 selection=[DataAwsEcrLifecyclePolicyDocumentRuleSelection(
                     tag_status="untagged", count_type="sinceImagePushed", count_unit="days",
@@ -147,8 +159,8 @@ class Registry(Construct):
                 action=[DataAwsEcrLifecyclePolicyDocumentRuleAction(type="expire")],
             ),
             DataAwsEcrLifecyclePolicyDocumentRule(
-                priority=2,
-                description=f"keep the last {reg.keep_last} tagged images",
+                priority=3,
+                description=f"keep the last {reg.keep_last} tagged images (rollback targets)",
                 selection=[DataAwsEcrLifecyclePolicyDocumentRuleSelection(
                     tag_status="tagged", tag_pattern_list=["*"], count_type="imageCountMoreThan",
                     count_number=reg.keep_last)],

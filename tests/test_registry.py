@@ -37,20 +37,31 @@ def test_repositories_are_scanned_immutable_and_encrypted(stage, data_stack):
     assert {r["encryption_configuration"][0]["encryption_type"] for _, r in _repos(data_stack).values()} == {"KMS"}
 
 
-def test_lifecycle_keeps_last_n_tagged_and_expires_untagged(stage, stage_cfg):
+def test_lifecycle_keeps_the_deployed_tag_last_n_tagged_and_expires_untagged(stage, stage_cfg):
     policies = stage.resources("aws_ecr_lifecycle_policy")
-    repo_names = {f"${{aws_ecr_repository.{key}.name}}" for key, _ in _repos(stage).values()}
+    repos = _repos(stage)
+    repo_names = {f"${{aws_ecr_repository.{key}.name}}" for key, _ in repos.values()}
     assert {p["repository"] for p in policies.values()} == repo_names
-    docs = {re.fullmatch(r"\$\{data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.json\}", p["policy"]).group(1)
-            for p in policies.values()}
-    assert len(docs) == 1
-    rules = {r["selection"][0]["tag_status"]: r for r in stage.data("aws_ecr_lifecycle_policy_document")[docs.pop()]["rule"]}
-    untagged, tagged = rules["untagged"]["selection"][0], rules["tagged"]["selection"][0]
-    assert (untagged["count_type"], untagged["count_unit"], untagged["count_number"]) == (
-        "sinceImagePushed", "days", stage_cfg.registry.untagged_expire_days)
-    assert (tagged["count_type"], tagged["count_number"], tagged["tag_pattern_list"]) == (
-        "imageCountMoreThan", stage_cfg.registry.keep_last, ["*"])
-    assert all(r["action"] == [{"type": "expire"}] for r in rules.values())
+    task_images = {c["image"] for td in stage.resources("aws_ecs_task_definition").values()
+                   for c in json.loads(td["container_definitions"])}
+    documents = stage.data("aws_ecr_lifecycle_policy_document")
+    for policy in policies.values():
+        doc = re.fullmatch(r"\$\{data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.json\}", policy["policy"]).group(1)
+        repo_key = re.fullmatch(r"\$\{aws_ecr_repository\.([\w-]+)\.name\}", policy["repository"]).group(1)
+        repo_name = next(r["name"] for key, r in repos.values() if key == repo_key)
+        assert documents[doc]["rule"][0]["description"].endswith("the tag this configuration deploys"), repo_name
+        protect, untagged, tagged = sorted(documents[doc]["rule"], key=lambda r: r["priority"])
+        # 1: the tag the task definitions of this synth run (ECR: an image matched by a higher-priority rule's
+        # tags is never expired by a lower one), exact, so it selects one image and never more than 1
+        (tag,) = protect["selection"][0]["tag_pattern_list"]
+        assert "*" not in tag and protect["selection"][0]["count_number"] == 1
+        assert f"${{aws_ecr_repository.{repo_key}.repository_url}}:{tag}" in task_images, (repo_name, tag)
+        u, t = untagged["selection"][0], tagged["selection"][0]
+        assert (u["tag_status"], u["count_type"], u["count_unit"], u["count_number"]) == (
+            "untagged", "sinceImagePushed", "days", stage_cfg.registry.untagged_expire_days)
+        assert (t["tag_status"], t["count_type"], t["count_number"], t["tag_pattern_list"]) == (
+            "tagged", "imageCountMoreThan", stage_cfg.registry.keep_last, ["*"])
+        assert all(r["action"] == [{"type": "expire"}] for r in (protect, untagged, tagged))
 
 
 def test_docker_hub_is_cached_with_credentials_from_secrets_manager(stage):

@@ -49,7 +49,7 @@ from cdktf_cdktf_provider_aws.launch_template import (
 )
 from constructs import Construct
 
-from modules.capacity import ECS_RESERVED_MEMORY_MIB
+from modules.config.capacity import ECS_RESERVED_MEMORY_MIB
 from modules.config import CapacityProvider, EnvConfig
 from modules.network import flat_output
 
@@ -75,7 +75,7 @@ def ecs_config(cluster_name: str, cp: CapacityProvider) -> str:
         "ECS_AWSVPC_BLOCK_IMDS": "true",  # awsvpc tasks cannot reach instance credentials
         "ECS_ENABLE_TASK_IAM_ROLE": "true",
         "ECS_ENABLE_CONTAINER_METADATA": "true",
-        "ECS_RESERVED_MEMORY": str(ECS_RESERVED_MEMORY_MIB),  # what modules/capacity.py subtracts
+        "ECS_RESERVED_MEMORY": str(ECS_RESERVED_MEMORY_MIB),  # what modules/config/capacity.py subtracts
     }
     if cp.gpu:
         settings["ECS_ENABLE_GPU_SUPPORT"] = "true"  # the agent registers the GPUs for resourceRequirements

@@ -1,6 +1,6 @@
 """Network: VPC, public/private subnets per AZ, internet gateway, NAT, routes, flow logs, VPC endpoints.
 
-Subnets are carved from `network.vpc_cidr` by modules/config.py (public first, then private, one of
+Subnets are carved from `network.vpc_cidr` by modules/config/network.py (public first, then private, one of
 each per AZ). Private route tables are one per AZ whichever NAT mode is chosen, so switching
 `nat: single` -> `per_az` only changes each table's default route, never the subnet associations.
 """

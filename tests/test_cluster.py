@@ -12,9 +12,9 @@ import re
 import pytest
 
 from conftest import ROOT, run
-from modules.capacity import ECS_RESERVED_MEMORY_MIB
 from modules.cluster import AMI_PARAMETER, GPU_AMI_PARAMETER, IMDS_HOP_LIMIT
 from modules.config import load
+from modules.config.capacity import ECS_RESERVED_MEMORY_MIB
 
 DEV_EU = ROOT / "envs" / "dev-eu.yaml"
 REF = re.compile(r"^\$\{([a-z0-9_]+)\.([^.}]+)\.([a-z_]+)\}$")

@@ -2,7 +2,7 @@
 
 Reads the validated EnvConfig only (no cdktf/jsii), so it answers instantly. Three tables:
 services (where and how each container runs), wiring (volumes, secrets, parameters, managed data,
-start order) and capacity per capacity provider (from modules/capacity.py). Box drawing and colour
+start order) and capacity per capacity provider (from modules/config/capacity.py). Box drawing and colour
 only when stdout is a terminal; piped output is plain, aligned text (stable: tests compare it).
 """
 
@@ -174,7 +174,7 @@ def _used(needed: int, available: int) -> str:
 def capacity_table(cfg: EnvConfig) -> Table:
     """Per capacity provider: reservations at the services' maximum task counts vs. instance x max_size.
     (config.load() already refused an env file whose tasks do not fit, so nothing here is over 100%.)"""
-    from modules import capacity  # noqa: PLC0415  (pure Python, no jsii)
+    from modules.config import capacity  # noqa: PLC0415  (pure Python, no jsii)
 
     rows = []
     for key, use in sorted(capacity.usage(cfg).items()):
@@ -302,7 +302,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (default): box drawing and colour on a terminal, plain text when piped")
     parser.epilog = ("Colour is off when NO_COLOR is set. Capacity counts each service at its scaling maximum "
                      "(jobs and schedules as one task); 'available' is instance size x max_size after the "
-                     "ECS agent reserve (modules/capacity.py).")
+                     "ECS agent reserve (modules/config/capacity.py).")
 
 
 def run(args: argparse.Namespace, cfg: EnvConfig) -> int:

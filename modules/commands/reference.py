@@ -4,7 +4,7 @@
 
 Walks `EnvConfig.model_fields` recursively: one table per section (field path, type, default,
 description). Types, constraints and defaults come from the pydantic field definitions in
-modules/config.py; descriptions from their `description=` texts and the models' docstrings.
+modules/config/; descriptions from their `description=` texts and the models' docstrings.
 """
 
 from __future__ import annotations
@@ -223,11 +223,11 @@ def undocumented_fields(root: type[BaseModel] = config.EnvConfig) -> list[str]:
 INTRO = f"""\
 # Env file reference
 
-<!-- Generated from modules/config.py by `{REGENERATE_COMMAND}`. Do not edit by hand:
+<!-- Generated from modules/config/ by `{REGENERATE_COMMAND}`. Do not edit by hand:
      tests/commands/test_reference.py fails when this file is out of date. -->
 
 An environment is one YAML file, `envs/<name>.yaml` (`python main.py --env <name>`), validated against
-the schema in `modules/config.py` before anything is synthesized. Unknown keys are errors, not ignored.
+the schema in `modules/config/` before anything is synthesized. Unknown keys are errors, not ignored.
 `envs/stage.yaml` is the commented example of every section; `envs/dev-eu.yaml` is a second environment.
 
 Conventions used below:

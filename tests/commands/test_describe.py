@@ -10,9 +10,8 @@ import pytest
 import yaml
 
 from conftest import PYTHON, ROOT, run_main, variant
-from modules import capacity
 from modules.commands import describe
-from modules.config import load
+from modules.config import capacity, load
 
 GOLDEN = ROOT / "tests" / "golden" / "describe-stage.txt"
 REGENERATE = f"python main.py describe --env stage > {GOLDEN.relative_to(ROOT)}"

@@ -16,13 +16,13 @@ REFERENCE = ROOT / "docs" / "env-reference.md"
 
 def test_checked_in_reference_is_up_to_date():
     assert REFERENCE.read_text() == reference.render(), (
-        f"docs/env-reference.md is out of date with modules/config.py; regenerate it: "
+        f"docs/env-reference.md is out of date with modules/config/; regenerate it: "
         f"{reference.REGENERATE_COMMAND}")
 
 
 def test_every_schema_field_has_a_description():
     missing = reference.undocumented_fields()
-    assert not missing, f"add description= to these fields in modules/config.py: {missing}"
+    assert not missing, f"add description= to these fields in modules/config/: {missing}"
 
 
 def test_command_prints_the_reference():

@@ -5,15 +5,20 @@ GPUs; a task that fits no instance stays PENDING forever, and a provider whose m
 silently caps the services. Both are caught here, before anything is synthesized.
 
 To support another instance type, add a row to INSTANCE_SPECS (values from
-`aws ec2 describe-instance-types --instance-types TYPE`). Pure Python: no jsii, imported by
-modules/config.py::load().
+`aws ec2 describe-instance-types --instance-types TYPE`). Pure Python: no jsii; the fit check is
+the rule `tasks_fit_capacity` of modules/config/rules.py.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from modules.config import EnvConfig, Kind  # config.py imports this module inside load(): no cycle
+from typing import TYPE_CHECKING
+
+from modules.config.services import Kind
+
+if TYPE_CHECKING:  # annotations only: env.py imports rules.py, which imports this module
+    from modules.config.env import EnvConfig
 
 CPU_UNITS_PER_VCPU = 1024  # ECS registers every vCPU as 1024 units; the agent reserves no CPU of its own
 # Written into /etc/ecs/ecs.config (ECS_RESERVED_MEMORY) by modules/cluster.py: memory kept back from tasks
@@ -140,7 +145,7 @@ def provider_usage(cfg: EnvConfig, key: str) -> ProviderUsage:
     cp = cfg.cluster.capacity_providers[key]
     spec = INSTANCE_SPECS.get(cp.instance_type)
     if spec is None:
-        raise ValueError(f"instance type '{cp.instance_type}' is not in modules/capacity.py INSTANCE_SPECS")
+        raise ValueError(f"instance type '{cp.instance_type}' is not in modules/config/capacity.py INSTANCE_SPECS")
     owners = [o for o in cfg.task_owners() if cfg.capacity_provider_of(o) == key]
     tasks = [(o, task_count(cfg, o)) for o in owners]
     sizes = {o: task_size(cfg, o) for o in owners}
@@ -174,7 +179,7 @@ def _instance_problems(cfg: EnvConfig) -> list[tuple[str, str]]:
         if spec is None:
             problems.append((path, f"instance type '{cp.instance_type}' is not supported (its size is unknown to "
                                    f"the capacity check); supported: {', '.join(sorted(INSTANCE_SPECS))} "
-                                   f"(add a row to INSTANCE_SPECS in modules/capacity.py for another type)"))
+                                   f"(add a row to INSTANCE_SPECS in modules/config/capacity.py for another type)"))
         elif cp.gpu and not spec.gpus:
             gpu_types = sorted(t for t, s in INSTANCE_SPECS.items() if s.gpus)
             problems.append((path, f"capacity provider '{key}' has gpu: true but {cp.instance_type} has no GPU; "

@@ -1,12 +1,12 @@
-"""modules/config.py: the schema accepts stage, and every bad env file gets one clear, exit-2 error."""
+"""modules/config/loading.py: every bad env file gets one clear, exit-2 error naming the file and the field path."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from conftest import ROOT, STAGE_FILE, run_main, stage_data, variant
-from modules.config import Kind, load
+from conftest import STAGE_FILE, run_main, variant
+from modules.config import load
 
 
 def _set(path: str, value):
@@ -77,7 +77,7 @@ BAD_ENV_FILES = [
      ["not a defined parameter"]),
     ("unknown-capacity-provider", _set("services.ollama.capacity_provider", "gpus"),
      "services.ollama.capacity_provider", ["not a defined capacity provider"]),
-    # capacity-fit check (modules/capacity.py)
+    # capacity-fit check (modules/config/capacity.py, rule tasks_fit_capacity)
     ("ollama-64gb-on-g5-xlarge", _set("services.ollama.memory", 65536), "services.ollama.memory",
      ["task 'ollama' needs 65792 MiB", "ollama-init 256", "g5.xlarge offers", "short by"]),
     ("unknown-instance-type", _set("cluster.capacity_providers.gpu.instance_type", "g5.xlarg"),
@@ -247,38 +247,3 @@ def test_every_problem_is_reported_at_once(tmp_path):
     proc = run_main("--env-file", str(env_file))
     assert proc.returncode == 2
     assert "services.api.depends_on[0]" in proc.stderr and "services.ollama.volumes[0].volume" in proc.stderr
-
-
-def test_stage_is_the_seed_inventory():
-    cfg = load(STAGE_FILE)
-    # seed §1 lists 11 services; `redis` is ElastiCache (the cache section), the other 10 are ECS containers
-    assert len(cfg.services) == 10 and "redis" not in cfg.services and cfg.cache is not None
-    assert cfg.services["ollama-init"].kind == Kind.init and cfg.services["ollama-init"].init_of == "ollama"
-    assert {n for n, s in cfg.services.items() if s.gpu} == {"ollama"}
-    assert cfg.capacity_provider_of("ollama") == "gpu"
-    assert set(cfg.task_owners()) == set(cfg.services) - {"ollama-init", "quality-cron", "rag-refresh-cron"}
-
-
-def test_short_forms_expand():
-    data = stage_data()
-    cfg = load(STAGE_FILE)
-    assert data["services"]["ollama"]["image"] == "ollama/ollama:0.3.14"
-    assert cfg.services["ollama"].image.public == "ollama/ollama:0.3.14"
-    mount = cfg.services["ollama"].volumes[0]
-    assert (mount.volume, mount.path, mount.read_only) == ("ollama", "/root/.ollama", False)
-    assert cfg.services["api"].parameters["EXECUTOR_MODE"] == "EXECUTOR_MODE"
-    assert cfg.services["api"].health_check.command[0] == "CMD-SHELL"
-    assert cfg.services["api"].ports[0].port == 8000
-
-
-def test_subnets_are_carved_not_typed():
-    cfg = load(STAGE_FILE)
-    assert cfg.network.subnet_cidrs() == {
-        "public": ["10.40.0.0/20", "10.40.16.0/20"],
-        "private": ["10.40.32.0/20", "10.40.48.0/20"],
-    }
-
-
-def test_env_files_in_repo_are_valid():
-    for path in sorted((ROOT / "envs").glob("*.yaml")):
-        load(path)

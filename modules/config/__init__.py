@@ -1,0 +1,103 @@
+"""The one config schema: an env file (envs/<name>.yaml) validated into typed objects.
+
+Layout (one concern per module):
+  defaults.py   every default and AWS limit, a named constant defined once
+  base.py       the strict base model, name/port/CIDR types, error locations
+  network.py    network: VPC, subnets, NAT, flow logs, endpoints
+  edge.py       alb (Grafana exposure, OIDC) and terraform_cloud
+  compute.py    cluster and its capacity providers
+  services.py   services: image, ports, volume mounts, health check, scaling, kind
+  data.py       cache, database, secrets, volumes, logs
+  registry.py   registry (ECR, pull-through cache)
+  env.py        EnvConfig: the whole file and its derived views; runs the rules
+  rules.py      cross-field rules, small named functions registered in RULES
+  capacity.py   instance specs and the capacity fit (one of the rules)
+  loading.py    load(): file reading, YAML, error collection and rendering (ConfigError)
+
+Constructs read these objects and never invent defaults of their own. The package imports only
+pydantic and PyYAML, so bad input is reported in well under a second, before jsii starts.
+"""
+
+from modules.config import capacity, rules
+from modules.config.base import (
+    ENV_VAR_PATTERN,
+    NAME_PATTERN,
+    PORT_RANGE,
+    Cidr,
+    CrossFieldErrors,
+    EnvVarName,
+    Name,
+    Port,
+    Problem,
+    Strict,
+)
+from modules.config.compute import CapacityProvider, Cluster
+from modules.config.data import Cache, Database, DatabaseEnv, Logs, RecoveryWindow, Secret, Volume
+from modules.config.defaults import (
+    ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS,
+    CACHE_ID_MAX,
+    CACHE_ID_SUFFIX,
+    DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS,
+    DEFAULT_AZ_COUNT,
+    DEFAULT_CACHE_ENGINE_VERSION,
+    DEFAULT_CACHE_NODE_TYPE,
+    DEFAULT_CACHE_PORT,
+    DEFAULT_CPU_TARGET_PERCENT,
+    DEFAULT_DB_PORT,
+    DEFAULT_DISCOVERY_DNS_NAMESPACE,
+    DEFAULT_ECR_KEEP_LAST,
+    DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS,
+    DEFAULT_EFS_THROUGHPUT_MODE,
+    DEFAULT_FLOW_LOG_RETENTION_DAYS,
+    DEFAULT_GENERAL_INSTANCE_TYPE,
+    DEFAULT_GENERATED_SECRET_LENGTH,
+    DEFAULT_GPU_INSTANCE_TYPE,
+    DEFAULT_GRAFANA_HEALTH_CHECK_PATH,
+    DEFAULT_GRAFANA_PORT,
+    DEFAULT_GRAFANA_SERVICE,
+    DEFAULT_HEALTH_CHECK_INTERVAL,
+    DEFAULT_HEALTH_CHECK_PATH,
+    DEFAULT_HEALTH_INTERVAL,
+    DEFAULT_HEALTH_RETRIES,
+    DEFAULT_HEALTH_START_PERIOD,
+    DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_IMAGE_TAG_ENV_VAR,
+    DEFAULT_KMS_DELETION_WINDOW_DAYS,
+    DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_REGION,
+    DEFAULT_ROOT_VOLUME_GB,
+    DEFAULT_SCHEDULE_TIMEZONE,
+    DEFAULT_SECRET_RECOVERY_DAYS,
+    DEFAULT_SERVICE_CONNECT_NAMESPACE,
+    DEFAULT_SUBNET_PREFIX,
+    DEFAULT_TARGET_CAPACITY,
+    DEFAULT_TFC_HOSTNAME,
+    DEFAULT_TLS_POLICY,
+    DOCKER_HUB_HOSTS,
+    DOCKER_HUB_SECRET_KEYS,
+    MAX_GRAFANA_SOURCE_CIDRS,
+    MIN_AZ_COUNT,
+    PULL_THROUGH_PREFIX_MAX,
+    PULL_THROUGH_UPSTREAMS,
+    REDIS_AUTH_TOKEN_LENGTH,
+    REPLACE_DEPLOYMENT,
+    ROLLING_DEPLOYMENT,
+    SECRET_RECOVERY_WINDOWS,
+    SSM_STANDARD_VALUE_MAX,
+    VPC_PREFIX_RANGE,
+)
+from modules.config.edge import Alb, AlbHealthCheck, AlbTarget, GrafanaExposure, Oidc, TerraformCloud
+from modules.config.env import EnvConfig
+from modules.config.loading import ConfigError, load
+from modules.config.network import Endpoints, FlowLogs, Network
+from modules.config.registry import Registry, pull_through_source
+from modules.config.services import (
+    HealthCheck,
+    Image,
+    Kind,
+    PortMapping,
+    Scaling,
+    Service,
+    VolumeMount,
+    _names_list_or_map,  # noqa: F401  (modules/reference.py recognises this short form)
+)

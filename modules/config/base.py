@@ -1,0 +1,55 @@
+"""What every section of the schema shares: the strict base model, name/port/CIDR types, error locations."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PORT_RANGE = (1, 65535)
+# A problem found by a cross-field rule: (field path as a tuple of keys and list indexes, message).
+Problem = tuple[tuple, str]
+
+class Strict(BaseModel):
+    """Base of every section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+EnvVarName = Annotated[str, Field(pattern=ENV_VAR_PATTERN)]
+Port = Annotated[int, Field(ge=PORT_RANGE[0], le=PORT_RANGE[1])]
+
+
+def _cidr(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a CIDR string such as 10.0.0.0/16")
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a valid network CIDR ({exc})") from None
+
+
+Cidr = Annotated[str, BeforeValidator(_cidr)]
+
+
+def dotted(loc: tuple) -> str:
+    """('services', 'api', 'ports', 0) -> 'services.api.ports[0]'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class CrossFieldErrors(ValueError):
+    """Several reference errors at once, each with its own field path."""
+
+    def __init__(self, errors: list[Problem]):
+        self.errors = errors
+        super().__init__("; ".join(f"{dotted(loc)}: {msg}" for loc, msg in errors))

@@ -1,0 +1,128 @@
+"""Data and state: the `cache`, `database`, `secrets`, `volumes` and `logs` sections."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from modules.config.base import EnvVarName, Name, Port, Strict
+from modules.config.defaults import (
+    DEFAULT_CACHE_ENGINE_VERSION,
+    DEFAULT_CACHE_NODE_TYPE,
+    DEFAULT_CACHE_PORT,
+    DEFAULT_DB_PORT,
+    DEFAULT_GENERATED_SECRET_LENGTH,
+    DEFAULT_LOG_RETENTION_DAYS,
+    SECRET_RECOVERY_WINDOWS,
+)
+
+
+class Cache(Strict):
+    """ElastiCache for Redis: replaces the compose `redis` service."""
+
+    engine_version: str = Field(DEFAULT_CACHE_ENGINE_VERSION, description="Redis engine version")
+    node_type: str = Field(DEFAULT_CACHE_NODE_TYPE, description="ElastiCache node type")
+    num_cache_clusters: int = Field(1, ge=1, le=6, description="primary + replicas")
+    port: Port = Field(DEFAULT_CACHE_PORT, description="Redis port")
+    allow_from: list[Name] = Field(default_factory=list, description="services that may connect")
+    url_variable: EnvVarName = Field("REDIS_URL", description="env var handed to the clients")
+
+
+class DatabaseEnv(Strict):
+    """Env var names the connection values reach the allow_from services under (libpq's by default)."""
+
+    host: EnvVarName = Field("PGHOST", description="host name (SSM parameter)")
+    port: EnvVarName = Field("PGPORT", description="port (SSM parameter)")
+    database: EnvVarName = Field("PGDATABASE", description="database name (SSM parameter; only with 'name')")
+    username: EnvVarName = Field("PGUSER", description="user name (key of the credentials secret)")
+    password: EnvVarName = Field("PGPASSWORD", description="password (key of the credentials secret)")
+
+
+class Database(Strict):
+    """Reference to an existing Postgres (seed §3.2): nothing is created."""
+
+    mode: Literal["none", "instance", "cluster", "endpoint"] = Field(
+        "none", description="none | look up an RDS instance/cluster by identifier | explicit endpoint"
+    )
+    identifier: str | None = Field(None, description="RDS instance or cluster identifier (instance/cluster)")
+    endpoint: str | None = Field(None, description="host name (endpoint mode)")
+    port: Port = Field(DEFAULT_DB_PORT, description="Postgres port opened from allow_from services")
+    security_group_id: str | None = Field(None, pattern=r"^sg-[0-9a-f]+$", description="DB security group")
+    credentials_secret_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:secretsmanager:", description="existing secret with the DB credentials"
+    )
+    credentials_kms_key_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:kms:", description="customer-managed key of that secret, if any"
+    )
+    username_key: str = Field("username", min_length=1, description="JSON key of the user name in the secret")
+    password_key: str = Field("password", min_length=1, description="JSON key of the password in the secret")
+    name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", description="database name (PGDATABASE)")
+    env: DatabaseEnv = Field(default_factory=DatabaseEnv, description="env var names handed to allow_from")
+    allow_from: list[Name] = Field(default_factory=list, description="services that may connect")
+
+    @model_validator(mode="after")
+    def _reference(self) -> Database:
+        if self.mode == "none":
+            extra = [f for f in ("identifier", "endpoint", "security_group_id", "credentials_secret_arn")
+                     if getattr(self, f)]
+            if extra or self.allow_from:
+                raise ValueError(f"mode 'none' takes no reference, but {extra or ['allow_from']} is set")
+            return self
+        if not self.credentials_secret_arn:
+            raise ValueError(f"mode '{self.mode}' needs 'credentials_secret_arn' (the existing secret)")
+        if self.mode in ("instance", "cluster"):
+            if not self.identifier:
+                raise ValueError(f"mode '{self.mode}' needs 'identifier'")
+            if self.endpoint:
+                raise ValueError(f"mode '{self.mode}' looks the endpoint up; remove 'endpoint' or use mode 'endpoint'")
+            if "port" in self.model_fields_set:
+                raise ValueError(f"mode '{self.mode}' looks the port up; remove 'port' or use mode 'endpoint'")
+        else:
+            if not (self.endpoint and self.security_group_id):
+                raise ValueError("mode 'endpoint' needs 'endpoint' and 'security_group_id'")
+            if self.identifier:
+                raise ValueError("mode 'endpoint' takes no 'identifier'; use mode 'instance' or 'cluster'")
+        return self
+
+
+def _recovery_window(value: int) -> int:
+    if value != 0 and not 7 <= value <= 30:
+        raise ValueError(f"{value} days is not a Secrets Manager recovery window; use {SECRET_RECOVERY_WINDOWS}")
+    return value
+
+
+RecoveryWindow = Annotated[int, AfterValidator(_recovery_window)]
+
+
+class Secret(Strict):
+    """A Secrets Manager secret: generated (never in the synthesized JSON) or set out of band."""
+
+    description: str = Field("", description="description shown in Secrets Manager")
+    generate: bool = Field(False, description="generate a random value at apply time")
+    length: int = Field(DEFAULT_GENERATED_SECRET_LENGTH, ge=16, le=4096, description="generated value length")
+    keys: list[EnvVarName] = Field(
+        default_factory=list, description="JSON secret: key names (values are set out of band)"
+    )
+    recovery_window_days: RecoveryWindow | None = Field(None, description="overrides secrets_recovery_window_days")
+    generation: int = Field(1, ge=1, description="generated secrets: bump to generate a new value (rotation)")
+
+    @model_validator(mode="after")
+    def _generate_or_keys(self) -> Secret:
+        if self.generate and self.keys:
+            raise ValueError("a secret is either 'generate'd or a JSON secret with 'keys', not both")
+        if "generation" in self.model_fields_set and not self.generate:
+            raise ValueError("'generation' applies to generated secrets only ('generate: true')")
+        return self
+
+
+class Volume(Strict):
+    """A named persistent volume: an EFS access point owned by the user the image runs as."""
+
+    uid: int = Field(ge=0, description="POSIX owner uid of the access point root")
+    gid: int = Field(ge=0, description="POSIX owner gid of the access point root")
+    permissions: str = Field("0750", pattern=r"^0?[0-7]{3}$", description="mode of the access point root")
+
+
+class Logs(Strict):
+    retention_days: int = Field(DEFAULT_LOG_RETENTION_DAYS, ge=1, description="days container logs are kept")

@@ -1,0 +1,70 @@
+"""Every default and AWS limit of the env-file schema, each a named constant defined once.
+
+Models and constructs read these names; none invents a default of its own.
+"""
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_AZ_COUNT = 2
+MIN_AZ_COUNT = 2
+DEFAULT_SUBNET_PREFIX = 20  # /20 = 4,091 usable addresses per subnet; awsvpc tasks use one IP each
+DEFAULT_LOG_RETENTION_DAYS = 30
+DEFAULT_FLOW_LOG_RETENTION_DAYS = 30
+DEFAULT_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 + 1.2 only
+DEFAULT_HEALTH_CHECK_PATH = "/healthz"
+DEFAULT_HEALTH_CHECK_INTERVAL = 30
+DEFAULT_TARGET_CAPACITY = 100  # managed scaling: keep instances fully used
+DEFAULT_ROOT_VOLUME_GB = 30
+DEFAULT_GENERAL_INSTANCE_TYPE = "m6i.xlarge"
+DEFAULT_GPU_INSTANCE_TYPE = "g5.xlarge"  # g4dn.xlarge is the cheaper option
+DEFAULT_CACHE_NODE_TYPE = "cache.t4g.micro"
+DEFAULT_CACHE_ENGINE_VERSION = "7.1"
+DEFAULT_CACHE_PORT = 6379
+DEFAULT_DB_PORT = 5432
+DEFAULT_SECRET_RECOVERY_DAYS = 7
+DEFAULT_GENERATED_SECRET_LENGTH = 48
+DEFAULT_ECR_KEEP_LAST = 20
+DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS = 7
+DEFAULT_KMS_DELETION_WINDOW_DAYS = 30  # longest AWS allows: a scheduled key deletion can still be cancelled
+REDIS_AUTH_TOKEN_LENGTH = 64  # ElastiCache AUTH tokens are 16-128 printable characters
+SECRET_RECOVERY_WINDOWS = "0 (delete at once) or 7-30"  # what Secrets Manager accepts
+# ECR pull-through cache: upstream name -> (registry host, credentials needed). Docker Hub needs a
+# Secrets Manager secret whose name starts with `ecr-pullthroughcache/`; the others are anonymous.
+PULL_THROUGH_UPSTREAMS: dict[str, tuple[str, bool]] = {
+    "docker-hub": ("registry-1.docker.io", True),
+    "ecr-public": ("public.ecr.aws", False),
+    "quay": ("quay.io", False),
+    "k8s": ("registry.k8s.io", False),
+}
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+DOCKER_HUB_SECRET_KEYS = ["accessToken", "username"]  # the keys ECR reads from the credentials secret
+PULL_THROUGH_PREFIX_MAX = 30  # ECR's limit on a rule's repository prefix
+SSM_STANDARD_VALUE_MAX = 4096  # characters in a Standard-tier SSM parameter value
+CACHE_ID_MAX = 40  # ElastiCache replication group ids: <= 40 characters, no '--'
+CACHE_ID_SUFFIX = "-redis"
+DEFAULT_SERVICE_CONNECT_NAMESPACE = "{project}-{environment}.local"
+DEFAULT_IMAGE_TAG_ENV_VAR = "ARAQUEM_IMAGE_TAG"
+DEFAULT_TFC_HOSTNAME = "app.terraform.io"
+DEFAULT_HEALTH_START_PERIOD = 30
+DEFAULT_HEALTH_INTERVAL = 30
+DEFAULT_HEALTH_TIMEOUT = 5
+DEFAULT_HEALTH_RETRIES = 3
+DEFAULT_CPU_TARGET_PERCENT = 70
+# workloads
+DEFAULT_EFS_THROUGHPUT_MODE = "elastic"  # pay per use; bursting starves a small file system (model loads)
+DEFAULT_SCHEDULE_TIMEZONE = "UTC"  # EventBridge Scheduler's own default, stated
+# Tasks started by run-task / EventBridge Scheduler are outside the Service Connect mesh; the services
+# they depend on are also registered as DNS names `<service>.<this namespace>` (Cloud Map private DNS).
+DEFAULT_DISCOVERY_DNS_NAMESPACE = "{project}-{environment}.internal"
+# ECS deployment (minimum healthy %, maximum %): rolling starts the new task before stopping the old;
+# replace stops the old first: for a service that writes a persistent volume (two Prometheus/Tempo on
+# one data directory corrupt it) or holds a GPU (max_size GPU instances leave no room for a second task).
+ROLLING_DEPLOYMENT = (100, 200)
+REPLACE_DEPLOYMENT = (0, 100)
+# network and edge
+DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
+ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS = 1  # days until incomplete multipart uploads to the ALB log bucket are dropped
+DEFAULT_GRAFANA_SERVICE = "grafana"
+DEFAULT_GRAFANA_PORT = 3000
+DEFAULT_GRAFANA_HEALTH_CHECK_PATH = "/api/health"
+VPC_PREFIX_RANGE = (16, 28)  # the VPC sizes AWS accepts
+MAX_GRAFANA_SOURCE_CIDRS = 4  # an ALB rule takes 5 condition values: 1 host + up to 4 source CIDRs

@@ -1,0 +1,136 @@
+"""What faces the outside: the `alb` section (Grafana exposure, OIDC) and the `terraform_cloud` backend."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from modules.config.base import Cidr, EnvVarName, Name, Port, Strict
+from modules.config.defaults import (
+    DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS,
+    DEFAULT_GRAFANA_HEALTH_CHECK_PATH,
+    DEFAULT_GRAFANA_PORT,
+    DEFAULT_GRAFANA_SERVICE,
+    DEFAULT_HEALTH_CHECK_INTERVAL,
+    DEFAULT_HEALTH_CHECK_PATH,
+    DEFAULT_TFC_HOSTNAME,
+    DEFAULT_TLS_POLICY,
+    MAX_GRAFANA_SOURCE_CIDRS,
+)
+
+
+class TerraformCloud(Strict):
+    """Terraform Cloud / Enterprise `cloud` block. Omit the section for a local backend."""
+
+    organization: str = Field(min_length=1, description="Terraform Cloud organization")
+    workspace: str | None = Field(None, description="workspace name (or use workspace_tags)")
+    workspace_tags: list[str] = Field(default_factory=list, description="select workspaces by tags")
+    project: str | None = Field(None, description="Terraform Cloud project of the workspace")
+    hostname: str = Field(DEFAULT_TFC_HOSTNAME, description="Terraform Enterprise hostname")
+
+    @model_validator(mode="after")
+    def _one_workspace_selector(self) -> TerraformCloud:
+        if bool(self.workspace) == bool(self.workspace_tags):
+            raise ValueError("set exactly one of 'workspace' (a name) or 'workspace_tags' (a list)")
+        return self
+
+
+class AlbHealthCheck(Strict):
+    path: str = Field(DEFAULT_HEALTH_CHECK_PATH, pattern=r"^/", description="HTTP path the ALB probes")
+    interval: int = Field(DEFAULT_HEALTH_CHECK_INTERVAL, ge=5, le=300, description="seconds")
+    healthy_threshold: int = Field(3, ge=2, le=10, description="consecutive successes to mark healthy")
+    unhealthy_threshold: int = Field(3, ge=2, le=10, description="consecutive failures to mark unhealthy")
+    matcher: str = Field("200-399", description="HTTP codes counted healthy")
+
+
+class AlbTarget(Strict):
+    service: Name = Field(description="service behind the ALB")
+    port: Port = Field(description="container port of that service")
+
+
+class Oidc(Strict):
+    issuer: str = Field(pattern=r"^https://", description="OIDC issuer URL (the ALB requires https)")
+    authorization_endpoint: str = Field(pattern=r"^https://", description="OIDC authorization endpoint URL")
+    token_endpoint: str = Field(pattern=r"^https://", description="OIDC token endpoint URL")
+    user_info_endpoint: str = Field(pattern=r"^https://", description="OIDC user info endpoint URL")
+    client_id: str = Field(description="OIDC client id (not secret)")
+    client_secret: Name | EnvVarName = Field(description="name of a secret in `secrets` holding the client secret")
+
+
+class GrafanaExposure(Strict):
+    """Seed §3.3: Grafana for the internal team only."""
+
+    exposure: Literal["internal", "vpn", "sso"] = Field(
+        "internal", description="internal: VPC only; vpn: ALB host rule limited to CIDRs; sso: vpn + OIDC"
+    )
+    host: str | None = Field(
+        None, description="host name of the ALB listener rule (vpn/sso); point its DNS record at the ALB",
+    )
+    allowed_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="vpn/sso: VPN source CIDRs on the ALB rule; internal: private ranges routed into the VPC "
+        "(VPN, peering) given direct access to the Grafana tasks",
+    )
+    service: Name = Field(DEFAULT_GRAFANA_SERVICE, description="the Grafana service in `services`")
+    port: Port = Field(DEFAULT_GRAFANA_PORT, description="Grafana's container port")
+    health_check_path: str = Field(DEFAULT_GRAFANA_HEALTH_CHECK_PATH, pattern=r"^/",
+                                   description="ALB health check of the Grafana target group (vpn/sso)")
+    oidc: Oidc | None = Field(None, description="OpenID Connect provider (exposure sso only)")
+
+    @field_validator("host")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise ValueError(f"'{value}' is not a lower-case DNS host name such as grafana.example.com "
+                             "(no scheme, port or path)")
+        return value
+
+    @model_validator(mode="after")
+    def _exposure_fields(self) -> GrafanaExposure:
+        if self.exposure in ("vpn", "sso"):
+            if not self.host:
+                raise ValueError(f"exposure '{self.exposure}' needs 'host'")
+            if not self.allowed_cidrs:
+                raise ValueError(f"exposure '{self.exposure}' needs 'allowed_cidrs' (the VPN ranges)")
+            if len(self.allowed_cidrs) > MAX_GRAFANA_SOURCE_CIDRS:
+                raise ValueError(f"exposure '{self.exposure}' allows at most {MAX_GRAFANA_SOURCE_CIDRS} "
+                                 f"'allowed_cidrs' (one ALB rule); got {len(self.allowed_cidrs)}")
+        for cidr in self.allowed_cidrs:
+            network = ipaddress.ip_network(cidr)
+            if network.prefixlen == 0:
+                raise ValueError(f"allowed_cidrs: {cidr} opens Grafana to everyone; seed §3.3 keeps it for the "
+                                 "internal team: list the VPN/office ranges")
+            if self.exposure == "internal" and not network.is_private:
+                raise ValueError(f"allowed_cidrs: {cidr} is public; with exposure 'internal' list private ranges "
+                                 "routed into the VPC, or use exposure 'vpn'/'sso' for public VPN egress ranges")
+        if (self.exposure == "sso") != (self.oidc is not None):
+            raise ValueError("'oidc' is required with exposure 'sso' and allowed only there")
+        return self
+
+
+class Alb(Strict):
+    https: bool = Field(True, description="HTTPS listener (HTTP redirects to it)")
+    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:", description="ACM certificate")
+    ssl_policy: str = Field(DEFAULT_TLS_POLICY, description="TLS policy of the HTTPS listener")
+    allowed_cidrs: list[Cidr] = Field(
+        default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="sources allowed to the public listeners"
+    )
+    target: AlbTarget = Field(description="the service and container port the listener forwards to")
+    health_check: AlbHealthCheck = Field(default_factory=AlbHealthCheck, description="target group health check")
+    deletion_protection: bool = Field(False, description="refuse to delete the ALB (turn on for production)")
+    access_logs: bool = Field(False, description="access logs to an encrypted S3 bucket")
+    access_logs_retention_days: int = Field(DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS, ge=1,
+                                            description="days access log objects are kept")
+    idle_timeout: int = Field(60, ge=1, le=4000, description="seconds an idle connection stays open")
+    grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
+
+    @model_validator(mode="after")
+    def _certificate(self) -> Alb:
+        if self.https and not self.certificate_arn:
+            raise ValueError("'certificate_arn' is required when 'https' is true (an ACM certificate ARN)")
+        if self.grafana.exposure == "sso" and not self.https:
+            raise ValueError("grafana exposure 'sso' needs 'https: true' (the ALB authenticates only on HTTPS)")
+        return self

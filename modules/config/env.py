@@ -1,0 +1,135 @@
+"""EnvConfig: one env file (envs/<name>.yaml) as typed objects, with the views constructs read.
+
+The sections are defined by concern in the sibling modules; the cross-field rules live in
+modules/config/rules.py and run here, after every section has validated, so that
+`EnvConfig.model_validate(data)` rejects everything `load()` rejects.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationInfo, model_validator
+
+from modules.config import rules
+from modules.config.base import EnvVarName, Name, Strict
+from modules.config.compute import Cluster
+from modules.config.data import Cache, Database, Logs, RecoveryWindow, Secret, Volume
+from modules.config.defaults import (
+    DEFAULT_DISCOVERY_DNS_NAMESPACE,
+    DEFAULT_EFS_THROUGHPUT_MODE,
+    DEFAULT_REGION,
+    DEFAULT_SECRET_RECOVERY_DAYS,
+    DEFAULT_SERVICE_CONNECT_NAMESPACE,
+    SSM_STANDARD_VALUE_MAX,
+)
+from modules.config.edge import Alb, TerraformCloud
+from modules.config.network import Network
+from modules.config.registry import Registry, pull_through_source
+from modules.config.services import Kind, Service
+
+
+class EnvConfig(Strict):
+    project: Name = Field(description="project name; prefixes every resource")
+    environment: Name = Field(description="environment name, e.g. stage")
+    region: str = Field(DEFAULT_REGION, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region")
+    account_id: str | None = Field(None, pattern=r"^\d{12}$", description="guards against the wrong account")
+    tags: dict[str, str] = Field(default_factory=dict, description="tags on every resource")
+    terraform_cloud: TerraformCloud | None = Field(None, description="omit for a local backend")
+    network: Network = Field(description="VPC, subnets, NAT, flow logs, VPC endpoints")
+    alb: Alb = Field(description="the public Application Load Balancer")
+    cluster: Cluster = Field(description="the ECS cluster and its EC2 capacity providers")
+    service_connect_namespace: str | None = Field(None, description=f"default {DEFAULT_SERVICE_CONNECT_NAMESPACE}")
+    cache: Cache | None = Field(None, description="omit for no Redis")
+    database: Database = Field(default_factory=Database)
+    secrets: dict[Name | EnvVarName, Secret] = Field(default_factory=dict)
+    secrets_kms: bool = Field(False, description="customer-managed KMS key for secrets and parameters")
+    secrets_recovery_window_days: RecoveryWindow = Field(
+        DEFAULT_SECRET_RECOVERY_DAYS, description="days a deleted secret can be restored (0: at once)"
+    )
+    parameters: dict[EnvVarName, Annotated[str, Field(min_length=1, max_length=SSM_STANDARD_VALUE_MAX)]] = Field(
+        default_factory=dict, description="SSM parameters under /<project>/<environment>/ (non-empty values)"
+    )
+    volumes: dict[Name, Volume] = Field(default_factory=dict)
+    volumes_throughput_mode: Literal["elastic", "bursting"] = Field(
+        DEFAULT_EFS_THROUGHPUT_MODE, description="EFS throughput mode of the volumes' file system"
+    )
+    discovery_dns_namespace: str | None = Field(
+        None, description=f"private DNS namespace for jobs to reach services; default {DEFAULT_DISCOVERY_DNS_NAMESPACE}"
+    )
+    registry: Registry = Field(default_factory=Registry, description="ECR repositories and lifecycle")
+    logs: Logs = Field(default_factory=Logs, description="CloudWatch Logs for the containers")
+    services: dict[Name, Service] = Field(min_length=1, description="every container of the stack, keyed by name")
+
+    # ------------------------------------------------------------ derived views
+    @property
+    def name(self) -> str:
+        """`<project>-<environment>`: stack name and resource prefix."""
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def namespace(self) -> str:
+        return self.service_connect_namespace or DEFAULT_SERVICE_CONNECT_NAMESPACE.format(
+            project=self.project, environment=self.environment
+        )
+
+    @property
+    def dns_namespace(self) -> str:
+        return self.discovery_dns_namespace or DEFAULT_DISCOVERY_DNS_NAMESPACE.format(
+            project=self.project, environment=self.environment
+        )
+
+    def dns_discovered(self) -> list[str]:
+        """Long-running services a job/scheduled task depends on: they also get a DNS name."""
+        found = set()
+        for owner, svc in self.task_owners().items():
+            if svc.kind not in (Kind.job, Kind.scheduled):
+                continue
+            for container in self.containers_of(owner).values():
+                for dep in container.depends_on:
+                    target = self.task_owner(dep)
+                    if target != owner and self.services[target].kind == Kind.service:
+                        found.add(target)
+        return sorted(found)
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/{self.project}/{self.environment}/"
+
+    def task_owners(self) -> dict[str, Service]:
+        """Services that own a task definition (service, job, scheduled)."""
+        return {n: s for n, s in self.services.items() if s.host is None}
+
+    def containers_of(self, owner: str) -> dict[str, Service]:
+        """The owner's container first, then its init and sidecar containers, in file order."""
+        out = {owner: self.services[owner]}
+        out.update({n: s for n, s in self.services.items() if s.host == owner})
+        return out
+
+    def task_owner(self, name: str) -> str:
+        return self.services[name].host or name
+
+    def port_sources(self, owner: str) -> dict[int, list[str]]:
+        """{port of the owner's task: services allowed to reach it} (a port's allow_from narrows the task's)."""
+        default = self.services[owner].allow_from
+        return {pm.port: list(pm.allow_from if pm.allow_from is not None else default)
+                for svc in self.containers_of(owner).values() for pm in svc.ports}
+
+    def capacity_provider_of(self, name: str) -> str:
+        return self.services[self.task_owner(name)].capacity_provider or self.cluster.default_capacity_provider
+
+
+    def pull_through_upstreams(self) -> list[str]:
+        """Upstreams of the public images plus registry.cache_upstreams, sorted; empty when caching is off."""
+        if not self.registry.pull_through_cache:
+            return []
+        found = {pull_through_source(s.image.public)[0] for s in self.services.values() if s.image.public}
+        return sorted((found - {None}) | set(self.registry.cache_upstreams))
+
+    # ------------------------------------------------------------ cross-field rules
+    @model_validator(mode="after")
+    def _rules(self, info: ValidationInfo) -> EnvConfig:
+        """Every rule of rules.RULES, in order (a validation context {"skip_rules": {name}} leaves some out)."""
+        skip = set((info.context or {}).get("skip_rules", ()))
+        rules.check(self, skip=skip)
+        return self

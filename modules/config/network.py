@@ -1,0 +1,80 @@
+"""The `network` section: VPC, subnets, NAT, flow logs, VPC endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from modules.config.base import Cidr, Strict
+from modules.config.defaults import (
+    DEFAULT_AZ_COUNT,
+    DEFAULT_FLOW_LOG_RETENTION_DAYS,
+    DEFAULT_SUBNET_PREFIX,
+    MIN_AZ_COUNT,
+    VPC_PREFIX_RANGE,
+)
+
+
+class Endpoints(Strict):
+    """VPC endpoints; they keep image pulls and secret reads off the NAT gateway."""
+
+    s3: bool = Field(False, description="S3 gateway endpoint (free; ECR layers come from S3)")
+    ecr: bool = Field(False, description="ECR api + dkr interface endpoints")
+    logs: bool = Field(False, description="CloudWatch Logs interface endpoint")
+    secretsmanager: bool = Field(False, description="Secrets Manager interface endpoint")
+    ssm: bool = Field(False, description="SSM interface endpoint")
+
+
+class FlowLogs(Strict):
+    enabled: bool = Field(True, description="VPC flow logs to CloudWatch Logs")
+    retention_days: int = Field(DEFAULT_FLOW_LOG_RETENTION_DAYS, ge=1, description="days flow logs are kept")
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = Field("ALL", description="which traffic is logged")
+
+
+class Network(Strict):
+    vpc_cidr: Cidr = Field(description="VPC CIDR, e.g. 10.40.0.0/16")
+    az_count: int = Field(DEFAULT_AZ_COUNT, ge=MIN_AZ_COUNT, le=6, description="availability zones used")
+    subnet_prefix: int = Field(
+        DEFAULT_SUBNET_PREFIX, ge=16, le=28, description="prefix length of every public/private subnet"
+    )
+    nat: Literal["single", "per_az"] = Field("single", description="one NAT gateway, or one per AZ")
+    flow_logs: FlowLogs = Field(default_factory=FlowLogs, description="VPC flow logs (on by default)")
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_size(cls, value: str) -> str:
+        vpc = ipaddress.ip_network(value)
+        if vpc.version != 4 or not VPC_PREFIX_RANGE[0] <= vpc.prefixlen <= VPC_PREFIX_RANGE[1]:
+            raise ValueError(f"{value}: a VPC is an IPv4 block from /{VPC_PREFIX_RANGE[0]} to /{VPC_PREFIX_RANGE[1]}"
+                             " (AWS limit), e.g. 10.40.0.0/16")
+        if not vpc.is_private:
+            raise ValueError(f"{value} is a public range; use a private one (10.0.0.0/8, 172.16.0.0/12, "
+                             "192.168.0.0/16) so it cannot shadow internet addresses")
+        return value
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> Network:
+        vpc = ipaddress.ip_network(self.vpc_cidr)
+        if self.subnet_prefix < vpc.prefixlen:
+            raise ValueError(
+                f"subnet_prefix /{self.subnet_prefix} is larger than the VPC {self.vpc_cidr}; "
+                f"use a prefix between /{vpc.prefixlen} and /28"
+            )
+        needed = 2 * self.az_count  # one public + one private subnet per AZ
+        available = 2 ** (self.subnet_prefix - vpc.prefixlen)
+        if needed > available:
+            raise ValueError(
+                f"{needed} subnets of /{self.subnet_prefix} ({self.az_count} AZs x public+private) "
+                f"do not fit in {self.vpc_cidr} (room for {available}); use a longer subnet_prefix "
+                f"or a larger vpc_cidr"
+            )
+        return self
+
+    def subnet_cidrs(self) -> dict[str, list[str]]:
+        """Public subnets first, then private, carved in order from the VPC CIDR."""
+        subnets = ipaddress.ip_network(self.vpc_cidr).subnets(new_prefix=self.subnet_prefix)
+        carved = [str(next(subnets)) for _ in range(2 * self.az_count)]
+        return {"public": carved[: self.az_count], "private": carved[self.az_count :]}

@@ -1,0 +1,56 @@
+"""The `registry` section (ECR repositories, lifecycle, pull-through cache) and how an image maps to an upstream."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modules.config.base import EnvVarName, Name, Strict
+from modules.config.defaults import (
+    DEFAULT_ECR_KEEP_LAST,
+    DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS,
+    DEFAULT_IMAGE_TAG_ENV_VAR,
+    DOCKER_HUB_HOSTS,
+    PULL_THROUGH_UPSTREAMS,
+)
+
+
+class Registry(Strict):
+    keep_last: int = Field(DEFAULT_ECR_KEEP_LAST, ge=1, description="ECR lifecycle: tagged images kept")
+    untagged_expire_days: int = Field(
+        DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS, ge=1, description="ECR lifecycle: days untagged images are kept"
+    )
+    encryption: Literal["AES256", "KMS"] = Field(
+        "AES256", description="repository encryption at rest: AES256 (S3-managed) or KMS (the aws/ecr key)"
+    )
+    force_delete: bool = Field(False, description="let `destroy` delete repositories that still hold images")
+    image_tag_env_var: EnvVarName = Field(
+        DEFAULT_IMAGE_TAG_ENV_VAR, description="env var with the image tag; else the git commit"
+    )
+    pull_through_cache: bool = Field(True, description="ECR pull-through cache for public images")
+    docker_hub_secret: Name | None = Field(
+        None, description="secret with Docker Hub username/accessToken (needed for docker-hub upstream)"
+    )
+    cache_upstreams: list[Literal["docker-hub", "ecr-public", "quay", "k8s"]] = Field(
+        default_factory=list,
+        description="extra pull-through cache upstreams, e.g. for the base images of docker/ builds",
+    )
+
+
+def pull_through_source(image: str) -> tuple[str | None, str, str]:
+    """`ollama/ollama:0.3.14` -> (upstream name or None if ECR cannot cache it, repository, `:tag`/`@digest`)."""
+    at = image.find("@")
+    cut = at if at >= 0 else image.rfind(":") if ":" in image.rsplit("/", 1)[-1] else len(image)
+    name, reference = image[:cut], image[cut:]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):  # an explicit registry host
+        host, repository = first, rest
+    else:
+        host, repository = "docker.io", name
+    if host in DOCKER_HUB_HOSTS:
+        return "docker-hub", repository if "/" in repository else f"library/{repository}", reference
+    for upstream, (upstream_host, _) in PULL_THROUGH_UPSTREAMS.items():
+        if host == upstream_host:
+            return upstream, repository, reference
+    return None, repository, reference

@@ -1,0 +1,227 @@
+"""The `services` section: every container of the stack (image, ports, volume mounts, health check, scaling, kind)."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from modules.config.base import EnvVarName, Name, Port, Strict
+from modules.config.defaults import (
+    DEFAULT_CPU_TARGET_PERCENT,
+    DEFAULT_HEALTH_INTERVAL,
+    DEFAULT_HEALTH_RETRIES,
+    DEFAULT_HEALTH_START_PERIOD,
+    DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_SCHEDULE_TIMEZONE,
+)
+
+
+class Kind(str, Enum):
+    service = "service"  # long-running ECS service
+    init = "init"  # extra container in another service's task, runs once at task start
+    sidecar = "sidecar"  # extra long-running container in another service's task
+    job = "job"  # one-shot task definition, run on demand
+    scheduled = "scheduled"  # task run by EventBridge Scheduler
+
+
+class Image(Strict):
+    """Exactly one of `build` (an image this project or the app builds, pushed to ECR) or `public`."""
+
+    build: Name | None = Field(None, description="ECR repository name; built from docker/ or the app repo")
+    dockerfile: str | None = Field(None, description="Dockerfile in this repo (docker/...); omit if the app builds it")
+    public: str | None = Field(None, description="public image with a pinned tag, e.g. ollama/ollama:0.3.14")
+    tag_env_var: EnvVarName | None = Field(
+        None, description="env var holding the tag another repository pushed this image with (only with 'build' "
+        "and no 'dockerfile'); unset at synth: the synth-time tag, with a notice",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):  # `image: ollama/ollama:0.3.14`
+            return {"public": value}
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Image:
+        if bool(self.build) == bool(self.public):
+            raise ValueError("set exactly one of 'build' (ECR repository) or 'public' (image reference)")
+        if self.public:
+            tag = self.public.rsplit("/", 1)[-1].partition(":")[2]
+            if not tag or tag == "latest":
+                raise ValueError(f"public image '{self.public}' needs a pinned tag (not 'latest')")
+        if self.dockerfile and not self.build:
+            raise ValueError("'dockerfile' only goes with 'build'")
+        if self.tag_env_var and not self.build:
+            raise ValueError("'tag_env_var' only goes with 'build' (an image another repository builds); "
+                             "a public image carries its tag in its reference")
+        if self.tag_env_var and self.dockerfile:
+            # One deploy ships one consistent set: everything built from docker/ gets the synth-time tag.
+            raise ValueError("'tag_env_var' is for images another repository builds; an image built here "
+                             "('dockerfile') always gets the synth-time tag (registry.image_tag_env_var)")
+        return self
+
+
+class PortMapping(Strict):
+    """A container port. A bare number is short for `{port: N}`."""
+
+    port: Port = Field(description="container port")
+    name: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]*$", description="port name (default <service>-<port>)")
+    protocol: Literal["http", "http2", "grpc", "tcp"] = Field("http", description="Service Connect protocol")
+    allow_from: list[Name] | None = Field(
+        None, description="narrows the task's `allow_from` for this port (e.g. OTLP only from the collector); "
+        "default: every service in the task's `allow_from`",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"port": value} if isinstance(value, int) else value
+
+
+class VolumeMount(Strict):
+    """A volume mounted in a container. The string `volume:/path[:ro]` (compose style) is short for it."""
+
+    volume: Name = Field(description="a key of `volumes`")
+    path: str = Field(pattern=r"^/", description="mount path in the container")
+    read_only: bool = Field(False, description="mount read-only")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):  # compose style `name:/path[:ro]`
+            parts = value.split(":")
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+                raise ValueError(f"'{value}' is not 'volume:/path' or 'volume:/path:ro'")
+            return {"volume": parts[0], "path": parts[1], "read_only": len(parts) == 3 and parts[2] == "ro"}
+        return value
+
+
+class HealthCheck(Strict):
+    """A container health check. A string is short for `{command: [CMD-SHELL, <string>]}`."""
+
+    command: list[str] = Field(min_length=1, description="CMD-SHELL form when a single string is given")
+    interval: int = Field(DEFAULT_HEALTH_INTERVAL, ge=5, le=300, description="seconds between checks")
+    timeout: int = Field(DEFAULT_HEALTH_TIMEOUT, ge=2, le=120, description="seconds before a check fails")
+    retries: int = Field(DEFAULT_HEALTH_RETRIES, ge=1, le=10, description="failures before unhealthy")
+    start_period: int = Field(DEFAULT_HEALTH_START_PERIOD, ge=0, le=300, description="grace seconds after start")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"command": ["CMD-SHELL", value]}
+        if isinstance(value, dict) and isinstance(value.get("command"), str):
+            return {**value, "command": ["CMD-SHELL", value["command"]]}
+        return value
+
+
+class Scaling(Strict):
+    min: int = Field(1, ge=0, description="fewest tasks")
+    max: int = Field(1, ge=1, description="most tasks")
+    cpu_target: int = Field(DEFAULT_CPU_TARGET_PERCENT, ge=10, le=95, description="target CPU %")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Scaling:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+def _names_list_or_map(value: Any) -> Any:
+    """`[A, B]` is short for `{A: A, B: B}` (env var name = parameter/secret name)."""
+    if isinstance(value, list):
+        return {item: item for item in value}
+    return value
+
+
+class Service(Strict):
+    kind: Kind = Field(Kind.service, description="service | job | scheduled own a task; init/sidecar join one")
+    description: str = Field("", description="what it is for (documentation; also the schedule's description)")
+    image: Image = Field(description="where the image comes from")
+    command: list[str] | None = Field(None, description="overrides the image command")
+    cpu: float = Field(ge=0, le=192, description="vCPU reserved (0.25 = 256 CPU units); 0 shares the task's")
+    memory: int = Field(ge=6, description="MiB hard limit")
+    gpu: int = Field(0, ge=0, le=8, description="GPUs (needs a gpu capacity provider)")
+    capacity_provider: Name | None = Field(None, description="default: cluster.default_capacity_provider")
+    ports: list[PortMapping] = Field(default_factory=list, description="container ports (Service Connect names)")
+    environment: dict[EnvVarName, str] = Field(default_factory=dict, description="plain, non-secret values")
+    parameters: Annotated[dict[EnvVarName, str], BeforeValidator(_names_list_or_map)] = Field(
+        default_factory=dict, description="env var -> key in `parameters` (SSM, injected via valueFrom)"
+    )
+    secrets: Annotated[dict[EnvVarName, str], BeforeValidator(_names_list_or_map)] = Field(
+        default_factory=dict, description="env var -> `secret` or `secret:KEY` (Secrets Manager)"
+    )
+    secrets_from: list[Name] = Field(default_factory=list, description="JSON secrets whose every key is injected")
+    volumes: list[VolumeMount] = Field(default_factory=list, description="persistent volumes (EFS) mounted")
+    health_check: HealthCheck | None = Field(None, description="container health check (depends_on waits for it)")
+    depends_on: list[Name] = Field(default_factory=list, description="start order (seed §5)")
+    init_of: Name | None = Field(None, description="kind init: the service whose task holds this container")
+    sidecar_of: Name | None = Field(None, description="kind sidecar: the service whose task holds it")
+    allow_from: list[Name] = Field(default_factory=list, description="services allowed to reach the ports")
+    desired_count: int = Field(1, ge=0, description="running tasks (kind service); 0 stops it")
+    scaling: Scaling | None = Field(None, description="CPU target tracking (kind service)")
+    schedule: str | None = Field(None, description="kind scheduled: cron(...) or rate(...) expression")
+    schedule_timezone: str = Field(
+        DEFAULT_SCHEDULE_TIMEZONE, pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$",
+        description="IANA time zone the schedule's cron runs in, e.g. America/Sao_Paulo",
+    )
+    user: str | None = Field(None, description="uid[:gid] the container runs as")
+    read_only_root: bool = Field(False, description="read-only root filesystem")
+    essential: bool | None = Field(None, description="default: true for service/job, false for init/sidecar")
+    stop_timeout: int | None = Field(None, ge=2, le=120, description="seconds between SIGTERM and SIGKILL")
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu_units(cls, value: float) -> float:
+        if round(value * 1024) != value * 1024:
+            raise ValueError(f"{value} vCPU is not a whole number of CPU units (1 vCPU = 1024)")
+        return value
+
+    @property
+    def cpu_units(self) -> int:
+        return round(self.cpu * 1024)
+
+    @property
+    def host(self) -> str | None:
+        """The service whose task holds this container (None for task-owning kinds)."""
+        return self.init_of or self.sidecar_of
+
+    @property
+    def is_essential(self) -> bool:
+        return self.essential if self.essential is not None else self.kind in (Kind.service, Kind.job, Kind.scheduled)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Service:
+        if (self.kind == Kind.init) != (self.init_of is not None):
+            raise ValueError("'init_of' is required with kind 'init' and allowed only there")
+        if (self.kind == Kind.sidecar) != (self.sidecar_of is not None):
+            raise ValueError("'sidecar_of' is required with kind 'sidecar' and allowed only there")
+        if (self.kind == Kind.scheduled) != (self.schedule is not None):
+            raise ValueError("'schedule' is required with kind 'scheduled' and allowed only there")
+        if self.schedule and not re.match(r"^(cron|rate|at)\(.+\)$", self.schedule):
+            raise ValueError(f"schedule '{self.schedule}' must be cron(...), rate(...) or at(...)")
+        if self.schedule_timezone != DEFAULT_SCHEDULE_TIMEZONE:
+            if self.kind != Kind.scheduled:
+                raise ValueError("'schedule_timezone' applies to kind 'scheduled' only")
+            known = zoneinfo.available_timezones()  # empty without a tz database: the pattern check stands
+            if known and self.schedule_timezone not in known:
+                raise ValueError(f"schedule_timezone '{self.schedule_timezone}' is not an IANA time zone "
+                                 "(e.g. America/Sao_Paulo, UTC)")
+        if self.host and (self.capacity_provider or self.scaling or self.allow_from):
+            raise ValueError(
+                "an init/sidecar container runs in its host's task: set capacity_provider, scaling and "
+                "allow_from on the host service"
+            )
+        if self.kind != Kind.service and self.scaling:
+            raise ValueError("'scaling' applies to kind 'service' only")
+        if self.scaling and not self.scaling.min <= self.desired_count <= self.scaling.max:
+            raise ValueError(
+                f"desired_count {self.desired_count} must lie within scaling min {self.scaling.min} "
+                f"and max {self.scaling.max}"
+            )
+        return self

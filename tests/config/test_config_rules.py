@@ -1,0 +1,214 @@
+"""modules/config/rules.py: each cross-field rule rejects what it states and passes what it allows.
+
+One row per case in CASES: (rule, how stage.yaml is changed, field path of the problem or None when
+the rule must pass, words the message must contain). Every rule in RULES has at least one failing
+and one passing row (a test checks it). The configs are validated by the schema only (every rule
+skipped), then the rule is called directly.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from conftest import stage_data, variant
+from modules.config import EnvConfig, rules
+from modules.config.base import dotted
+
+
+def _set(path: str, value):
+    """Mutation setting a dotted path (list indexes as ints) in the env data."""
+
+    def mutate(data):
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    return mutate
+
+
+def _delete(path: str):
+    def mutate(data):
+        *parents, last = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        del node[last]
+
+    return mutate
+
+
+def _all(*mutations):
+    return lambda data: [m(data) for m in mutations]
+
+
+def _unchanged(data):
+    return None
+
+
+def _grafana_sso(client_secret: str) -> dict:
+    idp = "https://idp.example.com"
+    return {"exposure": "sso", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"],
+            "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/a", "token_endpoint": f"{idp}/t",
+                     "user_info_endpoint": f"{idp}/u", "client_id": "grafana", "client_secret": client_secret}}
+
+
+_VPN = {"exposure": "vpn", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"]}
+
+R = rules
+CASES = [
+    (R.cache_upstreams_need_pull_through, _set("registry", {"pull_through_cache": False, "cache_upstreams": ["quay"]}),
+     "registry.cache_upstreams", ["needs 'pull_through_cache: true'"]),
+    (R.cache_upstreams_need_pull_through, _set("registry.cache_upstreams", ["quay"]), None, []),
+    (R.pull_through_prefix_fits, _set("environment", "stage-eu-central"), "registry.pull_through_cache",
+     ["'araquem-stage-eu-central/docker-hub'", "at most 30 characters"]),
+    (R.pull_through_prefix_fits, _unchanged, None, []),
+    (R.public_images_are_cacheable, _set("services.ollama.image", "gcr.io/acme/ollama:0.3.14"),
+     "services.ollama.image", ["pull-through cache does not support", "quay.io"]),
+    (R.public_images_are_cacheable, _all(_set("services.ollama.image", "gcr.io/acme/ollama:0.3.14"),
+                                         _set("registry.pull_through_cache", False)), None, []),
+    (R.docker_hub_has_credentials, _delete("registry.docker_hub_secret"), "registry.docker_hub_secret",
+     ["required", "accessToken"]),
+    (R.docker_hub_has_credentials, _set("secrets.docker-hub.keys", ["user", "token"]), "secrets.docker-hub.keys",
+     ["exactly the keys"]),
+    (R.docker_hub_has_credentials, _unchanged, None, []),
+    (R.cache_id_fits, _set("environment", "stage--b"), "cache", ["at most 40 characters without '--'"]),
+    (R.cache_id_fits, _all(_set("environment", "stage--b"), _delete("cache")), None, []),
+    (R.tag_env_var_is_not_the_synth_tag, _set("services.api.image.tag_env_var", "ARAQUEM_IMAGE_TAG"),
+     "services.api.image.tag_env_var", ["is the synth-time tag"]),
+    (R.tag_env_var_is_not_the_synth_tag, _unchanged, None, []),
+    (R.one_build_one_source, _set("services.rag-indexer.image", {"build": "api"}), "services.rag-indexer.image",
+     ["builds 'api' like service 'api'"]),
+    (R.one_build_one_source, _set("services.rag-indexer.image",
+                                  {"build": "api", "tag_env_var": "ARAQUEM_APP_IMAGE_TAG"}), None, []),
+    (R.service_references_resolve, _set("services.api.depends_on", ["prometheus", "jaeger"]),
+     "services.api.depends_on[1]", ["'jaeger' is not a defined service"]),
+    (R.service_references_resolve, _set("services.tempo.depends_on", ["tempo"]), "services.tempo.depends_on[0]",
+     ["cannot depend on itself"]),
+    (R.service_references_resolve, _set("services.api.secrets", {"DB": "api-env:PASSWORD"}),
+     "services.api.secrets.DB", ["key 'PASSWORD' is not in secrets.api-env.keys"]),
+    (R.service_references_resolve, _unchanged, None, []),
+    (R.hosts_own_a_task, _set("services.quality-cron.sidecar_of", "apii"), "services.quality-cron.sidecar_of",
+     ["'apii' is not a defined service"]),
+    (R.hosts_own_a_task, _set("services.quality-cron.sidecar_of", "rag-indexer"),
+     "services.quality-cron.sidecar_of", ["'rag-indexer' is not a long-running service"]),
+    (R.hosts_own_a_task, _unchanged, None, []),
+    (R.section_references_resolve, _set("cache.allow_from", ["api", "quality-cronn"]), "cache.allow_from[1]",
+     ["'quality-cronn' is not a defined service"]),
+    (R.section_references_resolve, _unchanged, None, []),
+    (R.variables_are_set_once, _set("services.api.environment", {"EXECUTOR_MODE": "local"}), "services.api",
+     ["set both in environment and parameters/secrets"]),
+    (R.variables_are_set_once, _set("services.api.environment", {"OPENAI_API_KEY": "x"}), "services.api",
+     ["variable OPENAI_API_KEY is injected more than once", "secrets_from api-env"]),
+    (R.variables_are_set_once, _unchanged, None, []),
+    (R.ports_are_unique_per_task, _set("services.quality-cron.ports", [8000]), "services.quality-cron.ports[0]",
+     ["port 8000 is already used by 'api' in task 'api'"]),
+    (R.ports_are_unique_per_task, _set("services.quality-cron.ports", [8001]), None, []),
+    (R.port_allow_from_narrows, _set("services.tempo.ports.1.allow_from", ["api"]),
+     "services.tempo.ports[1].allow_from[0]", ["'api' is not in services.tempo.allow_from", "narrows"]),
+    (R.port_allow_from_narrows, _unchanged, None, []),
+    (R.port_names_are_unique, _set("services.otel-collector.ports.0.name", "tempo-otlp-grpc"),
+     "services.otel-collector.ports[0].name", ["port name 'tempo-otlp-grpc' is already used by 'tempo'"]),
+    (R.port_names_are_unique, _unchanged, None, []),
+    (R.jobs_use_dns_names, _set("services.rag-indexer.parameters", {"OLLAMA_BASE_URL": "OLLAMA_URL"}),
+     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["is not in the Service Connect mesh",
+                                                         "ollama.araquem-stage.internal"]),
+    (R.jobs_use_dns_names, _set("services.rag-indexer.depends_on", []),
+     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["add 'ollama' to depends_on"]),
+    (R.jobs_use_dns_names, _unchanged, None, []),
+    (R.gpus_on_gpu_providers, _set("services.ollama.capacity_provider", "general"), "services.ollama.gpu",
+     ["capacity provider 'general' has no GPU", "['gpu']"]),
+    (R.gpus_on_gpu_providers, _unchanged, None, []),
+    (R.alb_target_is_a_service_port, _set("alb.target.port", 8080), "alb.target.port",
+     ["port 8080 is not a port of 'api' ([8000])"]),
+    (R.alb_target_is_a_service_port, _set("alb.target.service", "rag-indexer"), "alb.target.service",
+     ["'rag-indexer' is not a long-running service"]),
+    (R.alb_target_is_a_service_port, _unchanged, None, []),
+    (R.grafana_target_is_a_service_port, _set("alb.grafana", {**_VPN, "service": "grafna"}), "alb.grafana.service",
+     ["'grafna' is not a defined service"]),
+    (R.grafana_target_is_a_service_port, _set("alb.grafana", {**_VPN, "port": 3001}), "alb.grafana.port",
+     ["port 3001 is not a port of 'grafana'"]),
+    (R.grafana_target_is_a_service_port, _set("alb.grafana", _VPN), None, []),
+    (R.grafana_target_is_a_service_port, _set("alb.grafana", {"service": "grafna"}), None, []),  # not exposed
+    (R.oidc_client_secret_is_plain, _set("alb.grafana", _grafana_sso("QUALITY_OPS_TOKEN")),
+     "alb.grafana.oidc.client_secret", ["must be a plain secret set out of band"]),
+    (R.oidc_client_secret_is_plain, _set("alb.grafana", _grafana_sso("grafana-oidcc")),
+     "alb.grafana.oidc.client_secret", ["'grafana-oidcc' is not a defined secret"]),
+    (R.oidc_client_secret_is_plain, _all(_set("secrets.grafana-oidc", {}),
+                                         _set("alb.grafana", _grafana_sso("grafana-oidc"))), None, []),
+    (R.no_dependency_cycles, _set("services.tempo.depends_on", ["api"]), "services.",
+     ["dependency cycle:", "api", "tempo"]),
+    (R.no_dependency_cycles, _unchanged, None, []),
+    (R.tasks_fit_capacity, _set("services.ollama.memory", 65536), "services.ollama.memory",
+     ["task 'ollama' needs 65792 MiB", "g5.xlarge offers"]),
+    (R.tasks_fit_capacity, _all(_set("services.ollama.memory", 65536),
+                                _set("cluster.capacity_providers.gpu.instance_type", "g5.8xlarge")), None, []),
+]
+
+
+def _case_id(case) -> str:
+    rule, _, path, _ = case
+    return f"{rule.__name__}-{'fails' if path else 'passes'}"
+
+
+def schema_only(mutate) -> EnvConfig:
+    """stage.yaml changed by `mutate`, validated by the section models with every rule skipped."""
+    skip = {rule.__name__ for rule in rules.RULES}
+    return EnvConfig.model_validate(variant(mutate), context={"skip_rules": skip})
+
+
+@pytest.mark.parametrize("rule,mutate,field_path,words", CASES, ids=[_case_id(c) for c in CASES])
+def test_rule(rule, mutate, field_path, words):
+    found = [(dotted(loc), msg) for loc, msg in rule(schema_only(mutate))]
+    if field_path is None:
+        assert found == []
+        return
+    lines = [msg for path, msg in found if path.startswith(field_path)]
+    assert lines, f"no problem at {field_path!r}: {found}"
+    for word in words:
+        assert any(word in msg for msg in lines), f"{word!r} missing from {lines}"
+
+
+def test_every_rule_is_registered_once_documented_and_tested():
+    names = [rule.__name__ for rule in rules.RULES]
+    assert len(names) == len(set(names))
+    for rule in rules.RULES:
+        assert rule.__doc__ and rule.__doc__.strip(), f"{rule.__name__} states no rule in its docstring"
+        kinds = {path is not None for r, _, path, _ in CASES if r is rule}
+        assert kinds == {True, False}, f"{rule.__name__} needs a failing and a passing case in CASES"
+    public = {name for name, obj in vars(rules).items()
+              if callable(obj) and getattr(obj, "__module__", None) == rules.__name__ and not name.startswith("_")}
+    assert public - set(names) == {"check", "problems", "only_when_consistent"}, "a rule is not in RULES"
+
+
+def test_stage_passes_every_rule(stage_cfg):
+    assert rules.problems(stage_cfg) == []
+
+
+def test_model_validate_runs_the_rules_and_reports_them_all():
+    data = variant(_all(_set("services.api.depends_on", ["nope"]), _set("alb.target.port", 8080)))
+    with pytest.raises(ValidationError) as excinfo:
+        EnvConfig.model_validate(data)
+    text = str(excinfo.value)
+    assert "services.api.depends_on[0]: 'nope' is not a defined service" in text
+    assert "alb.target.port: port 8080 is not a port of 'api'" in text
+
+
+def test_capacity_fit_waits_for_the_other_rules():
+    """Sizes of a config whose references dangle are noise: the fit runs only when the rules before it pass."""
+    both = _all(_set("services.api.depends_on", ["nope"]), _set("services.ollama.memory", 65536))
+    paths = [dotted(loc) for loc, _ in rules.problems(schema_only(both))]
+    assert paths == ["services.api.depends_on[0]"]
+    paths = [dotted(loc) for loc, _ in rules.problems(schema_only(_set("services.ollama.memory", 65536)))]
+    assert paths == ["services.ollama.memory"]
+
+
+def test_skipped_rules_are_not_run():
+    data = variant(_set("services.ollama.memory", 65536))
+    with pytest.raises(ValidationError):
+        EnvConfig.model_validate(data)
+    cfg = EnvConfig.model_validate(data, context={"skip_rules": {"tasks_fit_capacity"}})
+    assert cfg.services["ollama"].memory == 65536
+    assert stage_data()["services"]["ollama"]["memory"] != 65536

@@ -212,3 +212,11 @@ def test_skipped_rules_are_not_run():
     cfg = EnvConfig.model_validate(data, context={"skip_rules": {"tasks_fit_capacity"}})
     assert cfg.services["ollama"].memory == 65536
     assert stage_data()["services"]["ollama"]["memory"] != 65536
+
+
+def test_a_job_with_a_dangling_depends_on_is_reported_not_a_crash():
+    """jobs_use_dns_names follows a job's depends_on; a dangling one is service_references_resolve's to report."""
+    found = [(dotted(loc), msg) for loc, msg in rules.problems(schema_only(
+        _set("services.rag-indexer.depends_on", ["nope"])))]
+    assert ("services.rag-indexer.depends_on[0]", "'nope' is not a defined service; defined: "
+            f"{sorted(stage_data()['services'])}") in found

@@ -34,7 +34,7 @@ def test_every_env_file_region_and_type_is_priced(table):
 
 
 def test_every_priced_instance_type_is_one_the_capacity_check_knows(table):
-    from modules.capacity import INSTANCE_SPECS
+    from modules.config.capacity import INSTANCE_SPECS
 
     for region, values in table.data["regions"].items():
         assert set(values["ec2_instance_hour"]) <= set(INSTANCE_SPECS), region

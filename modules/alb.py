@@ -2,7 +2,7 @@
 
 HTTPS listener with the env file's ACM certificate and TLS policy, HTTP redirected to it (with
 `https: false`, a plain HTTP listener forwards instead). Grafana exposure (seed §3.3):
-  internal  no ALB rule; reachable from inside the VPC only (see README "Network and edge")
+  internal  no ALB rule; reachable from inside the VPC only (see docs/edge.md)
   vpn       a listener rule on `alb.grafana.host`, only for `alb.grafana.allowed_cidrs`
   sso       the same rule, preceded by the ALB's authenticate-oidc action; the client secret is read
             from Secrets Manager at plan time, so it never appears in the synthesized JSON
@@ -139,7 +139,7 @@ class Alb(Construct):
         if grafana.exposure == "sso":
             oidc = grafana.oidc
             # Read at plan time: the value lives in state (encrypted in Terraform Cloud), never in the JSON.
-            # The secret must hold a value before switching to sso (README "Network and edge").
+            # The secret must hold a value before switching to sso (docs/edge.md).
             client_secret = DataAwsSecretsmanagerSecretVersion(
                 self, "oidc_client_secret", secret_id=self._secret_id(oidc.client_secret, secrets))
             actions.append(LbListenerRuleAction(type="authenticate-oidc", order=1,

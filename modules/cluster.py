@@ -1,6 +1,6 @@
 """Compute: the ECS cluster and, per capacity provider of the env file, a launch template + ASG.
 
-Design choices (README "Compute" explains them to users):
+Design choices (docs/compute.md explains them to users):
 - Destroy never hangs: managed termination protection is DISABLED and the ASG does not protect
   instances from scale-in, so deleting the ASG terminates its instances; managed draining moves
   tasks off an instance before it goes. The ASG depends on the cluster, so on destroy the

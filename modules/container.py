@@ -47,7 +47,7 @@ def in_task_dependencies(cfg: EnvConfig, container: str) -> dict[str, str]:
     """`depends_on` targets inside the same task, with their ECS condition.
 
     Targets in other tasks are left out on purpose: ECS cannot order the start of separate services
-    (README "Workloads": the deploy order and the health-gated containers cover it).
+    (docs/workloads.md: the deploy order and the health-gated containers cover it).
     """
     owner = cfg.task_owner(container)
     siblings = cfg.containers_of(owner)

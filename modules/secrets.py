@@ -102,7 +102,7 @@ class Secrets(Construct):
                                  spec.recovery_window_days, customer_key)
         if spec.generate:
             self.generate_value(self, f"value_{name}", secret, spec.length, spec.generation)
-        # `keys` secrets get no version here: the values are set out of band (README), never by Terraform.
+        # `keys` secrets get no version here: the values are set out of band (docs/data-and-secrets.md), never by Terraform.
         return secret
 
     def _kms_key(self, cfg: EnvConfig) -> str:

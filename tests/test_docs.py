@@ -98,3 +98,38 @@ def test_index_lists_every_docs_page():
     linked = {(DOCS / t.partition("#")[0]).resolve() for t in relative_links(DOCS / "index.md") if t.partition("#")[0]}
     missing = [p.name for p in DOCS.glob("*.md") if p.name != "index.md" and p.resolve() not in linked]
     assert not missing, f"docs/index.md does not link: {missing}"
+
+
+# Repository paths the docs name in code spans (`modules/stack.py`) must exist, so a moved file cannot leave
+# the docs pointing at its old place. A prefix counts (`docs/stage` names docs/stage.png); placeholders
+# (`envs/NAME.yaml`, `<name>`) are skipped.
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:modules|tests|scripts|docker|envs|docs|\.github)/[\w./-]*[\w/])")
+ELSEWHERE = {  # paths in the application repository, not this one
+    "docker/Dockerfile.api",
+    "docker/Dockerfile.rag-indexer",
+}
+
+
+def named_paths(path: Path) -> list[str]:
+    spans = [m.group(0)[1:-1] for m in CODE_SPAN.finditer(FENCE.sub("", path.read_text()))]
+    return [p for span in spans if "<" not in span for p in REPO_PATH.findall(span)
+            if not re.search(r"[A-Z]{3,}", p) and p not in ELSEWHERE]
+
+
+def exists_or_prefix(rel: str) -> bool:
+    target = ROOT / rel
+    return target.exists() or any(target.parent.glob(target.name + "*")) if target.parent.is_dir() else False
+
+
+def test_path_checker_sees_a_moved_file(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("`modules/stack.py` `modules/gone.py` `envs/NAME.yaml` `docs/<env>.png` `docs/stage -o x`\n"
+                    "```\nmodules/in_a_block.py\n```\n")
+    assert named_paths(page) == ["modules/stack.py", "modules/gone.py", "docs/stage"]
+    assert [exists_or_prefix(p) for p in named_paths(page)] == [True, False, True]
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_named_repository_path_exists(page):
+    missing = sorted({p for p in named_paths(page) if not exists_or_prefix(p)})
+    assert not missing, f"{page.relative_to(ROOT)} names paths that do not exist (moved? update the page): {missing}"

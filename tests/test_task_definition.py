@@ -15,7 +15,7 @@ def test_depends_on_conditions(stage):
         assert definition["dependsOn"] == [{"containerName": "api", "condition": "HEALTHY"}]
         assert definition["essential"] is False and definition["restartPolicy"]["enabled"] is True
     assert "healthCheck" in found["api"][1] and "healthCheck" in found["ollama"][1]
-    # across tasks there is no dependsOn (ECS cannot order services; README "Workloads")
+    # across tasks there is no dependsOn (ECS cannot order services; docs/workloads.md "Start order")
     assert "dependsOn" not in found["otel-collector"][1] and "dependsOn" not in found["api"][1]
 
 

@@ -36,6 +36,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfigurationRuleExpiration,
     S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
@@ -43,6 +44,10 @@ from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
 )
 from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationA,
     S3BucketServerSideEncryptionConfigurationRuleA,
@@ -167,7 +172,7 @@ class Alb(Construct):
         return secrets.arn(name)
 
     def _access_log_bucket(self) -> tuple[S3Bucket, S3BucketPolicy]:
-        """Encrypted, private, TLS-only bucket the region's ELB account may write access logs to."""
+        """Encrypted, private, TLS-only, versioned bucket the region's ELB account may write access logs to."""
         cfg = self._cfg
         bucket = S3Bucket(self, "access_logs", bucket_prefix=fit_name(f"{cfg.name}-alb-logs", BUCKET_PREFIX_LIMIT - 1) + "-",
                           force_destroy=False)
@@ -182,11 +187,21 @@ class Alb(Construct):
                 apply_server_side_encryption_by_default=(
                     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
                         sse_algorithm="AES256")))])
+        # Versioning: a log deleted or overwritten by hand (e.g. to hide a request) survives as a noncurrent
+        # version for the retention period. Lifecycle expiry turns current logs into noncurrent versions,
+        # removed after the same period; S3 then removes the delete markers left alone by itself
+        # (S3 user guide, "Managing delete markers"). AWS asks for the lifecycle after versioning.
+        versioning = S3BucketVersioningA(
+            self, "access_logs_versioning", bucket=bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
+        retention_days = cfg.alb.access_logs_retention_days
         S3BucketLifecycleConfiguration(
-            self, "access_logs_lifecycle", bucket=bucket.id,
+            self, "access_logs_lifecycle", bucket=bucket.id, depends_on=[versioning],
             rule=[S3BucketLifecycleConfigurationRule(
                 id="expire-access-logs", status="Enabled", filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=cfg.alb.access_logs_retention_days)],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=retention_days)],
+                noncurrent_version_expiration=[S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=retention_days)],
                 # no half-written objects kept (and billed) forever
                 abort_incomplete_multipart_upload=[S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                     days_after_initiation=ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS)])])

@@ -2,7 +2,7 @@
 
 Modes: `instance` / `cluster` read host, port and security group from a data source (the DB must exist
 at plan time); `endpoint` takes them from the env file; `none` creates nothing. The generator opens the
-DB's group to each `database.allow_from` task group and hands those services the connection: host,
+DB's group to each `database.allow_from` task group (and that group's egress to the DB) and hands those services the connection: host,
 port (and database name) as SSM parameters, user and password as keys of the existing credentials
 secret (values stay in Secrets Manager; only ARNs are in the JSON).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 from cdktf import Fn, TerraformOutput, Token
 from cdktf_cdktf_provider_aws.data_aws_db_instance import DataAwsDbInstance
 from cdktf_cdktf_provider_aws.data_aws_rds_cluster import DataAwsRdsCluster
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
@@ -61,6 +62,16 @@ class Database(Construct):
                 from_port=self.port,
                 to_port=self.port,
                 description=f"{cfg.name}: Postgres from {owner} (database.allow_from)",
+            )
+            # and the way out of the task's group (task groups have no catch-all egress)
+            VpcSecurityGroupEgressRule(
+                self, f"egress_from_{owner}",
+                security_group_id=security.for_service(owner),
+                referenced_security_group_id=self.security_group_id,
+                ip_protocol="tcp",
+                from_port=self.port,
+                to_port=self.port,
+                description=f"{owner} to Postgres (database.allow_from)",
             )
 
         port_text = Token.as_string(self.port) if not isinstance(self.port, int) else str(self.port)

@@ -142,13 +142,22 @@ def ingress_plan(cfg: EnvConfig) -> list[Ingress]:
 
 
 def egress_plan(cfg: EnvConfig) -> list[Egress]:
-    """Egress per group. Groups that only answer (cache, efs, endpoints) get none: groups are stateful."""
+    """Egress per group. Groups that only answer (cache, efs, endpoints) get none: groups are stateful.
+
+    A task's group reaches exactly the groups that admit it (the ingress plan read backwards: the services
+    it calls, Redis, EFS, the VPC endpoints; the database adds its own rule) plus HTTPS to the internet.
+    No rule allows all protocols. Security groups do not filter the Amazon DNS resolver, the task metadata
+    and credentials endpoints or Amazon Time Sync (VPC user guide, "Security group rules"), so tasks
+    need no rule for those; image pulls, secrets and awslogs go through the container instance's network.
+    """
     rules: list[Egress] = []
+    for rule in ingress_plan(cfg):
+        if rule.source_group and rule.source_group.startswith(TASK_PREFIX):
+            rules.append(Egress(rule.source_group, rule.port, rule.destination, None,
+                                f"{rule.source_group[len(TASK_PREFIX):]} to {rule.destination} port {rule.port}"))
     for owner in sorted(cfg.task_owners()):
-        # Tasks reach peers, Redis, EFS, the existing RDS (its port is the data issue's), Ollama's model
-        # registry, ECR/AWS APIs without endpoints and the api's external APIs: destinations and ports
-        # are env-specific, so egress stays open; ingress on every destination is what restricts.
-        rules.append(Egress(task_group(owner), None, None, ANYWHERE_IPV4, f"{owner}: all outbound"))
+        # External APIs (the api's LLM provider, Ollama's model registry) and AWS APIs without an endpoint.
+        rules.append(Egress(task_group(owner), HTTPS_PORT, None, ANYWHERE_IPV4, f"{owner}: HTTPS to the internet"))
     # ECS agent, ECR, S3, CloudWatch and SSM are all HTTPS; DNS/NTP/metadata are not filtered by groups.
     rules.append(Egress("instances", HTTPS_PORT, None, ANYWHERE_IPV4, "instances: HTTPS to AWS APIs"))
     if cfg.volumes:

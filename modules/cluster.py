@@ -18,6 +18,7 @@ import base64
 
 from cdktf import Fn, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.autoscaling_group import AutoscalingGroup, AutoscalingGroupLaunchTemplate, AutoscalingGroupTag
+from cdktf_cdktf_provider_aws.autoscaling_schedule import AutoscalingSchedule
 from cdktf_cdktf_provider_aws.data_aws_ami import DataAwsAmi, DataAwsAmiFilter
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -66,6 +67,8 @@ SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 # ASGs used by a managed-scaling capacity provider carry this tag; ECS adds it otherwise and the
 # next plan would remove it.
 ECS_MANAGED_TAG = "AmazonECSManaged"
+# aws_autoscaling_schedule: min_size/max_size/desired_capacity default to 0 when omitted; -1 leaves a value as it is.
+UNCHANGED = -1
 
 
 def ecs_config(cluster_name: str, cp: CapacityProvider) -> str:
@@ -115,9 +118,14 @@ class Cluster(Construct):
                 protect_from_scale_in=False,  # with managed termination protection off: destroy can terminate
                 tag=[AutoscalingGroupTag(key=ECS_MANAGED_TAG, value="true", propagate_at_launch=True)],
                 depends_on=[self.cluster],  # destroy: instances terminate before the cluster is deleted
-                lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),  # managed scaling owns it
+                # managed scaling owns desired_capacity; with off_hours the scheduled actions own the sizes
+                # (a plan outside the window must not undo the stop action)
+                lifecycle=TerraformResourceLifecycle(ignore_changes=(
+                    ["desired_capacity", "max_size", "min_size"] if cp.off_hours else ["desired_capacity"])),
             )
             self.asgs[key] = asg
+            if cp.off_hours:
+                self._off_hours_schedule(key, cp, asg)
             self.providers[key] = EcsCapacityProvider(
                 self, f"{key}-capacity-provider",
                 name=f"{cfg.name}-{key}",
@@ -152,6 +160,23 @@ class Cluster(Construct):
                     "ECS capacity provider name per cluster.capacity_providers key")
         flat_output(self, "autoscaling_group_names", {k: self.asgs[k].name for k in sorted(self.asgs)},
                     "Auto Scaling group name per cluster.capacity_providers key")
+
+    def _off_hours_schedule(self, key: str, cp: CapacityProvider, asg: AutoscalingGroup) -> None:
+        """Stop: min = max = desired = 0, so the ASG terminates every instance (managed draining moves tasks
+        first) and managed scaling cannot add one. Start: the configured min/max come back and desired is left
+        to ECS managed scaling, which launches instances for the services scheduled back at the same time
+        (a provider with no instance and tasks waiting reads CapacityProviderReservation 200%: scale out)."""
+        window = cp.off_hours
+        for action, clock, sizes in (("stop", window.stop, (0, 0, 0)),
+                                     ("start", window.start, (cp.min_size, cp.max_size, UNCHANGED))):
+            AutoscalingSchedule(
+                self, f"{key}-off-hours-{action}",
+                scheduled_action_name=f"{self._cfg.name}-{key}-off-hours-{action}",
+                autoscaling_group_name=asg.name,
+                recurrence=window.asg_recurrence(clock),
+                time_zone=window.timezone,  # IANA name: the action follows daylight saving time
+                min_size=sizes[0], max_size=sizes[1], desired_capacity=sizes[2],
+            )
 
     def capacity_provider_name(self, key: str) -> str:
         """Name of a capacity provider (a reference: a service using it depends on it)."""

@@ -12,6 +12,10 @@ The resources are created in the Workload's scope (ids as before: dns_discovery,
 from __future__ import annotations
 
 from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.appautoscaling_scheduled_action import (
+    AppautoscalingScheduledAction,
+    AppautoscalingScheduledActionScalableTargetAction,
+)
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicy,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration,
@@ -58,6 +62,9 @@ def ecs_service(scope: Construct, task: TaskOwner, *, task_definition_arn: str, 
         # ECS refuses a target group that no listener uses yet
         after = [deps.alb.listener] if getattr(deps.alb, "listener", None) is not None else None
     registries = _dns_registration(scope, task)
+    # the capacity provider's off-hours window; a service stopped on purpose (desired_count 0) keeps none
+    window = cfg.cluster.capacity_providers[cfg.capacity_provider_of(task.name)].off_hours
+    window = window if svc.desired_count else None
 
     service = EcsService(
         scope,
@@ -84,11 +91,14 @@ def ecs_service(scope: Construct, task: TaskOwner, *, task_definition_arn: str, 
         propagate_tags="SERVICE",
         wait_for_steady_state=False,
         depends_on=after,
-        # the autoscaler owns desired_count once scaling is on
-        lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]) if svc.scaling else None,
+        # Application Auto Scaling owns desired_count once scaling or an off-hours schedule is on
+        lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]) if svc.scaling or window else None,
     )
+    target = _scalable_target(scope, task, service) if svc.scaling or window else None
     if svc.scaling:
-        _autoscaling(scope, task, service)
+        _autoscaling(scope, task, target)
+    if window:
+        _off_hours(scope, task, target)
     return service
 
 
@@ -150,18 +160,53 @@ def _service_connect(task: TaskOwner, log_group_name: str) -> EcsServiceServiceC
     )
 
 
-def _autoscaling(scope: Construct, task: TaskOwner, service: EcsService) -> None:
-    """Target tracking on the service's average CPU, between scaling.min and scaling.max tasks."""
-    scaling = task.owner.scaling
-    target = AppautoscalingTarget(
+def _scalable_target(scope: Construct, task: TaskOwner, service: EcsService) -> AppautoscalingTarget:
+    """The service's DesiredCount as an Application Auto Scaling target: between scaling.min and max, or
+    fixed at desired_count when only an off-hours schedule moves it."""
+    svc, window = task.owner, _window(task)
+    low, high = (svc.scaling.min, svc.scaling.max) if svc.scaling else (svc.desired_count, svc.desired_count)
+    return AppautoscalingTarget(
         scope,
         "scaling_target",
         service_namespace="ecs",
         scalable_dimension="ecs:service:DesiredCount",
         resource_id=f"service/{task.deps.cluster.cluster_name}/{service.name}",
-        min_capacity=scaling.min,
-        max_capacity=scaling.max,
+        min_capacity=low,
+        max_capacity=high,
+        # the off-hours scheduled actions set min/max twice a day; a plan outside the window must not undo them
+        lifecycle=TerraformResourceLifecycle(ignore_changes=["min_capacity", "max_capacity"]) if window else None,
     )
+
+
+def _window(task: TaskOwner):
+    cfg = task.cfg
+    return cfg.cluster.capacity_providers[cfg.capacity_provider_of(task.name)].off_hours
+
+
+def _off_hours(scope: Construct, task: TaskOwner, target: AppautoscalingTarget) -> None:
+    """Stop: min = max = 0 (Application Auto Scaling scales the service in to the new max: no task left).
+    Start: the target's own min/max return and the service scales out to min (desired_count without scaling)."""
+    svc, window = task.owner, _window(task)
+    low, high = (svc.scaling.min, svc.scaling.max) if svc.scaling else (svc.desired_count, svc.desired_count)
+    for action, clock, (min_capacity, max_capacity) in (("stop", window.stop, (0, 0)),
+                                                         ("start", window.start, (low, high))):
+        AppautoscalingScheduledAction(
+            scope,
+            f"off_hours_{action}",
+            name=f"{task.prefix}-off-hours-{action}",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            schedule=window.appautoscaling_schedule(clock),
+            timezone=window.timezone,  # IANA name: the action follows daylight saving time
+            scalable_target_action=AppautoscalingScheduledActionScalableTargetAction(
+                min_capacity=str(min_capacity), max_capacity=str(max_capacity)),
+        )
+
+
+def _autoscaling(scope: Construct, task: TaskOwner, target: AppautoscalingTarget) -> None:
+    """Target tracking on the service's average CPU, between scaling.min and scaling.max tasks."""
+    scaling = task.owner.scaling
     AppautoscalingPolicy(
         scope,
         "scaling_cpu",

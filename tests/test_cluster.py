@@ -84,7 +84,7 @@ def test_one_capacity_provider_per_env_entry(compute, stage_cfg):
         assert lt["instance_type"] == cp.instance_type
         assert (asg["min_size"], asg["max_size"]) == (cp.min_size, cp.max_size)
         assert asg.get("desired_capacity") == cp.desired_capacity
-        assert asg["lifecycle"]["ignore_changes"] == ["desired_capacity"]  # managed scaling owns it
+        assert asg["lifecycle"]["ignore_changes"][0] == "desired_capacity"  # managed scaling owns it
 
 
 def test_amis_come_from_the_public_ssm_parameters(compute):
@@ -225,3 +225,34 @@ def test_removing_a_provider_detaches_it_before_deleting_it(compute, terraform_e
     _apply(tmp_path, config(with_gpu=True), terraform_env)
     steps = _apply(tmp_path, config(with_gpu=False), terraform_env)
     assert steps == ["terraform_data.association: Modifying", "terraform_data.gpu: Destroying"], steps
+
+
+# ---------------------------------------------------------------- off-hours
+def test_gpu_asg_is_scheduled_to_zero_outside_its_window(stage, stage_cfg):
+    gpu = stage_cfg.cluster.capacity_providers["gpu"]
+    asgs = by_name(stage, "aws_autoscaling_group")
+    gpu_asg_id, gpu_asg = asgs["araquem-stage-gpu"]
+    schedules = {s["scheduled_action_name"].rsplit("-", 1)[1]: s
+                 for s in stage.resources("aws_autoscaling_schedule").values()}
+    assert set(schedules) == {"stop", "start"}
+    assert all(ref(s["autoscaling_group_name"]) == ("aws_autoscaling_group", gpu_asg_id, "name")
+               for s in schedules.values())  # only the GPU group; general runs around the clock
+    stop, start = schedules["stop"], schedules["start"]
+    # stop: nothing may run (max 0 also keeps managed scaling from launching one)
+    assert (stop["min_size"], stop["max_size"], stop["desired_capacity"]) == (0, 0, 0)
+    # start: the env file's bounds; desired -1 = unchanged, left to ECS managed scaling
+    assert (start["min_size"], start["max_size"], start["desired_capacity"]) == (gpu.min_size, gpu.max_size, -1)
+    assert stop["recurrence"] == "0 20 * * 1,2,3,4,5" and start["recurrence"] == "0 8 * * 1,2,3,4,5"
+    assert stop["time_zone"] == start["time_zone"] == "America/Sao_Paulo"
+    assert sorted(gpu_asg["lifecycle"]["ignore_changes"]) == ["desired_capacity", "max_size", "min_size"]
+    assert asgs["araquem-stage-general"][1]["lifecycle"]["ignore_changes"] == ["desired_capacity"]
+
+
+def test_asg_and_its_services_stop_and_start_at_the_same_moments(stage):
+    asg = {s["scheduled_action_name"].rsplit("-", 1)[1]: s for s in stage.resources("aws_autoscaling_schedule").values()}
+    for action in stage.resources("aws_appautoscaling_scheduled_action").values():
+        which = action["name"].rsplit("-", 1)[1]
+        minute, hour, _, _, days = asg[which]["recurrence"].split()
+        names = ",".join(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"][int(d)] for d in days.split(","))
+        assert action["schedule"] == f"cron({minute} {hour} ? * {names} *)"
+        assert action["timezone"] == asg[which]["time_zone"]

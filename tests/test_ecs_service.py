@@ -42,7 +42,7 @@ def test_api_behind_the_alb_with_rollback_and_autoscaling(stage, stage_cfg):
     assert api["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
     assert api["lifecycle"]["ignore_changes"] == ["desired_count"]
     scaling = stage_cfg.services["api"].scaling
-    target = stage.one("aws_appautoscaling_target")
+    target = scalable_targets(stage)["api"]
     assert (target["min_capacity"], target["max_capacity"]) == (scaling.min, scaling.max)
     policy = stage.one("aws_appautoscaling_policy")["target_tracking_scaling_policy_configuration"]
     assert policy["target_value"] == scaling.cpu_target
@@ -75,3 +75,70 @@ def test_port_names_must_be_unique_in_the_namespace(tmp_path):
 
     line = bad_input_line(tmp_path, mutate, "services.otel-collector.ports[0].name")
     assert "port name 'tempo-http' is already used by 'tempo'" in line
+
+
+# ---------------------------------------------------------------- off-hours (cluster.capacity_providers.*.off_hours)
+def scalable_targets(stack) -> dict[str, dict]:
+    """service name -> its Application Auto Scaling target (resource_id service/<cluster>/<service>)."""
+    out = {}
+    for target in stack.resources("aws_appautoscaling_target").values():
+        service = referenced(stack, "${" + target["resource_id"].rsplit("/${", 1)[1])
+        out[service["name"].removeprefix("araquem-stage-")] = target
+    return out
+
+
+def scheduled_actions(stack) -> dict[str, dict[str, dict]]:
+    """service name -> {"stop"|"start": its scheduled action}."""
+    out: dict[str, dict[str, dict]] = {}
+    for action in stack.resources("aws_appautoscaling_scheduled_action").values():
+        service, _, which = action["name"].removeprefix("araquem-stage-").rpartition("-off-hours-")
+        out.setdefault(service, {})[which] = action
+    return out
+
+
+def test_services_on_an_off_hours_provider_scale_to_zero_outside_the_window(stage, stage_cfg):
+    window = stage_cfg.cluster.capacity_providers["gpu"].off_hours
+    on_gpu = {n for n, s in stage_cfg.task_owners().items()
+              if s.kind.value == "service" and stage_cfg.capacity_provider_of(n) == "gpu"}
+    assert on_gpu == {"ollama"} and set(scheduled_actions(stage)) == on_gpu  # nothing on `general` is scheduled
+    actions, target = scheduled_actions(stage)["ollama"], scalable_targets(stage)["ollama"]
+    desired = stage_cfg.services["ollama"].desired_count
+    assert actions["stop"]["scalable_target_action"] == {"min_capacity": "0", "max_capacity": "0"}
+    assert actions["start"]["scalable_target_action"] == {"min_capacity": str(desired), "max_capacity": str(desired)}
+    assert actions["stop"]["schedule"] == "cron(0 20 ? * MON,TUE,WED,THU,FRI *)"
+    assert actions["start"]["schedule"] == "cron(0 8 ? * MON,TUE,WED,THU,FRI *)"
+    assert {a["timezone"] for a in actions.values()} == {window.timezone}
+    for action in actions.values():  # acting on the service's own target (and created after it)
+        assert referenced(stage, action["resource_id"]) is target
+    # the schedule owns the count and the target's bounds: a plan at night must not start the GPU again
+    assert ecs_services(stage)["ollama"]["lifecycle"]["ignore_changes"] == ["desired_count"]
+    assert target["lifecycle"]["ignore_changes"] == ["min_capacity", "max_capacity"]
+    assert (target["min_capacity"], target["max_capacity"]) == (desired, desired)
+    assert "lifecycle" not in scalable_targets(stage)["api"]  # api: on general, plain autoscaling
+
+
+def test_off_hours_keeps_a_scaled_service_within_its_scaling_range(synths):
+    def general_off_hours(d):
+        d["cluster"]["capacity_providers"]["general"]["off_hours"] = {"days": "mon-wed,fri", "start": "07:30",
+                                                                      "stop": "19:15", "timezone": "Europe/Lisbon"}
+        d["services"]["grafana"]["desired_count"] = 0  # stopped on purpose: no schedule brings it back
+    stack = synths.of_data(variant(general_off_hours))
+    actions = scheduled_actions(stack)
+    assert "grafana" not in actions and {"api", "prometheus", "tempo", "otel-collector", "ollama"} <= set(actions)
+    api = actions["api"]
+    assert api["start"]["scalable_target_action"] == {"min_capacity": "1", "max_capacity": "3"}  # scaling min/max
+    assert api["stop"]["schedule"] == "cron(15 19 ? * MON,TUE,WED,FRI *)"
+    assert api["start"]["schedule"] == "cron(30 7 ? * MON,TUE,WED,FRI *)" and api["start"]["timezone"] == "Europe/Lisbon"
+    assert len(stack.resources("aws_appautoscaling_policy")) == 1  # CPU tracking still api's alone
+
+
+def test_ollama_models_survive_off_hours_on_efs(stage):
+    # Scaled to zero the task is gone; back in the window, ollama-init runs again and must find the models
+    # where ollama stores them (~/.ollama/models): on the EFS volume, not in the task's disk.
+    td = task_definitions(stage)["ollama"]
+    ollama = next(c for c in json.loads(td["container_definitions"]) if c["name"] == "ollama")
+    mount = next(m for m in ollama["mountPoints"] if m["containerPath"] == "/root/.ollama")
+    volume = next(v for v in td["volume"] if v["name"] == mount["sourceVolume"])
+    assert volume["efs_volume_configuration"]["transit_encryption"] == "ENABLED"
+    assert mount.get("readOnly") is not True
+    assert "OLLAMA_MODELS" not in {e["name"] for e in ollama.get("environment", [])}  # would move the store

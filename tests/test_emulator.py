@@ -71,6 +71,15 @@ def _drop_scaling(data: dict) -> None:
         service.pop("scaling", None)
 
 
+def _drop_off_hours_of_services(data: dict) -> None:
+    """Services on an off-hours capacity provider get no schedule at desired_count 0; the ASG keeps its own."""
+    windows = {k for k, cp in data["cluster"]["capacity_providers"].items() if cp.get("off_hours")}
+    default = data["cluster"]["default_capacity_provider"]
+    for service in data["services"].values():
+        if service.get("capacity_provider", default) in windows and service.get("kind", "service") == "service":
+            service["desired_count"] = 0
+
+
 EMULATOR_EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion("cache", "ElastiCache: replication groups are created but their member clusters do not exist, "
                        "and DeleteCacheSubnetGroup is not implemented (destroy fails)", _drop_cache),
@@ -79,6 +88,10 @@ EMULATOR_EXCLUSIONS: tuple[Exclusion, ...] = (
               _drop_pull_through_cache),
     Exclusion("scaling", "Application Auto Scaling: ListTagsForResource is not implemented, so "
                          "aws_appautoscaling_target never finishes creating", _drop_scaling),
+    Exclusion("off_hours.services", "Application Auto Scaling: the same missing ListTagsForResource keeps the "
+                                    "scalable target of the services' off-hours scheduled actions from being "
+                                    "created; the run gives those services desired_count 0 (no schedule) and "
+                                    "keeps the Auto Scaling group's off-hours schedule", _drop_off_hours_of_services),
 )
 
 # (resource type, top-level attribute) -> the moto limitation that makes it drift on every plan.

@@ -588,8 +588,8 @@ def test_cost_step_comments_the_monthly_delta_from_the_base_env_file(tmp_path, c
     comment = (root / "cost-comment.md").read_text()
     assert comment.splitlines()[0] == "<!-- araquem-cost:araquem-stage -->"
     assert summary.read_text() == comment
-    if case == "changed":  # the PR moves the GPU from g4dn.xlarge (base) to g5.xlarge (head)
-        assert "**+350.40 USD/month**" in comment and "| EC2 gpu | 395.98 | 746.38 | +350.40 |" in comment
+    if case == "changed":  # the PR moves the GPU from g4dn.xlarge (base) to g5.xlarge (head), 60 h a week
+        assert "**+125.14 USD/month**" in comment and "| EC2 gpu | 141.42 | 266.56 | +125.14 |" in comment
     elif case == "new-environment":
         assert "New environment" in comment and "TOTAL" in comment
     else:

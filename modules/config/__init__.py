@@ -31,7 +31,7 @@ from modules.config.base import (
     Problem,
     Strict,
 )
-from modules.config.compute import CapacityProvider, Cluster
+from modules.config.compute import CapacityProvider, Cluster, OffHours
 from modules.config.data import Cache, Database, DatabaseEnv, Logs, RecoveryWindow, Secret, Volume
 from modules.config.defaults import (
     ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS,

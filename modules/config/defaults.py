@@ -52,6 +52,13 @@ DEFAULT_CPU_TARGET_PERCENT = 70
 # workloads
 DEFAULT_EFS_THROUGHPUT_MODE = "elastic"  # pay per use; bursting starves a small file system (model loads)
 DEFAULT_SCHEDULE_TIMEZONE = "UTC"  # EventBridge Scheduler's own default, stated
+# off-hours window of a capacity provider (its instances and the services on it run only inside it)
+DEFAULT_OFF_HOURS_TIMEZONE = "UTC"  # ASG and Application Auto Scaling scheduled actions default to UTC too
+DEFAULT_OFF_HOURS_DAYS = "mon-fri"
+DEFAULT_OFF_HOURS_START = "08:00"
+DEFAULT_OFF_HOURS_STOP = "20:00"
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's day-of-week order: 0 = Sunday
+CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # Tasks started by run-task / EventBridge Scheduler are outside the Service Connect mesh; the services
 # they depend on are also registered as DNS names `<service>.<this namespace>` (Cloud Map private DNS).
 DEFAULT_DISCOVERY_DNS_NAMESPACE = "{project}-{environment}.internal"

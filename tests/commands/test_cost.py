@@ -61,13 +61,23 @@ def test_compare_gives_the_delta_of_a_change(tmp_path):
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     per_hour = 0.526 - 1.006  # g4dn.xlarge - g5.xlarge in us-east-1 (prices.json)
-    assert d["groups"]["EC2 gpu"]["delta"] == pytest.approx(per_hour * 730, abs=0.01)
+    window_hours = 60 * 730 / 168  # stage's GPU runs mon-fri 08:00-20:00: the delta is priced as the env runs
+    assert d["groups"]["EC2 gpu"]["delta"] == pytest.approx(per_hour * window_hours, abs=0.01)
     assert d["total"]["delta"] == d["groups"]["EC2 gpu"]["delta"]
     assert {g for g, v in d["groups"].items() if v["delta"]} == {"EC2 gpu"}
 
     md = run_main("--env-file", str(head), "cost", "--compare", str(base), "--format", "markdown").stdout
     assert md.startswith("<!-- araquem-cost:araquem-stage -->\n")
-    assert "**-350.40 USD/month**" in md and "| EC2 gpu | 746.38 | 395.98 | -350.40 |" in md
+    assert "**-125.14 USD/month**" in md and "| EC2 gpu | 266.56 | 141.42 | -125.14 |" in md
+    assert "(at max sizes -125.14:" in md
+
+
+def test_compare_shows_what_an_off_hours_window_saves(tmp_path):
+    base = write_env(tmp_path, "base", variant(lambda d: d["cluster"]["capacity_providers"]["gpu"].pop("off_hours")))
+    head = write_env(tmp_path, "head", variant(lambda d: None))
+    d = json.loads(run_main("--env-file", str(head), "cost", "--compare", str(base), "--json").stdout)
+    per_month = 1.006 * 730 + 150 * 0.08  # g5.xlarge + its 150 GiB root volume, around the clock
+    assert d["groups"]["EC2 gpu"]["delta"] == pytest.approx(-per_month * (1 - 60 / 168), abs=0.01)
 
 
 def test_compare_of_identical_files_says_no_change(tmp_path):

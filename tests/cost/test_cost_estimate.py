@@ -87,3 +87,16 @@ def test_endpoint_count_matches_the_synthesized_stack(stage, stage_cfg, table):
     assert all(len(r["subnet_ids"]) == stage_cfg.network.az_count for r in interface)  # billed per AZ
     assert len(stage.resources("aws_nat_gateway")) == 1  # nat: single
     assert len(stage.one("aws_lb")["subnets"]) == stage_cfg.network.az_count  # one public IPv4 per ALB subnet
+
+
+def test_off_hours_prices_the_gpu_only_inside_its_window(stage_cfg, table):
+    est = estimate(stage_cfg, table)
+    gpu = line(est, "EC2 gpu")
+    window = stage_cfg.cluster.capacity_providers["gpu"].off_hours
+    hours = window.hours_per_week * HOURS_PER_MONTH / (24 * 7)  # 60 h/week = 260.7 h/month
+    assert gpu.desired_off_hours == pytest.approx(gpu.desired * hours / HOURS_PER_MONTH, abs=0.01)
+    general = line(est, "EC2 general")
+    assert general.desired_off_hours == general.desired  # no window: around the clock
+    assert est.windows == {"gpu": window.describe()} and est.effective == "desired_off_hours"
+    assert est.total("desired") - est.total("desired_off_hours") == pytest.approx(gpu.desired - gpu.desired_off_hours,
+                                                                                   abs=0.01)

@@ -100,3 +100,19 @@ def test_off_hours_prices_the_gpu_only_inside_its_window(stage_cfg, table):
     assert est.windows == {"gpu": window.describe()} and est.effective == "desired_off_hours"
     assert est.total("desired") - est.total("desired_off_hours") == pytest.approx(gpu.desired - gpu.desired_off_hours,
                                                                                    abs=0.01)
+
+
+def test_waf_is_priced_when_the_env_file_has_one(table):
+    # alb.waf is another engineer's field (issue 17); until it lands, a stand-in with the same shape.
+    from types import SimpleNamespace
+
+    from modules.cost.estimate import ASSUMED_WAF_MILLION_REQUESTS, ASSUMED_WAF_RULES, edge_lines
+
+    us = table.region("us-east-1")
+    with_waf = SimpleNamespace(alb=SimpleNamespace(waf=SimpleNamespace(enabled=True)))
+    waf = [ln for ln in edge_lines(with_waf, us) if ln.group == "WAF"]
+    expected = 5.0 + ASSUMED_WAF_RULES * 1.0 + ASSUMED_WAF_MILLION_REQUESTS * 0.6
+    assert len(waf) == 1 and waf[0].desired == pytest.approx(expected) and "million requests" in waf[0].assumption
+    for absent in (SimpleNamespace(alb=SimpleNamespace()), SimpleNamespace(alb=SimpleNamespace(waf=None)),
+                   SimpleNamespace(alb=SimpleNamespace(waf=SimpleNamespace(enabled=False)))):
+        assert [ln.group for ln in edge_lines(absent, us)] == ["ALB"]

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import NODE_BIN, ROOT, run
+from modules.commands import synth
 from modules.commands.plan_summary import MARKER
 from test_tfc_run import FakeTfc
 
@@ -185,13 +186,14 @@ def test_deploy_workflow_shape(stage_cfg):
     assert wf["permissions"] == {"contents": "read"}
     assert wf["concurrency"]["cancel-in-progress"] is False
     # plan without approval and with the plan-only token; apply in the protected environment, after it
-    assert "environment" not in plan_job and secrets_named(plan_job) == {"TF_PLAN_TOKEN"}
+    assert "environment" not in plan_job
+    assert secrets_named(plan_job) == {"TF_PLAN_TOKEN", "APP_REPOSITORY_TOKEN"}  # the latter: reading quality samples
     assert deploy_job["environment"] == stage_cfg.environment and deploy_job["needs"] == "plan"
     for name, job in wf["jobs"].items():  # the apply token only where the environment's reviewers gate it
         if "TF_API_TOKEN" in secrets_named(job):
             assert job.get("environment") == stage_cfg.environment, name
     # images before the apply that references them, the rollout check after it
-    order = [index(wf, "deploy", n) for n in ("Copy the quality samples", "1. Build", "2. Apply", "3. Wait")]
+    order = [index(wf, "deploy", n) for n in ("1. Build", "2. Apply", "3. Wait")]
     assert order == sorted(order)
     apply_run = step(wf, "deploy", "2. Apply")["run"]
     assert 'scripts/tfc_run.py apply "$RUN_ID"' in apply_run and "ROLLOUT_SINCE=" in apply_run
@@ -207,11 +209,11 @@ def test_deploy_workflow_shape(stage_cfg):
     assert "id-token" not in plan_job["permissions"]
 
 
-def test_deploy_tag_is_the_one_main_py_derives(stage_cfg):
-    synth_py = (ROOT / "modules" / "commands" / "synth.py").read_text()
-    assert '"git", "rev-parse", "--short=12", "HEAD"' in synth_py
-    tag_step = step(load(DEPLOY), "plan", "Image tag")["run"]
-    assert f"{stage_cfg.registry.image_tag_env_var}=$(git rev-parse --short=12 HEAD)" in tag_step
+def test_no_workflow_tags_images_with_the_commit(stage_cfg):
+    # docker/ images are content-addressed at synth; a commit-derived tag would restart them on every merge
+    for path in ALL:
+        text = path.read_text()
+        assert "git rev-parse" not in text and stage_cfg.registry.image_tag_env_var not in text, path.name
 
 
 @pytest.mark.parametrize("app_tag,written,annotation", [
@@ -223,7 +225,7 @@ def test_deploy_tag_is_the_one_main_py_derives(stage_cfg):
 def test_deploy_app_image_tag_comes_from_the_input_or_variable(tmp_path, stage_cfg, app_tag, written, annotation):
     wf = load(DEPLOY)
     assert "app_image_tag" in triggers(wf)["workflow_dispatch"]["inputs"]
-    tag_step = step(wf, "plan", "Image tag")
+    tag_step = step(wf, "plan", "Application image tag")
     assert tag_step["env"]["APP_IMAGE_TAG"] == "${{ inputs.app_image_tag || vars.APP_IMAGE_TAG }}"
     # Every variable the env file names for an app-built image is the one this step sets.
     assert {s.image.tag_env_var for s in stage_cfg.services.values() if s.image.tag_env_var} == {
@@ -231,14 +233,13 @@ def test_deploy_app_image_tag_comes_from_the_input_or_variable(tmp_path, stage_c
     # PR plans synthesize with the same variable, so they show the images a push deploy would run.
     assert step(load(PLAN), "plan", "Synthesize")["env"]["ARAQUEM_APP_IMAGE_TAG"] == "${{ vars.APP_IMAGE_TAG }}"
     gh = github_files(tmp_path)
-    proc = run_step(tag_step["run"], ROOT, {"APP_IMAGE_TAG": app_tag, **gh})  # ROOT: a git checkout
-    sha = run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT).stdout.strip()
+    proc = run_step(tag_step["run"], ROOT, {"APP_IMAGE_TAG": app_tag, **gh})
     env_lines = Path(gh["GITHUB_ENV"]).read_text()
     if written is None:
-        assert proc.returncode == 1 and env_lines == f"ARAQUEM_IMAGE_TAG={sha}\n"
+        assert proc.returncode == 1 and env_lines == ""
     else:
         assert proc.returncode == 0, proc.stderr
-        assert env_lines == f"ARAQUEM_IMAGE_TAG={sha}\n{written}"
+        assert env_lines == written
     if annotation:
         assert annotation in proc.stdout
     else:
@@ -266,7 +267,8 @@ def fake_bin(tmp_path: Path, scripts: dict[str, str]) -> Path:
 def run_step(script: str, cwd: Path, env: dict, bin_dir: Path | None = None) -> subprocess.CompletedProcess:
     path = os.environ["PATH"] if bin_dir is None else f"{bin_dir}:{os.environ['PATH']}"
     return subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PATH": path, **env})
+                          timeout=120, env={k: v for k, v in {**os.environ, "PATH": path, **env}.items()
+                                            if v is not None})  # None unsets a variable
 
 
 def github_files(tmp_path: Path) -> dict[str, str]:
@@ -296,8 +298,8 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     root = workspace(tmp_path, stage)
     gh = github_files(tmp_path)
     env_step = step(load(DEPLOY), "plan", "Read the env file")["run"]
-    tag, app_tag = "0123456789ab", "app-2.4.1"
-    tags = {"ARAQUEM_IMAGE_TAG": tag, "ARAQUEM_APP_IMAGE_TAG": app_tag}
+    app_tag = "app-2.4.1"
+    tags = {"ARAQUEM_IMAGE_TAG": None, "ARAQUEM_APP_IMAGE_TAG": app_tag}  # no override: content-addressed
     proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", **tags, **gh})
     assert proc.returncode == 0, proc.stderr
     outputs = dict(line.split("=", 1) for line in Path(gh["GITHUB_OUTPUT"]).read_text().splitlines())
@@ -305,10 +307,12 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
                        "tfc_hostname": stage_cfg.terraform_cloud.hostname}
     images = read_images(root)
     listed = {repo: df for repo, (_, df) in images.items()}
-    # docker/ builds carry the git-sha tag, the app repository's images the tag it pushed
+    # docker/ builds carry the hash of their build context, the app repository's images the tag it pushed
     assert {repo: t for repo, (t, _) in images.items()} == {
-        f"{stage_cfg.name}/{s.image.build}": app_tag if s.image.tag_env_var else tag
+        f"{stage_cfg.name}/{s.image.build}": app_tag if s.image.tag_env_var else synth.docker_tag(s.image.dockerfile)
         for s in stage_cfg.services.values() if s.image.build}
+    ctx_tag = {repo: t for repo, (t, df) in images.items() if df}
+    assert ctx_tag and all(t.startswith("ctx-") for t in ctx_tag.values())
     # Same repository names as the synthesized ECR repositories (modules/registry.py)
     synthesized = sorted(r["name"] for r in stage.resources("aws_ecr_repository").values())
     assert sorted(listed) == synthesized
@@ -340,10 +344,20 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     assert docker_log[0] == f"login --username AWS --password-stdin {registry}"
     builds = sorted(line for line in docker_log if line.startswith("build"))
     # one build context, docker/ (the Dockerfiles COPY from docker/<name>/ and docker/lib/)
-    assert builds == sorted(f"build --pull -f {df} -t {registry}/{repo}:{tag} docker/"
+    assert builds == sorted(f"build --pull -f {df} -t {registry}/{repo}:{ctx_tag[repo]} docker/"
                             for repo, df in docker_built.items())
     pushes = sorted(line for line in docker_log if line.startswith("push"))
-    assert pushes == sorted(f"push {registry}/{repo}:{tag}" for repo in docker_built)
+    assert pushes == sorted(f"push {registry}/{repo}:{ctx_tag[repo]}" for repo in docker_built)
+
+    # A build context that no longer hashes to the planned tag (a file changed after the plan) is refused.
+    (tmp_path / "docker.log").unlink()
+    good = (root / "images.txt").read_text()
+    (root / "images.txt").write_text(good.replace(ctx_tag[f"{stage_cfg.name}/grafana"], "ctx-00000000000000000000"))
+    proc = run_step(build_step, root, {"REGION": stage_cfg.region}, bin_dir)
+    assert proc.returncode == 1 and "::error title=build context differs from the plan::docker/grafana" in proc.stdout
+    assert not any(line.startswith("build") and "/grafana:" in line
+                   for line in (tmp_path / "docker.log").read_text().splitlines())
+    (root / "images.txt").write_text(good)
 
     # An app-built image that is not in ECR stops the deploy before anything is applied.
     (tmp_path / "docker.log").unlink()
@@ -355,11 +369,11 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     assert all(f"{registry}/{repo}:{app_tag}" in proc.stdout for repo in app_built)
 
     # Without the application's tag, its images are listed under the git sha (synth did the same),
-    # with main.py's notice in the log.
-    proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", "ARAQUEM_IMAGE_TAG": tag, "ARAQUEM_APP_IMAGE_TAG": "",
-                                     **gh})
+    # with synth's notice in the log.
+    proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", "ARAQUEM_IMAGE_TAG": "0123456789ab",
+                                     "ARAQUEM_APP_IMAGE_TAG": "", **gh})
     assert proc.returncode == 0, proc.stderr
-    assert {t for t, _ in read_images(root).values()} == {tag}
+    assert {t for t, df in read_images(root).values() if not df} == {"0123456789ab"}
     assert "notice: ARAQUEM_APP_IMAGE_TAG is not set" in proc.stderr
 
 
@@ -548,7 +562,13 @@ def test_sticky_comment_is_found_by_marker(tmp_path, existing, expected):
 @pytest.mark.parametrize("case", ["copied", "missing", "not-built"])
 def test_quality_samples_are_required_before_anything_is_applied(tmp_path, case):
     wf = load(DEPLOY)
-    assert index(wf, "deploy", "Copy the quality samples") < index(wf, "deploy", "2. Apply")
+    # part of quality-cron's build context, hence of its tag: copied before synth in both workflows,
+    # checked before the plan is even made, and handed to the deploy job with the plan
+    for workflow in (wf, load(PLAN)):
+        assert index(workflow, "plan", "Copy the quality samples") < index(workflow, "plan", "Synthesize")
+    assert index(wf, "plan", "Quality samples present") < index(wf, "plan", "Terraform Cloud run")
+    artifact = next(s for s in wf["jobs"]["plan"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert "docker/quality-cron/samples/*.json" in artifact["with"]["path"]
     root = tmp_path / "checkout"
     (root / "docker" / "quality-cron" / "samples").mkdir(parents=True)
     images = "araquem-stage/api app-1 \n" + ("" if case == "not-built" else
@@ -557,8 +577,10 @@ def test_quality_samples_are_required_before_anything_is_applied(tmp_path, case)
     if case == "copied":
         (root / ".app" / "qa" / "samples").mkdir(parents=True)
         (root / ".app" / "qa" / "samples" / "one.json").write_text("{}")
-    script = step(wf, "deploy", "Copy the quality samples")["run"]
-    proc = run_step(script, root, {"SAMPLES_DIR": "qa/samples" if case == "copied" else ""})
+    proc = run_step(step(wf, "plan", "Copy the quality samples")["run"], root,
+                    {"SAMPLES_DIR": "qa/samples" if case == "copied" else ""})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_step(step(wf, "plan", "Quality samples present")["run"], root, {})
     if case == "missing":
         assert proc.returncode == 1 and "::error title=no quality samples::" in proc.stdout
     else:

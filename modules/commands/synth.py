@@ -16,18 +16,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+from modules.build_context import BuildContextError, context_tag
 from modules.commands import EXIT_OK, UsageError
 
 HELP = "synthesize Terraform JSON into cdktf.out/ (the default command)"
 NEEDS_ENV = True
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: its git HEAD is the default image tag
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: docker/ and its git HEAD (an app image's fallback tag)
+DOCKER_CONTEXT = ROOT / "docker"  # the build context of every docker/ image (docker/lib/ is shared)
 
 # Docker's tag grammar: what ECR accepts and what a `docker push` could have produced.
 IMAGE_TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 def image_tag(cfg) -> str:
-    """Seed §5: images are versioned by git sha (or an explicit tag), never `latest`."""
+    """The fallback tag of an image another repository builds when nothing names its tag: the git sha
+    (seed §5: never `latest`); `registry.image_tag_env_var` overrides it."""
     var = cfg.registry.image_tag_env_var
     tag = os.environ.get(var)
     if not tag:
@@ -49,26 +52,41 @@ def checked_tag(var: str, tag: str) -> str:
     return tag
 
 
+def docker_tag(dockerfile: str) -> str:
+    """The content-addressed tag of an image built from docker/ (modules/build_context.py)."""
+    try:
+        return context_tag(DOCKER_CONTEXT, ROOT / dockerfile)
+    except BuildContextError as exc:
+        raise UsageError(f"image.dockerfile {dockerfile}: {exc}") from None
+
+
 def image_tags(cfg) -> dict[str, str]:
     """The tag of every built image, keyed by `image.build` (sorted).
 
-    docker/ builds get the synth-time tag, so one deploy ships one consistent set. An image another
-    repository builds names the env var holding the tag that repository pushed (`image.tag_env_var`);
-    unset, it falls back to the synth-time tag, said on stderr because that tag is likely not in ECR."""
-    synth_tag = image_tag(cfg)
+    docker/ builds (`image.dockerfile`) are tagged with the hash of their build context, so a commit that
+    changes none of their files changes neither their tag nor their task definition (no needless restart);
+    `registry.image_tag_env_var` set overrides that (an image you built and pushed by hand under that tag).
+    An image another repository builds names the env var holding the tag that repository pushed
+    (`image.tag_env_var`); unset, it falls back to the git-sha tag, said on stderr because that tag is
+    likely not in ECR."""
+    override_var = cfg.registry.image_tag_env_var
+    override = os.environ.get(override_var)
     tags: dict[str, str] = {}
     fallbacks: dict[str, list[str]] = {}
     for name, svc in sorted(cfg.services.items()):
         build, var = svc.image.build, svc.image.tag_env_var
         if not build:
             continue
+        if svc.image.dockerfile:
+            tags[build] = checked_tag(override_var, override) if override else docker_tag(svc.image.dockerfile)
+            continue
         value = os.environ.get(var) if var else None
         if var and not value:
             fallbacks.setdefault(var, []).append(name)
-        tags[build] = checked_tag(var, value) if value else synth_tag
+        tags[build] = checked_tag(var, value) if value else image_tag(cfg)
     for var, names in sorted(fallbacks.items()):
-        print(f"notice: {var} is not set: {', '.join(names)} (built by another repository) get the synth-time "
-              f"tag {synth_tag}; set {var} to the tag that repository pushed", file=sys.stderr)
+        print(f"notice: {var} is not set: {', '.join(names)} (built by another repository) get the git-sha "
+              f"tag {image_tag(cfg)}; set {var} to the tag that repository pushed", file=sys.stderr)
     return dict(sorted(tags.items()))
 
 

@@ -1,16 +1,18 @@
 """modules/commands/synth.py: `python main.py [synth]` picks the env file, resolves each built image's tag
-(docker/ builds get the synth-time tag, images another repository builds the tag in their
-`image.tag_env_var`; unset: the synth-time tag and a notice), and swaps the output in without losing
-earlier output or local state."""
+(docker/ builds: the hash of their build context, or the override variable; images another repository
+builds: the tag in their `image.tag_env_var`, unset: the git-sha tag and a notice), and swaps the output in
+without losing earlier output or local state."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
-from conftest import TEST_IMAGE_TAG, run_main
+from conftest import PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main
+from modules.build_context import context_tag
 from modules.commands import synth
 
 APP_TAG = "app-2.4.1"  # a tag the application repository pushed
@@ -90,3 +92,67 @@ def test_synth_runs_the_app_tag_and_the_synth_tag_side_by_side(tmp_path, stage_c
         if svc.image.build:
             tag = APP_TAG if svc.image.tag_env_var else TEST_IMAGE_TAG
             assert re.fullmatch(r"\$\{aws_ecr_repository\.[\w-]+\.repository_url\}:" + re.escape(tag), images[name]), name
+
+
+# ------------------------------------------------- content-addressed docker/ tags
+def test_docker_images_are_tagged_with_their_build_context(monkeypatch, capsys, stage_cfg):
+    monkeypatch.delenv(stage_cfg.registry.image_tag_env_var, raising=False)
+    monkeypatch.setenv(APP_VAR, APP_TAG)
+    tags = synth.image_tags(stage_cfg)
+    docker_built = {s.image.build: s.image.dockerfile for s in stage_cfg.services.values() if s.image.dockerfile}
+    assert docker_built and {b: tags[b] for b in docker_built} == {
+        b: context_tag(ROOT / "docker", ROOT / df) for b, df in docker_built.items()}
+    assert all(tags[b].startswith("ctx-") for b in docker_built)
+    assert tags["api"] == APP_TAG and capsys.readouterr().err == ""
+
+
+def test_a_dockerfile_outside_docker_is_a_usage_error(monkeypatch, stage_cfg):
+    monkeypatch.delenv(stage_cfg.registry.image_tag_env_var, raising=False)
+    with pytest.raises(synth.UsageError, match="image.dockerfile README.md: .*not inside the build context"):
+        synth.docker_tag("README.md")
+
+
+def _task_definitions(out) -> dict[str, str]:
+    stack = json.loads((out / "stacks" / "araquem-stage" / "cdk.tf.json").read_text())
+    return {name: td["container_definitions"] for name, td in stack["resource"]["aws_ecs_task_definition"].items()}
+
+
+def test_commits_that_change_no_image_change_no_task_definition(tmp_path):
+    """Synth at three commits of a copy of this checkout, without any tag variable: a README-only commit
+    leaves every task definition byte-identical; a change to a shared docker/lib file changes exactly
+    the task definitions running an image that copies it."""
+    repo = tmp_path / "repo"
+    files = run(["git", "ls-files", "-z"], cwd=ROOT).stdout.split("\0")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, repo / rel)
+    (repo / ".tools").symlink_to(ROOT / ".tools")  # jsii's unpacked packages
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    run(["git", "init", "-q"], cwd=repo)
+    run([*git, "add", "-A"], cwd=repo)
+    run([*git, "commit", "-qm", "one"], cwd=repo)
+    env = {**{k: None for k in ("ARAQUEM_IMAGE_TAG", "ARAQUEM_ENV", "ARAQUEM_EAGER_PROVIDER_IMPORT")},
+           APP_VAR: APP_TAG}  # the app's images: a recorded tag, not the commit
+
+    def synth_at(name: str):
+        proc = run([PYTHON, str(repo / "main.py"), "--env", "stage", "synth", "--outdir", str(tmp_path / name)],
+                   cwd=repo, env=env, check=False, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return _task_definitions(tmp_path / name)
+
+    first = synth_at("one")
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
+    run([*git, "commit", "-qam", "two: README only"], cwd=repo)
+    second = synth_at("two")
+    assert run(["git", "rev-parse", "HEAD~1"], cwd=repo).stdout != run(["git", "rev-parse", "HEAD"], cwd=repo).stdout
+    assert second == first  # no image changed: no task definition changed, nothing restarts
+
+    shared = repo / "docker" / "lib" / "ops-http.sh"
+    shared.write_text(shared.read_text() + "\n# a shared helper changed\n")
+    run([*git, "commit", "-qam", "three: docker/lib"], cwd=repo)
+    third = synth_at("three")
+    changed = {name for name in first if third[name] != first[name]}
+    users = {name for name, defs in first.items()
+             if any(c["name"] in ("quality-cron", "rag-refresh-cron") for c in json.loads(defs))}
+    assert users and changed == users

@@ -80,13 +80,33 @@ def test_unknown_cache_node_type_is_an_error_naming_the_field(table):
     assert err.value.problems[0][0] == "cache.node_type"
 
 
-def test_endpoint_count_matches_the_synthesized_stack(stage, stage_cfg, table):
-    interface = [r for r in stage.resources("aws_vpc_endpoint").values() if r["vpc_endpoint_type"] == "Interface"]
-    per_switch = sum(n for s, n in INTERFACE_ENDPOINTS_PER_SWITCH.items() if getattr(stage_cfg.network.endpoints, s))
+@pytest.mark.parametrize("env", ["stage", "dev-eu"])
+def test_what_the_estimate_counts_is_what_the_synthesized_stack_holds(env, synths):
+    """Every count the estimate takes from the env file, read back from the Terraform JSON instead."""
+    path = ROOT / "envs" / f"{env}.yaml"
+    cfg, stack = load(path), synths.of_file(path)
+    res = stack.resources
+    interface = [r for r in res("aws_vpc_endpoint").values() if r["vpc_endpoint_type"] == "Interface"]
+    per_switch = sum(n for s, n in INTERFACE_ENDPOINTS_PER_SWITCH.items() if getattr(cfg.network.endpoints, s))
     assert len(interface) == per_switch
-    assert all(len(r["subnet_ids"]) == stage_cfg.network.az_count for r in interface)  # billed per AZ
-    assert len(stage.resources("aws_nat_gateway")) == 1  # nat: single
-    assert len(stage.one("aws_lb")["subnets"]) == stage_cfg.network.az_count  # one public IPv4 per ALB subnet
+    assert all(len(r["subnet_ids"]) == cfg.network.az_count for r in interface)  # billed per AZ
+    assert len(res("aws_nat_gateway")) == (1 if cfg.network.nat == "single" else cfg.network.az_count)
+    assert len(stack.one("aws_lb")["subnets"]) == cfg.network.az_count  # one public IPv4 per ALB subnet
+    templates = {t["name"]: t for t in res("aws_launch_template").values()}
+    asgs = {a["name"]: a for a in res("aws_autoscaling_group").values()}
+    assert len(asgs) == len(cfg.cluster.capacity_providers)
+    for key, cp in cfg.cluster.capacity_providers.items():
+        name = f"{cfg.name}-{key}"
+        assert templates[name]["instance_type"] == cp.instance_type
+        assert templates[name]["block_device_mappings"][0]["ebs"]["volume_size"] == cp.root_volume_gb
+        assert (asgs[name].get("desired_capacity"), asgs[name]["max_size"]) == (cp.desired_capacity, cp.max_size)
+    scheduled = {s["scheduled_action_name"] for s in res("aws_autoscaling_schedule").values()}
+    assert scheduled == {f"{cfg.name}-{k}-off-hours-{a}" for k, cp in cfg.cluster.capacity_providers.items()
+                         if cp.off_hours for a in ("start", "stop")}
+    groups = res("aws_elasticache_replication_group").values()
+    assert [(g["node_type"], g["num_cache_clusters"]) for g in groups] == (
+        [(cfg.cache.node_type, cfg.cache.num_cache_clusters)] if cfg.cache else [])
+    assert len(res("aws_efs_file_system")) == (1 if cfg.volumes else 0)
 
 
 def test_off_hours_prices_the_gpu_only_inside_its_window(stage_cfg, table):

@@ -103,3 +103,19 @@ def test_main_writes_the_refreshed_table(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "boto3", fake_boto3)
     assert refresh_prices.main(["--file", str(path)]) == 0
     assert json.loads(path.read_text())["regions"]["us-east-1"]["alb_lcu_hour"] == 0.008
+
+
+def test_a_new_region_gets_the_types_of_the_table_and_its_own_queries():
+    class AnyRegion(RecordedPricing):  # answers every region with the recorded us-east-1 figures
+        def get_products(self, **request):
+            self.requests.append(request)
+            as_recorded = {**request, "Filters": [dict(f, Value="us-east-1") if f["Field"] == "regionCode" else f
+                                                  for f in request["Filters"]]}
+            return super().get_products(**as_recorded)
+
+    client = AnyRegion()
+    fresh = refresh_prices.refresh(small_table(), client, ["sa-east-1"], "2026-11-29")
+    assert sorted(fresh["regions"]) == ["sa-east-1", "us-east-1"]
+    assert set(fresh["regions"]["sa-east-1"]["ec2_instance_hour"]) == {"g5.xlarge", "m6i.xlarge"}
+    asked = {f["Value"] for r in client.requests for f in r["Filters"] if f["Field"] == "regionCode"}
+    assert asked == {"sa-east-1", "us-east-1"}

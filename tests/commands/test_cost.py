@@ -106,3 +106,11 @@ def test_docs_show_the_commands_current_estimate_of_stage():
     block = doc.split(marker, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
     proc = run_main("cost", "--env", "stage")
     assert block == proc.stdout, "docs/cost.md is stale: paste `python main.py cost --env stage` into its block"
+
+
+def test_describe_says_why_there_is_no_estimate_for_an_unpriced_region(tmp_path):
+    path = write_env(tmp_path, "odd", variant(lambda d: d.update(region="ap-south-2")))
+    proc = run_main("--env-file", str(path), "describe")
+    assert proc.returncode == 0, proc.stderr  # describe still describes
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("cost: "))
+    assert line.startswith("cost: not estimated: region: 'ap-south-2' has no prices in modules/cost/prices.json")

@@ -100,6 +100,10 @@ class OffHours(Strict):
     def describe(self) -> str:
         return f"{self.days} {self.start}-{self.stop} {self.timezone} ({self.hours_per_week:g} h/week)"
 
+    def covers(self, hour: int, minute: int) -> bool:
+        """Whether hour:minute (in `timezone`) lies inside the daily window [start, stop)."""
+        return _minutes(self.start) <= hour * 60 + minute < _minutes(self.stop)
+
     def asg_recurrence(self, clock: str) -> str:
         """Unix cron of an Auto Scaling scheduled action (minute hour day month weekday; 0 = Sunday)."""
         return f"{int(clock[3:])} {int(clock[:2])} * * {','.join(map(str, self.day_numbers))}"

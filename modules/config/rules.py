@@ -312,6 +312,32 @@ def gpus_on_gpu_providers(cfg: EnvConfig) -> list[Problem]:
     return problems
 
 
+# EventBridge Scheduler cron(minutes hours day-of-month month day-of-week year) at one fixed time of day
+FIXED_TIME_CRON = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) ")
+
+
+def scheduled_tasks_run_inside_off_hours(cfg: EnvConfig) -> list[Problem]:
+    """A scheduled task placed on a capacity provider with off_hours runs inside the window: outside it the
+    provider has no instance, so the task cannot be placed. rate(...) fires around the clock; a cron(...) at a
+    fixed time in the window's time zone must fall between start and stop (other crons are not judged)."""
+    problems = []
+    for sname, svc in cfg.task_owners().items():
+        provider = cfg.capacity_provider_of(sname)
+        cp = cfg.cluster.capacity_providers.get(provider)
+        if svc.kind != Kind.scheduled or cp is None or cp.off_hours is None:
+            continue
+        window = cp.off_hours
+        where = f"capacity provider '{provider}' runs only {window.describe()}"
+        fixed = FIXED_TIME_CRON.match(svc.schedule)
+        if svc.schedule.startswith("rate("):
+            problems.append((("services", sname, "schedule"), f"'{svc.schedule}' fires around the clock, but {where}; "
+                             "use a cron(...) inside the window or another capacity_provider"))
+        elif fixed and svc.schedule_timezone == window.timezone and not window.covers(int(fixed[2]), int(fixed[1])):
+            problems.append((("services", sname, "schedule"), f"'{svc.schedule}' ({svc.schedule_timezone}) falls "
+                             f"outside the window: {where}"))
+    return problems
+
+
 # ---------------------------------------------------------------- the ALB's targets
 def _long_running_port(cfg: EnvConfig, section: tuple, service: str, port: int) -> list[Problem]:
     """`service` is a defined long-running service and `port` one of its ports."""
@@ -402,6 +428,7 @@ RULES: list[Rule] = [
     port_names_are_unique,
     jobs_use_dns_names,
     gpus_on_gpu_providers,
+    scheduled_tasks_run_inside_off_hours,
     alb_target_is_a_service_port,
     grafana_target_is_a_service_port,
     oidc_client_secret_is_plain,

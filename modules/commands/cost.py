@@ -4,7 +4,8 @@
                                   with and without their off-hours windows; assumptions; what is not counted
     cost --json                   the same, machine-readable
     cost --compare BASE_ENV_FILE  the monthly delta from BASE_ENV_FILE to this env file (text, --json,
-                                  or --markdown for a pull-request comment)
+                                  or --format markdown for a pull-request comment)
+    cost --compare-ref REF        the same, from this env file as it is at git REF (e.g. main, HEAD~1)
 
 Pure Python (no cdktf/jsii). A region or type the price table lacks is bad input (exit 2).
 """
@@ -14,9 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+from modules.commands import UsageError
 from modules.config import ConfigError, EnvConfig, load
 from modules.cost import prices as price_table
 from modules.cost.estimate import NOT_COUNTED, Estimate, estimate
@@ -126,8 +130,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                         help="text (default), json, or markdown (with --compare: a pull-request comment)")
     parser.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
-    parser.add_argument("--compare", metavar="BASE_ENV_FILE",
-                        help="show the monthly delta from BASE_ENV_FILE (e.g. the env file of the PR's base)")
+    base = parser.add_mutually_exclusive_group()
+    base.add_argument("--compare", metavar="BASE_ENV_FILE",
+                      help="show the monthly delta from BASE_ENV_FILE (e.g. the env file of the PR's base)")
+    base.add_argument("--compare-ref", metavar="REF",
+                      help="show the monthly delta from this env file as it is at git REF (e.g. main)")
     parser.add_argument("--prices", metavar="FILE", help=f"price table (default {price_table.PRICES_FILE.name} "
                         "in modules/cost/)")
     parser.add_argument("--output", metavar="FILE", help="write there instead of stdout")
@@ -143,13 +150,34 @@ def _estimate(cfg: EnvConfig, env_path: Path | None, table) -> Estimate:
         raise ConfigError(env_path or cfg.name, exc.problems) from None
 
 
+def load_at_ref(env_path: Path, ref: str) -> tuple[EnvConfig, str]:
+    """The env file as committed at git `ref` (read with `git show`, nothing checked out), and its label."""
+    env_path = Path(env_path).resolve()
+    label = f"{ref}:{env_path.name}"
+    proc = subprocess.run(["git", "-C", str(env_path.parent), "show", f"{ref}:./{env_path.name}"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UsageError(f"--compare-ref {ref}: cannot read {env_path.name} at that ref: "
+                         f"{proc.stderr.strip() or 'git failed'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / env_path.name
+        copy.write_text(proc.stdout, encoding="utf-8")
+        try:
+            return load(copy), label
+        except ConfigError as exc:
+            raise ConfigError(label, exc.problems) from None
+
+
 def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
     table = price_table.load(Path(args.prices)) if args.prices else price_table.load()
     env_path = getattr(args, "env_path", None)
     head = _estimate(cfg, env_path, table)
-    if args.compare:
-        base_cfg = load(args.compare)  # ConfigError names the base file
-        d = delta(_estimate(base_cfg, Path(args.compare), table), head)
+    if args.compare or args.compare_ref:
+        if args.compare:
+            base_cfg, base_label = load(args.compare), args.compare  # ConfigError names the base file
+        else:
+            base_cfg, base_label = load_at_ref(env_path, args.compare_ref)
+        d = delta(_estimate(base_cfg, base_label, table), head)
         text = {"json": lambda: json.dumps(d, indent=2) + "\n", "text": lambda: render_delta_text(d),
                 "markdown": lambda: render_delta_markdown(d, cfg.name)}[args.format]()
     elif args.format == "json":

@@ -114,3 +114,22 @@ def test_describe_says_why_there_is_no_estimate_for_an_unpriced_region(tmp_path)
     assert proc.returncode == 0, proc.stderr  # describe still describes
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("cost: "))
     assert line.startswith("cost: not estimated: region: 'ap-south-2' has no prices in modules/cost/prices.json")
+
+
+def test_compare_ref_prices_the_env_file_as_committed_at_a_git_ref(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    path = write_env(tmp_path, "stage", variant(lambda d: d["cluster"]["capacity_providers"]["gpu"].pop("off_hours")))
+    git("init", "-q")
+    git("add", "stage.yaml")
+    git("commit", "-q", "-m", "around the clock")
+    write_env(tmp_path, "stage", variant(lambda d: None))  # the change under review: off-hours
+    d = json.loads(run_main("--env-file", str(path), "cost", "--compare-ref", "HEAD", "--json").stdout)
+    assert {g for g, v in d["groups"].items() if v["delta"]} == {"EC2 gpu"} and d["total"]["delta"] < 0
+
+    missing = run_main("--env-file", str(path), "cost", "--compare-ref", "no-such-ref")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: --compare-ref no-such-ref: cannot read stage.yaml")

@@ -1,6 +1,7 @@
-# The README's two commands: `make synth` and `make test`. Each installs what it needs first.
-# pipenv is called as `python3 -m pipenv`: a fresh `pip install --user` may not be on PATH yet.
-PIPENV := PIPENV_VENV_IN_PROJECT=1 PIPENV_VERBOSITY=-1 python3 -m pipenv
+# The README's two commands: `make synth` and `make test`. Each installs what it needs first
+# (scripts/bootstrap.sh, docs/setup.md); `make synth PYTHON=/path/to/python3.12` picks the interpreter.
+# pipenv runs from its own venv in .tools/ (never the system Python: PEP 668 systems refuse installs there).
+PIPENV := PIPENV_VENV_IN_PROJECT=1 PIPENV_IGNORE_VIRTUALENVS=1 PIPENV_VERBOSITY=-1 .tools/pipenv-venv/bin/python -m pipenv
 .PHONY: synth test
 
 synth:

@@ -6,7 +6,7 @@ see the same machine load, and prints median wall time, peak RSS of the whole pr
 (python + the jsii node kernel, sampled from /proc) and the ratio. Also checks that both paths
 wrote byte-identical JSON.
 
-    pipenv run python scripts/benchmark.py [--runs 5] [--env stage]
+    .venv/bin/python scripts/benchmark.py [--runs 5] [--env stage]
 """
 
 from __future__ import annotations

@@ -283,7 +283,12 @@ def other_python_runs(tmp_path_factory) -> dict[str, dict]:
     for run_ in started.values():
         run_["results"] = {}
         for what, proc in run_["procs"].items():
-            out, err = proc.communicate(timeout=900)
+            try:
+                out, err = proc.communicate(timeout=900)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+                err += f"\n(killed after 900 s: {what} hung)"
             run_["results"][what] = (proc.returncode, out, err)
     return started
 

@@ -6,6 +6,8 @@
   - deployment circuit breaker with rollback; replace (0/100) instead of rolling (100/200) when the
     task writes an EFS volume or holds the GPU
   - CPU target-tracking autoscaling from `scaling`
+  - created after the services it calls through Service Connect (`service_connect_callees`, wired by
+    the stack with `order_after`)
 The resources are created in the Workload's scope (ids as before: dns_discovery, service, scaling_*).
 """
 
@@ -32,6 +34,7 @@ from cdktf_cdktf_provider_aws.ecs_service import (
     EcsServiceServiceConnectConfigurationLogConfiguration,
     EcsServiceServiceConnectConfigurationService,
     EcsServiceServiceConnectConfigurationServiceClientAlias,
+    EcsServiceServiceConnectConfigurationServiceTimeout,
     EcsServiceServiceRegistries,
 )
 from cdktf_cdktf_provider_aws.service_discovery_service import (
@@ -42,7 +45,7 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import container as containers
-from modules.config import DEFAULT_HEALTH_START_PERIOD, REPLACE_DEPLOYMENT, ROLLING_DEPLOYMENT
+from modules.config import DEFAULT_HEALTH_START_PERIOD, REPLACE_DEPLOYMENT, ROLLING_DEPLOYMENT, EnvConfig, Kind
 from modules.task_owner import TaskOwner
 
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
@@ -52,7 +55,10 @@ DNS_RECORD_TTL = 10  # seconds: tasks come and go; a short TTL keeps job clients
 def ecs_service(scope: Construct, task: TaskOwner, *, task_definition_arn: str, log_group_name: str) -> EcsService:
     """The service running `desired_count` copies of the task (the autoscaler owns the count once on)."""
     cfg, deps, svc = task.cfg, task.deps, task.owner
-    writes_volume = any(not ro for ro in task.mounted_volumes().values())
+    # two tasks of one service on one data directory corrupt it (Prometheus, Tempo), unless the volume
+    # is made for concurrent writers (volumes.<name>.concurrent_writers: the shared RAG index)
+    writes_volume = any(not ro and not cfg.volumes[volume].concurrent_writers
+                        for volume, ro in task.mounted_volumes().items())
     has_gpu = any(c.gpu for c in task.containers.values())
     min_healthy, max_percent = REPLACE_DEPLOYMENT if (writes_volume or has_gpu) else ROLLING_DEPLOYMENT
 
@@ -102,6 +108,28 @@ def ecs_service(scope: Construct, task: TaskOwner, *, task_definition_arn: str, 
     return service
 
 
+def service_connect_callees(cfg: EnvConfig, owner: str) -> list[str]:
+    """The long-running services (task owners) that the containers of `owner`'s task depend on: the
+    Service Connect endpoints its tasks call, in sorted order."""
+    called = {
+        cfg.task_owner(dep)
+        for container in cfg.containers_of(owner).values()
+        for dep in container.depends_on
+    }
+    return sorted(c for c in called - {owner} if cfg.services[c].kind == Kind.service)
+
+
+def order_after(service: EcsService, callees: list[EcsService]) -> None:
+    """Create `service` after the ECS services it calls. AWS (ECS developer guide, "Service Connect
+    components", deployment order): existing tasks can't resolve an endpoint created after them; only tasks
+    started after it can. A client created first would need a redeploy before it reaches its servers."""
+    if not callees:
+        return
+    # a plain `type.id` address, like the constructor's depends_on (`fqn` would render as "${...}")
+    addresses = [f"{c.terraform_resource_type}.{c.friendly_unique_id}" for c in callees]
+    service.depends_on = [*(service.depends_on or []), *addresses]
+
+
 def _load_balancers(task: TaskOwner) -> list[EcsServiceLoadBalancer]:
     """One attachment per (container, port) the ALB routes to."""
     deps = task.deps
@@ -141,6 +169,7 @@ def _service_connect(task: TaskOwner, log_group_name: str) -> EcsServiceServiceC
             port_name=containers.port_name(cname, pm.port, pm.name),
             discovery_name=containers.port_name(cname, pm.port, pm.name),
             client_alias=EcsServiceServiceConnectConfigurationServiceClientAlias(port=pm.port, dns_name=cname),
+            timeout=_timeout(pm),
         )
         for cname, svc in task.containers.items()
         for pm in svc.ports
@@ -157,6 +186,17 @@ def _service_connect(task: TaskOwner, log_group_name: str) -> EcsServiceServiceC
                 "awslogs-stream-prefix": SERVICE_CONNECT_LOG_PREFIX,
             },
         ),
+    )
+
+
+def _timeout(pm) -> EcsServiceServiceConnectConfigurationServiceTimeout | None:
+    """The port's Service Connect timeouts, when the env file sets them. Unset, AWS applies its own: 15 s
+    per request and 300 s idle for HTTP/HTTP2/gRPC, 3600 s idle for TCP (ECS API TimeoutConfiguration);
+    the clients' proxies enforce them when calling this port."""
+    if pm.idle_timeout is None and pm.per_request_timeout is None:
+        return None
+    return EcsServiceServiceConnectConfigurationServiceTimeout(
+        idle_timeout_seconds=pm.idle_timeout, per_request_timeout_seconds=pm.per_request_timeout
     )
 
 

@@ -15,6 +15,7 @@ from modules.security_groups import SecurityGroups
 from modules.alb import Alb
 from modules.cache import Cache
 from modules.database import Database
+from modules.ecs_service import order_after, service_connect_callees
 from modules.parameters import Parameters
 from modules.registry import Registry
 from modules.secrets import Secrets
@@ -76,6 +77,11 @@ class AraquemStack(TerraformStack):
             name: Workload(self, f"workload_{name}", cfg=cfg, name=name, deps=workload_deps)
             for name in cfg.task_owners()
         }
+        # Service Connect clients after their servers (no redeploy after a first apply)
+        for name, workload in self.workloads.items():
+            if workload.service is not None:
+                order_after(workload.service, [self.workloads[c].service
+                                               for c in service_connect_callees(cfg, name)])
         # ---- outputs are declared by each construct (flat TerraformOutput names)
 
     def _provider(self, cfg: EnvConfig, options: StackOptions) -> None:

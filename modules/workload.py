@@ -6,6 +6,7 @@ logical ids are `workload_<name>_<id>`):
                       are the owner plus its init/sidecar containers
   task_secrets.py     the secrets and parameters each container reads
   task_roles.py       an execution role that reads exactly those, a task role with only its EFS access points
+  alarms.py           a metric filter + alarm per container with `failure_alarm`
 and then by kind
   kind service   -> ecs_service.py: ECS service (Service Connect server/client, circuit breaker with
                     rollback, ALB target when it is alb.target, CPU target-tracking autoscaling from `scaling`)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
+from modules.alarms import failure_alarms
 from modules.config import EnvConfig, Kind, Service
 from modules.ecs_service import ecs_service
 from modules.schedule import run_task_command, schedule
@@ -40,6 +42,7 @@ class Workload(Construct):
         self.containers: dict[str, Service] = task.containers
         self.prefix = task.prefix
         self.service_name: str | None = None
+        self.service = None  # the EcsService (kind service)
         self.run_task_command: str | None = None
 
         # creation order is part of the output (resources of a type are listed in it): keep it
@@ -53,10 +56,12 @@ class Workload(Construct):
             execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
         )
 
+        failure_alarms(self, task, self.log_groups)
+
         if self.owner.kind == Kind.service:
             service = ecs_service(self, task, task_definition_arn=self.task_definition.arn,
                                   log_group_name=self.log_group_names[name])
-            self.service_name = service.name
+            self.service, self.service_name = service, service.name
         else:
             self.run_task_command = run_task_command(self, task)
             if self.owner.kind == Kind.scheduled:

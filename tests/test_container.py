@@ -14,6 +14,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from conftest import ROOT, variant
+from test_workload import crons_as_sidecars
 from modules import container as c
 from modules.config import EnvConfig, load
 
@@ -37,6 +38,11 @@ def _inputs(cfg: EnvConfig, name: str) -> c.ContainerInputs:
 
 def _task(cfg: EnvConfig, owner: str) -> list[dict]:
     return [c.container_definition(n, s, _inputs(cfg, n)) for n, s in cfg.containers_of(owner).items()]
+
+
+@pytest.fixture(scope="module")
+def sidecar_cfg() -> EnvConfig:
+    return EnvConfig.model_validate(variant(crons_as_sidecars))
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +88,11 @@ def test_env_file_literals_cannot_become_terraform_interpolations():
     assert "${HOME}" not in text.replace("$${", "")
 
 
-def test_dependencies_inside_a_task_wait_for_health(stage_cfg):
+def test_dependencies_inside_a_task_wait_for_health(stage_cfg, sidecar_cfg):
     assert c.in_task_dependencies(stage_cfg, "ollama-init") == {"ollama": "HEALTHY"}
-    assert c.in_task_dependencies(stage_cfg, "quality-cron") == {"api": "HEALTHY"}
-    assert c.in_task_dependencies(stage_cfg, "rag-refresh-cron") == {"api": "HEALTHY"}
+    assert c.in_task_dependencies(sidecar_cfg, "quality-cron") == {"api": "HEALTHY"}
+    assert c.in_task_dependencies(sidecar_cfg, "rag-refresh-cron") == {"api": "HEALTHY"}
+    assert c.in_task_dependencies(stage_cfg, "quality-cron") == {}  # scheduled: its own task
     # across tasks ECS cannot order start-up: api's and grafana's depends_on produce no dependsOn
     assert stage_cfg.services["api"].depends_on and c.in_task_dependencies(stage_cfg, "api") == {}
     assert c.in_task_dependencies(stage_cfg, "grafana") == {}
@@ -102,12 +109,13 @@ def test_dependency_conditions_follow_the_target():
     assert c.in_task_dependencies(cfg, "probe") == {"ollama-init": "SUCCESS"}  # an init container must finish
 
 
-def test_sidecars_and_inits_are_not_essential(stage_cfg):
-    by_name = {d["name"]: d for d in _task(stage_cfg, "api") + _task(stage_cfg, "ollama")}
+def test_sidecars_and_inits_are_not_essential(stage_cfg, sidecar_cfg):
+    by_name = {d["name"]: d for d in _task(sidecar_cfg, "api") + _task(stage_cfg, "ollama")}
     assert by_name["api"]["essential"] and by_name["ollama"]["essential"]
     for sidecar in ("quality-cron", "rag-refresh-cron"):
         assert by_name[sidecar]["essential"] is False
-        assert by_name[sidecar]["restartPolicy"]["enabled"] is True  # a crashed loop restarts in place
+        # a crashed loop restarts in place, but only after it ran restartAttemptPeriod seconds (ECS)
+        assert by_name[sidecar]["restartPolicy"]["enabled"] is True
         assert by_name[sidecar]["dependsOn"] == [{"containerName": "api", "condition": "HEALTHY"}]
     init = by_name["ollama-init"]
     assert init["essential"] is False and "restartPolicy" not in init  # runs once per task start
@@ -153,7 +161,9 @@ def test_port_names_and_protocols(stage_cfg):
                     "appProtocol": "http"}]
 
 
-def test_task_size_is_the_sum_of_its_containers(stage_cfg):
-    # api 1 vCPU/2048 + two crons of 0.25 vCPU/512 (seed §6)
-    assert c.task_size(stage_cfg.containers_of("api")) == (1024 + 256 + 256, 2048 + 512 + 512)
+def test_task_size_is_the_sum_of_its_containers(stage_cfg, sidecar_cfg):
+    # api 1 vCPU/2048 + two crons of 0.25 vCPU/512 (seed §6) as sidecars; stage schedules the crons
+    assert c.task_size(sidecar_cfg.containers_of("api")) == (1024 + 256 + 256, 2048 + 512 + 512)
+    assert c.task_size(stage_cfg.containers_of("api")) == (1024, 2048)
+    assert c.task_size(stage_cfg.containers_of("quality-cron")) == (256, 512)
     assert c.task_size(stage_cfg.containers_of("ollama")) == (4096, 12288 + 256)

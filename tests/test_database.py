@@ -43,9 +43,9 @@ def test_instance_mode_looks_the_database_up(data_stack):
     assert data_stack.resources("aws_db_instance") == {} and data_stack.resources("aws_rds_cluster") == {}
     ref = f"data.aws_db_instance.{lookup_key}"
     rules = _db_rules(data_stack)
-    # api and its sidecar quality-cron share one task group: one rule for it, one for the rag-indexer job
+    # one rule per task group: api, the scheduled quality-cron and the rag-indexer job
     assert sorted(r["referenced_security_group_id"] for r in rules) == sorted(
-        [_task_group(data_stack, "api"), _task_group(data_stack, "rag-indexer")])
+        [_task_group(data_stack, "api"), _task_group(data_stack, "quality-cron"), _task_group(data_stack, "rag-indexer")])
     for rule in rules:
         assert rule["security_group_id"] == f"${{element(sort({ref}.vpc_security_groups), 0)}}"
         assert rule["from_port"] == rule["to_port"] == f"${{{ref}.port}}" and rule["ip_protocol"] == "tcp"

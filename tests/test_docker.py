@@ -162,8 +162,23 @@ def test_shellcheck_passes_on_every_script():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_promtool_accepts_prometheus_config():
-    proc = subprocess.run([tool("promtool"), "check", "config", str(DOCKER / "prometheus" / "prometheus.yml")],
+PROMETHEUS_ENTRYPOINT = DOCKER / "prometheus" / "prometheus-entrypoint.sh"
+
+
+def render_prometheus_config(cfg, out: Path, **extra) -> subprocess.CompletedProcess:
+    """Run the image's entrypoint with the env file's environment; `true` stands in for prometheus."""
+    env = {**cfg.services["prometheus"].environment, "PROMETHEUS_CONFIG": str(out), "PROMETHEUS_BIN": "true",
+           "PROMETHEUS_CONFIG_TEMPLATE": str(DOCKER / "prometheus" / "prometheus.yml"), **extra}
+    return subprocess.run(["sh", str(PROMETHEUS_ENTRYPOINT)], env={"PATH": os.environ["PATH"], **env},
+                          capture_output=True, text=True, timeout=SCRIPT_TIMEOUT)
+
+
+def test_promtool_accepts_prometheus_config(cfg, tmp_path):
+    rendered = tmp_path / "prometheus.yml"
+    proc = render_prometheus_config(cfg, rendered)
+    assert proc.returncode == 0, proc.stderr
+    assert "@" not in rendered.read_text().split("scrape_configs:")[1], "a placeholder was left unrendered"
+    proc = subprocess.run([tool("promtool"), "check", "config", str(rendered)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -224,8 +239,33 @@ def prometheus():
 
 
 def scrape_targets(prometheus) -> dict[str, list[str]]:
+    """job -> its targets: static `host:port` ones, and `name:port` for each DNS service discovery name."""
     return {job["job_name"]: [t for sc in job.get("static_configs", []) for t in sc["targets"]]
+            + [f"{name}:{sd['port']}" for sd in job.get("dns_sd_configs", []) for name in sd["names"]]
             for job in prometheus["scrape_configs"]}
+
+
+DNS_PLACEHOLDER = ".@SCRAPE_DNS_NAMESPACE@"  # prometheus-entrypoint.sh fills in the env file's namespace
+
+
+def baked_service_connect_addresses(prometheus, datasources, cfg) -> dict[str, list[str]]:
+    """client -> the Service Connect `host:port` addresses baked into its image's config."""
+    otel = yaml.safe_load((DOCKER / "otel-collector" / "config.yaml").read_text())
+    scraped = [t for targets in scrape_targets(prometheus).values() for t in targets
+               if not t.startswith("localhost:") and DNS_PLACEHOLDER not in t]
+    return {
+        "prometheus": scraped,
+        "grafana": [expand(cfg, "grafana", ds["url"]) for ds in datasources
+                    if host_port(expand(cfg, "grafana", ds["url"]))[0] in cfg.services],
+        "otel-collector": [otel["exporters"][e]["endpoint"] for e in otel["service"]["pipelines"]["traces"]["exporters"]],
+    }
+
+
+def expand(cfg, service: str, value: str) -> str:
+    """`${VAR}` in a baked config, as the service's environment and parameters set it."""
+    svc = cfg.services[service]
+    variables = {**svc.environment, **{env: cfg.parameters[key] for env, key in svc.parameters.items()}}
+    return re.sub(r"\$\{(\w+)\}", lambda m: variables[m[1]], value)
 
 
 def test_prometheus_scrapes_every_service_that_lets_it_in(cfg, prometheus):
@@ -235,6 +275,7 @@ def test_prometheus_scrapes_every_service_that_lets_it_in(cfg, prometheus):
             if target.startswith("localhost:"):
                 assert host_port(target)[1] in ports_of(cfg, "prometheus")
                 continue
+            target = target.replace(DNS_PLACEHOLDER, "")  # a DNS name per task: same service, same port
             host, _ = assert_reachable(cfg, "prometheus", target, f"prometheus job {job}")
             assert job == host, f"job '{job}' scrapes {target}; name jobs after the service (dashboards use job=)"
             scraped.add(host)
@@ -242,13 +283,40 @@ def test_prometheus_scrapes_every_service_that_lets_it_in(cfg, prometheus):
     assert scraped == allowing, f"scraped {sorted(scraped)} but services open to prometheus are {sorted(allowing)}"
     api_job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "api")
     assert api_job["metrics_path"] == "/metrics"
+    # the api scales out: scraped per task (A records of its Cloud Map name), not through Service Connect,
+    # which would send each scrape to any task and mix their counters in one series
+    assert "static_configs" not in api_job
+    [sd] = api_job["dns_sd_configs"]
+    assert sd["type"] == "A" and sd["names"] == [f"api{DNS_PLACEHOLDER}"] and sd["port"] == cfg.alb.target.port
+    assert cfg.services["prometheus"].environment["SCRAPE_DNS_NAMESPACE"] == cfg.dns_namespace
+
+
+def test_the_api_has_one_dns_record_per_task_where_prometheus_looks(stage, stage_cfg):
+    namespace = stage.one("aws_service_discovery_private_dns_namespace")
+    assert namespace["name"] == stage_cfg.dns_namespace
+    registries = {s["name"]: s for s in stage.resources("aws_service_discovery_service").values()}
+    dns = registries["api"]["dns_config"]
+    assert dns["routing_policy"] == "MULTIVALUE" and [r["type"] for r in dns["dns_records"]] == ["A"]
+    api = next(s for s in stage.resources("aws_ecs_service").values() if s["name"].endswith("-api"))
+    assert "aws_service_discovery_service" in api["service_registries"]["registry_arn"]
+
+
+def test_prometheus_entrypoint_refuses_a_missing_or_bad_namespace(cfg, tmp_path):
+    for value, words in (("", "SCRAPE_DNS_NAMESPACE is not set"), ("Bad_Name", "is not a lower-case DNS name")):
+        proc = render_prometheus_config(cfg, tmp_path / "out.yml", SCRAPE_DNS_NAMESPACE=value)
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
 
 
 def test_prometheus_stores_on_its_volume_and_is_the_url_services_get(cfg):
-    cmd = exec_form(next(a for k, a in final_stage(DOCKER / "prometheus" / "Dockerfile") if k == "CMD"))
+    dockerfile = DOCKER / "prometheus" / "Dockerfile"
+    cmd = exec_form(next(a for k, a in final_stage(dockerfile) if k == "CMD"))
     flags = dict(arg.lstrip("-").split("=", 1) for arg in cmd)
     assert flags["storage.tsdb.path"] == mount_path(cfg, "prometheus", "prometheus-data")
-    assert copy_destination(DOCKER / "prometheus" / "Dockerfile", "prometheus.yml") == flags["config.file"]
+    entrypoint = exec_form(next(a for k, a in final_stage(dockerfile) if k == "ENTRYPOINT"))
+    assert entrypoint == [copy_destination(dockerfile, "prometheus-entrypoint.sh")]
+    defaults = script_defaults(PROMETHEUS_ENTRYPOINT)
+    assert defaults["PROMETHEUS_CONFIG_TEMPLATE"] == copy_destination(dockerfile, "prometheus.yml")
+    assert defaults["PROMETHEUS_CONFIG"].startswith("/tmp/") and cfg.services["prometheus"].read_only_root
     assert host_port(cfg.parameters["PROMETHEUS_URL"]) == ("prometheus", 9090)
     assert 9090 in ports_of(cfg, "prometheus")
 
@@ -264,10 +332,14 @@ def test_grafana_datasources_point_at_services_grafana_may_reach(cfg, datasource
     by_type = {ds["type"]: ds for ds in datasources}
     assert {"prometheus", "tempo", "marcusolsson-json-datasource"} <= set(by_type), sorted(by_type)
     for ds in datasources:
-        assert_reachable(cfg, "grafana", ds["url"], f"datasource {ds['name']}")
+        url = expand(cfg, "grafana", ds["url"]).replace(f".{cfg.dns_namespace}:", ":")  # DNS name: same service
+        assert_reachable(cfg, "grafana", url, f"datasource {ds['name']}")
     assert by_type["prometheus"]["url"] == cfg.parameters["PROMETHEUS_URL"]
     assert host_port(by_type["tempo"]["url"])[0] == "tempo"
-    assert host_port(by_type["marcusolsson-json-datasource"]["url"]) == ("api", cfg.alb.target.port)
+    # the api calls Grafana (created after it): Grafana reaches the api by its DNS name, not Service Connect
+    api_url = expand(cfg, "grafana", by_type["marcusolsson-json-datasource"]["url"])
+    assert host_port(api_url) == (f"api.{cfg.dns_namespace}", cfg.alb.target.port)
+    assert "api" in cfg.dns_discovered()
     assert by_type["prometheus"]["jsonData"]["timeInterval"] == prometheus["global"]["scrape_interval"]
     assert len({ds["uid"] for ds in datasources}) == len(datasources)
 
@@ -348,17 +420,22 @@ def test_otel_collector_receives_otlp_exports_to_tempo_and_serves_metrics(cfg, p
     assert cmd == [f"--config={copy_destination(DOCKER / 'otel-collector' / 'Dockerfile', 'config.yaml')}"]
 
 
-def test_every_baked_address_is_a_service_connect_alias_of_the_synthesized_stack(stage, prometheus, datasources):
-    """The host:port pairs baked into the images resolve only if the ECS services publish them."""
+def test_every_baked_address_is_a_service_connect_alias_of_the_synthesized_stack(stage, cfg, prometheus,
+                                                                                 datasources):
+    """The host:port pairs baked into the images resolve only if the ECS services publish them, and only
+    for tasks started after the endpoint was created: each client `depends_on` what it calls, which makes
+    its ECS service wait for those (test_ecs_service)."""
     aliases = {(svc["client_alias"]["dns_name"], svc["client_alias"]["port"])
                for ecs in stage.resources("aws_ecs_service").values()
                for svc in (ecs.get("service_connect_configuration") or {}).get("service", [])}
-    otel = yaml.safe_load((DOCKER / "otel-collector" / "config.yaml").read_text())
-    baked = [t for targets in scrape_targets(prometheus).values() for t in targets if not t.startswith("localhost:")]
-    baked += [ds["url"] for ds in datasources]
-    baked += [otel["exporters"][e]["endpoint"] for e in otel["service"]["pipelines"]["traces"]["exporters"]]
-    missing = sorted(a for a in baked if host_port(a) not in aliases)
+    baked = baked_service_connect_addresses(prometheus, datasources, cfg)
+    missing = sorted(a for addresses in baked.values() for a in addresses if host_port(a) not in aliases)
     assert not missing, f"baked addresses no ECS service publishes via Service Connect: {missing}"
+    for client, addresses in baked.items():
+        for address in addresses:
+            host = host_port(address)[0]
+            assert host in cfg.services[client].depends_on, \
+                f"{client} calls {address} through Service Connect but does not depend_on '{host}'"
 
 
 # ---------------------------------------------------------------- script images vs the env file
@@ -388,11 +465,16 @@ def test_cron_images_match_env(cfg, name):
     for var in svc.environment:  # every setting the env file passes is one the script reads
         assert var == "TZ" or re.search(rf"\b{var}\b", text), f"services.{name}.environment.{var} is read by nobody"
     assert "QUALITY_OPS_TOKEN" in svc.secrets and "QUALITY_OPS_TOKEN" in text
-    url = svc.environment.get("QUALITY_API_URL") or next(v for k, v in defaults.items() if k.endswith("_API_URL"))
-    host, port = host_port(url)
-    assert host == "localhost" and port in ports_of(cfg, svc.sidecar_of), "the sidecar reaches the api in its task"
+    # a scheduled task (outside Service Connect) reaching the api by its DNS name, which the api has
+    # because the cron depends on it; the api's security group lets the cron in
+    url_var = next(k for k in defaults if k.endswith("_API_URL"))
+    assert svc.kind.value == "scheduled" and svc.depends_on == ["api"]
+    host, port = host_port(cfg.parameters[svc.parameters[url_var]])
+    assert (host, port) == (f"api.{cfg.dns_namespace}", cfg.alb.target.port) and "api" in cfg.dns_discovered()
+    assert name in cfg.services["api"].allow_from
+    assert defaults["CRON_CYCLES"] == "1" and svc.environment.get("CRON_CYCLES", "1") == "1", "one run per task"
     health = next(v for k, v in defaults.items() if k.endswith("_HEALTH_PATH"))
-    assert cfg.alb.target.service == svc.sidecar_of and health == cfg.alb.health_check.path
+    assert cfg.alb.target.service == "api" and health == cfg.alb.health_check.path
     assert final_stage(DOCKER / name / "Dockerfile")[-2:] == [("ENTRYPOINT", f'["/usr/local/bin/{name}"]'),
                                                               ("CMD", "[]")]
     # The helper it sources sits where "$(dirname "$0")/<relative path>" points, in the image as in docker/
@@ -669,6 +751,17 @@ def test_cron_retries_server_errors_a_bounded_number_of_times(cfg, fake):
     assert proc.returncode == 1, proc.stderr  # the cycle failed, reported in the exit code of a finite run
     assert sum(1 for r in fake.requests if r["path"] == "/ops/rag/refresh") == 3
     assert "attempt 3/3" in proc.stderr
+    # the line the failure alarm's metric filter counts (a run whose calls failed is not silent)
+    assert "rag-refresh-cron: ERROR: cycle 1: 1 call(s) failed" in proc.stderr
+
+
+def test_a_successful_run_writes_no_failure_marker(cfg, fake):
+    fake.reset({("GET", "/healthz"): lambda _: (200, {"status": "ok"}),
+                ("POST", "/ops/rag/refresh"): lambda _: (202, {}),
+                ("GET", "/ops/rag/metrics"): lambda _: (200, {})})
+    proc = run_script(RAG_CRON, cron_env(cfg, "rag-refresh-cron", fake.url))
+    assert proc.returncode == 0 and "ERROR" not in proc.stderr + proc.stdout, proc.stderr
+    assert "cycle 1: done" in proc.stderr
 
 
 @pytest.mark.parametrize("script, name", [(QUALITY_CRON, "quality-cron"), (RAG_CRON, "rag-refresh-cron")])
@@ -678,7 +771,7 @@ def test_crons_exit_3_when_the_api_never_becomes_healthy(cfg, tmp_path, script, 
     proc = run_script(script, cron_env(cfg, name, closed_port_url(), QUALITY_SAMPLES_GLOB=f"{tmp_path}/*.json",
                                        **{f"{prefix}_API_WAIT_MAX": "0"}))
     assert proc.returncode == 3, proc.stderr
-    assert "was not healthy within 0s" in proc.stderr
+    assert f"{name}: ERROR: " in proc.stderr and "was not healthy within 0s" in proc.stderr
 
 
 @pytest.mark.parametrize("change, words", [

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from conftest import variant
 from test_workload import bad_input_line, ecs_services, referenced, scheduled_without_volumes, task_definitions
@@ -54,7 +57,9 @@ def test_every_service_rolls_back_and_stateful_ones_replace(stage):
         assert service["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
         assert service["network_configuration"]["assign_public_ip"] is False
         assert service["enable_execute_command"] is False
-        stateful = name in ("ollama", "prometheus", "grafana", "tempo")  # write an EFS volume or hold the GPU
+        # write an EFS volume or hold the GPU; the api writes the rag volume too, but that one is made for
+        # concurrent writers (volumes.rag.concurrent_writers), so the critical api keeps rolling
+        stateful = name in ("ollama", "prometheus", "grafana", "tempo")
         expected = (0, 100) if stateful else (100, 200)
         assert (service["deployment_minimum_healthy_percent"], service["deployment_maximum_percent"]) == expected
 
@@ -142,3 +147,54 @@ def test_ollama_models_survive_off_hours_on_efs(stage):
     assert volume["efs_volume_configuration"]["transit_encryption"] == "ENABLED"
     assert mount.get("readOnly") is not True
     assert "OLLAMA_MODELS" not in {e["name"] for e in ollama.get("environment", [])}  # would move the store
+
+
+def called_services(cfg, owner: str) -> set[str]:
+    """What `owner`'s task calls through Service Connect, read from the env file: the compose names in its
+    containers' URLs (environment and parameters) and its depends_on, as task owners with an ECS service."""
+    served = {n for n, s in cfg.services.items() if s.ports}
+    called = set()
+    for container in cfg.containers_of(owner).values():
+        values = [*container.environment.values(), *(cfg.parameters[k] for k in container.parameters.values())]
+        called |= {host for value in values for host in re.findall(r"//([a-z][a-z0-9-]*):\d", value) if host in served}
+        called |= set(container.depends_on)
+    return {cfg.task_owner(c) for c in called} - {owner}
+
+
+def test_service_connect_clients_are_created_after_the_services_they_call(stage, stage_cfg):
+    # AWS: existing tasks can't resolve a Service Connect endpoint created after them (ECS developer
+    # guide, "Service Connect components"): every client's ECS service must wait for its servers.
+    services = ecs_services(stage)
+    keys = {s["name"].removeprefix("araquem-stage-"): key for key, s in stage.resources("aws_ecs_service").items()}
+    for name, service in services.items():
+        expected = {f"aws_ecs_service.{keys[c]}" for c in called_services(stage_cfg, name) if c in services}
+        assert expected <= set(service.get("depends_on", [])), (name, sorted(expected))
+    assert {"ollama", "prometheus", "grafana", "tempo", "otel-collector"} <= called_services(stage_cfg, "api")
+    assert f"aws_ecs_service.{keys['tempo']}" in services["otel-collector"]["depends_on"]
+
+
+def test_llm_calls_to_ollama_get_a_service_connect_timeout_fit_for_them(stage, stage_cfg):
+    """issue 16: AWS applies 15 s per request through Service Connect unless the port sets a timeout; a cold
+    model load from EFS and a long generation take minutes, so the api got 504s."""
+    [server] = ecs_services(stage)["ollama"]["service_connect_configuration"]["service"]
+    [port] = stage_cfg.services["ollama"].ports
+    assert server["timeout"] == {"per_request_timeout_seconds": port.per_request_timeout,
+                                 "idle_timeout_seconds": port.idle_timeout}
+    assert server["timeout"]["per_request_timeout_seconds"] >= 300  # minutes, not AWS's 15 s
+    assert server["timeout"]["idle_timeout_seconds"] >= server["timeout"]["per_request_timeout_seconds"]
+    # the ALB in front of the api waits at least as long (its default 60 s idle timeout would 504 first)
+    assert stage.one("aws_lb")["idle_timeout"] >= port.per_request_timeout
+    # ports that set nothing keep AWS's defaults (no timeout block)
+    others = [s for n, svc in ecs_services(stage).items() if n != "ollama"
+              for s in svc["service_connect_configuration"].get("service", [])]
+    assert others and all("timeout" not in s for s in others)
+
+
+@pytest.mark.parametrize("port, words", [
+    ({"port": 11434, "protocol": "tcp", "per_request_timeout": 600}, "needs an HTTP/HTTP2/gRPC port"),
+    ({"port": 11434, "per_request_timeout": 600}, "idle_timeout 300 s (AWS default) is below per_request_timeout"),
+    ({"port": 11434, "per_request_timeout": 600, "idle_timeout": 60}, "idle_timeout 60 s is below"),
+], ids=["per-request-on-tcp", "default-idle-below", "idle-below"])
+def test_service_connect_timeouts_that_cannot_work_are_rejected(tmp_path, port, words):
+    line = bad_input_line(tmp_path, lambda d: d["services"]["ollama"].update(ports=[port]), "services.ollama.ports[0]")
+    assert words in line, line

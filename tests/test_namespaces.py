@@ -11,8 +11,11 @@ def test_jobs_reach_ollama_through_dns(stage):
     """A run-task'd job is outside Service Connect: ollama is also a Cloud Map DNS name."""
     dns = stage.one("aws_service_discovery_private_dns_namespace")
     assert dns["name"] == "araquem-stage.internal"
-    discovery = stage.one("aws_service_discovery_service")
-    assert discovery["name"] == "ollama" and discovery["dns_config"]["dns_records"][0]["type"] == "A"
+    registered = {s["name"]: s for s in stage.resources("aws_service_discovery_service").values()}
+    # ollama for rag-indexer; api for the scheduled crons and Prometheus's per-task scrapes
+    assert sorted(registered) == ["api", "ollama"]
+    discovery = registered["ollama"]
+    assert discovery["dns_config"]["dns_records"][0]["type"] == "A"
     assert "aws_service_discovery_service" in ecs_services(stage)["ollama"]["service_registries"]["registry_arn"]
     secrets = {s["name"]: s["valueFrom"] for s in containers(stage)["rag-indexer"][1]["secrets"]}
     parameter = next(p for k, p in stage.resources("aws_ssm_parameter").items() if k in secrets["OLLAMA_BASE_URL"])

@@ -10,7 +10,8 @@ from test_workload import bad_input_line, policy_statements, scheduled_without_v
 
 def test_scheduled_job_and_an_env_without_volumes(synths, terraform_env, tmp_path):
     other = synths.of_data(variant(scheduled_without_volumes))
-    schedule = other.one("aws_scheduler_schedule")
+    schedule = next(s for s in other.resources("aws_scheduler_schedule").values()
+                    if s["name"].endswith("-rag-indexer"))
     assert schedule["schedule_expression"] == "cron(0 3 * * ? *)"
     assert schedule["schedule_expression_timezone"] == "America/Sao_Paulo"  # the seed's TZ, not UTC
     ecs = schedule["target"]["ecs_parameters"]
@@ -31,3 +32,24 @@ def test_schedule_time_zone_must_exist(tmp_path):
                                                schedule_timezone="America/Sao_Pualo")
 
     assert "'America/Sao_Pualo' is not an IANA time zone" in bad_input_line(tmp_path, mutate, "services.rag-indexer")
+
+
+def test_the_crons_run_once_per_interval_however_many_api_tasks_run(stage, stage_cfg):
+    """issue 16: as api sidecars there was one cron per api task (scaling.max 3) and a loop that died in
+    its first 60 s (restartAttemptPeriod) was never restarted. Scheduled, each interval starts one task."""
+    schedules = {s["name"].removeprefix("araquem-stage-"): s for s in stage.resources("aws_scheduler_schedule").values()}
+    assert sorted(schedules) == ["quality-cron", "rag-refresh-cron"]
+    for name, schedule in schedules.items():
+        # hourly, while the GPU capacity provider is up (off_hours): the runs need ollama
+        assert schedule["schedule_expression"] == stage_cfg.services[name].schedule == "cron(30 8-19 ? * MON-FRI *)"
+        window = stage_cfg.cluster.capacity_providers["gpu"].off_hours
+        assert schedule["schedule_expression_timezone"] == window.timezone
+        assert (window.start, window.stop) == ("08:00", "20:00")
+        assert schedule["flexible_time_window"] == {"mode": "OFF"}
+        ecs = schedule["target"]["ecs_parameters"]
+        assert ecs["task_count"] == 1 and f"workload_{name}_task_definition" in ecs["task_definition_arn"]
+        [container] = json.loads(task_definitions(stage)[name]["container_definitions"])
+        assert container["essential"] is True and "restartPolicy" not in container  # a run, not a loop
+        assert {e["name"]: e["value"] for e in container["environment"]}["CRON_CYCLES"] == "1"
+    api = json.loads(task_definitions(stage)["api"]["container_definitions"])
+    assert [c["name"] for c in api] == ["api"]  # no cron rides along with each api task

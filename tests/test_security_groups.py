@@ -11,13 +11,15 @@ PREFIX = "araquem-stage-"
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 
 # Stage's matrix: (source, destination, port). Task groups are named after the task-owning service;
-# init/sidecar containers share their host's group (ollama-init -> ollama, quality-cron and
-# rag-refresh-cron -> api), so they never appear. Why each row exists (envs/stage.yaml, seed §3.3/3.4):
+# init/sidecar containers share their host's group (ollama-init -> ollama), so they never appear; the
+# scheduled crons have their own. Why each row exists (envs/stage.yaml, seed §3.3/3.4):
 STAGE_MATRIX = {
     # public ALB listeners (alb.allowed_cidrs); HTTP only redirects to HTTPS
     ("0.0.0.0/0", "alb", 80), ("0.0.0.0/0", "alb", 443),
-    # api 8000: the ALB (alb.target), plus Prometheus scraping /metrics and Grafana's JSON API datasource
+    # api 8000: the ALB (alb.target), plus Prometheus scraping /metrics and Grafana's JSON API datasource,
+    # and the scheduled crons calling its ops endpoints by its DNS name
     ("alb", "api", 8000), ("prometheus", "api", 8000), ("grafana", "api", 8000),
+    ("quality-cron", "api", 8000), ("rag-refresh-cron", "api", 8000),
     # ollama 11434: the api and the rag-indexer job (ollama-init is in ollama's own task: localhost)
     ("api", "ollama", 11434), ("rag-indexer", "ollama", 11434),
     # grafana 3000: Grafana is `internal`: only an SSM port-forwarding session through a container instance
@@ -30,15 +32,17 @@ STAGE_MATRIX = {
     ("otel-collector", "tempo", 4317), ("otel-collector", "tempo", 4318),
     # otel-collector OTLP 4317/4318 from the api (traces); its metrics 8888 scraped by Prometheus
     ("api", "otel-collector", 4317), ("api", "otel-collector", 4318), ("prometheus", "otel-collector", 8888),
-    # Redis 6379: cache.allow_from = api + its two cron sidecars -> one rule from the api task
+    # Redis 6379: cache.allow_from = api (the crons only call the api)
     ("api", "cache", 6379),
     # EFS NFS 2049: tasks that mount a volume, and the container instances (the ECS agent mounts)
     ("ollama", "efs", 2049), ("prometheus", "efs", 2049), ("grafana", "efs", 2049), ("tempo", "efs", 2049),
+    ("api", "efs", 2049), ("rag-indexer", "efs", 2049),  # the shared RAG index
     ("instances", "efs", 2049),
     # interface endpoints 443: every task and the instances (agent pulls images, ships logs, reads secrets)
     ("api", "endpoints", 443), ("ollama", "endpoints", 443), ("rag-indexer", "endpoints", 443),
     ("prometheus", "endpoints", 443), ("grafana", "endpoints", 443), ("tempo", "endpoints", 443),
-    ("otel-collector", "endpoints", 443), ("instances", "endpoints", 443),
+    ("otel-collector", "endpoints", 443), ("quality-cron", "endpoints", 443), ("rag-refresh-cron", "endpoints", 443),
+    ("instances", "endpoints", 443),
 }
 
 
@@ -66,7 +70,7 @@ def rules(synth, rtype: str) -> set[tuple]:
 def test_stage_groups_one_per_task_owner_plus_infrastructure(stage, stage_cfg):
     expected = set(stage_cfg.task_owners()) | {"alb", "cache", "efs", "instances", "endpoints"}
     assert sorted(group_names(stage).values()) == sorted(expected)
-    assert not {"ollama-init", "quality-cron", "rag-refresh-cron"} & set(group_names(stage).values())
+    assert "ollama-init" not in set(group_names(stage).values())
 
 
 def test_stage_ingress_matrix_is_exactly_the_table(stage):

@@ -20,8 +20,8 @@ def test_secret_arn_of_strips_the_json_key_selector():
 @pytest.mark.parametrize("mutate, field, words", [
     (lambda d: d["services"]["api"].setdefault("environment", {}).update(OPENAI_API_KEY="x"),
      "services.api", ["OPENAI_API_KEY", "own", "secrets_from api-env"]),
-    (lambda d: d["services"]["quality-cron"]["environment"].update(REDIS_URL="redis://localhost"),
-     "services.quality-cron", ["REDIS_URL", "cache.url_variable"]),
+    (lambda d: d["services"]["api"].setdefault("environment", {}).update(REDIS_URL="redis://localhost"),
+     "services.api", ["REDIS_URL", "cache.url_variable"]),
 ], ids=["env-vs-secrets_from", "env-vs-cache-url"])
 def test_a_variable_injected_twice_is_a_clear_error(tmp_path, mutate, field, words):
     line = bad_input_line(tmp_path, mutate, field)

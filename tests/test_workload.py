@@ -35,11 +35,12 @@ SEED_SERVICES = [
     ("grafana", "service", "grafana", 1, (2048, 2048), [3000], ["GF_AUTH_ANONYMOUS_ENABLED"], 0),
     ("tempo", "service", "tempo", 1, (2048, 2048), [3200, 4317, 4318], [], 0),
     ("otel-collector", "service", "otel-collector", 0.5, (512, 1024), [4317, 4318, 8888], [], 0),
-    ("quality-cron", "sidecar", "api", 0.25, (512, 512), [],
+    # compose ran the crons next to the api (network_mode service:api); here each runs once per interval
+    # as its own scheduled task (issue 16), so they no longer share the api task's Redis access
+    ("quality-cron", "scheduled", "quality-cron", 0.25, (512, 512), [],
      ["QUALITY_OPS_TOKEN", "QUALITY_SAMPLES_GLOB", "QUALITY_PUSH_SLEEP", "QUALITY_AUTH_BEARER", "QUALITY_TOKEN_HEADER",
-      "QUALITY_REPORT_WAIT_MAX", "QUALITY_REPORT_WAIT_SLEEP", "QUALITY_API_URL", "QUALITY_CRON_INTERVAL", "TZ",
-      "REDIS_URL"], 0),
-    ("rag-refresh-cron", "sidecar", "api", 0.25, (512, 512), [], ["QUALITY_OPS_TOKEN", "TZ", "REDIS_URL"], 0),
+      "QUALITY_REPORT_WAIT_MAX", "QUALITY_REPORT_WAIT_SLEEP", "QUALITY_API_URL", "QUALITY_CRON_INTERVAL", "TZ"], 0),
+    ("rag-refresh-cron", "scheduled", "rag-refresh-cron", 0.25, (512, 512), [], ["QUALITY_OPS_TOKEN", "TZ"], 0),
 ]
 
 
@@ -53,6 +54,18 @@ def scheduled_without_volumes(data: dict) -> None:
     data.pop("volumes")
     for svc in data["services"].values():
         svc.pop("volumes", None)
+
+
+def crons_as_sidecars(data: dict) -> None:
+    """The crons as compose ran them: loops in the api's task (stage schedules them instead)."""
+    for name in ("quality-cron", "rag-refresh-cron"):
+        cron = data["services"][name]
+        for key in ("kind", "schedule", "parameters"):
+            cron.pop(key, None)
+        cron.update(kind="sidecar", sidecar_of="api")
+        cron["environment"].update({"QUALITY_API_URL" if name == "quality-cron" else "RAG_API_URL":
+                                    "http://localhost:8000", "CRON_CYCLES": "0"})
+    data["services"]["api"]["allow_from"] = ["prometheus", "grafana"]
 
 
 # ---------------------------------------------------------------- helpers over the synthesized JSON
@@ -140,9 +153,9 @@ def test_redis_is_elasticache_not_a_container(stage, stage_cfg):
 def test_eleven_seed_services_and_nothing_else(stage):
     assert set(containers(stage)) == {row[0] for row in SEED_SERVICES}
     assert set(task_definitions(stage)) == {"api", "ollama", "rag-indexer", "prometheus", "grafana", "tempo",
-                                            "otel-collector"}
-    # a job is a task definition only: no ECS service keeps it running
-    assert "rag-indexer" not in ecs_services(stage)
+                                            "otel-collector", "quality-cron", "rag-refresh-cron"}
+    # a job or scheduled task is a task definition only: no ECS service keeps it running
+    assert not {"rag-indexer", "quality-cron", "rag-refresh-cron"} & set(ecs_services(stage))
 
 
 def test_dev_eu_passes_terraform_validate(synths, terraform_env, tmp_path):

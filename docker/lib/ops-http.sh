@@ -96,7 +96,10 @@ ops_wait_healthy() {
 # ops_cron_loop HEALTH_URL WAIT_MAX INTERVAL CYCLE: forever (CRON_CYCLES=0) or CRON_CYCLES times: wait for
 # the api's health (exit 3 after WAIT_MAX s), run the function CYCLE, which counts its failed calls in
 # $failures (reset to 0 before; $cycle is the cycle's number), then sleep INTERVAL s. A finite run exits
-# with its last cycle's result: 0, or 1 when that cycle had failures.
+# with its last cycle's result: 0, or 1 when that cycle had failures. CRON_CYCLES=1 is the one-shot mode
+# a scheduled task runs (one run per schedule interval; the schedule, not the loop, repeats it).
+# Every failure, fatal or not, writes one line with the marker "ERROR:" (fail, or a cycle with failed
+# calls): the CloudWatch metric filter of the env file's failure_alarm counts those lines.
 ops_cron_loop() {
   cycle=0
   while :; do
@@ -105,9 +108,11 @@ ops_cron_loop() {
     ops_wait_healthy "$1" "$2" 5
     "$4"
     if [ "$CRON_CYCLES" -gt 0 ] && [ "$cycle" -ge "$CRON_CYCLES" ]; then
-      [ "$failures" -eq 0 ] || exit 1
+      [ "$failures" -eq 0 ] || fail 1 "cycle $cycle: $failures call(s) failed"
+      log "cycle $cycle: done"
       exit 0
     fi
+    [ "$failures" -eq 0 ] || log "ERROR: cycle $cycle: $failures call(s) failed; next cycle in ${3}s"
     sleep "$3"
   done
 }

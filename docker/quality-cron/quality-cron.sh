@@ -1,6 +1,7 @@
 #!/bin/sh
-# quality-cron: the quality collection loop. Runs next to the api in its task (ECS sidecar, like
-# compose's network_mode service:api), so the api is on localhost.
+# quality-cron: the quality collection run. On ECS it is a scheduled task (EventBridge Scheduler runs it
+# once per interval, however many api tasks run) that reaches the api by its Cloud Map DNS name
+# (QUALITY_API_URL); CRON_CYCLES=0 keeps compose's endless loop next to the api (localhost).
 # Each cycle: wait for the api's health, POST every sample matching QUALITY_SAMPLES_GLOB to the
 # push endpoint (QUALITY_PUSH_SLEEP apart), then poll the report endpoint until the report is
 # ready (HTTP 200; 202/204/404 mean "not yet") for at most QUALITY_REPORT_WAIT_MAX seconds, and print it.
@@ -26,7 +27,7 @@ LOG_NAME=quality-cron
 : "${QUALITY_RETRIES:=3}"               # attempts per call
 : "${QUALITY_RETRY_SLEEP:=5}"
 : "${QUALITY_HTTP_TIMEOUT:=30}"
-: "${CRON_CYCLES:=0}"                   # 0: loop forever (the service); N: stop after N cycles
+: "${CRON_CYCLES:=1}"                   # 1: one run (the scheduled task); N: N cycles; 0: loop forever
 
 # shellcheck source-path=SCRIPTDIR source=../lib/ops-http.sh
 . "$(dirname "$0")/../lib/ops-http.sh"

@@ -1,7 +1,8 @@
 #!/bin/sh
-# rag-refresh-cron: calls the api's RAG refresh endpoint, then its RAG metrics endpoint, on a loop.
-# Runs next to the api in its task (ECS sidecar, like compose's network_mode service:api), so the
-# api is on localhost. Authenticates with QUALITY_OPS_TOKEN, sent like quality-cron sends it.
+# rag-refresh-cron: calls the api's RAG refresh endpoint, then its RAG metrics endpoint. On ECS it is a
+# scheduled task (EventBridge Scheduler runs it once per interval, however many api tasks run) that
+# reaches the api by its Cloud Map DNS name (RAG_API_URL); CRON_CYCLES=0 keeps compose's endless loop
+# next to the api (localhost). Authenticates with QUALITY_OPS_TOKEN, sent like quality-cron sends it.
 #
 # Exit codes: 1 the last of CRON_CYCLES cycles had failed calls | 2 bad configuration
 #             3 api not healthy within RAG_API_WAIT_MAX | 4 the api rejected the token (401/403)
@@ -20,7 +21,7 @@ LOG_NAME=rag-refresh-cron
 : "${RAG_HTTP_TIMEOUT:=300}"             # a refresh re-embeds documents: give it time
 : "${QUALITY_AUTH_BEARER:=true}"         # same token, sent the same way as quality-cron does
 : "${QUALITY_TOKEN_HEADER=X-Ops-Token}"   # (set empty: bearer only)
-: "${CRON_CYCLES:=0}"                    # 0: loop forever (the service); N: stop after N cycles
+: "${CRON_CYCLES:=1}"                    # 1: one run (the scheduled task); N: N cycles; 0: loop forever
 
 # shellcheck source-path=SCRIPTDIR source=../lib/ops-http.sh
 . "$(dirname "$0")/../lib/ops-http.sh"

@@ -34,6 +34,18 @@ from modules.config.base import (
 from modules.config.compute import CapacityProvider, Cluster, OffHours
 from modules.config.data import Cache, Database, DatabaseEnv, Logs, RecoveryWindow, Secret, Volume
 from modules.config.defaults import (
+    ALARM_PERIOD_RANGE,
+    ALB_IDLE_TIMEOUT_RANGE,
+    DEFAULT_ALB_IDLE_TIMEOUT,
+    DEFAULT_DNS_DISCOVERY,
+    DEFAULT_FAILURE_ALARM_PERIOD,
+    DEFAULT_FAILURE_ALARM_THRESHOLD,
+    DEFAULT_FAILURE_LOG_PATTERN,
+    DEFAULT_VOLUME_CONCURRENT_WRITERS,
+    METRIC_NAMESPACE,
+    SERVICE_CONNECT_IDLE_TIMEOUT,
+    SERVICE_CONNECT_PER_REQUEST_TIMEOUT,
+    SERVICE_CONNECT_TIMEOUT_MAX,
     ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS,
     CACHE_ID_MAX,
     CACHE_ID_SUFFIX,

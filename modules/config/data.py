@@ -8,6 +8,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from modules.config.base import EnvVarName, Name, Port, Strict
 from modules.config.defaults import (
+    DEFAULT_VOLUME_CONCURRENT_WRITERS,
     DEFAULT_CACHE_ENGINE_VERSION,
     DEFAULT_CACHE_NODE_TYPE,
     DEFAULT_CACHE_PORT,
@@ -122,6 +123,12 @@ class Volume(Strict):
     uid: int = Field(ge=0, description="POSIX owner uid of the access point root")
     gid: int = Field(ge=0, description="POSIX owner gid of the access point root")
     permissions: str = Field("0750", pattern=r"^0?[0-7]{3}$", description="mode of the access point root")
+    concurrent_writers: bool = Field(
+        DEFAULT_VOLUME_CONCURRENT_WRITERS,
+        description="several tasks write it at once by design (the application coordinates, e.g. a shared "
+        "index): services writing it keep rolling deployments; false: a writing service replaces its task "
+        "(stop, then start) so two tasks never share its data directory",
+    )
 
 
 class Logs(Strict):

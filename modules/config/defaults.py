@@ -50,6 +50,20 @@ DEFAULT_HEALTH_TIMEOUT = 5
 DEFAULT_HEALTH_RETRIES = 3
 DEFAULT_CPU_TARGET_PERCENT = 70
 # workloads
+# Service Connect timeouts (ECS API TimeoutConfiguration): AWS's own when a port sets none; 0 disables one.
+# perRequestTimeout only for HTTP/HTTP2/gRPC ports; when idleTimeout is below it, idle closes first.
+SERVICE_CONNECT_PER_REQUEST_TIMEOUT = 15  # seconds, HTTP/HTTP2/gRPC
+SERVICE_CONNECT_IDLE_TIMEOUT = {"http": 300, "http2": 300, "grpc": 300, "tcp": 3600}  # seconds
+SERVICE_CONNECT_TIMEOUT_MAX = 2147483647  # the API's maximum for both
+DEFAULT_VOLUME_CONCURRENT_WRITERS = False  # a volume has one writing task unless it says otherwise
+DEFAULT_DNS_DISCOVERY = False  # Cloud Map DNS names only for services that need them
+# failure alarms: a metric filter on a container's log group + an alarm on its count
+METRIC_NAMESPACE = "{project}/{environment}"  # CloudWatch namespace of the stack's own metrics
+DEFAULT_FAILURE_LOG_PATTERN = '"ERROR:"'  # CloudWatch Logs filter syntax: lines containing ERROR:
+DEFAULT_FAILURE_ALARM_PERIOD = 3600  # seconds: a failed hourly run stays in ALARM until the next run
+DEFAULT_FAILURE_ALARM_THRESHOLD = 1  # failure lines per period that raise the alarm
+# CloudWatch alarms: a period of 10, 30 or a multiple of 60 s; period x evaluation periods <= 1 day
+ALARM_PERIOD_RANGE = (60, 86400)
 DEFAULT_EFS_THROUGHPUT_MODE = "elastic"  # pay per use; bursting starves a small file system (model loads)
 DEFAULT_SCHEDULE_TIMEZONE = "UTC"  # EventBridge Scheduler's own default, stated
 # off-hours window of a capacity provider (its instances and the services on it run only inside it)
@@ -69,6 +83,8 @@ ROLLING_DEPLOYMENT = (100, 200)
 REPLACE_DEPLOYMENT = (0, 100)
 # network and edge
 DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
+DEFAULT_ALB_IDLE_TIMEOUT = 60  # seconds: AWS's default for an ALB (attribute idle_timeout.timeout_seconds)
+ALB_IDLE_TIMEOUT_RANGE = (1, 4000)  # what the ALB accepts
 ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS = 1  # days until incomplete multipart uploads to the ALB log bucket are dropped
 DEFAULT_GRAFANA_SERVICE = "grafana"
 DEFAULT_GRAFANA_PORT = 3000

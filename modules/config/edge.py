@@ -10,6 +10,8 @@ from pydantic import Field, field_validator, model_validator
 
 from modules.config.base import Cidr, EnvVarName, Name, Port, Strict
 from modules.config.defaults import (
+    ALB_IDLE_TIMEOUT_RANGE,
+    DEFAULT_ALB_IDLE_TIMEOUT,
     DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS,
     DEFAULT_GRAFANA_HEALTH_CHECK_PATH,
     DEFAULT_GRAFANA_PORT,
@@ -124,7 +126,11 @@ class Alb(Strict):
     access_logs: bool = Field(False, description="access logs to an encrypted S3 bucket")
     access_logs_retention_days: int = Field(DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS, ge=1,
                                             description="days access log objects are kept")
-    idle_timeout: int = Field(60, ge=1, le=4000, description="seconds an idle connection stays open")
+    idle_timeout: int = Field(
+        DEFAULT_ALB_IDLE_TIMEOUT, ge=ALB_IDLE_TIMEOUT_RANGE[0], le=ALB_IDLE_TIMEOUT_RANGE[1],
+        description="seconds a connection may carry no data before the ALB closes it (a 504 for a request "
+        "still waiting): above the longest time the target may stay silent, e.g. an api waiting on an LLM",
+    )
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
 
     @model_validator(mode="after")

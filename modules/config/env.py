@@ -80,8 +80,9 @@ class EnvConfig(Strict):
         )
 
     def dns_discovered(self) -> list[str]:
-        """Long-running services a job/scheduled task depends on: they also get a DNS name."""
-        found = set()
+        """Long-running services with `dns_discovery`, or that a job/scheduled task depends on: they also
+        get a DNS name."""
+        found = {n for n, s in self.services.items() if s.dns_discovery}
         for owner, svc in self.task_owners().items():
             if svc.kind not in (Kind.job, Kind.scheduled):
                 continue

@@ -11,6 +11,14 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from modules.config.base import EnvVarName, Name, Port, Strict
 from modules.config.defaults import (
+    ALARM_PERIOD_RANGE,
+    DEFAULT_DNS_DISCOVERY,
+    DEFAULT_FAILURE_ALARM_PERIOD,
+    DEFAULT_FAILURE_ALARM_THRESHOLD,
+    DEFAULT_FAILURE_LOG_PATTERN,
+    SERVICE_CONNECT_IDLE_TIMEOUT,
+    SERVICE_CONNECT_PER_REQUEST_TIMEOUT,
+    SERVICE_CONNECT_TIMEOUT_MAX,
     DEFAULT_CPU_TARGET_PERCENT,
     DEFAULT_HEALTH_INTERVAL,
     DEFAULT_HEALTH_RETRIES,
@@ -76,6 +84,31 @@ class PortMapping(Strict):
         None, description="narrows the task's `allow_from` for this port (e.g. OTLP only from the collector); "
         "default: every service in the task's `allow_from`",
     )
+    per_request_timeout: int | None = Field(
+        None, ge=0, le=SERVICE_CONNECT_TIMEOUT_MAX,
+        description=f"Service Connect: seconds a client waits for a complete response (0: no limit); default "
+        f"AWS's {SERVICE_CONNECT_PER_REQUEST_TIMEOUT} s; not for tcp ports",
+    )
+    idle_timeout: int | None = Field(
+        None, ge=0, le=SERVICE_CONNECT_TIMEOUT_MAX,
+        description=f"Service Connect: seconds a connection may stay idle (0: no limit); default AWS's "
+        f"{SERVICE_CONNECT_IDLE_TIMEOUT['http']} s, {SERVICE_CONNECT_IDLE_TIMEOUT['tcp']} s for tcp",
+    )
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> PortMapping:
+        if self.protocol == "tcp" and self.per_request_timeout is not None:
+            raise ValueError("'per_request_timeout' needs an HTTP/HTTP2/gRPC port (AWS allows only "
+                             "'idle_timeout' for tcp)")
+        per_request = self.per_request_timeout
+        if per_request is None and self.idle_timeout is not None and self.protocol != "tcp":
+            per_request = SERVICE_CONNECT_PER_REQUEST_TIMEOUT
+        idle = self.idle_timeout if self.idle_timeout is not None else SERVICE_CONNECT_IDLE_TIMEOUT[self.protocol]
+        if per_request and idle != 0 and idle < per_request:  # 0: no idle limit
+            raise ValueError(f"idle_timeout {idle} s{' (AWS default)' if self.idle_timeout is None else ''} is below "
+                             f"per_request_timeout {per_request} s: the connection would close at {idle} s (AWS); "
+                             f"set idle_timeout to at least {per_request}")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -139,6 +172,25 @@ def _names_list_or_map(value: Any) -> Any:
     return value
 
 
+class FailureAlarm(Strict):
+    """A CloudWatch metric filter on the container's log group and an alarm on its count."""
+
+    log_pattern: str = Field(DEFAULT_FAILURE_LOG_PATTERN, min_length=1, max_length=1024,
+                             description="CloudWatch Logs filter pattern of one failure line")
+    period: int = Field(DEFAULT_FAILURE_ALARM_PERIOD, ge=ALARM_PERIOD_RANGE[0], le=ALARM_PERIOD_RANGE[1],
+                        description="seconds the alarm counts over (a multiple of 60); one interval of a schedule")
+    threshold: int = Field(DEFAULT_FAILURE_ALARM_THRESHOLD, ge=1, description="failure lines per period that alarm")
+    alarm_actions: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:")]] = Field(
+        default_factory=list, description="ARNs notified on ALARM and OK (e.g. an SNS topic); none: console only")
+
+    @field_validator("period")
+    @classmethod
+    def _whole_minutes(cls, value: int) -> int:
+        if value % 60:
+            raise ValueError(f"{value} s is not a multiple of 60 (CloudWatch alarm periods above 30 s are)")
+        return value
+
+
 class Service(Strict):
     kind: Kind = Field(Kind.service, description="service | job | scheduled own a task; init/sidecar join one")
     description: str = Field("", description="what it is for (documentation; also the schedule's description)")
@@ -174,6 +226,14 @@ class Service(Strict):
     read_only_root: bool = Field(False, description="read-only root filesystem")
     essential: bool | None = Field(None, description="default: true for service/job, false for init/sidecar")
     stop_timeout: int | None = Field(None, ge=2, le=120, description="seconds between SIGTERM and SIGKILL")
+    dns_discovery: bool = Field(
+        DEFAULT_DNS_DISCOVERY,
+        description="kind service: also register `<name>.<discovery_dns_namespace>` (A records, one per task) "
+        "for clients that must reach each task (Prometheus dns_sd_configs) or are outside Service Connect; "
+        "services a job/scheduled task depends on get it anyway",
+    )
+    failure_alarm: FailureAlarm | None = Field(
+        None, description="CloudWatch metric filter + alarm on failure lines in this container's log")
 
     @field_validator("cpu")
     @classmethod
@@ -219,6 +279,8 @@ class Service(Strict):
             )
         if self.kind != Kind.service and self.scaling:
             raise ValueError("'scaling' applies to kind 'service' only")
+        if self.kind != Kind.service and self.dns_discovery:
+            raise ValueError("'dns_discovery' applies to kind 'service' only (tasks of a service register)")
         if self.scaling and not self.scaling.min <= self.desired_count <= self.scaling.max:
             raise ValueError(
                 f"desired_count {self.desired_count} must lie within scaling min {self.scaling.min} "

@@ -12,6 +12,7 @@ import yaml
 from conftest import PYTHON, ROOT, run_main, variant
 from modules.commands import describe
 from modules.config import capacity, load
+from test_workload import crons_as_sidecars
 
 GOLDEN = ROOT / "tests" / "golden" / "describe-stage.txt"
 REGENERATE = f"python main.py describe --env stage > {GOLDEN.relative_to(ROOT)}"
@@ -117,7 +118,8 @@ def test_connect_names(stage_cfg):
 
 
 def test_sidecar_with_ports_gets_its_own_name(tmp_path):
-    data = variant(lambda d: d["services"]["quality-cron"].update(ports=[9100]))
+    data = variant(crons_as_sidecars)
+    data["services"]["quality-cron"]["ports"] = [9100]
     cfg = load_data(tmp_path, data)
     assert describe.connect_name(cfg, "quality-cron") == ["quality-cron"]
 

@@ -52,7 +52,8 @@ def test_services_count_at_their_scaling_maximum_and_jobs_once(stage_cfg):
     general = dict(usage(stage_cfg)["general"].tasks)
     assert general["api"] == stage_cfg.services["api"].scaling.max  # 3, not desired_count 1
     assert general["rag-indexer"] == 1  # a job runs one task at a time
-    assert "ollama" not in general and "quality-cron" not in general  # other provider / sidecar of api
+    assert general["quality-cron"] == general["rag-refresh-cron"] == 1  # scheduled: one task per run
+    assert "ollama" not in general  # other provider
 
 
 def test_agent_reserve_is_taken_off_the_advertised_memory():

@@ -44,6 +44,18 @@ def _all(*mutations):
     return lambda data: [m(data) for m in mutations]
 
 
+def _as_sidecar(name: str):
+    """A scheduled cron of stage turned back into a sidecar of the api (compose's shape)."""
+
+    def mutate(data):
+        cron = data["services"][name]
+        for key in ("kind", "schedule", "failure_alarm"):
+            cron.pop(key, None)
+        cron.update(kind="sidecar", sidecar_of="api")
+
+    return mutate
+
+
 def _unchanged(data):
     return None
 
@@ -90,9 +102,9 @@ CASES = [
     (R.service_references_resolve, _set("services.api.secrets", {"DB": "api-env:PASSWORD"}),
      "services.api.secrets.DB", ["key 'PASSWORD' is not in secrets.api-env.keys"]),
     (R.service_references_resolve, _unchanged, None, []),
-    (R.hosts_own_a_task, _set("services.quality-cron.sidecar_of", "apii"), "services.quality-cron.sidecar_of",
-     ["'apii' is not a defined service"]),
-    (R.hosts_own_a_task, _set("services.quality-cron.sidecar_of", "rag-indexer"),
+    (R.hosts_own_a_task, _all(_as_sidecar("quality-cron"), _set("services.quality-cron.sidecar_of", "apii")),
+     "services.quality-cron.sidecar_of", ["'apii' is not a defined service"]),
+    (R.hosts_own_a_task, _all(_as_sidecar("quality-cron"), _set("services.quality-cron.sidecar_of", "rag-indexer")),
      "services.quality-cron.sidecar_of", ["'rag-indexer' is not a long-running service"]),
     (R.hosts_own_a_task, _unchanged, None, []),
     (R.section_references_resolve, _set("cache.allow_from", ["api", "quality-cronn"]), "cache.allow_from[1]",
@@ -103,9 +115,9 @@ CASES = [
     (R.variables_are_set_once, _set("services.api.environment", {"OPENAI_API_KEY": "x"}), "services.api",
      ["variable OPENAI_API_KEY is injected more than once", "secrets_from api-env"]),
     (R.variables_are_set_once, _unchanged, None, []),
-    (R.ports_are_unique_per_task, _set("services.quality-cron.ports", [8000]), "services.quality-cron.ports[0]",
-     ["port 8000 is already used by 'api' in task 'api'"]),
-    (R.ports_are_unique_per_task, _set("services.quality-cron.ports", [8001]), None, []),
+    (R.ports_are_unique_per_task, _set("services.ollama-init.ports", [11434]), "services.ollama-init.ports[0]",
+     ["port 11434 is already used by 'ollama' in task 'ollama'"]),
+    (R.ports_are_unique_per_task, _set("services.ollama-init.ports", [11435]), None, []),
     (R.port_allow_from_narrows, _set("services.tempo.ports.1.allow_from", ["api"]),
      "services.tempo.ports[1].allow_from[0]", ["'api' is not in services.tempo.allow_from", "narrows"]),
     (R.port_allow_from_narrows, _unchanged, None, []),

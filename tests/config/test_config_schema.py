@@ -13,7 +13,9 @@ def test_stage_is_the_seed_inventory():
     assert cfg.services["ollama-init"].kind == Kind.init and cfg.services["ollama-init"].init_of == "ollama"
     assert {n for n, s in cfg.services.items() if s.gpu} == {"ollama"}
     assert cfg.capacity_provider_of("ollama") == "gpu"
-    assert set(cfg.task_owners()) == set(cfg.services) - {"ollama-init", "quality-cron", "rag-refresh-cron"}
+    assert set(cfg.task_owners()) == set(cfg.services) - {"ollama-init"}
+    # the crons run once per interval on their own, not once per api task (issue 16)
+    assert {n for n, s in cfg.services.items() if s.kind == Kind.scheduled} == {"quality-cron", "rag-refresh-cron"}
 
 
 def test_short_forms_expand():

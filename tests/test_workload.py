@@ -60,7 +60,7 @@ def crons_as_sidecars(data: dict) -> None:
     """The crons as compose ran them: loops in the api's task (stage schedules them instead)."""
     for name in ("quality-cron", "rag-refresh-cron"):
         cron = data["services"][name]
-        for key in ("kind", "schedule", "parameters"):
+        for key in ("kind", "schedule", "schedule_timezone", "parameters"):
             cron.pop(key, None)
         cron.update(kind="sidecar", sidecar_of="api")
         cron["environment"].update({"QUALITY_API_URL" if name == "quality-cron" else "RAG_API_URL":

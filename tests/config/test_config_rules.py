@@ -49,7 +49,7 @@ def _as_sidecar(name: str):
 
     def mutate(data):
         cron = data["services"][name]
-        for key in ("kind", "schedule", "failure_alarm"):
+        for key in ("kind", "schedule", "schedule_timezone", "failure_alarm"):
             cron.pop(key, None)
         cron.update(kind="sidecar", sidecar_of="api")
 

@@ -783,3 +783,14 @@ def test_crons_exit_3_when_the_api_never_becomes_healthy(cfg, tmp_path, script, 
 def test_quality_cron_rejects_bad_configuration_with_exit_2(cfg, change, words):
     proc = run_script(QUALITY_CRON, cron_env(cfg, "quality-cron", closed_port_url(), **change))
     assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+
+
+def test_the_api_exports_traces_to_the_collectors_otlp_http_receiver(cfg):
+    """issue 16: without OTEL_EXPORTER_OTLP_ENDPOINT the api's traces depended on an application default."""
+    env = cfg.services["api"].environment
+    host, port = assert_reachable(cfg, "api", env["OTEL_EXPORTER_OTLP_ENDPOINT"], "OTEL_EXPORTER_OTLP_ENDPOINT")
+    assert host == "otel-collector" and "otel-collector" in cfg.services["api"].depends_on
+    otel = yaml.safe_load((DOCKER / "otel-collector" / "config.yaml").read_text())
+    assert host_port(otel["receivers"]["otlp"]["protocols"]["http"]["endpoint"])[1] == port  # 4318: OTLP/HTTP
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"  # the protocol of that receiver
+    assert env["OTEL_SERVICE_NAME"] == "api"

@@ -35,3 +35,9 @@ def test_jobs_reach_ollama_through_dns(stage):
 def test_a_job_cannot_use_service_connect_names(tmp_path, mutate, field, words):
     line = bad_input_line(tmp_path, mutate, field)
     assert all(w in line for w in words), line
+
+
+def test_dns_discovery_is_for_long_running_services(tmp_path):
+    line = bad_input_line(tmp_path, lambda d: d["services"]["rag-indexer"].update(dns_discovery=True),
+                          "services.rag-indexer")
+    assert "'dns_discovery' applies to kind 'service' only" in line

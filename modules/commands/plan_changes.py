@@ -171,6 +171,66 @@ def _same(before: Any, after: Any) -> bool:
     return before == after or (before in EMPTY and after in EMPTY)
 
 
+CONTAINER_DEFINITIONS = "container_definitions"  # aws_ecs_task_definition: all containers in one JSON string
+# Lists of {name, <field>} inside a container definition, compared entry by entry (name -> field)
+NAMED_LISTS = {"environment": "value", "secrets": "valueFrom"}
+UNSET = "_(unset)_"
+
+
+def _containers(text: Any) -> dict[str, dict] | None:
+    """{container name: definition} of a container_definitions JSON string; None if it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        definitions = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(definitions, list) or not all(
+            isinstance(d, dict) and isinstance(d.get("name"), str) for d in definitions):
+        return None
+    return {d["name"]: d for d in definitions}
+
+
+def _named(entries: Any, field_name: str) -> dict[str, Any] | None:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
+        return None
+    return {str(e["name"]): e.get(field_name) for e in entries}
+
+
+def _shown_or_unset(value: Any) -> str:
+    return UNSET if value is None else _show(value)
+
+
+def _container_changes(before: Any, after: Any) -> list[tuple[str, str, str]] | None:
+    """A task definition's change per container and field — the image tag, one environment variable, one
+    secret reference — instead of one ~2,000-character JSON string cut short. None: not comparable."""
+    old, new = _containers(before), _containers(after)
+    if old is None or new is None:
+        return None
+    out: list[tuple[str, str, str]] = []
+    for name in sorted(set(old) | set(new)):
+        label = f"{CONTAINER_DEFINITIONS}[{name}]"
+        if name not in old:
+            out.append((label, "_(no container)_", f"added, image {_shown_or_unset(new[name].get('image'))}"))
+            continue
+        if name not in new:
+            out.append((label, f"image {_shown_or_unset(old[name].get('image'))}", "_(removed)_"))
+            continue
+        b, a = old[name], new[name]
+        for key in sorted(set(b) | set(a)):
+            if key in NAMED_LISTS:
+                b_named, a_named = _named(b.get(key) or [], NAMED_LISTS[key]), _named(a.get(key) or [], NAMED_LISTS[key])
+                if b_named is not None and a_named is not None:
+                    for entry in sorted(set(b_named) | set(a_named)):
+                        if not _same(b_named.get(entry), a_named.get(entry)):
+                            out.append((f"{label}.{key}.{entry}", _shown_or_unset(b_named.get(entry)),
+                                        _shown_or_unset(a_named.get(entry))))
+                    continue
+            if not _same(b.get(key), a.get(key)):
+                out.append((f"{label}.{key}", _shown_or_unset(b.get(key)), _shown_or_unset(a.get(key))))
+    return out
+
+
 def _attribute_changes(change: dict) -> tuple[tuple[tuple[str, str, str], ...], int]:
     """Top-level attributes whose value changes (compared raw, shown masked), and how many more
     become known only after apply (computed: ids, ARNs; counted, not listed, to keep the comment short)."""
@@ -192,6 +252,11 @@ def _attribute_changes(change: dict) -> tuple[tuple[tuple[str, str, str], ...], 
             continue
         if _same(before.get(name), after.get(name)):
             continue
+        if name == CONTAINER_DEFINITIONS and b_marks is not True and a_marks is not True:
+            containers = _container_changes(before.get(name), after.get(name))
+            if containers is not None:
+                out.extend(containers)
+                continue
         out.append((name, _show(_mask(before.get(name), b_marks)), _show(_mask(after.get(name), a_marks))))
     return tuple(out), computed
 

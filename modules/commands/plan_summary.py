@@ -1,7 +1,9 @@
 """Render `terraform show -json <planfile>` as Markdown for one sticky pull-request comment.
 
-    python main.py plan-summary plan.json --synth cdktf.out/stacks/araquem-stage/cdk.tf.json
+    python main.py plan-summary plan.json --synth cdktf.out/stacks/araquem-stage/cdk.tf.json --commit SHA \
+        --run-json run.json
     python -m modules.commands.plan_summary plan.json --stack araquem-stage -o comment.md
+    python main.py plan-summary --stack araquem-stage --run-json run.json    a failed run: its error text
 
 What the comment holds, in order: a stable marker (`<!-- araquem-plan:<stack> -->`, how the workflow
 finds the comment to update), the counts, replacements and destroys called out first, then every change
@@ -13,6 +15,10 @@ logical id up to its first `_` (`<construct>_<id>_<HASH8>`), coarser when constr
 Sensitive values never appear: a value is printed only where `before_sensitive` / `after_sensitive`
 say it is not sensitive, and masked otherwise. The comment is kept under GitHub's comment limit; what
 does not fit is replaced by one line saying how many changes were left out and where the full plan is.
+A task definition's change is shown per container and field (plan_changes.py). The head names the commit
+(`--commit`) and links the run (`--run-url`, or the Terraform Cloud run of `--run-json`, the file
+scripts/tfc_run.py writes). A failed run (`--run-json` with an error, no plan) gets a comment with its
+error text, its beginning and end kept when it does not fit.
 
 Reading the plan: plan_changes.py; here: rendering and the command line.
 
@@ -22,6 +28,8 @@ Exit codes: 0 ok, 2 bad input (missing or unreadable file, not plan JSON).
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +44,7 @@ GITHUB_COMMENT_LIMIT = 65536  # GitHub rejects issue/PR comment bodies longer th
 MARKER = "<!-- araquem-plan:{stack} -->"
 MAX_CALLOUTS = 100  # replacements/destroys listed up front; the rest stay in their groups, so both get room
 CLOSE_GROUP = "\n</details>"
+SHORT_SHA = 12
 
 
 # ---------------------------------------------------------------- rendering
@@ -52,9 +61,14 @@ def _counts_line(counts: dict[str, int]) -> str:
     return "Plan: " + ", ".join(parts) + "."
 
 
-def _head(summary: Summary, run_url: str | None) -> str:
+def _title(stack: str, commit: str | None) -> list[str]:
+    title = f"### Terraform plan: `{stack}`" + (f" at `{commit[:SHORT_SHA]}`" if commit else "")
+    return [MARKER.format(stack=stack), title, ""]
+
+
+def _head(summary: Summary, run_url: str | None, commit: str | None = None) -> str:
     """The marker (always the first line), the title, the counts, drift and the link to the full plan."""
-    head = [MARKER.format(stack=summary.stack), f"### Terraform plan: `{summary.stack}`", ""]
+    head = _title(summary.stack, commit)
     if summary.errored:
         head += ["> [!CAUTION]", "> The plan errored: what follows is incomplete. See the workflow log.", ""]
     if not summary.changes and not summary.outputs:
@@ -142,10 +156,11 @@ def _add_groups(page: _Page, groups: list[tuple[str, list[Change]]]) -> tuple[bo
     return True, shown
 
 
-def render(summary: Summary, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | None = None) -> str:
+def render(summary: Summary, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | None = None,
+           commit: str | None = None) -> str:
     """Markdown for the comment, at most `limit` bytes; the marker is always the first line."""
     groups = _groups(summary)
-    blocks = [_head(summary, run_url), *_callouts(summary)] + (["\n#### Changes by construct"] if groups else [])
+    blocks = [_head(summary, run_url, commit), *_callouts(summary)] + (["\n#### Changes by construct"] if groups else [])
     total = len(summary.changes)
     # Room for the longest possible notice and a closing </details> is always kept free.
     page = _Page(limit, reserve=_size(_truncation_notice(total, total, run_url)) + _size(CLOSE_GROUP) + 2)
@@ -160,14 +175,59 @@ def render(summary: Summary, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | N
     return "\n".join(page.lines) + "\n"
 
 
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run in `text`, so the text cannot close it."""
+    return "`" * max(3, 1 + max(map(len, re.findall("`+", text)), default=0))
+
+
+def render_failure(stack: str, error: str, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | None = None,
+                   commit: str | None = None, status: str = "errored") -> str:
+    """The comment of a run that produced no plan: its error text, cut in the middle when too long."""
+    head = _title(stack, commit) + [
+        f"**The plan failed** (`{status}`): an earlier plan shown here no longer applies."]
+    if run_url:
+        head += ["", f"Full log: {run_url}"]
+    head_text = "\n".join(head) + "\n\n"
+    fence = _fence(error)
+    frame = _size(head_text) + 2 * _size(fence) + _size("text\n\n\n")
+    room = limit - frame
+    text = error
+    if _size(text) > room:
+        # Terraform prints the cause first and the failing resource last: keep both ends.
+        note = "\n[… {} characters cut to fit GitHub's comment limit …]\n"
+        keep = room - _size(note.format(len(error)))
+        head_part = text.encode()[: keep // 2].decode(errors="ignore")
+        tail_part = text.encode()[-(keep - keep // 2):].decode(errors="ignore")
+        text = head_part + note.format(len(error) - len(head_part) - len(tail_part)) + tail_part
+    return f"{head_text}{fence}text\n{text}\n{fence}\n"
+
+
+def _read_run(path: str) -> dict:
+    """scripts/tfc_run.py's run.json: {"id", "url", "status", "error", ...}."""
+    try:
+        run = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanInputError(f"{path}: no such file (scripts/tfc_run.py's run.json)") from None
+    except (OSError, ValueError) as exc:
+        raise PlanInputError(f"{path}: not the run.json scripts/tfc_run.py writes: {exc}") from None
+    if not isinstance(run, dict) or "status" not in run:
+        raise PlanInputError(f"{path}: no 'status': not the run.json scripts/tfc_run.py writes")
+    return run
+
+
 # ---------------------------------------------------------------- command line
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan", help="JSON from `terraform show -json <planfile>` ('-' reads stdin)")
+    parser.add_argument("plan", nargs="?",
+                        help="JSON from `terraform show -json <planfile>` or Terraform Cloud's redacted plan JSON "
+                             "('-' reads stdin); omit it for a failed run (--run-json with an error)")
     parser.add_argument("--stack", help="stack name for the title and marker (default: from --synth)")
     parser.add_argument("--synth", metavar="CDK_TF_JSON",
                         help="the synthesized cdk.tf.json, to group changes by cdktf construct path")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the Markdown here (default stdout)")
     parser.add_argument("--run-url", help="link to the full plan (e.g. the CI run), shown in the comment")
+    parser.add_argument("--run-json", metavar="FILE",
+                        help="scripts/tfc_run.py's run.json: links the Terraform Cloud run; its error, if any")
+    parser.add_argument("--commit", help="the commit planned (its first 12 characters are shown)")
     parser.add_argument("--limit", type=int, default=GITHUB_COMMENT_LIMIT,
                         help=f"maximum comment size (default {GITHUB_COMMENT_LIMIT}, GitHub's limit)")
 
@@ -177,12 +237,21 @@ def run(args: argparse.Namespace, cfg: object = None) -> int:
         if args.limit < 1024:
             raise PlanInputError(f"--limit {args.limit}: too small for a summary; allowed: 1024 to "
                                  f"{GITHUB_COMMENT_LIMIT}")
-        plan = load_plan(args.plan)
+        if args.commit and not re.fullmatch(r"[0-9a-f]{7,64}", args.commit):
+            raise PlanInputError(f"--commit {args.commit!r}: not a commit SHA (7 to 64 hex digits)")
+        run = _read_run(args.run_json) if args.run_json else {}
+        run_url = args.run_url or run.get("url")
         stack, paths = load_construct_paths(args.synth) if args.synth else (None, {})
         stack = args.stack or stack
         if not stack:
             raise PlanInputError("no stack name: pass --stack NAME (or --synth with the stack's cdk.tf.json)")
-        markdown = render(summarize(plan, stack, paths), min(args.limit, GITHUB_COMMENT_LIMIT), args.run_url)
+        limit = min(args.limit, GITHUB_COMMENT_LIMIT)
+        if run.get("error"):
+            markdown = render_failure(stack, run["error"], limit, run_url, args.commit, run.get("status", "errored"))
+        elif not args.plan:
+            raise PlanInputError("no plan file: pass the plan JSON (or --run-json of a failed run)")
+        else:
+            markdown = render(summarize(load_plan(args.plan), stack, paths), limit, run_url, args.commit)
         if args.output:
             try:
                 Path(args.output).write_text(markdown, encoding="utf-8")

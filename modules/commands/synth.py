@@ -66,9 +66,9 @@ def image_tags(cfg) -> dict[str, str]:
     docker/ builds (`image.dockerfile`) are tagged with the hash of their build context, so a commit that
     changes none of their files changes neither their tag nor their task definition (no needless restart);
     `registry.image_tag_env_var` set overrides that (an image you built and pushed by hand under that tag).
-    An image another repository builds names the env var holding the tag that repository pushed
-    (`image.tag_env_var`); unset, it falls back to the git-sha tag, said on stderr because that tag is
-    likely not in ECR."""
+    An image another repository builds runs the release recorded in the env file (`registry.app_image_tag`,
+    written by the app-release workflow); the env var it names (`image.tag_env_var`) overrides that; with
+    neither it falls back to the git-sha tag, said on stderr because that tag is likely not in ECR."""
     override_var = cfg.registry.image_tag_env_var
     override = os.environ.get(override_var)
     tags: dict[str, str] = {}
@@ -81,12 +81,18 @@ def image_tags(cfg) -> dict[str, str]:
             tags[build] = checked_tag(override_var, override) if override else docker_tag(svc.image.dockerfile)
             continue
         value = os.environ.get(var) if var else None
-        if var and not value:
-            fallbacks.setdefault(var, []).append(name)
-        tags[build] = checked_tag(var, value) if value else image_tag(cfg)
+        if value:
+            tags[build] = checked_tag(var, value)
+        elif var and cfg.registry.app_image_tag:
+            tags[build] = cfg.registry.app_image_tag
+        else:
+            if var:
+                fallbacks.setdefault(var, []).append(name)
+            tags[build] = image_tag(cfg)
     for var, names in sorted(fallbacks.items()):
         print(f"notice: {var} is not set: {', '.join(names)} (built by another repository) get the git-sha "
-              f"tag {image_tag(cfg)}; set {var} to the tag that repository pushed", file=sys.stderr)
+              f"tag {image_tag(cfg)}; record the tag that repository pushed in registry.app_image_tag "
+              f"(the app-release workflow does) or set {var}", file=sys.stderr)
     return dict(sorted(tags.items()))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from modules.config.base import EnvVarName, Name, Strict
 from modules.config.defaults import (
@@ -26,7 +26,13 @@ class Registry(Strict):
     )
     force_delete: bool = Field(False, description="let `destroy` delete repositories that still hold images")
     image_tag_env_var: EnvVarName = Field(
-        DEFAULT_IMAGE_TAG_ENV_VAR, description="env var with the image tag; else the git commit"
+        DEFAULT_IMAGE_TAG_ENV_VAR,
+        description="env var overriding the tag of docker/ images (default: the hash of their build context)",
+    )
+    app_image_tag: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description="the tag images another repository builds (those with `tag_env_var`) run; written by the "
+        "app-release workflow, so every deployed state is a commit (the variable still overrides it)",
     )
     pull_through_cache: bool = Field(True, description="ECR pull-through cache for public images")
     docker_hub_secret: Name | None = Field(
@@ -36,6 +42,13 @@ class Registry(Strict):
         default_factory=list,
         description="extra pull-through cache upstreams, e.g. for the base images of docker/ builds",
     )
+
+    @field_validator("app_image_tag")
+    @classmethod
+    def _pinned(cls, value: str | None) -> str | None:
+        if value == "latest":
+            raise ValueError("'latest' is not a release: record the tag the application repository pushed")
+        return value
 
 
 def pull_through_source(image: str) -> tuple[str | None, str, str]:

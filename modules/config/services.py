@@ -44,7 +44,7 @@ class Image(Strict):
     public: str | None = Field(None, description="public image with a pinned tag, e.g. ollama/ollama:0.3.14")
     tag_env_var: EnvVarName | None = Field(
         None, description="env var holding the tag another repository pushed this image with (only with 'build' "
-        "and no 'dockerfile'); unset at synth: the synth-time tag, with a notice",
+        "and no 'dockerfile'); unset at synth: registry.app_image_tag, else the git-sha tag with a notice",
     )
 
     @model_validator(mode="before")
@@ -70,7 +70,7 @@ class Image(Strict):
         if self.tag_env_var and self.dockerfile:
             # One deploy ships one consistent set: everything built from docker/ gets the synth-time tag.
             raise ValueError("'tag_env_var' is for images another repository builds; an image built here "
-                             "('dockerfile') always gets the synth-time tag (registry.image_tag_env_var)")
+                             "('dockerfile') is tagged with the hash of its build context")
         return self
 
 

@@ -1,5 +1,6 @@
 """modules/commands/plan_summary.py (and plan_changes.py) on real plan JSON (tests/fixtures/plans, made by scripts/make_plan_fixtures.sh
-against moto): counts, call-outs, grouping by construct, sensitive masking, truncation, marker, exit codes.
+against moto): counts, call-outs, grouping by construct, task definitions per container and field, sensitive
+masking, truncation, commit and run link, a failed run's error, marker, exit codes.
 
 The fixture plan is step 2 of tests/fixtures/plans/src/app.py applied over step 1; its docstring lists
 which resource gets which kind of change, and the expectations below follow from it.
@@ -18,8 +19,8 @@ import pytest
 
 from conftest import ROOT, run_main
 from modules.commands import plan_summary
-from modules.commands.plan_changes import construct_of, load_construct_paths, summarize
-from modules.commands.plan_summary import GITHUB_COMMENT_LIMIT, render
+from modules.commands.plan_changes import _container_changes, construct_of, load_construct_paths, summarize
+from modules.commands.plan_summary import GITHUB_COMMENT_LIMIT, render, render_failure
 
 FIXTURES = ROOT / "tests" / "fixtures" / "plans"
 CHANGES = FIXTURES / "plan-changes.json"
@@ -90,8 +91,42 @@ def sensitive_strings(plan: dict) -> set[str]:
 # ---------------------------------------------------------------- content
 def test_counts_match_the_fixture_design(comment):
     # app.py step 2: creates cache/sg, cache/logs, api/index_path; updates vpc tags, api/logs, api/mode;
-    # replaces subnet, api/sg, api/token_value; destroys legacy/flag.
-    assert "Plan: **3** to add, **3** to change, **3** to replace, **1** to destroy." in comment
+    # replaces subnet, api/sg, api/token_value, app/task; destroys legacy/flag.
+    assert "Plan: **3** to add, **3** to change, **4** to replace, **1** to destroy." in comment
+
+
+IMAGE = '`"123456789012.dkr.ecr.us-east-1.amazonaws.com/araquem-fixture/api:{}"`'
+SECRET = '`"arn:aws:secretsmanager:us-east-1:123456789012:secret:fixture/api-env-AbCdEf:{}::"`'
+
+
+def test_task_definition_change_is_shown_per_container_and_field(plan, comment):
+    # app.py step 2: the api container's image tag, LOG_LEVEL changed, RAG_TOP_K added, DATABASE_URL's
+    # secret key moved; OLLAMA_URL, OPENAI_API_KEY and the worker container unchanged.
+    task = address(plan, "aws_ecs_task_definition.app_task_")
+    text = group(comment, "app")
+    assert f"**replace** `{task}` — cannot be updated in place; forced by `container_definitions`" in text
+    lines = [line.strip() for line in text[text.index(task):].splitlines()[1:] if line.strip().startswith("- `")]
+    container_lines = [line for line in lines if line.startswith("- `container_definitions")]
+    assert container_lines == [
+        f"- `container_definitions[api].environment.LOG_LEVEL`: `\"info\"` → `\"debug\"`",
+        "- `container_definitions[api].environment.RAG_TOP_K`: _(unset)_ → `\"8\"`",
+        f"- `container_definitions[api].image`: {IMAGE.format('app-2.4.0')} → {IMAGE.format('app-2.5.0')}",
+        f"- `container_definitions[api].secrets.DATABASE_URL`: {SECRET.format('DATABASE_URL')} → "
+        f"{SECRET.format('DATABASE_URL_V2')}",
+    ]
+    # nothing cut, nothing unchanged listed (the provider's normalized empty lists are not changes)
+    assert "…" not in "".join(container_lines) and "worker" not in text and "mountPoints" not in text
+
+
+def test_containers_added_and_removed():
+    before = json.dumps([{"name": "api", "image": "r/api:1"}, {"name": "old", "image": "r/old:1"}])
+    after = json.dumps([{"name": "api", "image": "r/api:1", "cpu": 256}, {"name": "new", "image": "r/new:2"}])
+    assert _container_changes(before, after) == [
+        ("container_definitions[api].cpu", "_(unset)_", "`256`"),
+        ("container_definitions[new]", "_(no container)_", 'added, image `"r/new:2"`'),
+        ("container_definitions[old]", 'image `"r/old:1"`', "_(removed)_"),
+    ]
+    assert _container_changes("not json", after) is None  # shown whole, as any other attribute
 
 
 def test_creates_are_listed_under_their_construct(plan, comment):
@@ -213,7 +248,7 @@ def test_huge_plan_is_truncated_under_the_github_limit(plan, paths):
     assert len(text.encode("utf-8")) <= GITHUB_COMMENT_LIMIT
     assert len(text.encode("utf-8")) > GITHUB_COMMENT_LIMIT - 2000  # the room is used, not wasted
     assert text.splitlines()[0] == f"<!-- araquem-plan:{STACK} -->"
-    assert f"Plan: **{3 * 600}** to add, **{3 * 600}** to change, **{3 * 600}** to replace" in text
+    assert f"Plan: **{3 * 600}** to add, **{3 * 600}** to change, **{4 * 600}** to replace" in text
     lines = [line for line in text.splitlines() if line.startswith("**Truncated:**")]
     assert len(lines) == 1 and text.rstrip().endswith("https://ci.example/run/1.")
     groups = text[text.index("#### Changes by construct"):]
@@ -230,6 +265,41 @@ def test_a_lower_limit_is_respected(plan):
 
 def test_a_plan_that_fits_is_not_truncated(comment):
     assert "Truncated" not in comment
+
+
+# ---------------------------------------------------------------- commit, run link, a failed run
+def test_head_names_the_commit_and_links_the_terraform_cloud_run(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"id": "run-X", "url": "https://app.terraform.io/app/o/workspaces/w/runs/run-X",
+                                    "status": "planned_and_finished", "error": ""}))
+    proc = run_main("plan-summary", str(CHANGES), "--synth", str(SYNTH), "--run-json", str(run_json),
+                    "--commit", "0123456789abcdef0123456789abcdef01234567")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[1] == f"### Terraform plan: `{STACK}` at `0123456789ab`"
+    assert "Full plan: https://app.terraform.io/app/o/workspaces/w/runs/run-X" in lines
+
+
+def test_failed_run_comment_carries_its_error_trimmed_to_the_limit():
+    error = "Error: creating ECS Service: InvalidParameterException\n" + "detail ```line``` " * 8000 + "\nthe end"
+    text = render_failure(STACK, error, run_url="https://app.terraform.io/run-1", commit="abcdef0123456789")
+    assert len(text.encode("utf-8")) <= GITHUB_COMMENT_LIMIT < len(error)
+    assert text.splitlines()[0] == f"<!-- araquem-plan:{STACK} -->" and "at `abcdef012345`" in text
+    assert "**The plan failed** (`errored`)" in text and "Full log: https://app.terraform.io/run-1" in text
+    assert "Error: creating ECS Service: InvalidParameterException" in text and "the end" in text
+    assert "characters cut to fit GitHub's comment limit" in text
+    assert "\n````text\n" in text and text.rstrip().endswith("````")  # longer than the error's own ```
+    short = render_failure(STACK, "Error: boom", limit=GITHUB_COMMENT_LIMIT)
+    assert "```text\nError: boom\n```" in short and "cut" not in short
+
+
+def test_cli_renders_a_failed_run_without_a_plan(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"id": "run-X", "url": "https://tfc/run-X", "status": "errored",
+                                    "error": "Error: Unsupported argument"}))
+    proc = run_main("plan-summary", "--stack", STACK, "--run-json", str(run_json))
+    assert proc.returncode == 0, proc.stderr
+    assert "Error: Unsupported argument" in proc.stdout and "Full log: https://tfc/run-X" in proc.stdout
 
 
 # ---------------------------------------------------------------- command line and exit codes
@@ -256,6 +326,8 @@ BAD_INPUTS = [
      "format_version '2.0' is not supported"),
     ("nostack.json", NO_CHANGES.read_text(), [], "no stack name: pass --stack"),
     ("small.json", NO_CHANGES.read_text(), ["--stack", "s", "--limit", "10"], "--limit 10: too small"),
+    ("commit.json", NO_CHANGES.read_text(), ["--stack", "s", "--commit", "main; rm"], "not a commit SHA"),
+    ("run.json", None, ["--stack", "s", "--run-json", "/nonexistent/run.json"], "run.json: no such file"),
 ]
 
 
@@ -301,3 +373,8 @@ def test_stage_stack_groups_one_section_per_workload(stage, stage_cfg):
     # each task-owning service gets its own section, named after its construct
     for owner in stage_cfg.task_owners():
         assert sum(1 for name, _ in groups if name.endswith(owner) or name.endswith(f"_{owner}")) == 1, owner
+
+
+def test_no_plan_and_no_failed_run_exits_2(tmp_path):
+    proc = run_main("plan-summary", "--stack", STACK)
+    assert proc.returncode == 2 and "no plan file" in proc.stderr and "Traceback" not in proc.stderr

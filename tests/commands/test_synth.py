@@ -156,3 +156,14 @@ def test_commits_that_change_no_image_change_no_task_definition(tmp_path):
     users = {name for name, defs in first.items()
              if any(c["name"] in ("quality-cron", "rag-refresh-cron") for c in json.loads(defs))}
     assert users and changed == users
+
+
+# ------------------------------------------------- the application's release recorded in the env file
+def test_app_built_images_run_the_recorded_release(monkeypatch, capsys, stage_cfg):
+    cfg = stage_cfg.model_copy(update={"registry": stage_cfg.registry.model_copy(update={"app_image_tag": "app-3.0.0"})})
+    monkeypatch.setenv(cfg.registry.image_tag_env_var, TEST_IMAGE_TAG)
+    monkeypatch.delenv(APP_VAR, raising=False)
+    tags = synth.image_tags(cfg)
+    assert tags["api"] == tags["rag-indexer"] == "app-3.0.0" and capsys.readouterr().err == ""
+    monkeypatch.setenv(APP_VAR, APP_TAG)  # the variable still overrides it (a local synth)
+    assert synth.image_tags(cfg)["api"] == APP_TAG

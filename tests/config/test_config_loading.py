@@ -156,7 +156,7 @@ BAD_ENV_FILES = [
     ("parameter-too-long", _set("parameters.EXECUTOR_MODE", "x" * 4097), "parameters.EXECUTOR_MODE",
      ["at most 4096 characters"]),
     ("tag-env-var-with-dockerfile", _set("services.prometheus.image.tag_env_var", "PROMETHEUS_TAG"),
-     "services.prometheus.image", ["'tag_env_var' is for images another repository builds", "synth-time tag"]),
+     "services.prometheus.image", ["'tag_env_var' is for images another repository builds", "hash of its build context"]),
     ("tag-env-var-with-public", _set("services.ollama.image", {"public": "ollama/ollama:0.3.14", "tag_env_var": "T"}),
      "services.ollama.image", ["'tag_env_var' only goes with 'build'"]),
     ("tag-env-var-is-the-synth-tag", _set("services.api.image.tag_env_var", "ARAQUEM_IMAGE_TAG"),

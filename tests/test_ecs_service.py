@@ -185,7 +185,7 @@ def test_llm_calls_to_ollama_get_a_service_connect_timeout_fit_for_them(stage, s
     # the ALB in front of the api waits at least as long (its default 60 s idle timeout would 504 first)
     assert stage.one("aws_lb")["idle_timeout"] >= port.per_request_timeout
     # ports that set nothing keep AWS's defaults (no timeout block)
-    others = [s for n, svc in ecs_services(stage).items() if n != "ollama"
+    others = [s for n, svc in ecs_services(stage).items() if n not in ("ollama", "api")
               for s in svc["service_connect_configuration"].get("service", [])]
     assert others and all("timeout" not in s for s in others)
 
@@ -198,3 +198,16 @@ def test_llm_calls_to_ollama_get_a_service_connect_timeout_fit_for_them(stage, s
 def test_service_connect_timeouts_that_cannot_work_are_rejected(tmp_path, port, words):
     line = bad_input_line(tmp_path, lambda d: d["services"]["ollama"].update(ports=[port]), "services.ollama.ports[0]")
     assert words in line, line
+
+
+def test_requests_through_the_alb_are_not_cut_by_the_apis_service_connect_proxy(stage, stage_cfg):
+    """The ALB sends to the api task's port, where its Service Connect proxy listens (ingressPortOverride
+    defaults to the container port in awsvpc mode), so that proxy's per-request timeout (AWS default 15 s)
+    applies to every request from the edge: it must be at least the ALB's idle timeout, or a long LLM answer
+    gets a 504 from the proxy however long the ALB would wait."""
+    target = stage_cfg.alb.target
+    servers = ecs_services(stage)[target.service]["service_connect_configuration"]["service"]
+    [server] = [s for s in servers if s["client_alias"]["port"] == target.port]
+    alb_idle = stage.one("aws_lb")["idle_timeout"]
+    assert server["timeout"]["per_request_timeout_seconds"] >= alb_idle
+    assert server["timeout"]["idle_timeout_seconds"] >= alb_idle

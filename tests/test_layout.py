@@ -93,7 +93,7 @@ def test_modules_have_no_import_cycles():
     loading changed. Imports under `if TYPE_CHECKING:` do not count: they never run, they only
     name types for annotations. `from pkg import X` is an edge to the submodule pkg.X when X is one,
     else to pkg's __init__: so a submodule importing a name from its own re-exporting package
-    (modules/config/rules.py doing `from modules.config import EnvConfig`) is a cycle, while
+    (modules/config/rules/ports.py doing `from modules.config import EnvConfig`) is a cycle, while
     `from modules.commands import EXIT_OK` (an __init__ that imports its submodules lazily) is not.
     The implicit step of running a parent package's __init__ before a submodule is not an edge:
     every package that re-exports its submodules would otherwise be a 'cycle'.

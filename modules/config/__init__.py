@@ -10,7 +10,7 @@ Layout (one concern per module):
   data.py       cache, database, secrets, volumes, logs
   registry.py   registry (ECR, pull-through cache)
   env.py        EnvConfig: the whole file and its derived views; runs the rules
-  rules.py      cross-field rules, small named functions registered in RULES
+  rules/        cross-field rules, small named functions by concern, registered in rules.RULES
   capacity.py   instance specs and the capacity fit (one of the rules)
   loading.py    load(): file reading, YAML, error collection and rendering (ConfigError)
 

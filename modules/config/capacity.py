@@ -6,7 +6,7 @@ silently caps the services. Both are caught here, before anything is synthesized
 
 To support another instance type, add a row to INSTANCE_SPECS (values from
 `aws ec2 describe-instance-types --instance-types TYPE`). Pure Python: no jsii; the fit check is
-the rule `tasks_fit_capacity` of modules/config/rules.py.
+the rule `tasks_fit_capacity` of modules/config/rules/capacity.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from modules.config.services import Kind
 
-if TYPE_CHECKING:  # annotations only: env.py imports rules.py, which imports this module
+if TYPE_CHECKING:  # annotations only: env.py imports the rules, which import this module
     from modules.config.env import EnvConfig
 
 CPU_UNITS_PER_VCPU = 1024  # ECS registers every vCPU as 1024 units; the agent reserves no CPU of its own

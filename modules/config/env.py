@@ -1,7 +1,7 @@
 """EnvConfig: one env file (envs/<name>.yaml) as typed objects, with the views constructs read.
 
 The sections are defined by concern in the sibling modules; the cross-field rules live in
-modules/config/rules.py and run here, after every section has validated, so that
+modules/config/rules/ (registered in its RULES) and run here, after every section has validated, so that
 `EnvConfig.model_validate(data)` rejects everything `load()` rejects.
 """
 

@@ -1,4 +1,4 @@
-"""modules/config/rules.py: each cross-field rule rejects what it states and passes what it allows.
+"""modules/config/rules/: each cross-field rule rejects what it states and passes what it allows.
 
 One row per case in CASES: (rule, how stage.yaml is changed, field path of the problem or None when
 the rule must pass, words the message must contain). Every rule in RULES has at least one failing
@@ -7,6 +7,9 @@ skipped), then the rule is called directly.
 """
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import pytest
 from pydantic import ValidationError
@@ -203,9 +206,17 @@ def test_every_rule_is_registered_once_documented_and_tested():
         assert rule.__doc__ and rule.__doc__.strip(), f"{rule.__name__} states no rule in its docstring"
         kinds = {path is not None for r, _, path, _ in CASES if r is rule}
         assert kinds == {True, False}, f"{rule.__name__} needs a failing and a passing case in CASES"
-    public = {name for name, obj in vars(rules).items()
-              if callable(obj) and getattr(obj, "__module__", None) == rules.__name__ and not name.startswith("_")}
-    assert public - set(names) == {"check", "problems", "only_when_consistent"}, "a rule is not in RULES"
+    public = {name for module in _rule_modules() for name, obj in vars(module).items()
+              if callable(obj) and getattr(obj, "__module__", None) == module.__name__ and not name.startswith("_")}
+    assert public - set(names) == {"check", "problems", "only_when_consistent", "undefined"}, "a rule is not in RULES"
+
+
+def _rule_modules() -> list:
+    """The package modules/config/rules/ and every module in it."""
+    found = [rules]
+    for info in pkgutil.walk_packages(rules.__path__, rules.__name__ + "."):
+        found.append(importlib.import_module(info.name))
+    return found
 
 
 def test_stage_passes_every_rule(stage_cfg):

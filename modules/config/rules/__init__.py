@@ -1,0 +1,108 @@
+"""Cross-field rules of the env file: checks that need more than one section.
+
+Each rule is a function `rule(cfg) -> list[Problem]` whose docstring states the rule, defined in the
+module of its concern and registered once in RULES below. EnvConfig runs them in RULES order after every
+section has validated (`check()`), and every problem found is reported at once. Adding a rule: one
+function in its concern's module (a new module for a new concern), one line in RULES, a failing and a
+passing case in tests/config/ (test_config_rules*.py).
+
+  images.py      ECR repositories, pull-through cache, image tags
+  names.py       generated AWS resource names within AWS's length/character limits
+  references.py  names given by one section are defined in another; depends_on has no cycle
+  ports.py       ports, port names and the Service Connect mesh
+  edge.py        the ALB's targets and Grafana's OIDC secret
+  capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
+  common.py      what the rule modules share (never import this __init__ from them: a cycle)
+
+Rules read the EnvConfig by duck typing (its views: task_owners(), containers_of(), ...), so no rule
+module imports modules/config/env.py at run time: env.py imports this package, no cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from modules.config.base import CrossFieldErrors, Problem
+from modules.config.rules.capacity import (
+    gpus_on_gpu_providers,
+    scheduled_tasks_run_inside_off_hours,
+    tasks_fit_capacity,
+)
+from modules.config.rules.common import Rule, only_when_consistent
+from modules.config.rules.edge import (
+    alb_target_is_a_service_port,
+    grafana_target_is_a_service_port,
+    oidc_client_secret_is_plain,
+)
+from modules.config.rules.images import (
+    cache_upstreams_need_pull_through,
+    docker_hub_has_credentials,
+    one_build_one_source,
+    public_images_are_cacheable,
+    pull_through_prefix_fits,
+    tag_env_var_is_not_the_synth_tag,
+)
+from modules.config.rules.names import cache_id_fits
+from modules.config.rules.ports import (
+    jobs_use_dns_names,
+    port_allow_from_narrows,
+    port_names_are_unique,
+    ports_are_unique_per_task,
+)
+from modules.config.rules.references import (
+    hosts_own_a_task,
+    no_dependency_cycles,
+    section_references_resolve,
+    service_references_resolve,
+    variables_are_set_once,
+)
+
+if TYPE_CHECKING:  # annotations only: env.py imports this package
+    from modules.config.env import EnvConfig
+
+__all__ = ["RULES", "Rule", "check", "only_when_consistent", "problems"]
+
+RULES: list[Rule] = [
+    cache_upstreams_need_pull_through,
+    pull_through_prefix_fits,
+    public_images_are_cacheable,
+    docker_hub_has_credentials,
+    cache_id_fits,
+    tag_env_var_is_not_the_synth_tag,
+    one_build_one_source,
+    service_references_resolve,
+    hosts_own_a_task,
+    section_references_resolve,
+    variables_are_set_once,
+    ports_are_unique_per_task,
+    port_allow_from_narrows,
+    port_names_are_unique,
+    jobs_use_dns_names,
+    gpus_on_gpu_providers,
+    scheduled_tasks_run_inside_off_hours,
+    alb_target_is_a_service_port,
+    grafana_target_is_a_service_port,
+    oidc_client_secret_is_plain,
+    no_dependency_cycles,
+    tasks_fit_capacity,
+]
+
+
+def problems(cfg: EnvConfig, skip: Iterable[str] = ()) -> list[Problem]:
+    """Every problem the rules find, in RULES order; rules named in `skip` are left out."""
+    found: list[Problem] = []
+    for rule in RULES:
+        if rule.__name__ in skip:
+            continue
+        if getattr(rule, "only_when_consistent", False) and found:
+            break
+        found += rule(cfg)
+    return found
+
+
+def check(cfg: EnvConfig, skip: Iterable[str] = ()) -> None:
+    """Raise CrossFieldErrors listing every problem; return when the config passes every rule."""
+    found = problems(cfg, skip)
+    if found:
+        raise CrossFieldErrors(found)

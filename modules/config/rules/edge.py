@@ -1,0 +1,51 @@
+"""The ALB's targets: the listener and Grafana forward to a long-running service's port; OIDC's secret."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modules.config.base import Problem
+from modules.config.rules.common import undefined
+from modules.config.services import Kind
+
+if TYPE_CHECKING:  # annotations only: env.py imports the rules
+    from modules.config.env import EnvConfig
+
+
+def _long_running_port(cfg: EnvConfig, section: tuple, service: str, port: int) -> list[Problem]:
+    """`service` is a defined long-running service and `port` one of its ports."""
+    problems = undefined(section + ("service",), service, cfg.services, "service")
+    svc = cfg.services.get(service)
+    if svc is None:
+        return problems
+    ports = [pm.port for pm in svc.ports]
+    if svc.kind != Kind.service or svc.host:
+        problems.append((section + ("service",), f"'{service}' is not a long-running service"))
+    elif port not in ports:
+        problems.append((section + ("port",), f"port {port} is not a port of '{service}' ({ports})"))
+    return problems
+
+def alb_target_is_a_service_port(cfg: EnvConfig) -> list[Problem]:
+    """alb.target names a long-running service and one of its container ports."""
+    return _long_running_port(cfg, ("alb", "target"), cfg.alb.target.service, cfg.alb.target.port)
+
+def grafana_target_is_a_service_port(cfg: EnvConfig) -> list[Problem]:
+    """When Grafana is exposed (vpn/sso, or internal with allowed_cidrs), alb.grafana names a long-running
+    service and one of its ports."""
+    grafana = cfg.alb.grafana
+    if grafana.exposure == "internal" and not grafana.allowed_cidrs:
+        return []
+    return _long_running_port(cfg, ("alb", "grafana"), grafana.service, grafana.port)
+
+def oidc_client_secret_is_plain(cfg: EnvConfig) -> list[Problem]:
+    """alb.grafana.oidc.client_secret names a plain secret set out of band (no generate, no keys)."""
+    oidc = cfg.alb.grafana.oidc
+    if not oidc:
+        return []
+    loc = ("alb", "grafana", "oidc", "client_secret")
+    problems = undefined(loc, oidc.client_secret, cfg.secrets, "secret")
+    client_secret = cfg.secrets.get(oidc.client_secret)
+    if client_secret is not None and (client_secret.generate or client_secret.keys):
+        problems.append((loc, f"secret '{oidc.client_secret}' must be a plain secret set out of "
+                              "band (the IdP issues it): no 'generate', no 'keys'"))
+    return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -36,14 +37,19 @@ def _cidr(value: Any) -> str:
 Cidr = Annotated[str, BeforeValidator(_cidr)]
 
 
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_:-]+")
+
+
 def dotted(loc: tuple) -> str:
-    """('services', 'api', 'ports', 0) -> 'services.api.ports[0]'."""
+    """('services', 'api', 'ports', 0) -> 'services.api.ports[0]'; a key with a space or a dot is quoted:
+    ('secrets', 'api env') -> "secrets.'api env'"."""
     out = ""
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            out += ("." if out else "") + (text if PLAIN_KEY.fullmatch(text) else repr(text))
     return out
 
 

@@ -1,18 +1,36 @@
 """Loading an env file: reading, YAML, schema validation, and every problem rendered as `file: path: problem`.
 
 Imports only pydantic and PyYAML (no jsii), so bad input is reported in well under a second.
+Everything a file can do wrong before the schema sees it is an input error here, not a crash:
+not a readable regular file, not UTF-8, not YAML, nested absurdly deep, a key given twice in one
+mapping (YAML would keep the last silently), or an unquoted scalar that YAML 1.1 turns into a
+number nobody meant (`472:0` is base 60, `0700` is octal).
 """
 
 from __future__ import annotations
 
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from modules.config.base import CrossFieldErrors, dotted
+from modules.config.base import ENV_VAR_PATTERN, NAME_PATTERN, CrossFieldErrors, dotted
 from modules.config.env import EnvConfig
+
+# An env file is a handful of levels deep; far deeper is a runaway edit (or hostile input) and would
+# exhaust Python's recursion in the YAML composer or the schema.
+MAX_NESTING = 32
+YAML_INT, YAML_FLOAT, YAML_BOOL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
+# YAML 1.1 (PyYAML) forms that YAML 1.2 (editors, the JSON Schema tooling) reads differently.
+SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
+LEADING_ZERO_OCTAL = re.compile(r"[-+]?0[0-7_]+")
+PATTERN_WORDS = {  # schema patterns in words, for "must match" messages
+    NAME_PATTERN: "a name: 2-32 lower-case letters, digits and '-', starting with a letter, not ending with '-'",
+    ENV_VAR_PATTERN: "an env var name: letters, digits and '_', not starting with a digit",
+}
 
 
 class ConfigError(Exception):
@@ -57,10 +75,26 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+def _is_schema_tag(part: Any) -> bool:
+    """pydantic puts validator and union-member names into locations (`constrained-str`,
+    `function-after[...]`); they are not keys of the file."""
+    return isinstance(part, str) and ("[" in part or part.startswith(("function-", "constrained-")))
+
+
+def _pattern_message(err: dict) -> str:
+    pattern = err.get("ctx", {}).get("pattern", "")
+    return PATTERN_WORDS.get(pattern, f"text matching {pattern}")
+
+
+def _problems(exc: ValidationError, scalars: dict[tuple, tuple[str, Any]]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
+    key_errors: dict[tuple, list[dict]] = {}  # a mapping key that is not an allowed name (union: one per form)
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        if "[key]" in err["loc"]:
+            loc = tuple(err["loc"][: err["loc"].index("[key]")])
+            key_errors.setdefault(loc, []).append(err)
+            continue
+        loc = tuple(p for p in err["loc"] if not _is_schema_tag(p))
         ctx_error = err.get("ctx", {}).get("error")
         if isinstance(ctx_error, CrossFieldErrors):
             problems.extend((dotted(loc + sub), msg) for sub, msg in ctx_error.errors)
@@ -71,27 +105,157 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
             msg = f"unknown key '{loc[-1]}'" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"{err['input']!r} is not {_pattern_message(err)}"
         elif "input" in err and not isinstance(err["input"], (dict, list)) and err["type"] not in ("value_error",):
             msg = f"{msg} (got {err['input']!r})"
-        problems.append((dotted(loc), msg))
+        if loc in scalars:
+            text, value = scalars[loc]
+            msg += (f"; YAML read the unquoted {text} as the {type(value).__name__} {value!r}: "
+                    f"if you mean the text, quote it: '{text}'")
+        if (dotted(loc), msg) not in problems:  # a union reports one error per member
+            problems.append((dotted(loc), msg))
+    for loc, errs in key_errors.items():
+        key = loc[-1]
+        if all(e["type"] == "string_pattern_mismatch" for e in errs):
+            forms = " or ".join(dict.fromkeys(_pattern_message(e) for e in errs))
+            problems.append((dotted(loc), f"the key {key!r} is not allowed: it must be {forms}"))
+        else:
+            msgs = "; ".join(dict.fromkeys(e["msg"] for e in errs))
+            problems.append((dotted(loc), f"the key {key!r} is not allowed: {msgs}"))
     return problems
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or a ConfigError saying why it cannot be read (with the OS's reason)."""
+    try:
+        info = path.stat()  # follows symlinks: a loop fails here with ELOOP
+    except FileNotFoundError:
+        raise ConfigError(path, [("", "file not found")]) from None
+    except OSError as exc:
+        raise ConfigError(path, [("", f"cannot read the env file: {exc.strerror}")]) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(path, [("", "is a directory; --env-file takes a YAML file (e.g. envs/stage.yaml)")])
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever
+        raise ConfigError(path, [("", "is not a regular file (a FIFO, socket or device); --env-file takes a "
+                                      "YAML file")])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(path, [("", f"cannot read the env file: {exc.strerror}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(path, [("", f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                                      f"(line {line}, column {column}) is not valid UTF-8; save the file as "
+                                      "UTF-8 (an editor's 'encoding' setting, or iconv -f latin1 -t utf-8)")]) from None
+
+
+def _key_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_object(node)
+        return value if isinstance(value, (str, int, float, bool)) or value is None else node.value
+    return f"<{node.id} at line {node.start_mark.line + 1}>"
+
+
+class _Inspection:
+    """Walks the composed YAML tree once: duplicate keys, nesting depth, YAML 1.1 number surprises."""
+
+    def __init__(self, loader: yaml.SafeLoader):
+        self.loader = loader
+        self.problems: list[tuple[str, str]] = []
+        self.scalars: dict[tuple, tuple[str, Any]] = {}  # path -> (source text, value) of unquoted non-strings
+        self._seen: set[int] = set()  # an alias is walked once (no exponential "billion laughs" walk)
+
+    def walk(self, node: yaml.Node, path: tuple, depth: int) -> None:
+        if id(node) in self._seen:
+            return
+        self._seen.add(id(node))
+        if depth > MAX_NESTING:
+            self.problems.append((dotted(path), f"nested more than {MAX_NESTING} levels deep (line "
+                                                f"{node.start_mark.line + 1}); an env file needs a handful"))
+            return
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = _key_text(self.loader, key_node)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        self.problems.append((dotted(path + (key,)), (
+                            f"duplicate key {key!r} at line {line} (first at line {first[key]}): YAML would "
+                            "silently keep only the last one; remove one or merge them")))
+                    else:
+                        first[key] = line
+                except TypeError:  # an unhashable key: the schema reports it
+                    pass
+                self.walk(value_node, path + (key,), depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, path + (index,), depth + 1)
+        elif isinstance(node, yaml.ScalarNode) and node.style is None and node.tag in (YAML_INT, YAML_FLOAT, YAML_BOOL):
+            self._scalar(node, path)
+
+    def _scalar(self, node: yaml.ScalarNode, path: tuple) -> None:
+        text = node.value
+        value = self.loader.construct_object(node)
+        if node.tag in (YAML_INT, YAML_FLOAT) and SEXAGESIMAL.fullmatch(text):
+            self.problems.append((dotted(path), (
+                f"YAML 1.1 reads the unquoted {text} as the base-60 number {value}; quote it ('{text}') "
+                "if it is text such as uid:gid, or write the number in decimal")))
+        elif node.tag == YAML_INT and LEADING_ZERO_OCTAL.fullmatch(text):
+            self.problems.append((dotted(path), (
+                f"YAML 1.1 reads the unquoted {text} as the octal number {value} (YAML 1.2 as {int(text.replace('_', ''))}); "
+                f"quote it ('{text}') if it is text such as a file mode, or write it without the leading 0")))
+        else:
+            self.scalars[path] = (text, value)
+
+
+def parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple, tuple[str, Any]]]:
+    """The document as data, plus the source text of its unquoted non-string scalars by path."""
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character such as NUL: not a text file
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(path, [("", f"character #x{exc.character:04x} at offset {exc.position} (line {line}) is "
+                                      "not allowed in YAML; is this a text file?")]) from None
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ConfigError(path, [("", f"nested too deeply for the YAML parser; an env file needs a handful "
+                                          f"of levels (at most {MAX_NESTING})")]) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or exc
+            raise ConfigError(path, [("", f"malformed YAML: {where}{problem}")]) from None
+        if node is None:
+            return None, {}
+        inspection = _Inspection(loader)
+        try:
+            inspection.walk(node, (), 0)
+            if inspection.problems:
+                raise ConfigError(path, inspection.problems)
+            return loader.construct_document(node), inspection.scalars
+        except yaml.YAMLError as exc:  # e.g. an unknown !tag, a bad timestamp
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            raise ConfigError(path, [("", f"malformed YAML: {where}{getattr(exc, 'problem', None) or exc}")]) from None
+    finally:
+        loader.dispose()
 
 
 def load(path: Path | str) -> EnvConfig:
     """Read and validate one env file. Raises ConfigError with every problem found."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(path, [("", "file not found")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(path, [("", f"malformed YAML: {where}{getattr(exc, 'problem', exc)}")]) from None
+    raw, scalars = parse_yaml(path, read_text(path))
     if not isinstance(raw, dict):
         raise ConfigError(path, [("", f"must be a YAML mapping of sections, got {type(raw).__name__}")])
     try:
         cfg = EnvConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(path, _problems(exc)) from None
+        raise ConfigError(path, _problems(exc, scalars)) from None
     return cfg

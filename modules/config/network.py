@@ -57,19 +57,29 @@ class Network(Strict):
 
     @model_validator(mode="after")
     def _subnets_fit(self) -> Network:
+        """One public + one private subnet per AZ, carved as equal blocks from the VPC. AWS subnets, like
+        VPCs, are /16 to /28 (VPC User Guide, "Subnet sizing"), so a small VPC may hold too few."""
         vpc = ipaddress.ip_network(self.vpc_cidr)
+        needed = 2 * self.az_count
+        split_bits = (needed - 1).bit_length()  # equal blocks come in powers of two
+        smallest_subnet = VPC_PREFIX_RANGE[1]
+        if vpc.prefixlen + split_bits > smallest_subnet:
+            raise ValueError(
+                f"the VPC {self.vpc_cidr} is too small for {needed} subnets ({self.az_count} AZs x public+private): "
+                f"the smallest subnet AWS allows is /{smallest_subnet} (16 addresses), so the VPC needs a prefix of "
+                f"/{smallest_subnet - split_bits} or shorter; use a larger vpc_cidr (e.g. 10.40.0.0/16) or fewer AZs"
+            )
+        longest_fitting = vpc.prefixlen + split_bits
         if self.subnet_prefix < vpc.prefixlen:
             raise ValueError(
                 f"subnet_prefix /{self.subnet_prefix} is larger than the VPC {self.vpc_cidr}; "
-                f"use a prefix between /{vpc.prefixlen} and /28"
+                f"use a prefix between /{longest_fitting} and /{smallest_subnet}"
             )
-        needed = 2 * self.az_count  # one public + one private subnet per AZ
-        available = 2 ** (self.subnet_prefix - vpc.prefixlen)
-        if needed > available:
+        if self.subnet_prefix < longest_fitting:
             raise ValueError(
                 f"{needed} subnets of /{self.subnet_prefix} ({self.az_count} AZs x public+private) "
-                f"do not fit in {self.vpc_cidr} (room for {available}); use a longer subnet_prefix "
-                f"or a larger vpc_cidr"
+                f"do not fit in {self.vpc_cidr} (room for {2 ** (self.subnet_prefix - vpc.prefixlen)}); use a "
+                f"subnet_prefix between /{longest_fitting} and /{smallest_subnet}, or a larger vpc_cidr"
             )
         return self
 

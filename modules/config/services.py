@@ -168,6 +168,10 @@ class Scaling(Strict):
 def _names_list_or_map(value: Any) -> Any:
     """`[A, B]` is short for `{A: A, B: B}` (env var name = parameter/secret name)."""
     if isinstance(value, list):
+        not_names = [item for item in value if not isinstance(item, str)]
+        if not_names:  # a nested list or mapping: a ValueError is reported with the field, a TypeError would crash
+            raise ValueError(f"the short form is a list of names (e.g. [API_KEY, DB_URL]); got {not_names[0]!r}; "
+                             "for env var -> name pairs use a mapping")
         return {item: item for item in value}
     return value
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import json
+
 import pytest
 import yaml
 
 from conftest import STAGE_FILE, run_main, variant
-from modules.config import load
+from modules.config import EnvConfig, load
+from modules.config.loading import _problems
 
 
 def _set(path: str, value):
@@ -88,7 +92,7 @@ BAD_ENV_FILES = [
      "cluster.capacity_providers.general.max_size", ["api x12", "raise max_size to at least"]),
     # network and edge (modules/network.py, security_groups.py, alb.py)
     ("subnet-larger-than-vpc", _set("network.vpc_cidr", "10.40.0.0/22"), "network",
-     ["subnet_prefix /20 is larger than the VPC 10.40.0.0/22", "between /22 and /28"]),
+     ["subnet_prefix /20 is larger than the VPC 10.40.0.0/22", "between /24 and /28"]),
     ("alb-without-sources", _set("alb.allowed_cidrs", []), "alb.allowed_cidrs", ["at least 1"]),
     ("grafana-open-to-everyone", _set("alb.grafana", {"exposure": "vpn", "host": "grafana.example.com",
                                                       "allowed_cidrs": ["0.0.0.0/0"]}),
@@ -173,6 +177,8 @@ def previous_output(tmp_path):
     stack = out / "stacks" / "araquem-stage"
     stack.mkdir(parents=True)
     (stack / "cdk.tf.json").write_text('{"earlier": true}')
+    (out / "manifest.json").write_text(json.dumps({"version": "0.21.0", "stacks": {"araquem-stage": {
+        "workingDirectory": "stacks/araquem-stage", "synthesizedStackPath": "stacks/araquem-stage/cdk.tf.json"}}}))
     return out
 
 
@@ -247,3 +253,31 @@ def test_every_problem_is_reported_at_once(tmp_path):
     proc = run_main("--env-file", str(env_file))
     assert proc.returncode == 2
     assert "services.api.depends_on[0]" in proc.stderr and "services.ollama.volumes[0].volume" in proc.stderr
+
+
+def _leaf_paths(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path + (key,)
+            yield from _leaf_paths(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield path + (index,)
+            yield from _leaf_paths(value, path + (index,))
+
+
+def test_a_wrong_shape_anywhere_is_an_input_error_not_a_crash():
+    """A nested list or mapping in place of any value of stage.yaml: a validator that assumed names (a
+    TypeError: unhashable list) would crash with a traceback; every one must be a field error."""
+    base = yaml.safe_load(STAGE_FILE.read_text())
+    for path in _leaf_paths(base):
+        for wrong in ([["x"]], {"a": [1]}):
+            data = copy.deepcopy(base)
+            node = data
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = wrong
+            try:
+                EnvConfig.model_validate(data)
+            except ValueError as exc:  # pydantic's ValidationError; anything else propagates and fails
+                assert _problems(exc, {}), path

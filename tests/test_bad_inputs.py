@@ -20,6 +20,11 @@ STAGE_TEXT = STAGE_FILE.read_text(encoding="utf-8")
 STATE = b'{"version": 4, "serial": 12, "lineage": "keep-me"}'
 
 
+def line_of(text: str) -> int:
+    """The 1-based line of stage.yaml that starts with `text`."""
+    return next(n for n, line in enumerate(STAGE_TEXT.splitlines(), 1) if line.startswith(text))
+
+
 def stage_with(old: str, new: str) -> str:
     assert old in STAGE_TEXT, old
     return STAGE_TEXT.replace(old, new, 1)
@@ -31,15 +36,16 @@ BAD_FILES = [
      ["not UTF-8 text", "byte 0xe3 at offset 3 (line 1, column 4)", "save the file as UTF-8"]),
     ("binary", bytes(range(256)) * 4, ["not UTF-8 text", "byte 0x80", "save the file as UTF-8"]),
     ("nul-character", STAGE_TEXT.replace("project: araquem", "project: araq\0uem"),
-     ["character #x0000", "line 5", "not allowed in YAML"]),
+     ["character #x0000", f"line {line_of('project:')}", "not allowed in YAML"]),
     ("nested-beyond-the-parser", "network: " + "[" * 5000, ["nested too deeply", "at most 32"]),
     ("nested-beyond-the-limit", "network: " + "[" * 40 + "]" * 40 + "\n", ["network[0][0]", "nested more than 32"]),
     ("duplicate-service", stage_with("  ollama:\n", "  api:\n    cpu: 1\n  ollama:\n"),
-     ["services.api: duplicate key 'api' at line", "(first at line 109)", "keep only the last"]),
+     ["services.api: duplicate key 'api' at line", f"(first at line {line_of('  api:')})", "keep only the last"]),
     ("duplicate-top-level", STAGE_TEXT + "region: eu-west-1\n",
-     ["region: duplicate key 'region'", "(first at line 7)"]),
+     ["region: duplicate key 'region'", f"(first at line {line_of('region:')})"]),
     ("duplicate-tag", stage_with("  ManagedBy: cdktf\n", "  ManagedBy: cdktf\n  Project: other\n"),
-     ["tags.Project: duplicate key 'Project' at line 12 (first at line 9)"]),
+     [f"tags.Project: duplicate key 'Project' at line {line_of('  ManagedBy:') + 1} "
+      f"(first at line {line_of('  Project:')})"]),
     ("sexagesimal-user", stage_with('user: "472:0"', "user: 472:0"),
      ["services.grafana.user", "base-60 number 28320", "quote it ('472:0')"]),
     ("octal-permissions", stage_with("grafana: {uid: 472, gid: 0}", "grafana: {uid: 472, gid: 0, permissions: 0700}"),

@@ -164,6 +164,8 @@ BAD_ARGUMENTS = [
      [f"parent directory {{tmp}}/no/such does not exist"]),
     ("tmpdir-missing", _missing_tmpdir, {"TMPDIR": "{tmp}/gone"}, ["TMPDIR={tmp}/gone: No such file or directory",
                                                                   "unset TMPDIR"]),
+    ("lock-timeout-not-a-number", lambda tmp: ["--outdir", str(tmp / "fresh-out")],
+     {"ARAQUEM_SYNTH_LOCK_TIMEOUT": "ten minutes"}, ["ARAQUEM_SYNTH_LOCK_TIMEOUT='ten minutes': seconds"]),
     ("no-git-binary", lambda tmp: ["--outdir", str(tmp / "fresh-out")], {"PATH": "{tmp}", "ARAQUEM_IMAGE_TAG": None},
      ["no image tag: set ARAQUEM_IMAGE_TAG", "running git failed: No such file or directory"]),
 ]

@@ -180,7 +180,11 @@ def output_lock(outdir: Path, timeout: float | None = None):
 
     The lock file stays (removing it would let a waiter lock an unlinked file); it names its holder."""
     if timeout is None:
-        timeout = float(os.environ.get(LOCK_TIMEOUT_VAR) or DEFAULT_LOCK_TIMEOUT_S)
+        setting = os.environ.get(LOCK_TIMEOUT_VAR) or str(DEFAULT_LOCK_TIMEOUT_S)
+        try:
+            timeout = float(setting)
+        except ValueError:
+            raise UsageError(f"{LOCK_TIMEOUT_VAR}={setting!r}: seconds to wait for another synth, e.g. 600") from None
     lock_path = outdir.parent / f".{outdir.name}.lock"
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)

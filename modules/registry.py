@@ -56,7 +56,7 @@ class Registry(Construct):
         for build in builds:
             repo = EcrRepository(
                 self, f"repo_{build}",
-                name=f"{cfg.name}/{build}",
+                name=cfg.repository_name(build),
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
                 encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type=cfg.registry.encryption)],

@@ -210,6 +210,15 @@ def test_deploy_workflow_shape(stage_cfg):
     assert "id-token" not in plan_job["permissions"]
 
 
+def test_deploy_runs_preflight_with_the_deploy_role_before_anything_is_pushed_or_applied():
+    wf = load(DEPLOY)
+    preflight = step(wf, "deploy", "Preflight")
+    assert preflight["run"] == '.venv/bin/python main.py preflight --env "$ARAQUEM_ENV"'
+    credentials = next(i for i, s in enumerate(steps(wf, "deploy"))
+                       if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
+    assert credentials < index(wf, "deploy", "Preflight") < index(wf, "deploy", "1. Build")
+
+
 def test_no_workflow_tags_images_with_the_commit(stage_cfg):
     # docker/ images are content-addressed at synth; a commit-derived tag would restart them on every merge
     for path in ALL:

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {  # command name -> module
     "reference": "modules.commands.reference",
     "plan-summary": "modules.commands.plan_summary",
     "cost": "modules.commands.cost",
+    "preflight": "modules.commands.preflight",
 }
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -36,6 +36,7 @@ PULL_THROUGH_UPSTREAMS: dict[str, tuple[str, bool]] = {
     "k8s": ("registry.k8s.io", False),
 }
 DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+PULL_THROUGH_SECRET_PREFIX = "ecr-pullthroughcache/"  # the only secrets ECR's pull-through service role may read
 DOCKER_HUB_SECRET_KEYS = ["accessToken", "username"]  # the keys ECR reads from the credentials secret
 PULL_THROUGH_PREFIX_MAX = 30  # ECR's limit on a rule's repository prefix
 SSM_STANDARD_VALUE_MAX = 4096  # characters in a Standard-tier SSM parameter value

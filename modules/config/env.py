@@ -21,6 +21,7 @@ from modules.config.defaults import (
     DEFAULT_REGION,
     DEFAULT_SECRET_RECOVERY_DAYS,
     DEFAULT_SERVICE_CONNECT_NAMESPACE,
+    PULL_THROUGH_SECRET_PREFIX,
     SSM_STANDARD_VALUE_MAX,
 )
 from modules.config.edge import Alb, TerraformCloud
@@ -116,6 +117,12 @@ class EnvConfig(Strict):
         return {pm.port: list(pm.allow_from if pm.allow_from is not None else default)
                 for svc in self.containers_of(owner).values() for pm in svc.ports}
 
+    def secret_name(self, name: str) -> str:
+        """The Secrets Manager name of `secrets.<name>`: `<project>-<env>/<name>`, under ECR's pull-through
+        prefix for the Docker Hub login. An `existing` secret must be created with exactly this name."""
+        base = f"{self.name}/{name}"
+        return PULL_THROUGH_SECRET_PREFIX + base if name == self.registry.docker_hub_secret else base
+
     def capacity_provider_of(self, name: str) -> str:
         return self.services[self.task_owner(name)].capacity_provider or self.cluster.default_capacity_provider
 
@@ -126,6 +133,11 @@ class EnvConfig(Strict):
             return []
         found = {pull_through_source(s.image.public)[0] for s in self.services.values() if s.image.public}
         return sorted((found - {None}) | set(self.registry.cache_upstreams))
+
+    def repository_name(self, build: str) -> str:
+        """The ECR repository of the image `image.build: <build>` (modules/registry.py creates it; preflight
+        and the deploy workflow look images up in it)."""
+        return f"{self.name}/{build}"
 
     # ------------------------------------------------------------ cross-field rules
     @model_validator(mode="after")

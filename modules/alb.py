@@ -76,7 +76,7 @@ LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
 class Alb(Construct):
-    """Exposes dns_name, listener_arn, target_group_arn, grafana_target_group_arn (None unless exposed)
+    """Exposes arn, dns_name, listener_arn, target_group_arn, grafana_target_group_arn (None unless exposed)
     and target_groups: {service: {container port: target group ARN}} for the ECS services to register."""
 
     def __init__(self, scope: Construct, id_: str, cfg: EnvConfig, network: Network, security: SecurityGroups,
@@ -95,6 +95,7 @@ class Alb(Construct):
             depends_on=[bucket_policy] if bucket_policy else None,  # the ALB checks it may write before enabling
         )
         self.dns_name: str = lb.dns_name
+        self.arn: str = lb.arn
 
         target = alb_cfg.target
         api_tg = self._target_group("target", target.service, target.port, alb_cfg.health_check.path, network)

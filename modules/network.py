@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cdktf import Fn, Postcondition, TerraformOutput, TerraformResourceLifecycle
+from cdktf import Postcondition, TerraformOutput, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
@@ -81,17 +81,22 @@ class Network(Construct):
         net = cfg.network
         cidrs = net.subnet_cidrs()
 
-        zones = DataAwsAvailabilityZones(
+        # The zones are decided in the env file (or defaulted once by EnvConfig.availability_zones()), never
+        # re-derived on a plan: an impaired or new zone cannot shift a subnet. The lookup only checks, at
+        # plan time, that every named zone exists and is available to this account.
+        self.availability_zones = cfg.availability_zones()
+        by_id = net.zones_by_id
+        DataAwsAvailabilityZones(
             self, "zones", state="available",
-            # regular zones only: Local/Wavelength zones lack NAT gateways and most instance types
-            filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
+            filter=[DataAwsAvailabilityZonesFilter(name="zone-id" if by_id else "zone-name",
+                                                   values=self.availability_zones)],
             lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
-                condition=f"${{length(self.names) >= {net.az_count}}}",
-                error_message=f"network.az_count is {net.az_count} but region {cfg.region} has fewer "
-                              "available availability zones",
+                condition=f"${{length(self.{'zone_ids' if by_id else 'names'}) == {len(self.availability_zones)}}}",
+                error_message=f"network.availability_zones: {', '.join(self.availability_zones)} are not all "
+                              f"available zones of {cfg.region} for this account; name the zones to use",
             )]),
         )
-        self.availability_zones = [Fn.element(zones.names, i) for i in range(net.az_count)]
+        self._zone_arg = "availability_zone_id" if by_id else "availability_zone"
 
         vpc = Vpc(self, "vpc", cidr_block=net.vpc_cidr, enable_dns_support=True,
                   enable_dns_hostnames=True,  # private DNS of the interface endpoints needs both
@@ -143,7 +148,7 @@ class Network(Construct):
     def _subnet(self, tier: str, index: int, cidr: str, vpc_id: str) -> Subnet:
         return Subnet(
             self, f"{tier}_{index}", vpc_id=vpc_id, cidr_block=cidr,
-            availability_zone=self.availability_zones[index],
+            **{self._zone_arg: self.availability_zones[index]},
             map_public_ip_on_launch=False,  # nothing gets a public IP implicitly; the ALB and NAT have their own
             tags={"Name": f"{self._cfg.name}-{tier}-{index + 1}", "Tier": tier},
         )

@@ -145,8 +145,8 @@ def egress_plan(cfg: EnvConfig) -> list[Egress]:
     """Egress per group. Groups that only answer (cache, efs, endpoints) get none: groups are stateful.
 
     A task's group reaches exactly the groups that admit it (the ingress plan read backwards: the services
-    it calls, Redis, EFS, the VPC endpoints; the database adds its own rule) plus HTTPS to the internet.
-    No rule allows all protocols. Security groups do not filter the Amazon DNS resolver, the task metadata
+    it calls, Redis, EFS, the VPC endpoints; the database adds its own rule) plus what the env file declares
+    under the services' `egress` (e.g. the api's HTTPS to its LLM provider). No rule allows all protocols. Security groups do not filter the Amazon DNS resolver, the task metadata
     and credentials endpoints or Amazon Time Sync (VPC user guide, "Security group rules"), so tasks
     need no rule for those; image pulls, secrets and awslogs go through the container instance's network.
     """
@@ -156,8 +156,13 @@ def egress_plan(cfg: EnvConfig) -> list[Egress]:
             rules.append(Egress(rule.source_group, rule.port, rule.destination, None,
                                 f"{rule.source_group[len(TASK_PREFIX):]} to {rule.destination} port {rule.port}"))
     for owner in sorted(cfg.task_owners()):
-        # External APIs (the api's LLM provider, Ollama's model registry) and AWS APIs without an endpoint.
-        rules.append(Egress(task_group(owner), HTTPS_PORT, None, ANYWHERE_IPV4, f"{owner}: HTTPS to the internet"))
+        declared: dict[tuple[int, str], str] = {}
+        for name, svc in sorted(cfg.containers_of(owner).items()):  # the task's containers share its ENI
+            for rule in svc.egress:
+                for cidr in rule.cidrs:
+                    declared.setdefault((rule.port, cidr), rule.description or f"{name} egress (env file)")
+        for (port, cidr), reason in sorted(declared.items()):
+            rules.append(Egress(task_group(owner), port, None, cidr, f"{owner}: {reason}"))
     # ECS agent, ECR, S3, CloudWatch and SSM are all HTTPS; DNS/NTP/metadata are not filtered by groups.
     rules.append(Egress("instances", HTTPS_PORT, None, ANYWHERE_IPV4, "instances: HTTPS to AWS APIs"))
     if cfg.volumes:

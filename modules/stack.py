@@ -22,13 +22,14 @@ from modules.secrets import Secrets
 from modules.namespaces import Namespaces
 from modules.workload import Workload, WorkloadDeps
 from modules.volumes import Volumes
+from modules.waf import Waf
 
 # Services the emulator run (tests/test_emulator.py) points at a local endpoint. Only used with
 # StackOptions.aws_endpoint, which no user-facing command sets.
 EMULATED_SERVICES = (
     "acm", "applicationautoscaling", "autoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "ecs",
     "efs", "elasticache", "elbv2", "events", "iam", "kms", "rds", "s3", "scheduler", "secretsmanager",
-    "servicediscovery", "ssm", "sts",
+    "servicediscovery", "ssm", "sts", "wafv2",
 )
 
 
@@ -58,6 +59,8 @@ class AraquemStack(TerraformStack):
         self.registry = Registry(self, "registry", cfg, options.image_tags, self.secrets)
         # ---- edge (Alb)
         self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets)
+        if cfg.alb.waf.enabled:
+            Waf(self, "waf", cfg, self.alb.arn)
         # ---- compute (Cluster)
         self.cluster = Cluster(self, "cluster", cfg, self.network, self.security)
         # ---- managed data (Cache, Database)

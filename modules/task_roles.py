@@ -42,12 +42,14 @@ def condition(test: str, variable: str, values: list[str]) -> DataAwsIamPolicyDo
     return DataAwsIamPolicyDocumentStatementCondition(test=test, variable=variable, values=values)
 
 
-def assume_role_policy(scope: Construct, deps: WorkloadDeps, principal: str, doc_id: str,
-                       source_account: bool = True) -> str:
+def assume_role_policy(scope: Construct, deps: WorkloadDeps, principal: str, doc_id: str) -> str:
     """A trust policy for an AWS service principal, limited to this account's callers when known."""
     conditions = None
-    if source_account and deps.account_id is not None:
-        # confused-deputy guard: only this account's tasks/schedules may assume the role
+    if deps.account_id is not None:
+        # confused-deputy guard: only this account's tasks/schedules may assume the role. ECS sets
+        # aws:SourceAccount both when it starts a task (execution role) and for the task's containers
+        # (task role); the ECS developer guide recommends it on both ("Task execution IAM role",
+        # "Task IAM role"). aws:SourceArn would need the task ARN, unknown before the task exists.
         conditions = [condition("StringEquals", "aws:SourceAccount", [deps.account_id])]
     doc = DataAwsIamPolicyDocument(
         scope,
@@ -67,15 +69,12 @@ def assume_role_policy(scope: Construct, deps: WorkloadDeps, principal: str, doc
 def execution_role(scope: Construct, task: TaskOwner, log_groups: Mapping[str, CloudwatchLogGroup],
                    secret_refs: Mapping[str, list[SecretRef]]) -> IamRole:
     """The role the ECS agent uses to start the task: images, logs and the task's secrets, nothing else."""
-    # The execution role trusts ECS without a source condition: the agent assumes it before the
-    # task exists, and ECS documents the conditions for task roles only.
     role = IamRole(
         scope,
         "execution_role",
         name=f"{task.prefix}-execution",
         description=f"ECS agent: pull images, write logs, read the secrets of {task.name}'s task",
-        assume_role_policy=assume_role_policy(scope, task.deps, ECS_TASKS_PRINCIPAL, "execution_trust",
-                                              source_account=False),
+        assume_role_policy=assume_role_policy(scope, task.deps, ECS_TASKS_PRINCIPAL, "execution_trust"),
     )
     statements = [
         statement("WriteOwnLogGroups", ["logs:CreateLogStream", "logs:PutLogEvents"],

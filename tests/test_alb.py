@@ -30,6 +30,7 @@ NEW_REGION = "ap-southeast-4"  # opened after Aug 2022: no regional ELB account
 
 def _http_vpn(data):
     data["region"] = NEW_REGION
+    data["network"].pop("availability_zones")  # the new region's default zones
     data["alb"].pop("certificate_arn")
     data["alb"].update(https=False, access_logs=True,
                        grafana={"exposure": "vpn", "host": GRAFANA_HOST, "allowed_cidrs": [VPN]})

@@ -89,3 +89,20 @@ def test_checker_reports_each_violation():
                  "linuxParameters": {"capabilities": {"add": ["SYS_ADMIN"]}, "devices": [{"hostPath": "/dev/mem"}]}}
     problems = task_violations("t", task) + container_violations("t", container)
     assert len(problems) == 7, problems
+
+
+# Containers of stage that keep a writable root filesystem, and why (each other container is read-only,
+# writing only to its EFS volumes and a task-scoped /tmp).
+STAGE_WRITABLE_ROOTS = {
+    "api": "the app repository's image: its write paths are not known here (RAG_INDEX_PATH under /app/data)",
+    "rag-indexer": "the app repository's image: it writes the RAG index it builds",
+    "ollama-init": "the ollama client writes its key pair under ~/.ollama, which is not mounted in this container",
+}
+
+
+def test_read_only_root_everywhere_but_the_listed_images(stage):
+    writable = {name for name, (_, c) in containers(stage).items() if not c.get("readonlyRootFilesystem")}
+    assert writable == set(STAGE_WRITABLE_ROOTS)
+    for name, (_, container) in containers(stage).items():
+        if container.get("readonlyRootFilesystem"):  # somewhere to write: /tmp on a task-scoped volume
+            assert "/tmp" in {m["containerPath"] for m in container.get("mountPoints", [])}, name

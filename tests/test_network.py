@@ -39,6 +39,7 @@ def table_of(synth) -> dict[str, str]:
 
 # A different shape from stage: 3 AZs, one NAT per AZ, no endpoints, no flow logs.
 def _per_az(data):
+    data["network"].pop("availability_zones")  # the default: the region's first az_count zone letters
     data["network"].update(az_count=3, nat="per_az", flow_logs={"enabled": False},
                            endpoints={"s3": False, "ecr": False, "logs": False, "secretsmanager": False,
                                       "ssm": False})
@@ -60,8 +61,7 @@ def test_stage_subnets_one_per_az_and_tier_carved_from_the_vpc(stage, stage_cfg)
     for tier, subnets in tiers.items():
         assert len(subnets) == stage_cfg.network.az_count
         # subnet i of a tier sits in AZ i: one per AZ, none sharing an AZ
-        assert [s["availability_zone"] for _, s in subnets] == [
-            f"${{element(data.aws_availability_zones.{_zones_id(stage)}.names, {i})}}" for i in range(len(subnets))]
+        assert [s["availability_zone"] for _, s in subnets] == stage_cfg.network.availability_zones
         for _, s in subnets:
             net = ipaddress.ip_network(s["cidr_block"])
             assert net.subnet_of(vpc_net) and net.prefixlen == stage_cfg.network.subnet_prefix
@@ -75,11 +75,33 @@ def _zones_id(synth) -> str:
     return lid
 
 
-def test_zone_lookup_fails_plan_when_the_region_has_too_few_zones(stage, stage_cfg):
+def test_zones_are_named_in_the_env_file_and_only_checked_at_plan(stage, stage_cfg):
+    """Subnets use the env file's zones literally (nothing re-derived on a plan); the lookup filters on
+    exactly those names and fails the plan, naming the field, if one is not available to the account."""
+    assert stage_cfg.network.availability_zones == ["us-east-1a", "us-east-1b"]
     zones = stage.data("aws_availability_zones")[_zones_id(stage)]
     assert zones["state"] == "available"
+    assert zones["filter"] == [{"name": "zone-name", "values": ["us-east-1a", "us-east-1b"]}]
     (check,) = zones["lifecycle"]["postcondition"]
-    assert check["condition"] == f"${{length(self.names) >= {stage_cfg.network.az_count}}}"
+    assert check["condition"] == "${length(self.names) == 2}"
+    assert "network.availability_zones" in check["error_message"]
+    assert not [s for s in stage.resources("aws_subnet").values() if "${" in s["availability_zone"]]
+
+
+def test_default_zones_are_the_regions_first_letters(per_az):
+    subnets = subnets_by_tier(per_az)["private"]
+    assert [s["availability_zone"] for _, s in subnets] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+
+def test_zone_ids_pin_physical_zones(synths):
+    def by_id(data):
+        data["network"]["availability_zones"] = ["use1-az1", "use1-az2"]
+    stack = synths.of_data(variant(by_id))
+    zones = next(iter(stack.data("aws_availability_zones").values()))
+    assert zones["filter"] == [{"name": "zone-id", "values": ["use1-az1", "use1-az2"]}]
+    assert zones["lifecycle"]["postcondition"][0]["condition"] == "${length(self.zone_ids) == 2}"
+    for subnet in stack.resources("aws_subnet").values():
+        assert "availability_zone" not in subnet and subnet["availability_zone_id"] in ("use1-az1", "use1-az2")
 
 
 def test_public_tier_routes_through_the_internet_gateway(stage):

@@ -159,6 +159,8 @@ def test_image_reference_parsing():
     from modules.config import pull_through_source
 
     assert pull_through_source("ollama/ollama:0.3.14") == ("docker-hub", "ollama/ollama", ":0.3.14")
+    digest = "sha256:" + "0" * 64  # tag and digest: the tag stays readable, the digest decides
+    assert pull_through_source(f"ollama/ollama:0.3.14@{digest}") == ("docker-hub", "ollama/ollama", f":0.3.14@{digest}")
     assert pull_through_source("redis:7") == ("docker-hub", "library/redis", ":7")  # official images
     assert pull_through_source("public.ecr.aws/a/b@sha256:00") == ("ecr-public", "a/b", "@sha256:00")
     assert pull_through_source("quay.io/prometheus/prometheus:v2.54.1")[0] == "quay"

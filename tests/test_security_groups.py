@@ -119,21 +119,41 @@ def test_no_vpc_internal_cidr_where_a_group_fits(stage, stage_cfg):
             assert not ipaddress.ip_network(rule["cidr_ipv4"]).subnet_of(vpc), rule
 
 
-def test_egress_is_the_ingress_matrix_read_backwards_plus_https_out(stage, stage_cfg):
-    """A task reaches exactly what admits it (peers, Redis, EFS, the endpoints) and HTTPS outside; no group
-    has a catch-all rule."""
+# Internet egress in stage: only what envs/stage.yaml declares under `egress` (task group, port).
+STAGE_DECLARED_EGRESS = {("api", 443), ("ollama", 443)}  # LLM provider APIs; Ollama model pulls
+
+
+def test_egress_is_the_ingress_matrix_read_backwards_plus_what_the_env_file_declares(stage, stage_cfg):
+    """A task reaches exactly what admits it (peers, Redis, EFS, the endpoints) plus its declared `egress`;
+    no group has a catch-all rule."""
     found = rules(stage, "aws_vpc_security_group_egress_rule")
     by_group: dict[str, set] = {}
     for peer, group, port in found:
         by_group.setdefault(group, set()).add((peer, port))
     for owner in stage_cfg.task_owners():
         admitted = {(dest, port) for source, dest, port in STAGE_MATRIX if source == owner}
-        assert by_group[owner] == admitted | {("0.0.0.0/0", 443)}, owner
+        declared = {("0.0.0.0/0", port) for group, port in STAGE_DECLARED_EGRESS if group == owner}
+        assert by_group[owner] == admitted | declared, owner
     assert by_group["api"] >= {("ollama", 11434), ("cache", 6379), ("otel-collector", 4317), ("endpoints", 443)}
     assert by_group["alb"] == {("api", 8000)}  # the ALB reaches its target only
     assert by_group["instances"] == {("0.0.0.0/0", 443), ("efs", 2049), ("grafana", 3000)}
     for answering_only in ("cache", "efs", "endpoints"):  # stateful groups: replies need no egress
         assert answering_only not in by_group
+
+
+def test_declared_egress_of_a_sidecar_opens_its_hosts_task_to_the_listed_cidrs(synths):
+    def declare(data):
+        data["services"]["quality-cron"]["egress"] = [{"port": 8443, "cidrs": ["198.51.100.0/24"],
+                                                        "description": "partner API"}]
+        data["services"]["grafana"]["egress"] = [443]
+    stack = synths.of_data(variant(declare))
+    egress = {(peer, group, port) for peer, group, port in rules(stack, "aws_vpc_security_group_egress_rule")
+              if "/" in peer}
+    assert ("198.51.100.0/24", "api", 8443) in egress and ("0.0.0.0/0", "grafana", 443) in egress
+    assert not [e for e in egress if e[1] == "prometheus"]  # nobody else gains anything
+    (partner,) = [r for r in stack.resources("aws_vpc_security_group_egress_rule").values()
+                  if r.get("cidr_ipv4") == "198.51.100.0/24"]
+    assert partner["description"] == "api: partner API"
 
 
 ALL_PROTOCOLS = {"-1", "all"}
@@ -165,11 +185,10 @@ def test_no_all_protocol_egress_to_anywhere(stage, synths):
     for stack in (stage, synths.of_file(ROOT / "envs" / "dev-eu.yaml")):
         assert stack.resources("aws_vpc_security_group_egress_rule"), "no egress rules synthesized"
         assert all_protocol_egress_to_anywhere(stack.json) == []
-    # and every egress to a CIDR outside the VPC is HTTPS, from a task or the instances
-    names = group_names(stage)
+    # and every egress to a CIDR is one TCP port: HTTPS from the instances, or what a service declares
     for lid, rule in stage.resources("aws_vpc_security_group_egress_rule").items():
         if rule.get("cidr_ipv4") or rule.get("cidr_ipv6"):
-            assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 443, 443), lid
+            assert rule["ip_protocol"] == "tcp" and rule["from_port"] == rule["to_port"], lid
 
 
 def test_all_protocol_egress_check_can_fail():

@@ -30,11 +30,33 @@ def test_execution_roles_read_exactly_the_referenced_secrets(stage):
         assert all(f"workload_{owner}_log_group_" in r and r.endswith(":*") for r in logs)
 
 
-def test_task_roles_are_assumed_by_this_account_only(stage):
+def test_task_and_execution_roles_are_assumed_by_this_account_only(stage):
     for owner in task_definitions(stage):
-        trust = policy_statements(stage, owner, "task_trust")
-        assert trust[0]["principals"] == [{"identifiers": ["ecs-tasks.amazonaws.com"], "type": "Service"}]
-        assert trust[0]["condition"][0]["variable"] == "aws:SourceAccount"
+        for trust_id in ("task_trust", "execution_trust"):
+            trust = policy_statements(stage, owner, trust_id)
+            assert trust[0]["principals"] == [{"identifiers": ["ecs-tasks.amazonaws.com"], "type": "Service"}]
+            assert trust[0]["condition"][0]["variable"] == "aws:SourceAccount", (owner, trust_id)
+
+
+# Service principals that do not set aws:SourceAccount when they assume a role: EC2 hands the instance
+# profile's credentials to the instance itself (no calling resource; IAM user guide, aws:SourceAccount).
+NO_SOURCE_ACCOUNT_PRINCIPALS = ("ec2.",)  # ec2.amazonaws.com, written with the partition's DNS suffix
+
+
+def test_every_service_trust_policy_carries_aws_source_account(stage):
+    """Over every trust policy of the stack, not only the workload's: each aws_iam_role's assume-role
+    document, if its service principal sets aws:SourceAccount, is conditioned on this account."""
+    documents = stage.data("aws_iam_policy_document")
+    checked = 0
+    for lid, role in stage.resources("aws_iam_role").items():
+        doc_id = role["assume_role_policy"].split(".")[2]
+        for stmt in documents[doc_id]["statement"]:
+            principals = {i for p in stmt.get("principals", []) if p["type"] == "Service" for i in p["identifiers"]}
+            if principals and not all(p.startswith(NO_SOURCE_ACCOUNT_PRINCIPALS) for p in principals):
+                variables = {c["variable"] for c in stmt.get("condition", [])}
+                assert "aws:SourceAccount" in variables, (lid, principals)
+                checked += 1
+    assert checked >= 2 * len(task_definitions(stage)), "task and execution roles were not all checked"
 
 
 def test_kms_decrypt_only_with_a_customer_managed_key(stage, synths):

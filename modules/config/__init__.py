@@ -85,6 +85,11 @@ from modules.config.defaults import (
     DEFAULT_TARGET_CAPACITY,
     DEFAULT_TFC_HOSTNAME,
     DEFAULT_TLS_POLICY,
+    DEFAULT_WAF_LOG_RETENTION_DAYS,
+    DEFAULT_WAF_MANAGED_RULE_GROUPS,
+    DEFAULT_WAF_RATE_LIMIT,
+    DEFAULT_WAF_RATE_WINDOW_SECONDS,
+    DEFAULT_WAF_REDACTED_HEADERS,
     DOCKER_HUB_HOSTS,
     DOCKER_HUB_SECRET_KEYS,
     MAX_GRAFANA_SOURCE_CIDRS,
@@ -98,12 +103,13 @@ from modules.config.defaults import (
     SSM_STANDARD_VALUE_MAX,
     VPC_PREFIX_RANGE,
 )
-from modules.config.edge import Alb, AlbHealthCheck, AlbTarget, GrafanaExposure, Oidc, TerraformCloud
+from modules.config.edge import Alb, AlbHealthCheck, AlbTarget, GrafanaExposure, Oidc, TerraformCloud, Waf
 from modules.config.env import EnvConfig
 from modules.config.loading import ConfigError, load
 from modules.config.network import Endpoints, FlowLogs, Network
 from modules.config.registry import Registry, pull_through_source
 from modules.config.services import (
+    EgressRule,
     HealthCheck,
     Image,
     Kind,

@@ -6,6 +6,12 @@ Models and constructs read these names; none invents a default of its own.
 DEFAULT_REGION = "us-east-1"
 DEFAULT_AZ_COUNT = 2
 MIN_AZ_COUNT = 2
+# Default zones: the region's first az_count zone letters (<region>a, <region>b, ...), decided at synth, not
+# re-derived from a data source on every plan. Letters map to different physical zones per account; zone
+# ids (use1-az1) do not (EC2 user guide, "AZ IDs").
+DEFAULT_AZ_LETTERS = "abcdef"
+AZ_NAME_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$"  # us-east-1a
+AZ_ID_PATTERN = r"^[a-z]{2,5}\d-az\d+$"  # use1-az1
 DEFAULT_SUBNET_PREFIX = 20  # /20 = 4,091 usable addresses per subnet; awsvpc tasks use one IP each
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_FLOW_LOG_RETENTION_DAYS = 30
@@ -87,6 +93,21 @@ DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
 DEFAULT_ALB_IDLE_TIMEOUT = 60  # seconds: AWS's default for an ALB (attribute idle_timeout.timeout_seconds)
 ALB_IDLE_TIMEOUT_RANGE = (1, 4000)  # what the ALB accepts
 ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS = 1  # days until incomplete multipart uploads to the ALB log bucket are dropped
+# AWS WAF (alb.waf). Rate-based rules: limit 10-2,000,000,000 requests per IP per evaluation window of
+# 60, 120, 300 or 600 seconds (AWS WAF developer guide, "Rate-based rule statement").
+DEFAULT_WAF_RATE_LIMIT = 1000  # per IP per window: ~3 requests/s sustained, far above one user of the api
+DEFAULT_WAF_RATE_WINDOW_SECONDS = 300
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+WAF_RATE_WINDOWS = (60, 120, 300, 600)
+DEFAULT_WAF_MANAGED_RULE_GROUPS: dict[str, list[str]] = {
+    "AWSManagedRulesCommonRuleSet": [],          # OWASP-style baseline (700 WCU)
+    "AWSManagedRulesKnownBadInputsRuleSet": [],  # Log4j, exploit payloads (200 WCU)
+}
+DEFAULT_WAF_LOG_RETENTION_DAYS = 30
+DEFAULT_WAF_REDACTED_HEADERS = ("authorization", "cookie")  # credentials never reach the WAF logs
+IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"  # an image manifest digest (OCI image spec)
+DEFAULT_EGRESS_CIDRS = ("0.0.0.0/0",)  # an `egress` entry without cidrs: that port to the internet
+SG_DESCRIPTION_PATTERN = r"^[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]*$"  # characters AWS accepts in rule descriptions
 DEFAULT_GRAFANA_SERVICE = "grafana"
 DEFAULT_GRAFANA_PORT = 3000
 DEFAULT_GRAFANA_HEALTH_CHECK_PATH = "/api/health"

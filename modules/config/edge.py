@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -20,7 +20,14 @@ from modules.config.defaults import (
     DEFAULT_HEALTH_CHECK_PATH,
     DEFAULT_TFC_HOSTNAME,
     DEFAULT_TLS_POLICY,
+    DEFAULT_WAF_LOG_RETENTION_DAYS,
+    DEFAULT_WAF_MANAGED_RULE_GROUPS,
+    DEFAULT_WAF_RATE_LIMIT,
+    DEFAULT_WAF_RATE_WINDOW_SECONDS,
+    DEFAULT_WAF_REDACTED_HEADERS,
     MAX_GRAFANA_SOURCE_CIDRS,
+    WAF_RATE_LIMIT_RANGE,
+    WAF_RATE_WINDOWS,
 )
 
 
@@ -113,6 +120,32 @@ class GrafanaExposure(Strict):
         return self
 
 
+class Waf(Strict):
+    """AWS WAFv2 web ACL associated with the ALB: a per-IP rate limit, AWS managed rule groups, logs."""
+
+    enabled: bool = Field(False, description="a WAF web ACL in front of the ALB (on in stage)")
+    rate_limit: int = Field(DEFAULT_WAF_RATE_LIMIT, ge=WAF_RATE_LIMIT_RANGE[0], le=WAF_RATE_LIMIT_RANGE[1],
+                            description="requests one IP may send per window; above it, blocked")
+    rate_limit_window_seconds: int = Field(
+        DEFAULT_WAF_RATE_WINDOW_SECONDS, description="the rate limit's evaluation window: 60, 120, 300 or 600")
+    managed_rule_groups: dict[Annotated[str, Field(pattern=r"^AWSManagedRules[A-Za-z0-9]+$")], list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_WAF_MANAGED_RULE_GROUPS.items()},
+        description="AWS managed rule groups -> rules of the group switched to count-only",
+    )
+    log_retention_days: int = Field(DEFAULT_WAF_LOG_RETENTION_DAYS, ge=1, description="days WAF logs are kept")
+    redacted_headers: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]] = Field(
+        default_factory=lambda: list(DEFAULT_WAF_REDACTED_HEADERS),
+        description="request headers (lower case) redacted from the WAF logs",
+    )
+
+    @field_validator("rate_limit_window_seconds")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        if value not in WAF_RATE_WINDOWS:
+            raise ValueError(f"{value} is not a window AWS WAF offers; use one of {', '.join(map(str, WAF_RATE_WINDOWS))}")
+        return value
+
+
 class Alb(Strict):
     https: bool = Field(True, description="HTTPS listener (HTTP redirects to it)")
     certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:", description="ACM certificate")
@@ -132,6 +165,7 @@ class Alb(Strict):
         "still waiting): above the longest time the target may stay silent, e.g. an api waiting on an LLM",
     )
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
+    waf: Waf = Field(default_factory=Waf, description="WAF in front of the ALB")
 
     @model_validator(mode="after")
     def _certificate(self) -> Alb:

@@ -16,6 +16,7 @@ from modules.config.base import EnvVarName, Name, Strict
 from modules.config.compute import Cluster
 from modules.config.data import Cache, Database, Logs, RecoveryWindow, Secret, Volume
 from modules.config.defaults import (
+    DEFAULT_AZ_LETTERS,
     DEFAULT_DISCOVERY_DNS_NAMESPACE,
     DEFAULT_EFS_THROUGHPUT_MODE,
     DEFAULT_REGION,
@@ -93,6 +94,11 @@ class EnvConfig(Strict):
                     if target != owner and self.services[target].kind == Kind.service:
                         found.add(target)
         return sorted(found)
+
+    def availability_zones(self) -> list[str]:
+        """network.availability_zones, or the region's first az_count zone letters (decided here, once)."""
+        return list(self.network.availability_zones) or [
+            f"{self.region}{letter}" for letter in DEFAULT_AZ_LETTERS[: self.network.az_count]]
 
     @property
     def parameter_prefix(self) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from modules.config.base import Cidr, Strict
 from modules.config.defaults import (
+    AZ_ID_PATTERN,
+    AZ_NAME_PATTERN,
     DEFAULT_AZ_COUNT,
     DEFAULT_FLOW_LOG_RETENTION_DAYS,
     DEFAULT_SUBNET_PREFIX,
@@ -36,12 +39,42 @@ class FlowLogs(Strict):
 class Network(Strict):
     vpc_cidr: Cidr = Field(description="VPC CIDR, e.g. 10.40.0.0/16")
     az_count: int = Field(DEFAULT_AZ_COUNT, ge=MIN_AZ_COUNT, le=6, description="availability zones used")
+    availability_zones: list[Annotated[str, Field(pattern=f"{AZ_NAME_PATTERN}|{AZ_ID_PATTERN}")]] = Field(
+        default_factory=list, description="the zones, by name (us-east-1a) or zone id (use1-az1), one public + "
+        "one private subnet each; default: the region's first az_count zone letters (<region>a, <region>b, ...)")
     subnet_prefix: int = Field(
         DEFAULT_SUBNET_PREFIX, ge=16, le=28, description="prefix length of every public/private subnet"
     )
     nat: Literal["single", "per_az"] = Field("single", description="one NAT gateway, or one per AZ")
     flow_logs: FlowLogs = Field(default_factory=FlowLogs, description="VPC flow logs (on by default)")
     endpoints: Endpoints = Field(default_factory=Endpoints)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_from_zones(cls, value: Any) -> Any:
+        """Named zones set az_count when it is not given."""
+        if isinstance(value, dict) and isinstance(value.get("availability_zones"), list) \
+                and value["availability_zones"] and "az_count" not in value:
+            return {**value, "az_count": len(value["availability_zones"])}
+        return value
+
+    @model_validator(mode="after")
+    def _zones_consistent(self) -> Network:
+        zones = self.availability_zones
+        if not zones:
+            return self
+        if len(zones) != self.az_count:
+            raise ValueError(f"availability_zones names {len(zones)} zones but az_count is {self.az_count}; "
+                             "drop az_count (it follows the list) or make them agree")
+        if len(set(zones)) != len(zones):
+            raise ValueError(f"availability_zones lists a zone twice: {zones}")
+        if len({bool(re.match(AZ_ID_PATTERN, z)) for z in zones}) > 1:
+            raise ValueError("availability_zones mixes zone names and zone ids; use one kind")
+        return self
+
+    @property
+    def zones_by_id(self) -> bool:
+        return bool(self.availability_zones) and bool(re.match(AZ_ID_PATTERN, self.availability_zones[0]))
 
     @field_validator("vpc_cidr")
     @classmethod

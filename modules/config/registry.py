@@ -38,6 +38,9 @@ class Registry(Strict):
     docker_hub_secret: Name | None = Field(
         None, description="secret with Docker Hub username/accessToken (needed for docker-hub upstream)"
     )
+    require_image_digests: bool = Field(
+        False, description="every public image must carry its digest as well as its tag "
+        "(name:tag@sha256:...): the tag says which release, the digest makes it immutable")
     cache_upstreams: list[Literal["docker-hub", "ecr-public", "quay", "k8s"]] = Field(
         default_factory=list,
         description="extra pull-through cache upstreams, e.g. for the base images of docker/ builds",
@@ -51,11 +54,18 @@ class Registry(Strict):
         return value
 
 
+def split_reference(image: str) -> tuple[str, str, str]:
+    """`ollama/ollama:0.3.14@sha256:ab..` -> (`ollama/ollama`, `0.3.14`, `sha256:ab..`); missing parts are ''."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] if ":" in last else ""
+    return (name[: -len(tag) - 1] if tag else name), tag, digest
+
+
 def pull_through_source(image: str) -> tuple[str | None, str, str]:
-    """`ollama/ollama:0.3.14` -> (upstream name or None if ECR cannot cache it, repository, `:tag`/`@digest`)."""
-    at = image.find("@")
-    cut = at if at >= 0 else image.rfind(":") if ":" in image.rsplit("/", 1)[-1] else len(image)
-    name, reference = image[:cut], image[cut:]
+    """`ollama/ollama:0.3.14` -> (upstream name or None if ECR cannot cache it, repository, `:tag[@digest]`)."""
+    name, tag, digest = split_reference(image)
+    reference = (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
     first, _, rest = name.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):  # an explicit registry host
         host, repository = first, rest

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from modules.config.base import EnvVarName, Name, Port, Strict
+from modules.config.base import Cidr, EnvVarName, Name, Port, Strict
 from modules.config.defaults import (
     ALARM_PERIOD_RANGE,
     DEFAULT_DNS_DISCOVERY,
@@ -20,12 +20,16 @@ from modules.config.defaults import (
     SERVICE_CONNECT_PER_REQUEST_TIMEOUT,
     SERVICE_CONNECT_TIMEOUT_MAX,
     DEFAULT_CPU_TARGET_PERCENT,
+    DEFAULT_EGRESS_CIDRS,
     DEFAULT_HEALTH_INTERVAL,
     DEFAULT_HEALTH_RETRIES,
     DEFAULT_HEALTH_START_PERIOD,
     DEFAULT_HEALTH_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEZONE,
+    IMAGE_DIGEST_PATTERN,
+    SG_DESCRIPTION_PATTERN,
 )
+from modules.config.registry import split_reference
 
 
 class Kind(str, Enum):
@@ -41,7 +45,8 @@ class Image(Strict):
 
     build: Name | None = Field(None, description="ECR repository name; built from docker/ or the app repo")
     dockerfile: str | None = Field(None, description="Dockerfile in this repo (docker/...); omit if the app builds it")
-    public: str | None = Field(None, description="public image with a pinned tag, e.g. ollama/ollama:0.3.14")
+    public: str | None = Field(None, description="public image with a pinned tag and optionally its digest, e.g. "
+                               "ollama/ollama:0.3.14 or ollama/ollama:0.3.14@sha256:<64 hex>")
     tag_env_var: EnvVarName | None = Field(
         None, description="env var holding the tag another repository pushed this image with (only with 'build' "
         "and no 'dockerfile'); unset at synth: registry.app_image_tag, else the git-sha tag with a notice",
@@ -59,9 +64,12 @@ class Image(Strict):
         if bool(self.build) == bool(self.public):
             raise ValueError("set exactly one of 'build' (ECR repository) or 'public' (image reference)")
         if self.public:
-            tag = self.public.rsplit("/", 1)[-1].partition(":")[2]
+            _, tag, digest = split_reference(self.public)
             if not tag or tag == "latest":
-                raise ValueError(f"public image '{self.public}' needs a pinned tag (not 'latest')")
+                raise ValueError(f"public image '{self.public}' needs a pinned tag (not 'latest'), "
+                                 "optionally with its digest: name:tag@sha256:<64 hex>")
+            if digest and not re.match(IMAGE_DIGEST_PATTERN, digest):
+                raise ValueError(f"public image '{self.public}': digest '{digest}' is not sha256:<64 lower-case hex>")
         if self.dockerfile and not self.build:
             raise ValueError("'dockerfile' only goes with 'build'")
         if self.tag_env_var and not self.build:
@@ -195,6 +203,22 @@ class FailureAlarm(Strict):
         return value
 
 
+class EgressRule(Strict):
+    """Outbound TCP a task needs beyond what the stack wires for it (the services it calls, Redis, EFS,
+    the VPC endpoints, the database). A bare number is short for `{port: N}`: that port to the internet."""
+
+    port: Port = Field(description="TCP port")
+    cidrs: list[Cidr] = Field(default_factory=lambda: list(DEFAULT_EGRESS_CIDRS), min_length=1,
+                              description="destinations (default: the internet)")
+    description: str = Field("", max_length=200, pattern=SG_DESCRIPTION_PATTERN,
+                             description="why (the security-group rule's description: AWS's allowed characters)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"port": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Service(Strict):
     kind: Kind = Field(Kind.service, description="service | job | scheduled own a task; init/sidecar join one")
     description: str = Field("", description="what it is for (documentation; also the schedule's description)")
@@ -219,6 +243,9 @@ class Service(Strict):
     init_of: Name | None = Field(None, description="kind init: the service whose task holds this container")
     sidecar_of: Name | None = Field(None, description="kind sidecar: the service whose task holds it")
     allow_from: list[Name] = Field(default_factory=list, description="services allowed to reach the ports")
+    egress: list[EgressRule] = Field(
+        default_factory=list, description="outbound TCP beyond the stack's own wiring, e.g. [443] for external "
+        "APIs; none by default (applies to the whole task)")
     desired_count: int = Field(1, ge=0, description="running tasks (kind service); 0 stops it")
     scaling: Scaling | None = Field(None, description="CPU target tracking (kind service)")
     schedule: str | None = Field(None, description="kind scheduled: cron(...) or rate(...) expression")

@@ -74,6 +74,16 @@ _VPN = {"exposure": "vpn", "host": "grafana.example.com", "allowed_cidrs": ["198
 
 R = rules
 CASES = [
+    (R.public_images_pin_digests, _set("registry.require_image_digests", True), "services.ollama.image",
+     ["has no digest", "name:tag@sha256"]),
+    (R.public_images_pin_digests, _all(_set("registry.require_image_digests", True),
+                                       _set("services.ollama.image", "ollama/ollama:0.3.14@sha256:" + "a" * 64)),
+     None, []),
+    (R.public_images_pin_digests, _unchanged, None, []),
+    (R.availability_zones_are_in_the_region, _set("network.availability_zones", ["us-east-1a", "us-west-2b"]),
+     "network.availability_zones[1]", ["'us-west-2b' is not a zone of region us-east-1"]),
+    (R.availability_zones_are_in_the_region, _set("network.availability_zones", ["use1-az1", "use1-az4"]), None, []),
+    (R.availability_zones_are_in_the_region, _unchanged, None, []),
     (R.cache_upstreams_need_pull_through, _set("registry", {"pull_through_cache": False, "cache_upstreams": ["quay"]}),
      "registry.cache_upstreams", ["needs 'pull_through_cache: true'"]),
     (R.cache_upstreams_need_pull_through, _set("registry.cache_upstreams", ["quay"]), None, []),

@@ -45,7 +45,7 @@ def test_totals_are_the_sum_of_the_lines_and_every_line_costs_something(stage_cf
     est = estimate(stage_cfg, table)
     assert est.total("desired") == round(sum(ln.desired for ln in est.lines), 2)
     assert all(ln.desired > 0 for ln in est.lines)
-    assert {"EC2 general", "EC2 gpu", "NAT gateways", "VPC interface endpoints", "Public IPv4", "ALB",
+    assert {"EC2 general", "EC2 gpu", "NAT gateways", "VPC interface endpoints", "Public IPv4", "ALB", "WAF",
             "ElastiCache", "EFS", "CloudWatch Logs"} == {ln.group for ln in est.lines}
 
 

@@ -7,6 +7,7 @@ function in its concern's module (a new module for a new concern), one line in R
 passing case in tests/config/ (test_config_rules*.py).
 
   images.py      ECR repositories, pull-through cache, image tags
+  network.py     availability zones of the region
   names.py       generated AWS resource names within AWS's length/character limits
   references.py  names given by one section are defined in another; depends_on has no cycle
   ports.py       ports, port names and the Service Connect mesh
@@ -40,10 +41,12 @@ from modules.config.rules.images import (
     docker_hub_has_credentials,
     one_build_one_source,
     public_images_are_cacheable,
+    public_images_pin_digests,
     pull_through_prefix_fits,
     tag_env_var_is_not_the_synth_tag,
 )
 from modules.config.rules.names import cache_id_fits
+from modules.config.rules.network import availability_zones_are_in_the_region
 from modules.config.rules.ports import (
     jobs_use_dns_names,
     port_allow_from_narrows,
@@ -67,6 +70,8 @@ RULES: list[Rule] = [
     cache_upstreams_need_pull_through,
     pull_through_prefix_fits,
     public_images_are_cacheable,
+    public_images_pin_digests,
+    availability_zones_are_in_the_region,
     docker_hub_has_credentials,
     cache_id_fits,
     tag_env_var_is_not_the_synth_tag,

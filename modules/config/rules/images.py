@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from modules.config.base import Problem
 from modules.config.defaults import DOCKER_HUB_SECRET_KEYS, PULL_THROUGH_PREFIX_MAX, PULL_THROUGH_UPSTREAMS
-from modules.config.registry import pull_through_source
+from modules.config.registry import pull_through_source, split_reference
 
 if TYPE_CHECKING:  # annotations only: env.py imports the rules
     from modules.config.env import EnvConfig
@@ -28,6 +28,17 @@ def pull_through_prefix_fits(cfg: EnvConfig) -> list[Problem]:
                              f"{PULL_THROUGH_PREFIX_MAX} characters without '--' (ECR); shorten project/environment "
                              "names"))
     return problems
+
+def public_images_pin_digests(cfg: EnvConfig) -> list[Problem]:
+    """With registry.require_image_digests on, every public image names its digest as well as its tag."""
+    if not cfg.registry.require_image_digests:
+        return []
+    return [(("services", sname, "image"),
+             f"'{svc.image.public}' has no digest; registry.require_image_digests asks for "
+             f"name:tag@sha256:<64 hex> (e.g. `docker buildx imagetools inspect {svc.image.public}`)")
+            for sname, svc in cfg.services.items()
+            if svc.image.public and not split_reference(svc.image.public)[2]]
+
 
 def public_images_are_cacheable(cfg: EnvConfig) -> list[Problem]:
     """With the pull-through cache on, every public image comes from an upstream ECR can cache."""

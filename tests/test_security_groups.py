@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT, variant
+from test_workload import crons_as_sidecars
 
 PREFIX = "araquem-stage-"
 ANYWHERE = {"0.0.0.0/0", "::/0"}
@@ -143,6 +144,7 @@ def test_egress_is_the_ingress_matrix_read_backwards_plus_what_the_env_file_decl
 
 def test_declared_egress_of_a_sidecar_opens_its_hosts_task_to_the_listed_cidrs(synths):
     def declare(data):
+        crons_as_sidecars(data)  # stage schedules the crons as tasks of their own; here one joins the api's task
         data["services"]["quality-cron"]["egress"] = [{"port": 8443, "cidrs": ["198.51.100.0/24"],
                                                         "description": "partner API"}]
         data["services"]["grafana"]["egress"] = [443]

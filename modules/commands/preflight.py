@@ -240,23 +240,26 @@ def check_secrets(cfg: EnvConfig, aws: Aws) -> list[Finding]:
 
 
 # ------------------------------------------------------------------ instances: offering and quotas
-def chosen_zones(cfg: EnvConfig, aws: Aws) -> list[str]:
-    """The zones the network uses: the first az_count available, opt-in-free zones, by name (modules/network.py's
-    aws_availability_zones data source with the same filter; the provider returns the names sorted)."""
+def chosen_zones(cfg: EnvConfig, aws: Aws) -> tuple[list[str], list[str]]:
+    """(names of the env file's zones that are available, those that are not): network.availability_zones as
+    modules/network.py writes them into the subnets (zone names, or zone ids mapped to this account's names)."""
     zones = aws.client("ec2").describe_availability_zones(Filters=[
-        {"Name": "opt-in-status", "Values": ["opt-in-not-required"]},
         {"Name": "state", "Values": ["available"]},
     ])["AvailabilityZones"]
-    return sorted(z["ZoneName"] for z in zones)[: cfg.network.az_count]
+    key = "ZoneId" if cfg.network.zones_by_id else "ZoneName"
+    names = {z[key]: z["ZoneName"] for z in zones}
+    wanted = cfg.network.availability_zones
+    return [names[z] for z in wanted if z in names], [z for z in wanted if z not in names]
 
 
 def check_instance_offerings(cfg: EnvConfig, aws: Aws) -> list[Finding]:
     findings = []
     ec2 = aws.client("ec2")
-    zones = chosen_zones(cfg, aws)
-    if len(zones) < cfg.network.az_count:
-        return [Finding(FAIL, "zones", f"network.az_count is {cfg.network.az_count}, {cfg.region} has {len(zones)} "
-                                       f"available zones ({', '.join(zones)}): lower az_count")]
+    zones, unavailable = chosen_zones(cfg, aws)
+    if unavailable:
+        return [Finding(FAIL, "zones", f"network.availability_zones {', '.join(unavailable)} not available in "
+                                       f"{cfg.region} for this account (aws ec2 describe-availability-zones): "
+                                       "choose zones it lists")]
     for name, provider in sorted(cfg.cluster.capacity_providers.items()):
         check = f"capacity provider {name}"
         offered = {o["Location"] for o in ec2.describe_instance_type_offerings(

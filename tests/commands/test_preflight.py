@@ -192,7 +192,8 @@ def test_gpu_instance_type_offered_in_the_chosen_zones_passes(aws, tmp_path):
 
 def test_gpu_instance_type_missing_in_a_chosen_zone_fails(aws, tmp_path):
     def five_zones(data):  # us-east-1a..e: moto (like AWS) offers neither g5 nor m6i in us-east-1e
-        data["network"]["az_count"] = 5
+        data["network"]["availability_zones"] = [f"us-east-1{x}" for x in "abcde"]
+        data["network"].pop("az_count", None)
     findings = {f.check: f for f in preflight.check_instance_offerings(env_cfg(tmp_path, five_zones), aws)}
     gpu = findings["capacity provider gpu"]
     assert gpu.level == "FAIL" and "g5.xlarge is not offered in us-east-1e (of the chosen us-east-1a," in gpu.text
@@ -200,9 +201,10 @@ def test_gpu_instance_type_missing_in_a_chosen_zone_fails(aws, tmp_path):
 
     def four_zones_in_ireland(data):  # more zones than the region has (moto's eu-west-1 has 3, like AWS's)
         data["region"] = "eu-west-1"
-        data["network"]["az_count"] = 4
+        data["network"]["availability_zones"] = [f"eu-west-1{x}" for x in "abcd"]
+        data["network"].pop("az_count", None)
     [finding] = preflight.check_instance_offerings(env_cfg(tmp_path, four_zones_in_ireland), preflight.Aws("eu-west-1"))
-    assert finding.level == "FAIL" and "eu-west-1 has 3 available zones" in finding.text
+    assert finding.level == "FAIL" and "eu-west-1d not available in eu-west-1" in finding.text
 
 
 # ------------------------------------------------------------------ vCPU quotas (Stubber: moto lacks them)

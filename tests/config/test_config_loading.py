@@ -49,14 +49,14 @@ def _grafana_sso(client_secret: str) -> dict:
 BAD_ENV_FILES = [
     # issue 17: egress, zones, image digests
     ("egress-bad-description", _set("services.api.egress", [{"port": 443, "description": "LLM <provider>"}]),
-     "services.api.egress[0].description", ["should match pattern"]),
+     "services.api.egress[0].description", ["is not text matching"]),
     ("egress-bad-port", _set("services.api.egress", [70000]), "services.api.egress[0].port", ["less than or equal"]),
     ("zones-disagree-with-count", lambda d: d["network"].update(az_count=3), "network",
      ["names 2 zones but az_count is 3"]),
     ("zones-mixed-kinds", _set("network.availability_zones", ["us-east-1a", "use1-az2"]), "network",
      ["mixes zone names and zone ids"]),
     ("zone-not-a-zone", _set("network.availability_zones", ["us-east-1", "us-east-1b"]),
-     "network.availability_zones[0]", ["should match pattern"]),
+     "network.availability_zones[0]", ["is not text matching"]),
     ("image-digest-malformed", _set("services.ollama.image", "ollama/ollama:0.3.14@sha256:abc"),
      "services.ollama.image", ["not sha256:<64 lower-case hex>"]),
     ("image-digest-without-tag", _set("services.ollama.image", "ollama/ollama@sha256:" + "a" * 64),

@@ -288,12 +288,18 @@ def vcpu_quota_of(instance_type: str) -> tuple[str, str] | None:
     return VCPU_QUOTAS.get(family)
 
 
-def _quota_value(aws: Aws, code: str) -> float:
+def _quota_value(aws: Aws, code: str) -> float | str:
+    """The quota's applied value, else AWS's default; or why it could not be read (the error code)."""
     sq = aws.client("service-quotas")
     try:
-        return sq.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
-    except sq.exceptions.NoSuchResourceException:  # never raised for this account: AWS's default applies
-        return sq.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
+        try:
+            return sq.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
+        except sq.exceptions.NoSuchResourceException:  # no applied value recorded: AWS's default applies
+            return sq.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
+    except sq.exceptions.ClientError as exc:
+        if error_code(exc) in CREDENTIAL_ERROR_CODES:
+            raise
+        return error_code(exc) or "error"
 
 
 def check_vcpu_quotas(cfg: EnvConfig, aws: Aws) -> list[Finding]:
@@ -317,7 +323,11 @@ def check_vcpu_quotas(cfg: EnvConfig, aws: Aws) -> list[Finding]:
         total = sum(v for _, v in parts)
         value = _quota_value(aws, code)
         detail = " + ".join(f"{n} {v}" for n, v in parts)
-        if value < total:
+        if isinstance(value, str):
+            findings.append(Finding(FAIL, check, f"cannot read '{quota_name}' ({value} on servicequotas:GetServiceQuota);"
+                                                 f" the capacity providers need {total} vCPUs ({detail}): check it in "
+                                                 f"the Service Quotas console ({cfg.region})"))
+        elif value < total:
             findings.append(Finding(FAIL, check, f"'{quota_name}' is {value:g} vCPUs, the capacity providers need "
                                                  f"{total} at max_size ({detail}): request an increase (Service Quotas "
                                                  f"console, or aws service-quotas request-service-quota-increase "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import boto3
 import pytest
@@ -17,6 +18,7 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto import settings as moto_settings
+from moto.server import ThreadedMotoServer
 
 from conftest import run_main, variant
 from modules.commands import preflight
@@ -307,11 +309,22 @@ def test_app_image_missing_repository_tag_or_variable_fails(aws, tmp_path, monke
 
 # ------------------------------------------------------------------ the command: exit codes, summary
 class QuotaStubbedAws(preflight.Aws):
+    """Service Quotas stubbed; every operation any client is asked for recorded (`calls`)."""
     quotas = ENOUGH
+    calls: list[str] = []
 
     def __init__(self, region, endpoint_url=None):
         super().__init__(region, endpoint_url)
         self.clients["service-quotas"], _ = stubbed_quotas(self.quotas)
+        self.clients["service-quotas"].meta.events.register_first("before-parameter-build", self._record)
+
+    def _record(self, model, **_):
+        QuotaStubbedAws.calls.append(model.name)
+
+    def client(self, service):
+        if service not in self.clients:
+            super().client(service).meta.events.register_first("before-parameter-build", self._record)
+        return self.clients[service]
 
 
 def ready_account(cfg, tag: str) -> None:
@@ -340,6 +353,33 @@ def test_clean_account_exits_0_with_a_summary(tmp_path, monkeypatch, capsys):
     assert "FAIL" not in out and err == ""
     assert out.splitlines()[-1].startswith(f"preflight araquem-stage in {REGION}, account {ACCOUNT}: ")
     assert "ready to deploy" in out.splitlines()[-1]
+    # read-only: nothing but Describe/List/Get (GetSecretValue only for key names: not in any line above)
+    assert QuotaStubbedAws.calls and all(re.match(r"(Describe|List|Get)[A-Z]", c) for c in QuotaStubbedAws.calls)
+    assert {"GetCallerIdentity", "DescribeCertificate", "DescribeSecret", "DescribeInstanceTypeOfferings",
+            "GetServiceQuota", "DescribeImages"} <= set(QuotaStubbedAws.calls)
+
+
+def test_endpoint_url_sends_every_call_to_an_emulator(tmp_path):
+    """`--endpoint-url`: main.py against moto's server on 127.0.0.1 (a free port), stopped by the test. moto's
+    Service Quotas cannot answer for EC2, which preflight reports as a finding, not a crash."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        env_file = tmp_path / "env.yaml"
+        placeholder = f"arn:aws:acm:{REGION}:000000000000:certificate/00000000-0000-0000-0000-000000000000"
+        env_file.write_text(yaml.safe_dump(variant(with_certificate(placeholder)), sort_keys=False))
+        proc = run_main("preflight", "--env-file", str(env_file), "--endpoint-url", f"http://{host}:{port}",
+                        timeout=120, env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                          "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None})
+    finally:
+        server.stop()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(ln.startswith("ok    capacity provider gpu: g5.xlarge offered in us-east-1a, us-east-1b") for ln in lines)
+    assert any(ln.startswith("FAIL  quota L-DB2E81BA: cannot read") for ln in lines)
+    assert any(ln.startswith("FAIL  certificate:") and "does not exist in this account" in ln for ln in lines)
 
 
 def test_a_failing_check_exits_2_one_line_per_finding(tmp_path, monkeypatch, capsys):

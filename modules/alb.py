@@ -129,7 +129,8 @@ class Alb(Construct):
             target_type="ip",  # awsvpc tasks register their ENI addresses
             vpc_id=network.vpc_id,
             health_check=LbTargetGroupHealthCheck(
-                enabled=True, path=path, interval=hc.interval, healthy_threshold=hc.healthy_threshold,
+                enabled=True, path=path, interval=hc.interval, timeout=hc.timeout,
+                healthy_threshold=hc.healthy_threshold,
                 unhealthy_threshold=hc.unhealthy_threshold, matcher=hc.matcher, protocol="HTTP", port="traffic-port",
             ),
         )

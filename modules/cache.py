@@ -54,7 +54,7 @@ class Cache(Construct):
             self, "redis",
             replication_group_id=name,
             description=f"{cfg.name} Redis (compose `redis`)",
-            engine="redis",
+            engine=cache.engine,
             engine_version=cache.engine_version,
             node_type=cache.node_type,
             num_cache_clusters=cache.num_cache_clusters,

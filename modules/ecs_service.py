@@ -45,7 +45,7 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import container as containers
-from modules.config import DEFAULT_HEALTH_START_PERIOD, REPLACE_DEPLOYMENT, ROLLING_DEPLOYMENT, EnvConfig, Kind
+from modules.config import DEFAULT_HEALTH_START_PERIOD, EnvConfig, Kind
 from modules.task_owner import TaskOwner
 
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
@@ -55,12 +55,7 @@ DNS_RECORD_TTL = 10  # seconds: tasks come and go; a short TTL keeps job clients
 def ecs_service(scope: Construct, task: TaskOwner, *, task_definition_arn: str, log_group_name: str) -> EcsService:
     """The service running `desired_count` copies of the task (the autoscaler owns the count once on)."""
     cfg, deps, svc = task.cfg, task.deps, task.owner
-    # two tasks of one service on one data directory corrupt it (Prometheus, Tempo), unless the volume
-    # is made for concurrent writers (volumes.<name>.concurrent_writers: the shared RAG index)
-    writes_volume = any(not ro and not cfg.volumes[volume].concurrent_writers
-                        for volume, ro in task.mounted_volumes().items())
-    has_gpu = any(c.gpu for c in task.containers.values())
-    min_healthy, max_percent = REPLACE_DEPLOYMENT if (writes_volume or has_gpu) else ROLLING_DEPLOYMENT
+    min_healthy, max_percent = cfg.deployment_of(task.name)
 
     load_balancers, grace, after = _load_balancers(task), None, None
     if load_balancers:

@@ -37,16 +37,9 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from modules.config import EnvConfig
+from modules.config import INTERFACE_ENDPOINT_SERVICES, EnvConfig
 
 ANYWHERE_IPV4 = "0.0.0.0/0"
-# Interface endpoints per env-file switch (network.endpoints.<switch>), as AWS service suffixes.
-INTERFACE_ENDPOINT_SERVICES: dict[str, tuple[str, ...]] = {
-    "ecr": ("ecr.api", "ecr.dkr"),
-    "logs": ("logs",),
-    "secretsmanager": ("secretsmanager",),
-    "ssm": ("ssm",),
-}
 
 
 def fit_name(base: str, limit: int) -> str:

@@ -95,6 +95,8 @@ def test_stage_target_group_uses_ip_targets_and_the_env_health_check(stage, stag
     assert (hc["path"], hc["interval"], hc["matcher"]) == (expected.path, expected.interval, expected.matcher)
     assert (hc["healthy_threshold"], hc["unhealthy_threshold"]) == (expected.healthy_threshold,
                                                                      expected.unhealthy_threshold)
+    # the timeout is stated (not the provider's default) and below the interval, as ELB requires
+    assert hc["timeout"] == expected.timeout < hc["interval"]
 
 
 def test_stage_access_logs_bucket_is_private_encrypted_tls_only_and_writable_by_elb(stage, stage_cfg):

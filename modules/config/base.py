@@ -6,7 +6,9 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from modules.config.defaults import LOG_RETENTION_DAYS_ALLOWED
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -18,6 +20,21 @@ class Strict(BaseModel):
     """Base of every section: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def or_short_form(short: dict[str, Any]):
+    """json_schema_extra of a model (or field) that also accepts a short form: its JSON Schema becomes
+    `anyOf: [short form, full form]`, so editors accept what the before-validator accepts."""
+
+    def extra(schema: dict[str, Any], *_: Any) -> None:
+        full = dict(schema)
+        schema.clear()
+        schema.update({"anyOf": [short, full]})
+        for key in ("title", "description", "default"):
+            if key in full:
+                schema[key] = full.pop(key)
+
+    return extra
 
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -38,6 +55,19 @@ Cidr = Annotated[str, BeforeValidator(_cidr)]
 
 
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_:-]+")
+
+
+def _retention(value: int) -> int:
+    # CloudWatch Logs PutRetentionPolicy accepts only these retentionInDays values (API reference).
+    if value not in LOG_RETENTION_DAYS_ALLOWED:
+        raise ValueError(f"{value} days is not a CloudWatch Logs retention; allowed: "
+                         f"{', '.join(map(str, LOG_RETENTION_DAYS_ALLOWED))}")
+    return value
+
+
+RETENTION_CHOICES = f"one of {', '.join(map(str, LOG_RETENTION_DAYS_ALLOWED))} (CloudWatch Logs)"
+RetentionDays = Annotated[int, AfterValidator(_retention),
+                          Field(json_schema_extra={"enum": list(LOG_RETENTION_DAYS_ALLOWED)})]
 
 
 def dotted(loc: tuple) -> str:

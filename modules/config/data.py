@@ -4,30 +4,60 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from modules.config.base import EnvVarName, Name, Port, Strict
+from modules.config.base import RETENTION_CHOICES, EnvVarName, Name, Port, RetentionDays, Strict
 from modules.config.defaults import (
     DEFAULT_VOLUME_CONCURRENT_WRITERS,
+    CACHE_ENGINE_VERSIONS,
+    DEFAULT_CACHE_ENGINE,
     DEFAULT_CACHE_ENGINE_VERSION,
     DEFAULT_CACHE_NODE_TYPE,
     DEFAULT_CACHE_PORT,
     DEFAULT_DB_PORT,
     DEFAULT_GENERATED_SECRET_LENGTH,
     DEFAULT_LOG_RETENTION_DAYS,
+    ELASTICACHE_NODE_TYPES,
+    ELASTICACHE_NODE_TYPES_AS_OF,
     SECRET_RECOVERY_WINDOWS,
 )
 
 
 class Cache(Strict):
-    """ElastiCache for Redis: replaces the compose `redis` service."""
+    """ElastiCache (Redis OSS or Valkey): replaces the compose `redis` service."""
 
-    engine_version: str = Field(DEFAULT_CACHE_ENGINE_VERSION, description="Redis engine version")
-    node_type: str = Field(DEFAULT_CACHE_NODE_TYPE, description="ElastiCache node type")
+    engine: Literal["redis", "valkey"] = Field(DEFAULT_CACHE_ENGINE, description="redis (Redis OSS) or valkey")
+    engine_version: str = Field(
+        DEFAULT_CACHE_ENGINE_VERSION,
+        description="engine version: " + "; ".join(f"{e} {', '.join(v)}" for e, v in CACHE_ENGINE_VERSIONS.items()),
+    )
+    node_type: str = Field(DEFAULT_CACHE_NODE_TYPE, description="ElastiCache node type, e.g. cache.t4g.micro, "
+                           f"cache.r7g.large (as of {ELASTICACHE_NODE_TYPES_AS_OF})",
+                           json_schema_extra={"enum": list(ELASTICACHE_NODE_TYPES)})
     num_cache_clusters: int = Field(1, ge=1, le=6, description="primary + replicas")
     port: Port = Field(DEFAULT_CACHE_PORT, description="Redis port")
     allow_from: list[Name] = Field(default_factory=list, description="services that may connect")
     url_variable: EnvVarName = Field("REDIS_URL", description="env var handed to the clients")
+
+    @field_validator("node_type")
+    @classmethod
+    def _known_node_type(cls, value: str) -> str:
+        # ElastiCache user guide, "Supported node types" (table in defaults.py, as listed then).
+        if value not in ELASTICACHE_NODE_TYPES:
+            families = sorted({t.rsplit(".", 1)[0] for t in ELASTICACHE_NODE_TYPES})
+            raise ValueError(f"'{value}' is not an ElastiCache node type (as of {ELASTICACHE_NODE_TYPES_AS_OF}); "
+                             f"allowed: cache.<family>.<size> with family one of {', '.join(families)}, "
+                             "e.g. cache.t4g.micro, cache.r7g.large")
+        return value
+
+    @model_validator(mode="after")
+    def _engine_version(self) -> Cache:
+        # ElastiCache "Supported engines and versions": each engine has its own versions.
+        allowed = CACHE_ENGINE_VERSIONS[self.engine]
+        if self.engine_version not in allowed:
+            raise ValueError(f"engine_version '{self.engine_version}' is not a {self.engine} version ElastiCache "
+                             f"offers; allowed: {', '.join(allowed)} (quote it in YAML: \"7.1\")")
+        return self
 
 
 class DatabaseEnv(Strict):
@@ -132,4 +162,5 @@ class Volume(Strict):
 
 
 class Logs(Strict):
-    retention_days: int = Field(DEFAULT_LOG_RETENTION_DAYS, ge=1, description="days container logs are kept")
+    retention_days: RetentionDays = Field(DEFAULT_LOG_RETENTION_DAYS,
+                                          description=f"days container logs are kept: {RETENTION_CHOICES}")

@@ -89,6 +89,14 @@ DEFAULT_DISCOVERY_DNS_NAMESPACE = "{project}-{environment}.internal"
 ROLLING_DEPLOYMENT = (100, 200)
 REPLACE_DEPLOYMENT = (0, 100)
 # network and edge
+# Interface endpoints per env-file switch (network.endpoints.<switch>), as AWS service suffixes; each puts
+# one ENI (one address) in every private subnet.
+INTERFACE_ENDPOINT_SERVICES: dict[str, tuple[str, ...]] = {
+    "ecr": ("ecr.api", "ecr.dkr"),
+    "logs": ("logs",),
+    "secretsmanager": ("secretsmanager",),
+    "ssm": ("ssm",),
+}
 DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
 DEFAULT_ALB_IDLE_TIMEOUT = 60  # seconds: AWS's default for an ALB (attribute idle_timeout.timeout_seconds)
 ALB_IDLE_TIMEOUT_RANGE = (1, 4000)  # what the ALB accepts
@@ -113,3 +121,102 @@ DEFAULT_GRAFANA_PORT = 3000
 DEFAULT_GRAFANA_HEALTH_CHECK_PATH = "/api/health"
 VPC_PREFIX_RANGE = (16, 28)  # the VPC sizes AWS accepts
 MAX_GRAFANA_SOURCE_CIDRS = 4  # an ALB rule takes 5 condition values: 1 host + up to 4 source CIDRs
+
+# ---------------------------------------------------------------- AWS limits the validation checks against
+# AWS Regions by code (AWS General Reference, "AWS Regions and endpoints"; as listed 2025-10, including the
+# opt-in Regions, the China partition and GovCloud). A new Region is one line here.
+AWS_REGIONS_AS_OF = "2025-10"
+AWS_REGIONS = (
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1",
+    "cn-north-1", "cn-northwest-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+    "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+    "sa-east-1", "us-east-1", "us-east-2", "us-gov-east-1", "us-gov-west-1", "us-west-1", "us-west-2",
+)
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition a Region belongs to (aws, aws-cn, aws-us-gov)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+# CloudWatch Logs PutRetentionPolicy: retentionInDays takes only these values (API reference).
+LOG_RETENTION_DAYS_ALLOWED = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                              2192, 2557, 2922, 3288, 3653)
+# Tags (AWS "Tagging AWS resources" best practices/limits): key 1-128, value 0-256 Unicode characters of
+# letters, digits, spaces and _ . : / = + - @; the `aws:` prefix is reserved for AWS.
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAG_CHARACTERS = r"^[\w .:/=+\-@]*$"
+TAG_RESERVED_PREFIX = "aws:"
+# At most 50 user tags per resource; the stack adds Project and Environment to every resource and Name/Tier
+# to some, which leaves 46 for the env file's `tags`.
+TAGS_PER_RESOURCE_MAX = 50
+STACK_TAG_KEYS = ("Project", "Environment", "Name", "Tier")
+# ECS CreateCapacityProvider: a name cannot start with "aws", "ecs" or "fargate".
+RESERVED_CAPACITY_PROVIDER_PREFIXES = ("aws", "ecs", "fargate")
+# ECS HealthCheck (API reference, container definitions): interval 5-300 s, timeout 2-60 s, retries 1-10,
+# startPeriod 0-300 s.
+ECS_HEALTH_INTERVAL_RANGE = (5, 300)
+ECS_HEALTH_TIMEOUT_RANGE = (2, 60)
+ECS_HEALTH_RETRIES_RANGE = (1, 10)
+ECS_HEALTH_START_PERIOD_RANGE = (0, 300)
+# ELB target group health check (CreateTargetGroup): interval 5-300 s, timeout 2-120 s, and the timeout
+# must be shorter than the interval; 5 s is ELB's default timeout for target type ip over HTTP.
+ALB_HEALTH_INTERVAL_RANGE = (5, 300)
+ALB_HEALTH_TIMEOUT_RANGE = (2, 120)
+DEFAULT_ALB_HEALTH_CHECK_TIMEOUT = 5
+# ECS task-level CPU on EC2: 128 (0.125 vCPU) to 196608 units (RegisterTaskDefinition `cpu`).
+ECS_TASK_CPU_MIN_UNITS = 128
+# ECS RegisterTaskDefinition: a task definition is at most 64 KiB (ECS service quotas, "Task definition size").
+TASK_DEFINITION_MAX_BYTES = 64 * 1024
+# ECS portMappings `name` (and the Service Connect discovery name): up to 64 lowercase letters, digits,
+# underscores and hyphens, not starting with a hyphen.
+PORT_NAME_MAX = 64
+PORT_NAME_PATTERN = r"^[a-z0-9_][a-z0-9_-]{0,63}$"
+# Subnets (VPC user guide, "Subnet CIDR blocks"): AWS reserves 5 addresses in every subnet; an ALB needs
+# subnets of at least /27 with at least 8 free addresses each (ELB user guide, "Subnets for your load balancer").
+SUBNET_RESERVED_ADDRESSES = 5
+ALB_MIN_SUBNET_PREFIX = 27
+ALB_MIN_FREE_ADDRESSES = 8
+# ElastiCache node types (ElastiCache user guide, "Supported node types"; current generation, as listed 2025-10).
+ELASTICACHE_NODE_TYPES_AS_OF = "2025-10"
+ELASTICACHE_NODE_TYPES = tuple(
+    f"cache.{family}.{size}"
+    for family, sizes in {
+        "t3": ("micro", "small", "medium"),
+        "t4g": ("micro", "small", "medium"),
+        "m5": ("large", "xlarge", "2xlarge", "4xlarge", "12xlarge", "24xlarge"),
+        "m6g": ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"),
+        "m7g": ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"),
+        "r5": ("large", "xlarge", "2xlarge", "4xlarge", "12xlarge", "24xlarge"),
+        "r6g": ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"),
+        "r7g": ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"),
+        "r6gd": ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"),
+        "c7gn": ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"),
+    }.items()
+    for size in sizes
+)
+# ElastiCache engine versions this stack can create, per engine (ElastiCache user guide, "Supported engines
+# and versions", as listed 2025-10; Terraform takes major.minor from 6 on). The stack sets
+# TransitEncryptionMode=required, which CreateReplicationGroup accepts from Redis OSS 7.0.5 on, so older
+# Redis OSS versions (4.0.10, 5.0.6, 6.x) are left out; every Valkey version takes it.
+CACHE_ENGINE_VERSIONS = {
+    "redis": ("7.0", "7.1"),
+    "valkey": ("7.2", "8.0", "8.1"),
+}
+DEFAULT_CACHE_ENGINE = "redis"
+# Lengths of generated names (each resource's API reference): IAM role 64, EventBridge Scheduler schedule
+# 64, EFS creation token 64, ECS service / task family / capacity provider 255, CloudWatch log group 512.
+IAM_ROLE_NAME_MAX = 64
+SCHEDULE_NAME_MAX = 64
+EFS_CREATION_TOKEN_MAX = 64
+ECS_NAME_MAX = 255
+LOG_GROUP_NAME_MAX = 512
+DNS_LABEL_MAX = 63  # RFC 1035 labels; Cloud Map private DNS namespaces are DNS names
+DNS_NAME_MAX = 253

@@ -12,7 +12,10 @@ from modules.config.base import Cidr, EnvVarName, Name, Port, Strict
 from modules.config.defaults import (
     ALB_IDLE_TIMEOUT_RANGE,
     DEFAULT_ALB_IDLE_TIMEOUT,
+    ALB_HEALTH_INTERVAL_RANGE,
+    ALB_HEALTH_TIMEOUT_RANGE,
     DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS,
+    DEFAULT_ALB_HEALTH_CHECK_TIMEOUT,
     DEFAULT_GRAFANA_HEALTH_CHECK_PATH,
     DEFAULT_GRAFANA_PORT,
     DEFAULT_GRAFANA_SERVICE,
@@ -29,6 +32,9 @@ from modules.config.defaults import (
     WAF_RATE_LIMIT_RANGE,
     WAF_RATE_WINDOWS,
 )
+
+ACM_CERTIFICATE_ARN_PATTERN = (r"^arn:aws(-cn|-us-gov)?:acm:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:"
+                               r"certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 
 
 class TerraformCloud(Strict):
@@ -49,10 +55,22 @@ class TerraformCloud(Strict):
 
 class AlbHealthCheck(Strict):
     path: str = Field(DEFAULT_HEALTH_CHECK_PATH, pattern=r"^/", description="HTTP path the ALB probes")
-    interval: int = Field(DEFAULT_HEALTH_CHECK_INTERVAL, ge=5, le=300, description="seconds")
+    # ELB CreateTargetGroup: interval 5-300 s, timeout 2-120 s, timeout below the interval.
+    interval: int = Field(DEFAULT_HEALTH_CHECK_INTERVAL, ge=ALB_HEALTH_INTERVAL_RANGE[0],
+                          le=ALB_HEALTH_INTERVAL_RANGE[1], description="seconds between probes")
+    timeout: int = Field(DEFAULT_ALB_HEALTH_CHECK_TIMEOUT, ge=ALB_HEALTH_TIMEOUT_RANGE[0],
+                         le=ALB_HEALTH_TIMEOUT_RANGE[1], description="seconds before a probe fails; below interval")
     healthy_threshold: int = Field(3, ge=2, le=10, description="consecutive successes to mark healthy")
     unhealthy_threshold: int = Field(3, ge=2, le=10, description="consecutive failures to mark unhealthy")
     matcher: str = Field("200-399", description="HTTP codes counted healthy")
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> AlbHealthCheck:
+        # ELB rejects a target group whose health check timeout is not smaller than its interval.
+        if self.timeout >= self.interval:
+            raise ValueError(f"timeout {self.timeout} s must be smaller than interval {self.interval} s "
+                             f"(ELB); allowed: timeout {ALB_HEALTH_TIMEOUT_RANGE[0]}-{self.interval - 1}")
+        return self
 
 
 class AlbTarget(Strict):
@@ -148,7 +166,11 @@ class Waf(Strict):
 
 class Alb(Strict):
     https: bool = Field(True, description="HTTPS listener (HTTP redirects to it)")
-    certificate_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:acm:", description="ACM certificate")
+    # ACM certificate ARNs: arn:<partition>:acm:<region>:<account>:certificate/<uuid> (ACM API reference).
+    certificate_arn: str | None = Field(
+        None, json_schema_extra={"pattern": ACM_CERTIFICATE_ARN_PATTERN},
+        description="ACM certificate ARN (arn:aws:acm:<the ALB's region>:<account>:certificate/<id>)",
+    )
     ssl_policy: str = Field(DEFAULT_TLS_POLICY, description="TLS policy of the HTTPS listener")
     allowed_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="sources allowed to the public listeners"
@@ -166,6 +188,14 @@ class Alb(Strict):
     )
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
     waf: Waf = Field(default_factory=Waf, description="WAF in front of the ALB")
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate_arn(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(ACM_CERTIFICATE_ARN_PATTERN, value):
+            raise ValueError(f"'{value}' is not an ACM certificate ARN; allowed: "
+                             "arn:<aws|aws-cn|aws-us-gov>:acm:<region>:<12-digit account>:certificate/<uuid>")
+        return value
 
     @model_validator(mode="after")
     def _certificate(self) -> Alb:

@@ -7,9 +7,10 @@ modules/config/rules/ (registered in its RULES) and run here, after every sectio
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from modules.config import rules
 from modules.config.base import EnvVarName, Name, Strict
@@ -17,13 +18,23 @@ from modules.config.compute import Cluster
 from modules.config.data import Cache, Database, Logs, RecoveryWindow, Secret, Volume
 from modules.config.defaults import (
     DEFAULT_AZ_LETTERS,
+    AWS_REGIONS,
+    AWS_REGIONS_AS_OF,
     DEFAULT_DISCOVERY_DNS_NAMESPACE,
     DEFAULT_EFS_THROUGHPUT_MODE,
     DEFAULT_REGION,
     DEFAULT_SECRET_RECOVERY_DAYS,
     DEFAULT_SERVICE_CONNECT_NAMESPACE,
     PULL_THROUGH_SECRET_PREFIX,
+    REPLACE_DEPLOYMENT,
+    ROLLING_DEPLOYMENT,
     SSM_STANDARD_VALUE_MAX,
+    STACK_TAG_KEYS,
+    TAGS_PER_RESOURCE_MAX,
+    TAG_CHARACTERS,
+    TAG_KEY_MAX,
+    TAG_RESERVED_PREFIX,
+    TAG_VALUE_MAX,
 )
 from modules.config.edge import Alb, TerraformCloud
 from modules.config.network import Network
@@ -34,7 +45,8 @@ from modules.config.services import Kind, Service
 class EnvConfig(Strict):
     project: Name = Field(description="project name; prefixes every resource")
     environment: Name = Field(description="environment name, e.g. stage")
-    region: str = Field(DEFAULT_REGION, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region")
+    region: str = Field(DEFAULT_REGION, json_schema_extra={"enum": list(AWS_REGIONS)},
+                        description=f"AWS Region code, e.g. us-east-1, eu-west-1 (as of {AWS_REGIONS_AS_OF})")
     account_id: str | None = Field(None, pattern=r"^\d{12}$", description="guards against the wrong account")
     tags: dict[str, str] = Field(default_factory=dict, description="tags on every resource")
     terraform_cloud: TerraformCloud | None = Field(None, description="omit for a local backend")
@@ -63,6 +75,36 @@ class EnvConfig(Strict):
     logs: Logs = Field(default_factory=Logs, description="CloudWatch Logs for the containers")
     services: dict[Name, Service] = Field(min_length=1, description="every container of the stack, keyed by name")
 
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        # AWS General Reference, "AWS Regions and endpoints" (table in defaults.py, as listed then).
+        if value not in AWS_REGIONS:
+            raise ValueError(f"'{value}' is not an AWS Region code (as of {AWS_REGIONS_AS_OF}); allowed: "
+                             f"{', '.join(AWS_REGIONS)}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        # AWS tagging limits: key 1-128, value 0-256 characters of letters, digits, spaces and _ . : / = + - @;
+        # keys starting with `aws:` are reserved for AWS (tag APIs reject them); 50 tags per resource.
+        room = TAGS_PER_RESOURCE_MAX - len(STACK_TAG_KEYS)
+        if len(value) > room:
+            raise ValueError(f"{len(value)} tags; AWS allows {TAGS_PER_RESOURCE_MAX} per resource and the stack adds "
+                             f"{', '.join(STACK_TAG_KEYS)}: allowed: at most {room}")
+        for key, tag in value.items():
+            if key.lower().startswith(TAG_RESERVED_PREFIX):
+                raise ValueError(f"tag key '{key}': the prefix '{TAG_RESERVED_PREFIX}' is reserved for AWS; "
+                                 "use another key")
+            if not 1 <= len(key) <= TAG_KEY_MAX or not re.match(TAG_CHARACTERS, key):
+                raise ValueError(f"tag key '{key}': allowed are 1-{TAG_KEY_MAX} letters, digits, spaces and "
+                                 "_ . : / = + - @")
+            if len(tag) > TAG_VALUE_MAX or not re.match(TAG_CHARACTERS, tag):
+                raise ValueError(f"tag '{key}' value '{tag[:40]}': allowed are 0-{TAG_VALUE_MAX} letters, "
+                                 "digits, spaces and _ . : / = + - @")
+        return value
+
     # ------------------------------------------------------------ derived views
     @property
     def name(self) -> str:
@@ -90,6 +132,8 @@ class EnvConfig(Strict):
                 continue
             for container in self.containers_of(owner).values():
                 for dep in container.depends_on:
+                    if dep not in self.services:  # dangling: service_references_resolve reports it
+                        continue
                     target = self.task_owner(dep)
                     if target != owner and self.services[target].kind == Kind.service:
                         found.add(target)
@@ -128,6 +172,16 @@ class EnvConfig(Strict):
         prefix for the Docker Hub login. An `existing` secret must be created with exactly this name."""
         base = f"{self.name}/{name}"
         return PULL_THROUGH_SECRET_PREFIX + base if name == self.registry.docker_hub_secret else base
+
+    def deployment_of(self, owner: str) -> tuple[int, int]:
+        """(minimum healthy %, maximum %) of a service's deployments: replace when its task writes a volume not
+        made for concurrent writers (two tasks on one data directory corrupt it: Prometheus, Tempo) or holds a
+        GPU, else rolling (defaults.py says why)."""
+        containers = self.containers_of(owner).values()
+        concurrent = {name for name, volume in self.volumes.items() if volume.concurrent_writers}
+        writes_volume = any(not m.read_only and m.volume not in concurrent for c in containers for m in c.volumes)
+        has_gpu = any(c.gpu for c in containers)
+        return REPLACE_DEPLOYMENT if (writes_volume or has_gpu) else ROLLING_DEPLOYMENT
 
     def capacity_provider_of(self, name: str) -> str:
         return self.services[self.task_owner(name)].capacity_provider or self.cluster.default_capacity_provider

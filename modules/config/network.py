@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from modules.config.base import Cidr, Strict
+from modules.config.base import RETENTION_CHOICES, Cidr, RetentionDays, Strict
 from modules.config.defaults import (
+    ALB_MIN_SUBNET_PREFIX,
     AZ_ID_PATTERN,
     AZ_NAME_PATTERN,
     DEFAULT_AZ_COUNT,
@@ -32,7 +33,8 @@ class Endpoints(Strict):
 
 class FlowLogs(Strict):
     enabled: bool = Field(True, description="VPC flow logs to CloudWatch Logs")
-    retention_days: int = Field(DEFAULT_FLOW_LOG_RETENTION_DAYS, ge=1, description="days flow logs are kept")
+    retention_days: RetentionDays = Field(DEFAULT_FLOW_LOG_RETENTION_DAYS,
+                                          description=f"days flow logs are kept: {RETENTION_CHOICES}")
     traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = Field("ALL", description="which traffic is logged")
 
 
@@ -91,16 +93,19 @@ class Network(Strict):
     @model_validator(mode="after")
     def _subnets_fit(self) -> Network:
         """One public + one private subnet per AZ, carved as equal blocks from the VPC. AWS subnets, like
-        VPCs, are /16 to /28 (VPC User Guide, "Subnet sizing"), so a small VPC may hold too few."""
+        VPCs, are /16 to /28 (VPC User Guide, "Subnet sizing"), and the ALB's at least /27, so a small VPC may
+        hold too few."""
         vpc = ipaddress.ip_network(self.vpc_cidr)
         needed = 2 * self.az_count
         split_bits = (needed - 1).bit_length()  # equal blocks come in powers of two
-        smallest_subnet = VPC_PREFIX_RANGE[1]
+        # the ALB's subnets must be at least /27 (ELB user guide, "Subnets for your load balancer"); the
+        # private ones share the prefix, so /27 is the smallest subnet this stack can use
+        smallest_subnet = ALB_MIN_SUBNET_PREFIX
         if vpc.prefixlen + split_bits > smallest_subnet:
             raise ValueError(
                 f"the VPC {self.vpc_cidr} is too small for {needed} subnets ({self.az_count} AZs x public+private): "
-                f"the smallest subnet AWS allows is /{smallest_subnet} (16 addresses), so the VPC needs a prefix of "
-                f"/{smallest_subnet - split_bits} or shorter; use a larger vpc_cidr (e.g. 10.40.0.0/16) or fewer AZs"
+                f"the smallest subnet an ALB accepts is /{smallest_subnet} (32 addresses), so the VPC needs a prefix "
+                f"of /{smallest_subnet - split_bits} or shorter; use a larger vpc_cidr (e.g. 10.40.0.0/16) or fewer AZs"
             )
         longest_fitting = vpc.prefixlen + split_bits
         if self.subnet_prefix < vpc.prefixlen:

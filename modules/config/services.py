@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from modules.config.base import Cidr, EnvVarName, Name, Port, Strict
+from modules.config.base import Cidr, EnvVarName, Name, Port, Strict, or_short_form
 from modules.config.defaults import (
     ALARM_PERIOD_RANGE,
     DEFAULT_DNS_DISCOVERY,
@@ -28,8 +27,15 @@ from modules.config.defaults import (
     DEFAULT_SCHEDULE_TIMEZONE,
     IMAGE_DIGEST_PATTERN,
     SG_DESCRIPTION_PATTERN,
+    ECS_HEALTH_INTERVAL_RANGE,
+    ECS_HEALTH_RETRIES_RANGE,
+    ECS_HEALTH_START_PERIOD_RANGE,
+    ECS_HEALTH_TIMEOUT_RANGE,
+    PORT_NAME_MAX,
+    PORT_NAME_PATTERN,
 )
 from modules.config.registry import split_reference
+from modules.config.schedules import schedule_problem
 
 
 class Kind(str, Enum):
@@ -42,6 +48,9 @@ class Kind(str, Enum):
 
 class Image(Strict):
     """Exactly one of `build` (an image this project or the app builds, pushed to ECR) or `public`."""
+
+    model_config = ConfigDict(json_schema_extra=or_short_form(
+        {"type": "string", "description": "short for {public: <image>}: a public image with a pinned tag"}))
 
     build: Name | None = Field(None, description="ECR repository name; built from docker/ or the app repo")
     dockerfile: str | None = Field(None, description="Dockerfile in this repo (docker/...); omit if the app builds it")
@@ -85,8 +94,14 @@ class Image(Strict):
 class PortMapping(Strict):
     """A container port. A bare number is short for `{port: N}`."""
 
+    model_config = ConfigDict(json_schema_extra=or_short_form(
+        {"type": "integer", "minimum": 1, "maximum": 65535, "description": "short for {port: N}"}))
+
     port: Port = Field(description="container port")
-    name: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]*$", description="port name (default <service>-<port>)")
+    # ECS portMappings `name` = the Service Connect discovery name: <= 64 of a-z 0-9 _ -, no leading '-'.
+    name: str | None = Field(None, max_length=PORT_NAME_MAX, pattern=PORT_NAME_PATTERN,
+                             description=f"port name (default <service>-<port>); up to {PORT_NAME_MAX} lowercase "
+                             "letters, digits, '_' and '-', not starting with '-'")
     protocol: Literal["http", "http2", "grpc", "tcp"] = Field("http", description="Service Connect protocol")
     allow_from: list[Name] | None = Field(
         None, description="narrows the task's `allow_from` for this port (e.g. OTLP only from the collector); "
@@ -127,8 +142,11 @@ class PortMapping(Strict):
 class VolumeMount(Strict):
     """A volume mounted in a container. The string `volume:/path[:ro]` (compose style) is short for it."""
 
+    model_config = ConfigDict(json_schema_extra=or_short_form(
+        {"type": "string", "pattern": "^[^:]+:/[^:]*(:(ro|rw))?$", "description": "volume:/path or volume:/path:ro"}))
+
     volume: Name = Field(description="a key of `volumes`")
-    path: str = Field(pattern=r"^/", description="mount path in the container")
+    path: str = Field(description="absolute mount path in the container, e.g. /data")
     read_only: bool = Field(False, description="mount read-only")
 
     @model_validator(mode="before")
@@ -141,15 +159,33 @@ class VolumeMount(Strict):
             return {"volume": parts[0], "path": parts[1], "read_only": len(parts) == 3 and parts[2] == "ro"}
         return value
 
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        # ECS mountPoints containerPath is an absolute path in the container.
+        if not value.startswith("/") or "/../" in f"{value}/":
+            raise ValueError(f"container path '{value}' must be absolute (start with '/', no '..'), e.g. /data")
+        return value
+
 
 class HealthCheck(Strict):
     """A container health check. A string is short for `{command: [CMD-SHELL, <string>]}`."""
 
-    command: list[str] = Field(min_length=1, description="CMD-SHELL form when a single string is given")
-    interval: int = Field(DEFAULT_HEALTH_INTERVAL, ge=5, le=300, description="seconds between checks")
-    timeout: int = Field(DEFAULT_HEALTH_TIMEOUT, ge=2, le=120, description="seconds before a check fails")
-    retries: int = Field(DEFAULT_HEALTH_RETRIES, ge=1, le=10, description="failures before unhealthy")
-    start_period: int = Field(DEFAULT_HEALTH_START_PERIOD, ge=0, le=300, description="grace seconds after start")
+    model_config = ConfigDict(json_schema_extra=or_short_form(
+        {"type": "string", "description": "short for {command: [CMD-SHELL, <string>]}"}))
+
+    command: list[str] = Field(min_length=1, description="CMD-SHELL form when a single string is given",
+                               json_schema_extra=or_short_form({"type": "string"}))
+    # ECS HealthCheck (container definitions API): interval 5-300 s, timeout 2-60 s, retries 1-10,
+    # startPeriod 0-300 s; RegisterTaskDefinition rejects anything outside.
+    interval: int = Field(DEFAULT_HEALTH_INTERVAL, ge=ECS_HEALTH_INTERVAL_RANGE[0], le=ECS_HEALTH_INTERVAL_RANGE[1],
+                          description="seconds between checks")
+    timeout: int = Field(DEFAULT_HEALTH_TIMEOUT, ge=ECS_HEALTH_TIMEOUT_RANGE[0], le=ECS_HEALTH_TIMEOUT_RANGE[1],
+                         description="seconds before a check fails")
+    retries: int = Field(DEFAULT_HEALTH_RETRIES, ge=ECS_HEALTH_RETRIES_RANGE[0], le=ECS_HEALTH_RETRIES_RANGE[1],
+                         description="failures before unhealthy")
+    start_period: int = Field(DEFAULT_HEALTH_START_PERIOD, ge=ECS_HEALTH_START_PERIOD_RANGE[0],
+                              le=ECS_HEALTH_START_PERIOD_RANGE[1], description="grace seconds after start")
 
     @model_validator(mode="before")
     @classmethod
@@ -231,10 +267,14 @@ class Service(Strict):
     ports: list[PortMapping] = Field(default_factory=list, description="container ports (Service Connect names)")
     environment: dict[EnvVarName, str] = Field(default_factory=dict, description="plain, non-secret values")
     parameters: Annotated[dict[EnvVarName, str], BeforeValidator(_names_list_or_map)] = Field(
-        default_factory=dict, description="env var -> key in `parameters` (SSM, injected via valueFrom)"
+        default_factory=dict, description="env var -> key in `parameters` (SSM, injected via valueFrom)",
+        json_schema_extra=or_short_form({"type": "array", "items": {"type": "string"},
+                                                       "description": "[A, B] is short for {A: A, B: B}"}),
     )
     secrets: Annotated[dict[EnvVarName, str], BeforeValidator(_names_list_or_map)] = Field(
-        default_factory=dict, description="env var -> `secret` or `secret:KEY` (Secrets Manager)"
+        default_factory=dict, description="env var -> `secret` or `secret:KEY` (Secrets Manager)",
+        json_schema_extra=or_short_form({"type": "array", "items": {"type": "string"},
+                                                       "description": "[A, B] is short for {A: A, B: B}"}),
     )
     secrets_from: list[Name] = Field(default_factory=list, description="JSON secrets whose every key is injected")
     volumes: list[VolumeMount] = Field(default_factory=list, description="persistent volumes (EFS) mounted")
@@ -294,8 +334,19 @@ class Service(Strict):
             raise ValueError("'sidecar_of' is required with kind 'sidecar' and allowed only there")
         if (self.kind == Kind.scheduled) != (self.schedule is not None):
             raise ValueError("'schedule' is required with kind 'scheduled' and allowed only there")
-        if self.schedule and not re.match(r"^(cron|rate|at)\(.+\)$", self.schedule):
-            raise ValueError(f"schedule '{self.schedule}' must be cron(...), rate(...) or at(...)")
+        if self.schedule and (problem := schedule_problem(self.schedule)):
+            raise ValueError(f"schedule {problem}")
+        if self.kind == Kind.init and self.essential:
+            # ECS stops every container of a task when an essential one exits: an init container exits.
+            raise ValueError("an init container runs once and exits; 'essential: true' would stop the task "
+                             "when it does (ECS); allowed: essential false or omitted")
+        paths: dict[str, int] = {}
+        for i, mount in enumerate(self.volumes):
+            if mount.path in paths:
+                # One container path holds one mount point (ECS/Docker reject a duplicate destination).
+                raise ValueError(f"volumes[{i}] mounts '{mount.volume}' at {mount.path}, already the path of "
+                                 f"volumes[{paths[mount.path]}]; each mount needs its own container path")
+            paths[mount.path] = i
         if self.schedule_timezone != DEFAULT_SCHEDULE_TIMEZONE:
             if self.kind != Kind.scheduled:
                 raise ValueError("'schedule_timezone' applies to kind 'scheduled' only")

@@ -106,7 +106,7 @@ BAD_ENV_FILES = [
      "cluster.capacity_providers.general.max_size", ["api x12", "raise max_size to at least"]),
     # network and edge (modules/network.py, security_groups.py, alb.py)
     ("subnet-larger-than-vpc", _set("network.vpc_cidr", "10.40.0.0/22"), "network",
-     ["subnet_prefix /20 is larger than the VPC 10.40.0.0/22", "between /24 and /28"]),
+     ["subnet_prefix /20 is larger than the VPC 10.40.0.0/22", "between /24 and /27"]),
     ("alb-without-sources", _set("alb.allowed_cidrs", []), "alb.allowed_cidrs", ["at least 1"]),
     ("grafana-open-to-everyone", _set("alb.grafana", {"exposure": "vpn", "host": "grafana.example.com",
                                                       "allowed_cidrs": ["0.0.0.0/0"]}),

@@ -1,50 +1,28 @@
 """modules/config/rules/: each cross-field rule rejects what it states and passes what it allows.
 
 One row per case in CASES: (rule, how stage.yaml is changed, field path of the problem or None when
-the rule must pass, words the message must contain). Every rule in RULES has at least one failing
-and one passing row (a test checks it). The configs are validated by the schema only (every rule
+the rule must pass, words the message must contain). Rules of later concerns keep their CASES in
+tests/config/test_config_rules_<concern>.py. Every rule in RULES has at least one failing and one
+passing row across those files (a test checks it). The configs are validated by the schema only (every rule
 skipped), then the rule is called directly.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from config_mutations import all_of, case_id, check_rule_case, delete_path, schema_only, set_path, unchanged
 from conftest import stage_data, variant
 from modules.config import EnvConfig, rules
 from modules.config.base import dotted
 
-
-def _set(path: str, value):
-    """Mutation setting a dotted path (list indexes as ints) in the env data."""
-
-    def mutate(data):
-        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
-        node = data
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-
-    return mutate
-
-
-def _delete(path: str):
-    def mutate(data):
-        *parents, last = path.split(".")
-        node = data
-        for key in parents:
-            node = node[key]
-        del node[last]
-
-    return mutate
-
-
-def _all(*mutations):
-    return lambda data: [m(data) for m in mutations]
+_set, _delete, _all, _unchanged = set_path, delete_path, all_of, unchanged
 
 
 def _as_sidecar(name: str):
@@ -57,10 +35,6 @@ def _as_sidecar(name: str):
         cron.update(kind="sidecar", sidecar_of="api")
 
     return mutate
-
-
-def _unchanged(data):
-    return None
 
 
 def _grafana_sso(client_secret: str) -> dict:
@@ -186,39 +160,35 @@ CASES = [
 ]
 
 
-def _case_id(case) -> str:
-    rule, _, path, _ = case
-    return f"{rule.__name__}-{'fails' if path else 'passes'}"
-
-
-def schema_only(mutate) -> EnvConfig:
-    """stage.yaml changed by `mutate`, validated by the section models with every rule skipped."""
-    skip = {rule.__name__ for rule in rules.RULES}
-    return EnvConfig.model_validate(variant(mutate), context={"skip_rules": skip})
-
-
-@pytest.mark.parametrize("rule,mutate,field_path,words", CASES, ids=[_case_id(c) for c in CASES])
+@pytest.mark.parametrize("rule,mutate,field_path,words", CASES, ids=[case_id(c) for c in CASES])
 def test_rule(rule, mutate, field_path, words):
-    found = [(dotted(loc), msg) for loc, msg in rule(schema_only(mutate))]
-    if field_path is None:
-        assert found == []
-        return
-    lines = [msg for path, msg in found if path.startswith(field_path)]
-    assert lines, f"no problem at {field_path!r}: {found}"
-    for word in words:
-        assert any(word in msg for msg in lines), f"{word!r} missing from {lines}"
+    check_rule_case(rule, mutate, field_path, words)
+
+
+def _all_cases() -> list:
+    """CASES of this file and of every tests/config/test_config_rules_<concern>.py."""
+    found = list(CASES)
+    for path in sorted(Path(__file__).parent.glob("test_config_rules_*.py")):
+        found += importlib.import_module(path.stem).CASES
+    return found
 
 
 def test_every_rule_is_registered_once_documented_and_tested():
     names = [rule.__name__ for rule in rules.RULES]
     assert len(names) == len(set(names))
+    cases = _all_cases()
     for rule in rules.RULES:
         assert rule.__doc__ and rule.__doc__.strip(), f"{rule.__name__} states no rule in its docstring"
-        kinds = {path is not None for r, _, path, _ in CASES if r is rule}
-        assert kinds == {True, False}, f"{rule.__name__} needs a failing and a passing case in CASES"
+        kinds = {path is not None for r, _, path, _ in cases if r is rule}
+        assert kinds == {True, False}, f"{rule.__name__} needs a failing and a passing case in a CASES list"
+    # a rule: a public function of a rules module taking the config and returning problems
     public = {name for module in _rule_modules() for name, obj in vars(module).items()
-              if callable(obj) and getattr(obj, "__module__", None) == module.__name__ and not name.startswith("_")}
-    assert public - set(names) == {"check", "problems", "only_when_consistent", "undefined"}, "a rule is not in RULES"
+              if inspect.isfunction(obj) and obj.__module__ == module.__name__ and not name.startswith("_")
+              and list(inspect.signature(obj).parameters) == ["cfg"]
+              and inspect.signature(obj).return_annotation == "list[Problem]"}
+    assert public - set(names) == set(), "a rule is not in RULES"
+    assert {"undefined", "only_when_consistent", "problems", "check"} <= {
+        name for module in _rule_modules() for name in vars(module)}
 
 
 def _rule_modules() -> list:

@@ -7,11 +7,12 @@ function in its concern's module (a new module for a new concern), one line in R
 passing case in tests/config/ (test_config_rules*.py).
 
   images.py      ECR repositories, pull-through cache, image tags
-  network.py     availability zones of the region
-  names.py       generated AWS resource names within AWS's length/character limits
+  names.py       generated AWS resource names within AWS's length limits and reserved prefixes
+  network.py     availability zones of the region; subnets large enough for what they hold
+  tasks.py       task definitions ECS registers: an essential container, CPU, 64 KiB
   references.py  names given by one section are defined in another; depends_on has no cycle
   ports.py       ports, port names and the Service Connect mesh
-  edge.py        the ALB's targets and Grafana's OIDC secret
+  edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
@@ -33,6 +34,7 @@ from modules.config.rules.capacity import (
 from modules.config.rules.common import Rule, only_when_consistent
 from modules.config.rules.edge import (
     alb_target_is_a_service_port,
+    certificate_is_in_the_alb_region,
     grafana_target_is_a_service_port,
     oidc_client_secret_is_plain,
 )
@@ -45,8 +47,13 @@ from modules.config.rules.images import (
     pull_through_prefix_fits,
     tag_env_var_is_not_the_synth_tag,
 )
-from modules.config.rules.names import cache_id_fits
-from modules.config.rules.network import availability_zones_are_in_the_region
+from modules.config.rules.names import (
+    cache_id_fits,
+    capacity_provider_names_are_not_reserved,
+    dns_namespace_fits,
+    generated_names_fit,
+)
+from modules.config.rules.network import availability_zones_are_in_the_region, subnets_hold_what_they_must
 from modules.config.rules.ports import (
     jobs_use_dns_names,
     port_allow_from_narrows,
@@ -59,6 +66,11 @@ from modules.config.rules.references import (
     section_references_resolve,
     service_references_resolve,
     variables_are_set_once,
+)
+from modules.config.rules.tasks import (
+    task_cpu_is_reserved,
+    task_definition_fits_64kib,
+    task_has_an_essential_container,
 )
 
 if TYPE_CHECKING:  # annotations only: env.py imports this package
@@ -90,6 +102,14 @@ RULES: list[Rule] = [
     grafana_target_is_a_service_port,
     oidc_client_secret_is_plain,
     no_dependency_cycles,
+    capacity_provider_names_are_not_reserved,
+    generated_names_fit,
+    dns_namespace_fits,
+    certificate_is_in_the_alb_region,
+    task_has_an_essential_container,
+    task_cpu_is_reserved,
+    task_definition_fits_64kib,
+    subnets_hold_what_they_must,
     tasks_fit_capacity,
 ]
 

@@ -1,10 +1,11 @@
-"""The ALB's targets: the listener and Grafana forward to a long-running service's port; OIDC's secret."""
+"""The ALB: its targets are long-running services' ports, its certificate is in its Region; OIDC's secret."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from modules.config.base import Problem
+from modules.config.defaults import partition_of
 from modules.config.rules.common import undefined
 from modules.config.services import Kind
 
@@ -49,3 +50,18 @@ def oidc_client_secret_is_plain(cfg: EnvConfig) -> list[Problem]:
         problems.append((loc, f"secret '{oidc.client_secret}' must be a plain secret set out of "
                               "band (the IdP issues it): no 'generate', no 'keys'"))
     return problems
+
+
+def certificate_is_in_the_alb_region(cfg: EnvConfig) -> list[Problem]:
+    """alb.certificate_arn is an ACM certificate of the ALB's own Region and partition: an ALB listener only
+    takes certificates from ACM in its Region (ELB user guide, "SSL certificates")."""
+    arn = cfg.alb.certificate_arn
+    if not arn:
+        return []
+    _, partition, _, region, *_ = arn.split(":")
+    expected = partition_of(cfg.region)
+    if (partition, region) == (expected, cfg.region):
+        return []
+    return [(("alb", "certificate_arn"), f"the certificate is in {region} ({partition}) but the ALB is in "
+             f"{cfg.region} ({expected}); an ALB takes ACM certificates of its own Region only: request or "
+             f"import one in {cfg.region} (arn:{expected}:acm:{cfg.region}:...)")]

@@ -1,0 +1,77 @@
+"""Building env-file variants for the config tests: stage.yaml changed at a dotted path, validated with
+or without the cross-field rules, and a rule case runner shared by tests/config/test_config_rules*.py."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from conftest import variant
+from modules.config import EnvConfig, rules
+from modules.config.base import dotted
+from modules.config.loading import _problems
+
+
+def set_path(path: str, value):
+    """Mutation setting a dotted path (list indexes as ints) in the env data."""
+
+    def mutate(data):
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        node = data
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    return mutate
+
+
+def delete_path(path: str):
+    def mutate(data):
+        *parents, last = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        del node[last]
+
+    return mutate
+
+
+def all_of(*mutations):
+    return lambda data: [m(data) for m in mutations]
+
+
+def unchanged(data):
+    return None
+
+
+def schema_only(mutate) -> EnvConfig:
+    """stage.yaml changed by `mutate`, validated by the section models with every rule skipped."""
+    skip = {rule.__name__ for rule in rules.RULES}
+    return EnvConfig.model_validate(variant(mutate), context={"skip_rules": skip})
+
+
+def case_id(case) -> str:
+    rule, _, path, _ = case
+    return f"{rule.__name__}-{'fails' if path else 'passes'}"
+
+
+def check_rule_case(rule, mutate, field_path, words) -> None:
+    """Run one rule on stage.yaml changed by `mutate`: no problem when field_path is None, else a problem at
+    field_path whose message holds every word."""
+    found = [(dotted(loc), msg) for loc, msg in rule(schema_only(mutate))]
+    if field_path is None:
+        assert found == []
+        return
+    lines = [msg for path, msg in found if path.startswith(field_path)]
+    assert lines, f"no problem at {field_path!r}: {found}"
+    for word in words:
+        assert any(word in msg for msg in lines), f"{word!r} missing from {lines}"
+
+
+def model_problems(mutate) -> list[tuple[str, str]]:
+    """(field path, message) of every problem the whole schema (models and rules) finds, rendered as load()
+    renders them; [] when the variant is valid."""
+    try:
+        EnvConfig.model_validate(variant(mutate))
+    except ValidationError as exc:
+        return _problems(exc)
+    return []

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {  # command name -> module
     "plan-summary": "modules.commands.plan_summary",
     "cost": "modules.commands.cost",
     "preflight": "modules.commands.preflight",
+    "schema": "modules.commands.schema",
 }
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from modules.commands import UsageError
 from modules.config import EnvConfig
 
 HELP = "print (or write with --output) the JSON Schema of the env file, for editor completion"
@@ -43,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, cfg: None) -> int:
     text = render()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write the schema to {args.output}: {exc.strerror}") from None
         print(f"wrote {os.path.relpath(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -81,6 +81,9 @@ def test_command_prints_and_writes_the_schema(tmp_path):
     written = run_main("schema", "--output", str(out))
     assert written.returncode == 0, written.stderr
     assert out.read_text() == schema.render()
+    nowhere = run_main("schema", "--output", str(tmp_path / "missing" / "schema.json"))
+    assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
+    assert f"cannot write the schema to {tmp_path / 'missing' / 'schema.json'}: No such file" in nowhere.stderr
 
 
 def test_describe_still_reads_an_env_file_with_the_header():

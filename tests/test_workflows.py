@@ -641,6 +641,7 @@ def test_cost_step_comments_the_monthly_delta_from_the_base_env_file(tmp_path, c
     if case == "base-not-comparable":
         base["region"] = "ap-south-2"  # valid, but not in the price table
         base["network"].pop("availability_zones")  # that region's default zones
+        base["alb"]["certificate_arn"] = base["alb"]["certificate_arn"].replace("us-east-1", "ap-south-2")  # ACM is regional
     if case != "new-environment":
         (root / ".base" / "envs").mkdir(parents=True)
         (root / ".base" / "envs" / "stage.yaml").write_text(yaml.safe_dump(base))

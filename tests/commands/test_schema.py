@@ -69,7 +69,8 @@ def test_short_forms_are_accepted_by_the_schema():
     """stage.yaml uses every short form (image string, port number, volume string, health check string,
     parameter list): the editor must not flag them."""
     data = variant(lambda d: None)
-    assert isinstance(data["services"]["ollama"]["image"], str) and isinstance(data["services"]["api"]["ports"][0], int)
+    assert isinstance(data["services"]["ollama"]["image"], str)
+    assert any(isinstance(port, int) for svc in data["services"].values() for port in svc.get("ports", []))
     assert list(_validator().iter_errors(data)) == []
 
 

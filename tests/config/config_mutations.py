@@ -3,12 +3,15 @@ or without the cross-field rules, and a rule case runner shared by tests/config/
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+import tempfile
+from pathlib import Path
+
+import yaml
 
 from conftest import variant
 from modules.config import EnvConfig, rules
 from modules.config.base import dotted
-from modules.config.loading import _problems
+from modules.config.loading import ConfigError, load
 
 
 def set_path(path: str, value):
@@ -68,10 +71,13 @@ def check_rule_case(rule, mutate, field_path, words) -> None:
 
 
 def model_problems(mutate) -> list[tuple[str, str]]:
-    """(field path, message) of every problem the whole schema (models and rules) finds, rendered as load()
-    renders them; [] when the variant is valid."""
-    try:
-        EnvConfig.model_validate(variant(mutate))
-    except ValidationError as exc:
-        return _problems(exc)
+    """(field path, message) of every problem load() reports for stage.yaml changed by `mutate` (models and
+    rules, rendered as a user sees them); [] when the variant is valid."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "variant.yaml"
+        path.write_text(yaml.safe_dump(variant(mutate), sort_keys=False), encoding="utf-8")
+        try:
+            load(path)
+        except ConfigError as exc:
+            return list(exc.problems)
     return []

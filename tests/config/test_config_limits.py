@@ -83,7 +83,7 @@ FAILING = [
     ("port-name-too-long", set_path("services.api.ports", [{"port": 8000, "name": "p" * 65}]),
      "services.api.ports[0].name", ["at most 64 characters"]),
     ("port-name-characters", set_path("services.api.ports", [{"port": 8000, "name": "-api"}]),
-     "services.api.ports[0].name", ["should match pattern"]),
+     "services.api.ports[0].name", ["'-api' is not text matching ^[a-z0-9_][a-z0-9_-]{0,63}$"]),
     ("vpc-too-small-for-alb-subnets", set_path("network.vpc_cidr", "10.40.0.0/28"), "network",
      ["too small for 4 subnets", "the smallest subnet an ALB accepts is /27", "/25 or shorter"]),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from enum import Enum
 from typing import Annotated, Any, Literal

@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from conftest import run_main, variant
 from modules.commands import preflight
-from modules.config import load
+from modules.config import ConfigError, load
 
 REGION = "us-east-1"  # stage's region; moto offers g5.xlarge only in us-east-1a and us-east-1b
 ACCOUNT = "123456789012"  # moto's default account
@@ -111,9 +111,9 @@ def test_certificate_missing_pending_uncovering_or_in_another_region_fails(aws, 
     [finding] = preflight.check_certificate(env_cfg(tmp_path, with_certificate(missing)), aws)
     assert finding.level == "FAIL" and "does not exist in this account" in finding.text
 
-    other_region = missing.replace(REGION, "eu-west-1")
-    [finding] = preflight.check_certificate(env_cfg(tmp_path, with_certificate(other_region)), aws)
-    assert finding.level == "FAIL" and "region 'eu-west-1'" in finding.text
+    other_region = missing.replace(REGION, "eu-west-1")  # refused when the env file loads (config rules/edge.py)
+    with pytest.raises(ConfigError, match="takes ACM certificates of its own Region only"):
+        env_cfg(tmp_path, with_certificate(other_region))
 
     pending = boto3.client("acm", region_name=REGION).request_certificate(
         DomainName="api.example.com", ValidationMethod="DNS")["CertificateArn"]  # default wait: 60 s
@@ -203,6 +203,7 @@ def test_gpu_instance_type_missing_in_a_chosen_zone_fails(aws, tmp_path):
 
     def four_zones_in_ireland(data):  # more zones than the region has (moto's eu-west-1 has 3, like AWS's)
         data["region"] = "eu-west-1"
+        data["alb"]["certificate_arn"] = data["alb"]["certificate_arn"].replace("us-east-1", "eu-west-1")
         data["network"]["availability_zones"] = [f"eu-west-1{x}" for x in "abcd"]
         data["network"].pop("az_count", None)
     [finding] = preflight.check_instance_offerings(env_cfg(tmp_path, four_zones_in_ireland), preflight.Aws("eu-west-1"))

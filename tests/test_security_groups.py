@@ -23,10 +23,11 @@ STAGE_MATRIX = {
     ("quality-cron", "api", 8000), ("rag-refresh-cron", "api", 8000),
     # ollama 11434: the api and the rag-indexer job (ollama-init is in ollama's own task: localhost)
     ("api", "ollama", 11434), ("rag-indexer", "ollama", 11434),
-    # grafana 3000: Grafana is `internal`: only an SSM port-forwarding session through a container instance
-    ("instances", "grafana", 3000),
-    # prometheus 9090: Grafana's datasource
-    ("grafana", "prometheus", 9090),
+    # grafana 3000: Grafana is `internal`: an SSM port-forwarding session through a container instance, and
+    # the api (its GRAFANA_URL; rules.services_may_reach_what_they_are_given makes allow_from say so)
+    ("instances", "grafana", 3000), ("api", "grafana", 3000),
+    # prometheus 9090: Grafana's datasource, and the api (its PROMETHEUS_URL)
+    ("grafana", "prometheus", 9090), ("api", "prometheus", 9090),
     # tempo 3200 (query API, /metrics): Grafana's datasource and Prometheus scraping; OTLP 4317/4318 only
     # from the collector exporting traces (per-port allow_from narrows tempo's [grafana, otel-collector, prometheus])
     ("grafana", "tempo", 3200), ("prometheus", "tempo", 3200),
@@ -244,5 +245,6 @@ def test_optional_groups_exist_only_with_their_feature(lean):
 def test_internal_grafana_range_reaches_grafana_only_on_its_port(lean):
     found = rules(lean, "aws_vpc_security_group_ingress_rule")
     assert {r for r in found if r[0] == "172.20.0.0/22"} == {("172.20.0.0/22", "grafana", 3000)}
-    assert {r for r in found if r[1] == "grafana"} == {("172.20.0.0/22", "grafana", 3000), ("instances", "grafana", 3000)}
+    assert {r for r in found if r[1] == "grafana"} == {("172.20.0.0/22", "grafana", 3000), ("instances", "grafana", 3000),
+                                                       ("api", "grafana", 3000)}  # stage's allow_from: [api]
     assert ("alb", "grafana", 3000) not in found  # internal: never behind the ALB

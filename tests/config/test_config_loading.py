@@ -75,6 +75,8 @@ BAD_ENV_FILES = [
     ("missing-required", _delete("services.api.image"), "services.api.image", ["required field is missing"]),
     ("subnets-do-not-fit", _set("network.subnet_prefix", 17), "network", ["do not fit", "10.40.0.0/16"]),
     ("one-az", _set("network.az_count", 1), "network.az_count", ["greater than or equal to 2"]),
+    ("unreachable-url", _set("services.grafana.allow_from", []), "services.api.parameters.GRAFANA_URL",
+     ["'http://grafana:3000'", "api reaches grafana on port 3000", "services.grafana.allow_from []", "add 'api'"]),
     ("https-without-certificate", _delete("alb.certificate_arn"), "alb", ["certificate_arn", "required"]),
     ("dangling-secret", _set("services.api.secrets", ["QUALITY_OPS_TOKN"]), "services.api.secrets.QUALITY_OPS_TOKN",
      ["not a defined secret", "QUALITY_OPS_TOKEN"]),

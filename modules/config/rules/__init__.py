@@ -11,7 +11,7 @@ passing case in tests/config/ (test_config_rules*.py).
   network.py     availability zones of the region; subnets large enough for what they hold
   tasks.py       task definitions ECS registers: an essential container, CPU, 64 KiB
   references.py  names given by one section are defined in another; depends_on has no cycle
-  ports.py       ports, port names and the Service Connect mesh
+  ports.py       ports, port names, the Service Connect mesh, and reachability of the addresses given
   edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
@@ -59,6 +59,7 @@ from modules.config.rules.ports import (
     port_allow_from_narrows,
     port_names_are_unique,
     ports_are_unique_per_task,
+    services_may_reach_what_they_are_given,
 )
 from modules.config.rules.references import (
     hosts_own_a_task,
@@ -96,6 +97,7 @@ RULES: list[Rule] = [
     port_allow_from_narrows,
     port_names_are_unique,
     jobs_use_dns_names,
+    services_may_reach_what_they_are_given,
     gpus_on_gpu_providers,
     scheduled_tasks_run_inside_off_hours,
     alb_target_is_a_service_port,

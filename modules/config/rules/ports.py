@@ -1,4 +1,5 @@
-"""Ports and the Service Connect mesh: unique ports per task, names, narrowing allow_from, jobs' DNS names."""
+"""Ports and the Service Connect mesh: unique ports per task, names, narrowing allow_from, jobs' DNS names,
+and every address a service is given being one it may reach."""
 
 from __future__ import annotations
 
@@ -78,3 +79,66 @@ def jobs_use_dns_names(cfg: EnvConfig) -> list[Problem]:
                                          f"'{value}' uses the DNS name of '{target}', which is registered only "
                                          f"for services a job depends on; add '{target}' to depends_on"))
     return problems
+
+
+# host:port in a URL or on its own: `http://prometheus:9090/x`, `tempo:4317`, `user@host:5432`.
+_HOST_PORT = re.compile(r"(?:^|(?<=[/@\s,;=]))(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?):(?P<port>\d{1,5})(?!\d)")
+
+
+def _service_hosts(cfg: EnvConfig) -> dict[str, str]:
+    """{host name a task can dial: the container it reaches}: every container with ports answers to its
+    Service Connect client alias (the container name) and, if it owns a task, `<name>.<dns_namespace>`."""
+    hosts = {}
+    for cname, svc in cfg.services.items():
+        if svc.ports:
+            hosts[cname] = cname
+            hosts[f"{cname}.{cfg.dns_namespace}"] = cname
+    return hosts
+
+
+def _reaching_values(cfg: EnvConfig, svc) -> list[tuple[tuple, str]]:
+    """(location, value) of each environment value and each parameter the container reads (resolved)."""
+    values = [(("environment", k), v) for k, v in svc.environment.items()]
+    values += [(("parameters", k), cfg.parameters[key]) for k, key in svc.parameters.items() if key in cfg.parameters]
+    return values
+
+
+def services_may_reach_what_they_are_given(cfg: EnvConfig) -> list[Problem]:
+    """Every host:port in a container's environment or parameters that names another service (its Service
+    Connect name or Cloud Map DNS name) is a port of that service whose allow_from (the port's, else the
+    task's) lets the container's task in: otherwise the name resolves and the connection times out."""
+    problems = []
+    hosts = _service_hosts(cfg)
+    for sname, svc in cfg.services.items():
+        if cfg.task_owner(sname) not in cfg.services:
+            continue  # a dangling init_of/sidecar_of: hosts_own_a_task reports it
+        source = cfg.task_owner(sname)
+        for loc, value in _reaching_values(cfg, svc):
+            for match in _HOST_PORT.finditer(value):
+                target = hosts.get(match["host"])
+                if target is None or cfg.task_owner(target) not in cfg.services:
+                    continue  # not a service name (or a dangling host, reported by hosts_own_a_task)
+                owner, port = cfg.task_owner(target), int(match["port"])
+                if owner == source:
+                    continue  # same task: localhost, no security group in between
+                where = ("services", sname) + loc
+                ports = cfg.port_sources(owner)
+                if port not in ports:
+                    problems.append((where, f"'{value}' names {target} port {port}, which is not a port of "
+                                            f"task '{owner}' ({sorted(ports)})"))
+                    continue
+                if any(cfg.task_owner(s) == source for s in ports[port] if s in cfg.services):
+                    continue
+                problems.append((where, f"'{value}': {source} reaches {target} on port {port}, but "
+                                        f"{_allow_from_field(cfg, owner, port)} does not list '{source}'; "
+                                        f"add '{source}' there (or stop giving {sname} this address)"))
+    return problems
+
+
+def _allow_from_field(cfg: EnvConfig, owner: str, port: int) -> str:
+    """The env-file field deciding who reaches `port` of `owner`'s task."""
+    for cname, svc in cfg.containers_of(owner).items():
+        for i, pm in enumerate(svc.ports):
+            if pm.port == port and pm.allow_from is not None:
+                return f"services.{cname}.ports[{i}].allow_from {pm.allow_from} (and services.{owner}.allow_from)"
+    return f"services.{owner}.allow_from {cfg.services[owner].allow_from}"

@@ -81,3 +81,11 @@ def model_problems(mutate) -> list[tuple[str, str]]:
         except ConfigError as exc:
             return list(exc.problems)
     return []
+
+
+def grafana_sso(client_secret: str) -> dict:
+    """A Grafana `sso` exposure whose OIDC client secret is the named secret."""
+    idp = "https://idp.example.com"
+    return {"exposure": "sso", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"],
+            "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/a", "token_endpoint": f"{idp}/t",
+                     "user_info_endpoint": f"{idp}/u", "client_id": "grafana", "client_secret": client_secret}}

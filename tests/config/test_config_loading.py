@@ -8,44 +8,16 @@ import json
 import pytest
 import yaml
 
+from config_mutations import delete_path, grafana_sso, set_path
 from conftest import STAGE_FILE, run_main, variant
 from modules.config import EnvConfig, load
 from modules.config.loading import _problems
 
 
-def _set(path: str, value):
-    """Mutation setting a dotted path (list indexes as ints) in the env data."""
-
-    def mutate(data):
-        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
-        node = data
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-
-    return mutate
-
-
-def _delete(path: str):
-    def mutate(data):
-        keys = path.split(".")
-        node = data
-        for key in keys[:-1]:
-            node = node[key]
-        del node[keys[-1]]
-
-    return mutate
+_set, _delete, _grafana_sso = set_path, delete_path, grafana_sso
 
 
 # (case id, how the stage file is broken, the field path the message must name, words it must contain)
-def _grafana_sso(client_secret: str) -> dict:
-    """A Grafana `sso` exposure whose OIDC client secret is the named secret."""
-    idp = "https://idp.example.com"
-    return {"exposure": "sso", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"],
-            "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/a", "token_endpoint": f"{idp}/t",
-                     "user_info_endpoint": f"{idp}/u", "client_id": "grafana", "client_secret": client_secret}}
-
-
 BAD_ENV_FILES = [
     # issue 17: egress, zones, image digests
     ("egress-bad-description", _set("services.api.egress", [{"port": 443, "description": "LLM <provider>"}]),

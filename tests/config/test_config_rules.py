@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config_mutations import all_of, case_id, check_rule_case, delete_path, schema_only, set_path, unchanged
+from config_mutations import all_of, case_id, check_rule_case, delete_path, grafana_sso, schema_only, set_path, unchanged
 from conftest import stage_data, variant
 from modules.config import EnvConfig, rules
 from modules.config.base import dotted
@@ -35,13 +35,6 @@ def _as_sidecar(name: str):
         cron.update(kind="sidecar", sidecar_of="api")
 
     return mutate
-
-
-def _grafana_sso(client_secret: str) -> dict:
-    idp = "https://idp.example.com"
-    return {"exposure": "sso", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"],
-            "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/a", "token_endpoint": f"{idp}/t",
-                     "user_info_endpoint": f"{idp}/u", "client_id": "grafana", "client_secret": client_secret}}
 
 
 _VPN = {"exposure": "vpn", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"]}
@@ -154,12 +147,12 @@ CASES = [
      ["port 3001 is not a port of 'grafana'"]),
     (R.grafana_target_is_a_service_port, _set("alb.grafana", _VPN), None, []),
     (R.grafana_target_is_a_service_port, _set("alb.grafana", {"service": "grafna"}), None, []),  # not exposed
-    (R.oidc_client_secret_is_plain, _set("alb.grafana", _grafana_sso("QUALITY_OPS_TOKEN")),
+    (R.oidc_client_secret_is_plain, _set("alb.grafana", grafana_sso("QUALITY_OPS_TOKEN")),
      "alb.grafana.oidc.client_secret", ["must be a plain secret set out of band"]),
-    (R.oidc_client_secret_is_plain, _set("alb.grafana", _grafana_sso("grafana-oidcc")),
+    (R.oidc_client_secret_is_plain, _set("alb.grafana", grafana_sso("grafana-oidcc")),
      "alb.grafana.oidc.client_secret", ["'grafana-oidcc' is not a defined secret"]),
     (R.oidc_client_secret_is_plain, _all(_set("secrets.grafana-oidc", {}),
-                                         _set("alb.grafana", _grafana_sso("grafana-oidc"))), None, []),
+                                         _set("alb.grafana", grafana_sso("grafana-oidc"))), None, []),
     (R.scheduled_tasks_run_inside_off_hours, _all(_set("services.rag-indexer.kind", "scheduled"),
                                                   _set("services.rag-indexer.schedule", "rate(1 hour)"),
                                                   _set("services.rag-indexer.capacity_provider", "gpu")),

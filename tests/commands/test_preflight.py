@@ -339,7 +339,8 @@ def ready_account(cfg, tag: str) -> None:
         push(ecr, cfg.repository_name(build), tag)
 
 
-def test_clean_account_exits_0_with_a_summary(tmp_path, monkeypatch, capsys):
+def preflight_on_a_ready_account(tmp_path, monkeypatch, capsys) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of preflight on a moto account holding everything stage needs."""
     monkeypatch.setattr(preflight, "Aws", QuotaStubbedAws)
     monkeypatch.setenv("ARAQUEM_APP_IMAGE_TAG", "v1.2.3")
     with mock_aws():
@@ -350,6 +351,11 @@ def test_clean_account_exits_0_with_a_summary(tmp_path, monkeypatch, capsys):
         ready_account(cfg, "v1.2.3")
         code = preflight.run(argparse.Namespace(endpoint_url=None), cfg)
     out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_account_exits_0_with_a_summary(tmp_path, monkeypatch, capsys):
+    code, out, err = preflight_on_a_ready_account(tmp_path, monkeypatch, capsys)
     assert code == 0, out + err
     assert "FAIL" not in out and err == ""
     assert out.splitlines()[-1].startswith(f"preflight araquem-stage in {REGION}, account {ACCOUNT}: ")
@@ -385,16 +391,7 @@ def test_endpoint_url_sends_every_call_to_an_emulator(tmp_path):
 
 def test_a_failing_check_exits_2_one_line_per_finding(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(QuotaStubbedAws, "quotas", {"L-1216C47A": 64.0, "L-DB2E81BA": 0.0})
-    monkeypatch.setattr(preflight, "Aws", QuotaStubbedAws)
-    monkeypatch.setenv("ARAQUEM_APP_IMAGE_TAG", "v1.2.3")
-    with mock_aws():
-        issue_at_once(monkeypatch)
-        arn = boto3.client("acm", region_name=REGION).request_certificate(
-            DomainName="api.example.com", ValidationMethod="DNS")["CertificateArn"]
-        cfg = env_cfg(tmp_path, with_certificate(arn))
-        ready_account(cfg, "v1.2.3")
-        code = preflight.run(argparse.Namespace(endpoint_url=None), cfg)
-    out, err = capsys.readouterr()
+    code, out, err = preflight_on_a_ready_account(tmp_path, monkeypatch, capsys)
     assert code == 2
     assert [ln for ln in out.splitlines() if ln.startswith("FAIL")] == [
         ln for ln in out.splitlines() if "L-DB2E81BA" in ln]

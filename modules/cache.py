@@ -10,7 +10,6 @@ Clients get `rediss://:<token>@<primary endpoint>:<port>` from the secret `<name
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_version import DataAwsSecretsmanagerSecretVersion
 from cdktf_cdktf_provider_aws.elasticache_replication_group import ElasticacheReplicationGroup
 from cdktf_cdktf_provider_aws.elasticache_subnet_group import ElasticacheSubnetGroup
@@ -18,7 +17,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_version import Secretsmanage
 from constructs import Construct
 
 from modules.config import CACHE_ID_SUFFIX, REDIS_AUTH_TOKEN_LENGTH, EnvConfig
-from modules.network import Network
+from modules.network import Network, flat_output
 from modules.secrets import Secrets
 from modules.security_groups import SecurityGroups
 
@@ -84,12 +83,11 @@ class Cache(Construct):
         self._url_secret_arn = url_secret.arn
         self.secret_arns: list[str] = [url_secret.arn]
 
-        TerraformOutput(self, "redis_endpoint", value=self.group.primary_endpoint_address,
-                        description="Redis primary endpoint (TLS, AUTH required)").override_logical_id("redis_endpoint")
-        TerraformOutput(self, "redis_port", value=cache.port, description="Redis port").override_logical_id("redis_port")
-        TerraformOutput(self, "redis_secret_arns", description="secrets of the Redis AUTH token and client URL",
-                        value={"auth_token": token_secret.arn, "url": url_secret.arn}
-                        ).override_logical_id("redis_secret_arns")
+        flat_output(self, "redis_endpoint", self.group.primary_endpoint_address,
+                    "Redis primary endpoint (TLS, AUTH required)")
+        flat_output(self, "redis_port", cache.port, "Redis port")
+        flat_output(self, "redis_secret_arns", {"auth_token": token_secret.arn, "url": url_secret.arn},
+                    "secrets of the Redis AUTH token and client URL")
 
     def secret_env(self) -> dict[str, str]:
         """{REDIS_URL: secret ARN} for the services in `cache.allow_from`."""

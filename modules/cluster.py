@@ -106,40 +106,11 @@ class Cluster(Construct):
         self.providers: dict[str, EcsCapacityProvider] = {}
         self.asgs: dict[str, AutoscalingGroup] = {}
         for key, cp in cfg.cluster.capacity_providers.items():
-            template = self._launch_template(cfg, key, cp, profile, security.instances_id)
-            asg = AutoscalingGroup(
-                self, f"{key}-asg",
-                name=f"{cfg.name}-{key}",
-                vpc_zone_identifier=network.private_subnet_ids,
-                min_size=cp.min_size,
-                max_size=cp.max_size,
-                desired_capacity=cp.desired_capacity,
-                launch_template=AutoscalingGroupLaunchTemplate(id=template.id, version=Token.as_string(template.latest_version)),
-                protect_from_scale_in=False,  # with managed termination protection off: destroy can terminate
-                tag=[AutoscalingGroupTag(key=ECS_MANAGED_TAG, value="true", propagate_at_launch=True)],
-                depends_on=[self.cluster],  # destroy: instances terminate before the cluster is deleted
-                # managed scaling owns desired_capacity; with off_hours the scheduled actions own the sizes
-                # (a plan outside the window must not undo the stop action)
-                lifecycle=TerraformResourceLifecycle(ignore_changes=(
-                    ["desired_capacity", "max_size", "min_size"] if cp.off_hours else ["desired_capacity"])),
-            )
-            self.asgs[key] = asg
+            self.asgs[key] = self._auto_scaling_group(key, cp, network, self._launch_template(
+                cfg, key, cp, profile, security.instances_id))
             if cp.off_hours:
-                self._off_hours_schedule(key, cp, asg)
-            self.providers[key] = EcsCapacityProvider(
-                self, f"{key}-capacity-provider",
-                name=f"{cfg.name}-{key}",
-                auto_scaling_group_provider=EcsCapacityProviderAutoScalingGroupProvider(
-                    auto_scaling_group_arn=asg.arn,
-                    managed_termination_protection="DISABLED",
-                    managed_draining="ENABLED",
-                    managed_scaling=EcsCapacityProviderAutoScalingGroupProviderManagedScaling(
-                        status="ENABLED", target_capacity=cp.target_capacity,
-                    ),
-                ),
-                # Removing a provider: update the association and services first, then delete it.
-                lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-            )
+                self._off_hours_schedule(key, cp, self.asgs[key])
+            self.providers[key] = self._capacity_provider(key, cp, self.asgs[key])
 
         association = EcsClusterCapacityProviders(
             self, "capacity-providers",
@@ -160,6 +131,41 @@ class Cluster(Construct):
                     "ECS capacity provider name per cluster.capacity_providers key")
         flat_output(self, "autoscaling_group_names", {k: self.asgs[k].name for k in sorted(self.asgs)},
                     "Auto Scaling group name per cluster.capacity_providers key")
+
+    def _auto_scaling_group(self, key: str, cp: CapacityProvider, network, template: LaunchTemplate
+                            ) -> AutoscalingGroup:
+        return AutoscalingGroup(
+            self, f"{key}-asg",
+            name=f"{self._cfg.name}-{key}",
+            vpc_zone_identifier=network.private_subnet_ids,
+            min_size=cp.min_size,
+            max_size=cp.max_size,
+            desired_capacity=cp.desired_capacity,
+            launch_template=AutoscalingGroupLaunchTemplate(id=template.id, version=Token.as_string(template.latest_version)),
+            protect_from_scale_in=False,  # with managed termination protection off: destroy can terminate
+            tag=[AutoscalingGroupTag(key=ECS_MANAGED_TAG, value="true", propagate_at_launch=True)],
+            depends_on=[self.cluster],  # destroy: instances terminate before the cluster is deleted
+            # managed scaling owns desired_capacity; with off_hours the scheduled actions own the sizes
+            # (a plan outside the window must not undo the stop action)
+            lifecycle=TerraformResourceLifecycle(ignore_changes=(
+                ["desired_capacity", "max_size", "min_size"] if cp.off_hours else ["desired_capacity"])),
+        )
+
+    def _capacity_provider(self, key: str, cp: CapacityProvider, asg: AutoscalingGroup) -> EcsCapacityProvider:
+        return EcsCapacityProvider(
+            self, f"{key}-capacity-provider",
+            name=f"{self._cfg.name}-{key}",
+            auto_scaling_group_provider=EcsCapacityProviderAutoScalingGroupProvider(
+                auto_scaling_group_arn=asg.arn,
+                managed_termination_protection="DISABLED",
+                managed_draining="ENABLED",
+                managed_scaling=EcsCapacityProviderAutoScalingGroupProviderManagedScaling(
+                    status="ENABLED", target_capacity=cp.target_capacity,
+                ),
+            ),
+            # Removing a provider: update the association and services first, then delete it.
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
 
     def _off_hours_schedule(self, key: str, cp: CapacityProvider, asg: AutoscalingGroup) -> None:
         """Stop: min = max = desired = 0, so the ASG terminates every instance (managed draining moves tasks

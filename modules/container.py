@@ -86,14 +86,7 @@ def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> di
         "environment": [{"name": k, "value": literal(v)} for k, v in sorted(svc.environment.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(inputs.secrets.items())],
         "portMappings": [_port_mapping(name, pm) for pm in svc.ports],
-        "mountPoints": [
-            {
-                "sourceVolume": inputs.volume_names[m.volume],
-                "containerPath": literal(m.path),
-                "readOnly": m.read_only,
-            }
-            for m in svc.volumes
-        ],
+        "mountPoints": _mount_points(name, svc, inputs),
         "logConfiguration": {
             "logDriver": LOG_DRIVER,
             "options": {
@@ -103,26 +96,40 @@ def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> di
             },
         },
     }
-    if svc.read_only_root:
-        if inputs.tmp_volume is None:
-            raise ValueError(f"container '{name}' has a read-only root filesystem but no tmp volume")
-        definition["mountPoints"].append(
-            {"sourceVolume": inputs.tmp_volume, "containerPath": TMP_PATH, "readOnly": False}
-        )
     for key in ("environment", "secrets", "portMappings", "mountPoints"):
         if not definition[key]:
             del definition[key]  # ECS omits empty lists; keeping them out avoids plan noise
+    definition.update(_optional_settings(svc, inputs))
+    return definition
+
+
+def _mount_points(name: str, svc: Service, inputs: ContainerInputs) -> list[dict]:
+    """The service's named volumes, plus the writable tmp volume a read-only root filesystem needs."""
+    points = [
+        {"sourceVolume": inputs.volume_names[m.volume], "containerPath": literal(m.path), "readOnly": m.read_only}
+        for m in svc.volumes
+    ]
+    if svc.read_only_root:
+        if inputs.tmp_volume is None:
+            raise ValueError(f"container '{name}' has a read-only root filesystem but no tmp volume")
+        points.append({"sourceVolume": inputs.tmp_volume, "containerPath": TMP_PATH, "readOnly": False})
+    return points
+
+
+def _optional_settings(svc: Service, inputs: ContainerInputs) -> dict:
+    """Keys ECS takes only when set (absent rather than empty: no plan noise)."""
+    settings: dict = {}
     if svc.gpu:
-        definition["resourceRequirements"] = [{"type": "GPU", "value": str(svc.gpu)}]
+        settings["resourceRequirements"] = [{"type": "GPU", "value": str(svc.gpu)}]
     if svc.user:
-        definition["user"] = literal(svc.user)
+        settings["user"] = literal(svc.user)
     if svc.command:
-        definition["command"] = [literal(part) for part in svc.command]
+        settings["command"] = [literal(part) for part in svc.command]
     if svc.stop_timeout:
-        definition["stopTimeout"] = svc.stop_timeout
+        settings["stopTimeout"] = svc.stop_timeout
     if svc.health_check:
         hc = svc.health_check
-        definition["healthCheck"] = {
+        settings["healthCheck"] = {
             "command": [literal(part) for part in hc.command],
             "interval": hc.interval,
             "timeout": hc.timeout,
@@ -130,16 +137,16 @@ def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> di
             "startPeriod": hc.start_period,
         }
     if inputs.depends_on:
-        definition["dependsOn"] = [
+        settings["dependsOn"] = [
             {"containerName": dep, "condition": cond} for dep, cond in sorted(inputs.depends_on.items())
         ]
     if svc.kind == Kind.sidecar:
-        definition["restartPolicy"] = {
+        settings["restartPolicy"] = {
             "enabled": True,
             "ignoredExitCodes": [],
             "restartAttemptPeriod": SIDECAR_RESTART_ATTEMPT_PERIOD,
         }
-    return definition
+    return settings
 
 
 def _port_mapping(service_name: str, pm) -> dict:

@@ -9,7 +9,7 @@ secret (values stay in Secrets Manager; only ARNs are in the JSON).
 
 from __future__ import annotations
 
-from cdktf import Fn, TerraformOutput, Token
+from cdktf import Fn, Token
 from cdktf_cdktf_provider_aws.data_aws_db_instance import DataAwsDbInstance
 from cdktf_cdktf_provider_aws.data_aws_rds_cluster import DataAwsRdsCluster
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
@@ -17,6 +17,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules.config import EnvConfig
+from modules.network import flat_output
 from modules.parameters import Parameters
 from modules.security_groups import SecurityGroups
 
@@ -36,6 +37,15 @@ class Database(Construct):
         if db.mode == "none":
             return
 
+        self._locate(db)
+        self._open_to(cfg, security)
+        self._hand_over(cfg, parameters)
+        flat_output(self, "database_host", self.host, "Postgres host (existing database)")
+        flat_output(self, "database_security_group_id", self.security_group_id,
+                    "the DB group opened to database.allow_from")
+
+    def _locate(self, db) -> None:
+        """host, port and security group: from a data source (instance, cluster) or the env file (endpoint)."""
         if db.mode == "instance":
             found = DataAwsDbInstance(self, "instance", db_instance_identifier=db.identifier)
             self.host, self.port, groups = found.address, found.port, found.vpc_security_groups
@@ -52,8 +62,9 @@ class Database(Construct):
             # list token cannot be indexed in Python, so Terraform's element() picks it at plan time).
             self.security_group_id = Token.as_string(Fn.element(Fn.sort(groups), 0))
 
-        owners = sorted({cfg.task_owner(s) for s in db.allow_from})
-        for owner in owners:
+    def _open_to(self, cfg: EnvConfig, security: SecurityGroups) -> None:
+        """The DB's group admits each `database.allow_from` task group, and that group may leave towards it."""
+        for owner in sorted({cfg.task_owner(s) for s in cfg.database.allow_from}):
             VpcSecurityGroupIngressRule(
                 self, f"ingress_from_{owner}",
                 security_group_id=self.security_group_id,
@@ -74,6 +85,9 @@ class Database(Construct):
                 description=f"{owner} to Postgres (database.allow_from)",
             )
 
+    def _hand_over(self, cfg: EnvConfig, parameters: Parameters) -> None:
+        """host/port/name as SSM parameters, user and password as keys of the existing credentials secret."""
+        db = cfg.database
         port_text = Token.as_string(self.port) if not isinstance(self.port, int) else str(self.port)
         values = {db.env.host: ("database/host", self.host), db.env.port: ("database/port", port_text)}
         if db.name:
@@ -86,12 +100,6 @@ class Database(Construct):
         self._env[db.env.username] = f"{db.credentials_secret_arn}:{db.username_key}::"
         self._env[db.env.password] = f"{db.credentials_secret_arn}:{db.password_key}::"
         self.secret_arns.append(db.credentials_secret_arn)
-
-        TerraformOutput(self, "database_host", value=self.host, description="Postgres host (existing database)"
-                        ).override_logical_id("database_host")
-        TerraformOutput(self, "database_security_group_id", value=self.security_group_id,
-                        description="the DB group opened to database.allow_from").override_logical_id(
-                            "database_security_group_id")
 
     def secret_env(self) -> dict[str, str]:
         """{env var: valueFrom ARN} for the services in `database.allow_from` (empty with mode none)."""

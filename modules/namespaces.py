@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.service_discovery_http_namespace import ServiceDiscoveryHttpNamespace
@@ -19,6 +18,7 @@ from cdktf_cdktf_provider_aws.service_discovery_private_dns_namespace import Ser
 from constructs import Construct
 
 from modules.config import EnvConfig
+from modules.network import flat_output
 
 if TYPE_CHECKING:
     from modules.network import Network
@@ -47,6 +47,5 @@ class Namespaces(Construct):
             self.dns_namespace_id = dns.id
         self.account_id: str = DataAwsCallerIdentity(self, "account").account_id
         self.partition: str = DataAwsPartition(self, "partition").partition
-        TerraformOutput(self, "service_connect_namespace", value=cfg.namespace,
-                        description="Service Connect namespace of the ECS services").override_logical_id(
-                            "service_connect_namespace")
+        flat_output(self, "service_connect_namespace", cfg.namespace,
+                    "Service Connect namespace of the ECS services")

@@ -74,22 +74,8 @@ class Network(Construct):
         net = cfg.network
         cidrs = net.subnet_cidrs()
 
-        # The zones are decided in the env file (or defaulted once by EnvConfig.availability_zones()), never
-        # re-derived on a plan: an impaired or new zone cannot shift a subnet. The lookup only checks, at
-        # plan time, that every named zone exists and is available to this account.
-        self.availability_zones = cfg.availability_zones()
-        by_id = net.zones_by_id
-        DataAwsAvailabilityZones(
-            self, "zones", state="available",
-            filter=[DataAwsAvailabilityZonesFilter(name="zone-id" if by_id else "zone-name",
-                                                   values=self.availability_zones)],
-            lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
-                condition=f"${{length(self.{'zone_ids' if by_id else 'names'}) == {len(self.availability_zones)}}}",
-                error_message=f"network.availability_zones: {', '.join(self.availability_zones)} are not all "
-                              f"available zones of {cfg.region} for this account; name the zones to use",
-            )]),
-        )
-        self._zone_arg = "availability_zone_id" if by_id else "availability_zone"
+        self.availability_zones = self._check_zones(cfg)
+        self._zone_arg = "availability_zone_id" if net.zones_by_id else "availability_zone"
 
         vpc = Vpc(self, "vpc", cidr_block=net.vpc_cidr, enable_dns_support=True,
                   enable_dns_hostnames=True,  # private DNS of the interface endpoints needs both
@@ -102,29 +88,8 @@ class Network(Construct):
         self.public_subnet_ids: list[str] = [s.id for s in public]
         self.private_subnet_ids: list[str] = [s.id for s in private]
 
-        # public tier: default route to the internet gateway
-        igw = InternetGateway(self, "igw", vpc_id=vpc.id, tags={"Name": cfg.name})
-        public_rt = RouteTable(self, "public_rt", vpc_id=vpc.id, tags={"Name": f"{cfg.name}-public"})
-        Route(self, "public_default", route_table_id=public_rt.id, destination_cidr_block=ANYWHERE_IPV4,
-              gateway_id=igw.id)
-        for i, subnet in enumerate(public):
-            RouteTableAssociation(self, f"public_rta_{i}", subnet_id=subnet.id, route_table_id=public_rt.id)
-
-        # private tier: default route through a NAT gateway (one, or one per AZ for AZ independence)
-        nat_count = 1 if net.nat == "single" else net.az_count
-        nats = []
-        for i in range(nat_count):
-            eip = Eip(self, f"nat_eip_{i}", domain="vpc", tags={"Name": f"{cfg.name}-nat-{i + 1}"},
-                      depends_on=[igw])
-            nats.append(NatGateway(self, f"nat_{i}", allocation_id=eip.id, subnet_id=public[i].id,
-                                   tags={"Name": f"{cfg.name}-nat-{i + 1}"}, depends_on=[igw]))
-        self.private_route_table_ids: list[str] = []
-        for i, subnet in enumerate(private):
-            rt = RouteTable(self, f"private_rt_{i}", vpc_id=vpc.id, tags={"Name": f"{cfg.name}-private-{i + 1}"})
-            Route(self, f"private_default_{i}", route_table_id=rt.id, destination_cidr_block=ANYWHERE_IPV4,
-                  nat_gateway_id=nats[i % nat_count].id)
-            RouteTableAssociation(self, f"private_rta_{i}", subnet_id=subnet.id, route_table_id=rt.id)
-            self.private_route_table_ids.append(rt.id)
+        igw = self._public_tier(vpc.id, public)
+        self._private_tier(vpc.id, private, public, igw)
 
         if net.flow_logs.enabled:
             self._flow_logs(vpc)
@@ -137,6 +102,53 @@ class Network(Construct):
         flat_output(self, "vpc_id", vpc.id, "VPC id")
         flat_output(self, "public_subnet_ids", self.public_subnet_ids, "public subnets (ALB, NAT), one per AZ")
         flat_output(self, "private_subnet_ids", self.private_subnet_ids, "private subnets (tasks, data), one per AZ")
+
+    def _check_zones(self, cfg: EnvConfig) -> list[str]:
+        """The zones are decided in the env file (or defaulted once by EnvConfig.availability_zones()), never
+        re-derived on a plan: an impaired or new zone cannot shift a subnet. The lookup only checks, at
+        plan time, that every named zone exists and is available to this account."""
+        zones = cfg.availability_zones()
+        by_id = cfg.network.zones_by_id
+        DataAwsAvailabilityZones(
+            self, "zones", state="available",
+            filter=[DataAwsAvailabilityZonesFilter(name="zone-id" if by_id else "zone-name",
+                                                   values=zones)],
+            lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
+                condition=f"${{length(self.{'zone_ids' if by_id else 'names'}) == {len(zones)}}}",
+                error_message=f"network.availability_zones: {', '.join(zones)} are not all "
+                              f"available zones of {cfg.region} for this account; name the zones to use",
+            )]),
+        )
+        return zones
+
+    def _public_tier(self, vpc_id: str, public: list[Subnet]) -> InternetGateway:
+        """Default route to the internet gateway."""
+        name = self._cfg.name
+        igw = InternetGateway(self, "igw", vpc_id=vpc_id, tags={"Name": name})
+        public_rt = RouteTable(self, "public_rt", vpc_id=vpc_id, tags={"Name": f"{name}-public"})
+        Route(self, "public_default", route_table_id=public_rt.id, destination_cidr_block=ANYWHERE_IPV4,
+              gateway_id=igw.id)
+        for i, subnet in enumerate(public):
+            RouteTableAssociation(self, f"public_rta_{i}", subnet_id=subnet.id, route_table_id=public_rt.id)
+        return igw
+
+    def _private_tier(self, vpc_id: str, private: list[Subnet], public: list[Subnet], igw: InternetGateway) -> None:
+        """Default route through a NAT gateway (one, or one per AZ for AZ independence); one table per AZ."""
+        net, name = self._cfg.network, self._cfg.name
+        nat_count = 1 if net.nat == "single" else net.az_count
+        nats = []
+        for i in range(nat_count):
+            eip = Eip(self, f"nat_eip_{i}", domain="vpc", tags={"Name": f"{name}-nat-{i + 1}"},
+                      depends_on=[igw])
+            nats.append(NatGateway(self, f"nat_{i}", allocation_id=eip.id, subnet_id=public[i].id,
+                                   tags={"Name": f"{name}-nat-{i + 1}"}, depends_on=[igw]))
+        self.private_route_table_ids: list[str] = []
+        for i, subnet in enumerate(private):
+            rt = RouteTable(self, f"private_rt_{i}", vpc_id=vpc_id, tags={"Name": f"{name}-private-{i + 1}"})
+            Route(self, f"private_default_{i}", route_table_id=rt.id, destination_cidr_block=ANYWHERE_IPV4,
+                  nat_gateway_id=nats[i % nat_count].id)
+            RouteTableAssociation(self, f"private_rta_{i}", subnet_id=subnet.id, route_table_id=rt.id)
+            self.private_route_table_ids.append(rt.id)
 
     def _subnet(self, tier: str, index: int, cidr: str, vpc_id: str) -> Subnet:
         return Subnet(

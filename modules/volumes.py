@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -30,6 +29,7 @@ from cdktf_cdktf_provider_aws.efs_mount_target import EfsMountTarget
 from constructs import Construct
 
 from modules.config import EnvConfig
+from modules.network import flat_output
 
 if TYPE_CHECKING:
     from modules.network import Network
@@ -70,23 +70,29 @@ class Volumes(Construct):
                 subnet_id=subnet_id,
                 security_groups=[security.efs_id],
             )
-
         for name, volume in sorted(cfg.volumes.items()):
-            self._access_points[name] = EfsAccessPoint(
-                self,
-                f"access_point_{name}",
-                file_system_id=fs.id,
-                posix_user=EfsAccessPointPosixUser(uid=volume.uid, gid=volume.gid),
-                root_directory=EfsAccessPointRootDirectory(
-                    path=f"/{name}",
-                    creation_info=EfsAccessPointRootDirectoryCreationInfo(
-                        owner_uid=volume.uid, owner_gid=volume.gid, permissions=volume.permissions
-                    ),
-                ),
-                tags={"Name": f"{cfg.name}-{name}"},
-            )
+            self._access_points[name] = self._access_point(cfg, fs, name, volume)
+        self._deny_plaintext(fs)
+        flat_output(self, "efs_file_system_id", fs.id, "EFS file system holding the named volumes")
 
-        # Deny every client that does not use TLS; access itself is granted per task role (IAM).
+    def _access_point(self, cfg: EnvConfig, fs: EfsFileSystem, name: str, volume) -> EfsAccessPoint:
+        """The volume's root directory, created with the owner the image runs as, and that identity enforced."""
+        return EfsAccessPoint(
+            self,
+            f"access_point_{name}",
+            file_system_id=fs.id,
+            posix_user=EfsAccessPointPosixUser(uid=volume.uid, gid=volume.gid),
+            root_directory=EfsAccessPointRootDirectory(
+                path=f"/{name}",
+                creation_info=EfsAccessPointRootDirectoryCreationInfo(
+                    owner_uid=volume.uid, owner_gid=volume.gid, permissions=volume.permissions
+                ),
+            ),
+            tags={"Name": f"{cfg.name}-{name}"},
+        )
+
+    def _deny_plaintext(self, fs: EfsFileSystem) -> None:
+        """Deny every client that does not use TLS; access itself is granted per task role (IAM)."""
         deny_plaintext = DataAwsIamPolicyDocument(
             self,
             "file_system_policy_document",
@@ -106,10 +112,6 @@ class Volumes(Construct):
             ],
         )
         EfsFileSystemPolicy(self, "file_system_policy", file_system_id=fs.id, policy=deny_plaintext.json)
-
-        output = TerraformOutput(self, "efs_file_system_id", value=fs.id,
-                                 description="EFS file system holding the named volumes")
-        output.override_logical_id("efs_file_system_id")  # flat output name
 
     def access_point_id(self, name: str) -> str:
         return self._access_points[name].id

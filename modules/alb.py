@@ -1,11 +1,13 @@
 """Alb: the internet-facing Application Load Balancer in front of `alb.target` (and Grafana when exposed).
 
-HTTPS listener with the env file's ACM certificate and TLS policy, HTTP redirected to it (with
-`https: false`, a plain HTTP listener forwards instead). Grafana exposure (seed §3.3):
+HTTPS listener with the certificate validated in the team's zone (`alb.domain`, modules/domain.py) or the
+env file's `certificate_arn`, and its TLS policy; HTTP redirected to it (with `https: false`, a plain HTTP
+listener forwards instead). Grafana exposure (seed §3.3):
   internal  no ALB rule; reachable from inside the VPC only (see docs/edge.md)
   vpn       a listener rule on `alb.grafana.host`, only for `alb.grafana.allowed_cidrs`
   sso       the same rule, preceded by the ALB's authenticate-oidc action; the client secret is read
-            from Secrets Manager at plan time, so it never appears in the synthesized JSON
+            from an `existing` Secrets Manager secret at plan time (created with its value before the
+            first deploy: rules.secrets_read_at_apply_exist_before_it), so it never appears in the JSON
 Prometheus and Tempo are never behind the ALB.
 """
 
@@ -56,6 +58,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from constructs import Construct
 
 from modules.config import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, EnvConfig
+from modules.domain import Domain
 from modules.network import Network, fit_name, flat_output
 from modules.secrets import Secrets
 from modules.security_groups import HTTP_PORT, HTTPS_PORT, SecurityGroups, grafana_via_alb
@@ -80,9 +83,10 @@ class Alb(Construct):
     and target_groups: {service: {container port: target group ARN}} for the ECS services to register."""
 
     def __init__(self, scope: Construct, id_: str, cfg: EnvConfig, network: Network, security: SecurityGroups,
-                 secrets: Secrets | None = None):
+                 secrets: Secrets | None = None, domain: Domain | None = None):
         super().__init__(scope, id_)
         self._cfg = cfg
+        self._domain = domain
         alb_cfg = cfg.alb
         bucket, bucket_policy = self._access_log_bucket() if alb_cfg.access_logs else (None, None)
 
@@ -105,7 +109,9 @@ class Alb(Construct):
         forward = LbListenerDefaultAction(type="forward", target_group_arn=api_tg.arn)
         if alb_cfg.https:
             listener = LbListener(self, "https", load_balancer_arn=lb.arn, port=HTTPS_PORT, protocol="HTTPS",
-                                  ssl_policy=alb_cfg.ssl_policy, certificate_arn=alb_cfg.certificate_arn,
+                                  ssl_policy=alb_cfg.ssl_policy,
+                                  # the validated certificate: the listener waits for ACM to issue it
+                                  certificate_arn=domain.certificate_arn if domain else alb_cfg.certificate_arn,
                                   default_action=[forward])
             LbListener(self, "http_redirect", load_balancer_arn=lb.arn, port=HTTP_PORT, protocol="HTTP",
                        default_action=[LbListenerDefaultAction(type="redirect", redirect=LbListenerDefaultActionRedirect(
@@ -120,7 +126,10 @@ class Alb(Construct):
         if grafana_via_alb(cfg):
             self._grafana(listener, network, secrets)
 
-        flat_output(self, "alb_dns_name", lb.dns_name, "public DNS name of the ALB (point the API host at it)")
+        if domain:
+            domain.alias_to(lb.dns_name, lb.zone_id)
+        flat_output(self, "alb_dns_name", lb.dns_name, "public DNS name of the ALB" if domain else
+                    "public DNS name of the ALB (point the API host at it)")
 
     def _target_group(self, id_: str, service: str, port: int, path: str, network: Network) -> LbTargetGroup:
         hc = self._cfg.alb.health_check
@@ -138,6 +147,7 @@ class Alb(Construct):
     def _grafana(self, listener: LbListener, network: Network, secrets: Secrets | None) -> None:
         cfg = self._cfg
         grafana = cfg.alb.grafana
+        host = self._domain.grafana_host if self._domain else grafana.host
         tg = self._target_group("grafana", grafana.service, grafana.port, grafana.health_check_path, network)
         self.grafana_target_group_arn = tg.arn
         self.target_groups.setdefault(grafana.service, {})[grafana.port] = tg.arn
@@ -146,7 +156,8 @@ class Alb(Construct):
         if grafana.exposure == "sso":
             oidc = grafana.oidc
             # Read at plan time: the value lives in state (encrypted in Terraform Cloud), never in the JSON.
-            # The secret must hold a value before switching to sso (docs/edge.md).
+            # The secret is `existing` (a rule): created with its value before the first deploy, so this read
+            # never meets a secret the same apply has just created without a value (docs/edge.md).
             client_secret = DataAwsSecretsmanagerSecretVersion(
                 self, "oidc_client_secret", secret_id=self._secret_id(oidc.client_secret, secrets))
             actions.append(LbListenerRuleAction(type="authenticate-oidc", order=1,
@@ -161,12 +172,12 @@ class Alb(Construct):
         actions.append(LbListenerRuleAction(type="forward", order=len(actions) + 1, target_group_arn=tg.arn))
         LbListenerRule(
             self, "grafana_rule", listener_arn=listener.arn, priority=GRAFANA_RULE_PRIORITY, action=actions,
-            condition=[LbListenerRuleCondition(host_header={"values": [grafana.host]}),
+            condition=[LbListenerRuleCondition(host_header={"values": [host]}),
                        LbListenerRuleCondition(source_ip={"values": list(grafana.allowed_cidrs)})],
         )
         scheme = "https" if cfg.alb.https else "http"
-        flat_output(self, "grafana_url", f"{scheme}://{grafana.host}",
-                    f"Grafana ({grafana.exposure}); point {grafana.host} at alb_dns_name")
+        flat_output(self, "grafana_url", f"{scheme}://{host}", f"Grafana ({grafana.exposure})" if self._domain else
+                    f"Grafana ({grafana.exposure}); point {host} at alb_dns_name")
 
     def _secret_id(self, name: str, secrets: Secrets | None) -> str:
         if secrets is None:

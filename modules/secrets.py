@@ -5,6 +5,11 @@ A generated secret never has its value in the synthesized JSON nor in Terraform 
 `secret_string_wo` (Terraform >= 1.11, hashicorp/aws >= 5.90) sends it to Secrets Manager. Bumping
 `secrets.<name>.generation` in the env file generates a new value. cdktf 0.21 has no class for
 ephemeral resources, so the block is written with a stack override (plain Terraform JSON).
+
+An `existing` secret is created, with its value, outside the stack before the first deploy (the ones a
+first apply itself reads: the Docker Hub login of the pull-through cache rule, the Grafana OIDC client
+secret): it is looked up by the same name (a data source: a missing one stops the plan, before anything
+is created) and never created, changed or deleted here.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret import DataAwsSecretsmanagerSecret
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
@@ -27,8 +33,6 @@ from constructs import Construct
 
 from modules.config import DEFAULT_KMS_DELETION_WINDOW_DAYS, EnvConfig, Secret
 
-# Secrets Manager's own prefix for secrets an ECR pull-through cache rule may read.
-PULL_THROUGH_SECRET_PREFIX = "ecr-pullthroughcache/"
 # Write-only attributes and ephemeral resources: Terraform 1.11 is the first release with both.
 REQUIRED_TERRAFORM_VERSION = ">= 1.11.0"
 
@@ -51,9 +55,10 @@ class Secrets(Construct):
         super().__init__(scope, construct_id)
         self._cfg = cfg
         self.kms_key_arn: str | None = self._kms_key(cfg) if cfg.secrets_kms else None
-        self._secrets: dict[str, SecretsmanagerSecret] = {}
+        self._secrets: dict[str, SecretsmanagerSecret | DataAwsSecretsmanagerSecret] = {}
         for name, spec in cfg.secrets.items():
-            self._secrets[name] = self._secret(name, spec)
+            self._secrets[name] = (DataAwsSecretsmanagerSecret(self, f"existing_{name}", name=self.secret_name(name))
+                                   if spec.existing else self._secret(name, spec))
         if self._secrets:
             TerraformOutput(self, "secret_arns", description="ARN of each secret in the env file (never values)",
                             value={n: s.arn for n, s in sorted(self._secrets.items())}).override_logical_id("secret_arns")
@@ -86,10 +91,8 @@ class Secrets(Construct):
         )
 
     # ------------------------------------------------------------ internals
-    def _secret_name(self, name: str) -> str:
-        base = f"{self._cfg.name}/{name}"
-        # ECR's pull-through service role may read only secrets under its prefix.
-        return PULL_THROUGH_SECRET_PREFIX + base if name == self._cfg.registry.docker_hub_secret else base
+    def secret_name(self, name: str) -> str:
+        return self._cfg.secret_name(name)
 
     def _secret(self, name: str, spec: Secret) -> SecretsmanagerSecret:
         description = spec.description
@@ -98,7 +101,7 @@ class Secrets(Construct):
         # ECR's service-linked role decrypts the Docker Hub login with the AWS-managed key only; a customer
         # key would need a key policy for that role, so that secret keeps aws/secretsmanager.
         customer_key = name != self._cfg.registry.docker_hub_secret
-        secret = self.new_secret(self, f"secret_{name}", self._secret_name(name), description,
+        secret = self.new_secret(self, f"secret_{name}", self.secret_name(name), description,
                                  spec.recovery_window_days, customer_key)
         if spec.generate:
             self.generate_value(self, f"value_{name}", secret, spec.length, spec.generation)

@@ -15,6 +15,7 @@ from modules.security_groups import SecurityGroups
 from modules.alb import Alb
 from modules.cache import Cache
 from modules.database import Database
+from modules.domain import Domain
 from modules.ecs_service import order_after, service_connect_callees
 from modules.parameters import Parameters
 from modules.registry import Registry
@@ -28,7 +29,7 @@ from modules.waf import Waf
 # StackOptions.aws_endpoint, which no user-facing command sets.
 EMULATED_SERVICES = (
     "acm", "applicationautoscaling", "autoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "ecs",
-    "efs", "elasticache", "elbv2", "events", "iam", "kms", "rds", "s3", "scheduler", "secretsmanager",
+    "efs", "elasticache", "elbv2", "events", "iam", "kms", "rds", "route53", "s3", "scheduler", "secretsmanager",
     "servicediscovery", "ssm", "sts", "wafv2",
 )
 
@@ -38,6 +39,7 @@ class StackOptions:
     """Inputs that are not in the env file: chosen per synth, never stored in it."""
 
     image_tags: dict[str, str]  # tag of each built image, keyed by image.build (commands/synth.py image_tags)
+    dns_zone: str | None = None  # alb.domain's Route 53 zone name, resolved by commands/synth.py dns_zone
     aws_endpoint: str | None = None  # test-only: an AWS emulator URL (fake credentials, no real AWS)
     extra: dict = field(default_factory=dict)
 
@@ -57,8 +59,9 @@ class AraquemStack(TerraformStack):
         self.secrets = Secrets(self, "secrets", cfg)
         self.parameters = Parameters(self, "parameters", cfg, self.secrets)
         self.registry = Registry(self, "registry", cfg, options.image_tags, self.secrets)
-        # ---- edge (Alb)
-        self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets)
+        # ---- edge (Domain: certificate and DNS records in the team's zone; Alb)
+        self.domain = Domain(self, "domain", cfg, options.dns_zone) if cfg.alb.domain else None
+        self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets, self.domain)
         if cfg.alb.waf.enabled:
             Waf(self, "waf", cfg, self.alb.arn)
         # ---- compute (Cluster)

@@ -1,4 +1,5 @@
-"""modules/alb.py: listeners, target groups, access-log bucket, and the three Grafana exposure modes."""
+"""modules/alb.py: listeners, target groups, access-log bucket, and the three Grafana exposure modes.
+The certificate and DNS records in the team's zone: tests/test_domain.py."""
 
 from __future__ import annotations
 
@@ -7,18 +8,20 @@ import re
 
 import pytest
 
-from conftest import terraform_validate, variant
+from conftest import TEST_DNS_ZONE, terraform_validate, variant
 from test_security_groups import group_names, rules
 
 VPN = "198.51.100.0/24"
 OFFICE = "203.0.113.0/24"
-GRAFANA_HOST = "grafana.stage.example.com"
+API_HOST = f"api.stage.{TEST_DNS_ZONE}"  # stage.yaml: alb.domain.api_record, the zone from ARAQUEM_DNS_ZONE
+GRAFANA_HOST = f"grafana.stage.{TEST_DNS_ZONE}"  # alb.domain.grafana_record
+EXTERNAL_CERTIFICATE = "arn:aws:acm:us-east-1:111122223333:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
 
 
 def _sso(data):
-    data["secrets"]["grafana-oidc"] = {"description": "OIDC client secret (set out of band)"}
+    data["secrets"]["grafana-oidc"] = {"description": "OIDC client secret", "existing": True}
     data["alb"].update(allowed_cidrs=[OFFICE], access_logs=False, deletion_protection=True, grafana={
-        "exposure": "sso", "host": GRAFANA_HOST, "allowed_cidrs": [VPN],
+        "exposure": "sso", "allowed_cidrs": [VPN],  # host: <domain.grafana_record>.<zone>
         "oidc": {"issuer": "https://idp.example.com", "authorization_endpoint": "https://idp.example.com/auth",
                  "token_endpoint": "https://idp.example.com/token",
                  "user_info_endpoint": "https://idp.example.com/userinfo", "client_id": "grafana",
@@ -29,11 +32,18 @@ NEW_REGION = "ap-southeast-4"  # opened after Aug 2022: no regional ELB account
 
 
 def _http_vpn(data):
+    """No certificate and no zone: plain HTTP, DNS records left to the team."""
     data["region"] = NEW_REGION
     data["network"].pop("availability_zones")  # the new region's default zones
-    data["alb"].pop("certificate_arn")
+    data["alb"].pop("domain")
     data["alb"].update(https=False, access_logs=True,
                        grafana={"exposure": "vpn", "host": GRAFANA_HOST, "allowed_cidrs": [VPN]})
+
+
+def _external_certificate(data):
+    """A certificate managed elsewhere: no zone, nothing requested or validated here."""
+    data["alb"].pop("domain")
+    data["alb"]["certificate_arn"] = EXTERNAL_CERTIFICATE
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +54,11 @@ def sso(synths):
 @pytest.fixture(scope="module")
 def http_vpn(synths):
     return synths.of_data(variant(_http_vpn))
+
+
+@pytest.fixture(scope="module")
+def external_certificate(synths):
+    return synths.of_data(variant(_external_certificate))
 
 
 def lid(reference: str) -> str:
@@ -78,7 +93,9 @@ def test_stage_https_listener_forwards_to_the_api_and_http_redirects(stage, stag
     assert sorted(listeners) == [80, 443]
     https = listeners[443]
     assert https["protocol"] == "HTTPS"
-    assert https["certificate_arn"] == stage_cfg.alb.certificate_arn
+    (validation,) = stage.resources("aws_acm_certificate_validation")
+    # the validated certificate: Terraform creates the listener only once ACM has ISSUED it
+    assert https["certificate_arn"] == f"${{aws_acm_certificate_validation.{validation}.certificate_arn}}"
     assert https["ssl_policy"] == stage_cfg.alb.ssl_policy
     (forward,) = https["default_action"]
     tg = stage.resources("aws_lb_target_group")[lid(forward["target_group_arn"])]
@@ -168,13 +185,14 @@ def test_sso_authenticates_then_forwards_only_the_vpn_on_the_grafana_host(sso):
     assert sso.json["output"]["grafana_url"]["value"] == f"https://{GRAFANA_HOST}"
 
 
-def test_sso_secret_is_read_from_the_stack_secret_never_written(sso):
+def test_sso_client_secret_is_an_existing_secret_read_never_created_or_written(sso):
+    """A first apply never reads a secret it has just created (empty): the client secret exists, with its
+    value, before the deploy (rules.secrets_read_at_apply_exist_before_it), and is only looked up here."""
     version = sso.data("aws_secretsmanager_secret_version")[oidc_secret_lookup(sso)]
-    (secret,) = [lid for lid, s in sso.resources("aws_secretsmanager_secret").items()
-                 if s["name"].endswith("/grafana-oidc")]
-    assert version["secret_id"] == f"${{aws_secretsmanager_secret.{secret}.arn}}"
-    # the stack never writes a value into it: the operator sets it out of band
-    assert not [v for v in sso.resources("aws_secretsmanager_secret_version").values() if secret in v["secret_id"]]
+    (lookup,) = [k for k, s in sso.data("aws_secretsmanager_secret").items() if s["name"] == "araquem-stage/grafana-oidc"]
+    assert version["secret_id"] == f"${{data.aws_secretsmanager_secret.{lookup}.arn}}"
+    assert not [s for s in sso.resources("aws_secretsmanager_secret").values() if s["name"].endswith("/grafana-oidc")]
+    assert not [v for v in sso.resources("aws_secretsmanager_secret_version").values() if lookup in v["secret_id"]]
 
 
 def test_sso_groups_let_the_vpn_in_and_the_alb_out_to_grafana_and_the_idp(sso):

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 import trivy_scan
-from conftest import NODE_BIN, PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
+from conftest import DNS_ZONE_VAR, NODE_BIN, PYTHON, ROOT, TEST_DNS_ZONE, TEST_IMAGE_TAG, run, stage_data
 
 MOTO_SERVER = Path(__file__).with_name("replaying_moto_server.py")  # moto's app; SDK retries get a replay
 CDKTF = ROOT / ".tools" / "node_modules" / ".bin" / "cdktf"
@@ -43,6 +43,12 @@ PLAN_TIMEOUT = 600
 DESTROY_TIMEOUT = 1200
 PR_SET_PDEATHSIG = 1  # prctl(2)
 STUCK_SECONDS = 180  # one resource pending this long against moto = an API moto does not implement
+# moto issues a requested (AMAZON_ISSUED) certificate this many seconds after the request, whether or not the
+# DNS validation records exist (moto/acm/models.py CertBundle.check, MOTO_ACM_VALIDATION_WAIT, default 60):
+# long enough that aws_acm_certificate_validation polls a PENDING_VALIDATION certificate until ISSUED,
+# short enough not to stretch the run.
+ACM_VALIDATION_WAIT_SECONDS = 10
+OIDC_SECRET = "grafana-oidc"
 STILL_WORKING = re.compile(
     r"(?P<address>aws_[\w.-]+(?:\[[^]]*\])?) .*Still (?P<what>creating|destroying|modifying)\.\.\. "
     r"\[(?:id=[^,\]]*, )?(?:(?P<m>\d+)m)?(?P<s>\d+)s elapsed\]"
@@ -124,22 +130,51 @@ FORGET_BEFORE_DESTROY: dict[str, str] = {
 }
 
 
-def emulator_env(tmp_path: Path, moto_url: str) -> Path:
-    """stage.yaml with EMULATOR_EXCLUSIONS switched off, as an env file.
+def with_grafana_sso(data: dict) -> None:
+    """The emulator run's one variant of stage: Grafana `sso` instead of `internal`. It covers what `internal`
+    does on the ALB (nothing) and more: the Grafana host on the certificate and in the zone, the listener
+    rule with authenticate-oidc, and its client secret read from an existing secret on a first apply."""
+    idp = "https://idp.example.com"
+    data["secrets"][OIDC_SECRET] = {"description": "Grafana's OIDC client secret", "existing": True}
+    data["alb"]["grafana"] = {
+        "exposure": "sso", "allowed_cidrs": ["198.51.100.0/24"],
+        "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/authorize", "token_endpoint": f"{idp}/token",
+                 "user_info_endpoint": f"{idp}/userinfo", "client_id": "grafana", "client_secret": OIDC_SECRET}}
 
-    What the env file references as existing out of band is created in moto first, as it exists in
-    the real account: the ALB's ACM certificate (moto's ELBv2 checks that it exists).
+
+def emulator_env(tmp_path: Path, moto_url: str) -> Path:
+    """stage.yaml with Grafana `sso` and EMULATOR_EXCLUSIONS switched off, as an env file.
+
+    What the team creates out of band before the first deploy (docs/runbook.md step 0) is created in moto
+    first, as it exists in the real account: the Route 53 public hosted zone, and each `existing` secret
+    with its value. Nothing else: the certificate is requested and DNS-validated by the stack itself.
     """
     data = stage_data()
-    acm = boto3.client("acm", endpoint_url=moto_url, region_name=data["region"],
-                       aws_access_key_id="emulator", aws_secret_access_key="emulator")
-    domain = f"{data['project']}-{data['environment']}.example.com"
-    data["alb"]["certificate_arn"] = acm.request_certificate(DomainName=domain)["CertificateArn"]
+    with_grafana_sso(data)
+    def client(service):
+        return boto3.client(service, endpoint_url=moto_url, region_name=data["region"],
+                            aws_access_key_id="emulator", aws_secret_access_key="emulator")
+
+    client("route53").create_hosted_zone(Name=TEST_DNS_ZONE, CallerReference="araquem-emulator")
+    cfg = load_config(data, tmp_path)
+    values = {"docker-hub": json.dumps({"username": "araquem", "accessToken": "emulator-token"})}
+    for name, spec in cfg.secrets.items():
+        if spec.existing:
+            client("secretsmanager").create_secret(Name=cfg.secret_name(name),
+                                                   SecretString=values.get(name, f"emulator-{name}"))
     for exclusion in EMULATOR_EXCLUSIONS:
         exclusion.switch_off(data)
     path = tmp_path / "stage-emulator.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def load_config(data: dict, tmp_path: Path):
+    from modules.config import load  # noqa: PLC0415
+
+    path = tmp_path / "emulator-source.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load(path)
 
 
 def free_port() -> int:
@@ -190,7 +225,8 @@ def moto(tmp_path_factory):
             [PYTHON, str(MOTO_SERVER), "127.0.0.1", str(port)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
             # Attach AWS-managed policies (e.g. AmazonECSTaskExecutionRolePolicy) like real IAM does.
-            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                 "MOTO_ACM_VALIDATION_WAIT": str(ACM_VALIDATION_WAIT_SECONDS)},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -232,6 +268,7 @@ def cdktf_project(moto, tmp_path_factory, terraform_env):
         **terraform_env,
         "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}",
         "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG,
+        DNS_ZONE_VAR: TEST_DNS_ZONE,  # the zone created in moto (emulator_env)
         "CI": "1",  # no prompts, no spinners
         "AWS_EC2_METADATA_DISABLED": "true",
     }
@@ -333,6 +370,7 @@ def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
     state = run(["terraform", "state", "list"], cwd=stack_dir, env=env, timeout=120).stdout.split()
     declared = sum(len(v) for v in deployed.get("resource", {}).values())
     assert len([a for a in state if not a.startswith("data.")]) == declared, "state misses resources"
+    check_edge_as_deployed(project)
 
     # Re-synthesize as a user would (cdktf synth), then plan in the stack dir.
     project.cdktf("synth", timeout=PLAN_TIMEOUT)
@@ -357,6 +395,35 @@ def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
     project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT)
     left = run(["terraform", "state", "list"], cwd=stack_dir, env=env, timeout=120).stdout.split()
     assert [a for a in left if not a.startswith("data.")] == [], f"destroy left resources in state: {left}"
+
+
+def check_edge_as_deployed(project: Project) -> None:
+    """What the first apply built at the edge, read back from the emulator: the certificate the stack requested
+    is ISSUED and on the HTTPS listener, the api and Grafana host names alias the ALB in the zone, and the
+    Grafana rule logs in with the client secret read from the existing secret."""
+    def client(service):
+        return boto3.client(service, endpoint_url=project.moto_url, region_name=stage_data()["region"],
+                            aws_access_key_id="emulator", aws_secret_access_key="emulator")
+
+    api_host, grafana_host = f"api.stage.{TEST_DNS_ZONE}", f"grafana.stage.{TEST_DNS_ZONE}"
+    (summary,) = client("acm").list_certificates()["CertificateSummaryList"]
+    certificate = client("acm").describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+    assert certificate["Status"] == "ISSUED" and certificate["DomainName"] == api_host
+    assert sorted(certificate["SubjectAlternativeNames"]) == sorted([api_host, grafana_host])
+    elbv2 = client("elbv2")
+    (lb,) = elbv2.describe_load_balancers()["LoadBalancers"]
+    listeners = {ln["Port"]: ln for ln in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert [c["CertificateArn"] for c in listeners[443]["Certificates"]] == [summary["CertificateArn"]]
+    rules = [r for r in elbv2.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    (rule,) = rules
+    assert [a["Type"] for a in sorted(rule["Actions"], key=lambda a: a["Order"])] == ["authenticate-oidc", "forward"]
+    (zone,) = client("route53").list_hosted_zones_by_name(DNSName=TEST_DNS_ZONE)["HostedZones"]
+    records = client("route53").list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    aliases = {r["Name"].rstrip("."): r["AliasTarget"]["DNSName"].rstrip(".").lower() for r in records
+               if r["Type"] == "A" and "AliasTarget" in r}
+    assert aliases == {api_host: lb["DNSName"].lower(), grafana_host: lb["DNSName"].lower()}
+    validation = {r["Name"].rstrip(".") for r in records if r["Type"] == "CNAME"}
+    assert {v["ResourceRecord"]["Name"].rstrip(".") for v in certificate["DomainValidationOptions"]} == validation
 
 
 def test_emulator_replays_its_answer_to_an_sdk_retry():

@@ -107,8 +107,8 @@ def test_token_scan_would_catch_a_pasted_token():
 def test_json_key_secrets_get_no_value_from_terraform(stage, stage_cfg):
     secrets = _by_name(stage, "aws_secretsmanager_secret")
     ids = {f"${{aws_secretsmanager_secret.{k}.id}}" for k, v in stage.resources("aws_secretsmanager_secret").items()
-           if v["name"] in ("araquem-stage/api-env", "ecr-pullthroughcache/araquem-stage/docker-hub")}
-    assert len(ids) == 2
+           if v["name"] == "araquem-stage/api-env"}
+    assert len(ids) == 1
     assert not [v for v in stage.resources("aws_secretsmanager_secret_version").values() if v["secret_id"] in ids]
     for key in stage_cfg.secrets["api-env"].keys:  # the description tells operators which keys to set
         assert key in secrets["araquem-stage/api-env"]["description"]
@@ -117,7 +117,7 @@ def test_json_key_secrets_get_no_value_from_terraform(stage, stage_cfg):
 def test_secret_arns_are_output_never_values(stage, stage_cfg):
     output = stage.json["output"]["secret_arns"]["value"]
     assert sorted(output) == sorted(stage_cfg.secrets)
-    assert all(re.fullmatch(r"\$\{aws_secretsmanager_secret\.[\w-]+\.arn\}", v) for v in output.values())
+    assert all(re.fullmatch(r"\$\{(data\.)?aws_secretsmanager_secret\.[\w-]+\.arn\}", v) for v in output.values())
 
 
 def test_customer_managed_key_encrypts_secrets_when_asked(data_stack):
@@ -132,8 +132,9 @@ def test_customer_managed_key_encrypts_secrets_when_asked(data_stack):
     key_arn = f"${{aws_kms_key.{key_id}.arn}}"
     assert secrets["araquem-stage/QUALITY_OPS_TOKEN"]["kms_key_id"] == key_arn
     assert secrets["araquem-stage/redis-auth-token"]["kms_key_id"] == key_arn
-    # ECR's service-linked role can only decrypt the Docker Hub login with the AWS-managed key
-    assert "kms_key_id" not in secrets["ecr-pullthroughcache/araquem-stage/docker-hub"]
+    # the Docker Hub login is `existing`: created out of band with the AWS-managed key (ECR's service-linked
+    # role decrypts with that one only; docs/runbook.md step 0), so the stack gives it no key
+    assert "ecr-pullthroughcache/araquem-stage/docker-hub" not in secrets
 
 
 def test_recovery_window_and_generation_per_secret(data_stack):
@@ -145,3 +146,17 @@ def test_recovery_window_and_generation_per_secret(data_stack):
     assert version["secret_string_wo_version"] == 3  # bumping `generation` writes a new random value
     lengths = {p["password_length"] for p in data_stack.json["ephemeral"]["aws_secretsmanager_random_password"].values()}
     assert 64 in lengths
+
+
+def test_existing_secrets_are_looked_up_by_their_name_never_created(stage, stage_cfg):
+    """`existing: true`: created with its value before the first deploy; the stack reads it (a missing one
+    stops the plan before anything is created) and never creates, writes or deletes it."""
+    existing = sorted(n for n, spec in stage_cfg.secrets.items() if spec.existing)
+    assert existing == ["docker-hub"]
+    lookups = {v["name"]: k for k, v in stage.data("aws_secretsmanager_secret").items()}
+    assert stage_cfg.secret_name("docker-hub") == "ecr-pullthroughcache/araquem-stage/docker-hub"
+    assert stage_cfg.secret_name("docker-hub") in lookups
+    created = {v["name"] for v in stage.resources("aws_secretsmanager_secret").values()}
+    assert not {stage_cfg.secret_name(n) for n in existing} & created
+    output = stage.json["output"]["secret_arns"]["value"]
+    assert output["docker-hub"] == f"${{data.aws_secretsmanager_secret.{lookups[stage_cfg.secret_name('docker-hub')]}.arn}}"

@@ -50,6 +50,7 @@ from modules.config.defaults import (
     CACHE_ID_MAX,
     CACHE_ID_SUFFIX,
     DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS,
+    DEFAULT_API_RECORD,
     DEFAULT_AZ_COUNT,
     DEFAULT_CACHE_ENGINE_VERSION,
     DEFAULT_CACHE_NODE_TYPE,
@@ -66,6 +67,7 @@ from modules.config.defaults import (
     DEFAULT_GPU_INSTANCE_TYPE,
     DEFAULT_GRAFANA_HEALTH_CHECK_PATH,
     DEFAULT_GRAFANA_PORT,
+    DEFAULT_GRAFANA_RECORD,
     DEFAULT_GRAFANA_SERVICE,
     DEFAULT_HEALTH_CHECK_INTERVAL,
     DEFAULT_HEALTH_CHECK_PATH,
@@ -79,6 +81,7 @@ from modules.config.defaults import (
     DEFAULT_REGION,
     DEFAULT_ROOT_VOLUME_GB,
     DEFAULT_SCHEDULE_TIMEZONE,
+    DEFAULT_SECRET_EXISTING,
     DEFAULT_SECRET_RECOVERY_DAYS,
     DEFAULT_SERVICE_CONNECT_NAMESPACE,
     DEFAULT_SUBNET_PREFIX,
@@ -90,12 +93,14 @@ from modules.config.defaults import (
     DEFAULT_WAF_RATE_LIMIT,
     DEFAULT_WAF_RATE_WINDOW_SECONDS,
     DEFAULT_WAF_REDACTED_HEADERS,
+    DNS_VALIDATION_RECORD_TTL,
     DOCKER_HUB_HOSTS,
     DOCKER_HUB_SECRET_KEYS,
     INTERFACE_ENDPOINT_SERVICES,
     MAX_GRAFANA_SOURCE_CIDRS,
     MIN_AZ_COUNT,
     PULL_THROUGH_PREFIX_MAX,
+    PULL_THROUGH_SECRET_PREFIX,
     PULL_THROUGH_UPSTREAMS,
     REDIS_AUTH_TOKEN_LENGTH,
     REPLACE_DEPLOYMENT,
@@ -104,7 +109,7 @@ from modules.config.defaults import (
     SSM_STANDARD_VALUE_MAX,
     VPC_PREFIX_RANGE,
 )
-from modules.config.edge import Alb, AlbHealthCheck, AlbTarget, GrafanaExposure, Oidc, TerraformCloud, Waf
+from modules.config.edge import Alb, AlbHealthCheck, AlbTarget, Domain, GrafanaExposure, Oidc, TerraformCloud, Waf
 from modules.config.env import EnvConfig
 from modules.config.loading import ConfigError, load
 from modules.config.network import Endpoints, FlowLogs, Network

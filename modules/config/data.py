@@ -17,6 +17,7 @@ from modules.config.defaults import (
     DEFAULT_DB_PORT,
     DEFAULT_GENERATED_SECRET_LENGTH,
     DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_SECRET_EXISTING,
     ELASTICACHE_NODE_TYPES,
     ELASTICACHE_NODE_TYPES_AS_OF,
     SECRET_RECOVERY_WINDOWS,
@@ -137,11 +138,18 @@ class Secret(Strict):
     )
     recovery_window_days: RecoveryWindow | None = Field(None, description="overrides secrets_recovery_window_days")
     generation: int = Field(1, ge=1, description="generated secrets: bump to generate a new value (rotation)")
+    existing: bool = Field(
+        DEFAULT_SECRET_EXISTING, description="created, with its value, outside this stack before the first deploy "
+        "(docs/runbook.md step 0): the stack reads it by its name and never creates, changes or deletes it")
 
     @model_validator(mode="after")
     def _generate_or_keys(self) -> Secret:
         if self.generate and self.keys:
             raise ValueError("a secret is either 'generate'd or a JSON secret with 'keys', not both")
+        if self.existing and self.generate:
+            raise ValueError("an 'existing' secret is created out of band with its value: it cannot be 'generate'd")
+        if self.existing and self.recovery_window_days is not None:
+            raise ValueError("'recovery_window_days' applies to secrets this stack creates, not 'existing' ones")
         if "generation" in self.model_fields_set and not self.generate:
             raise ValueError("'generation' applies to generated secrets only ('generate: true')")
         return self

@@ -27,6 +27,7 @@ DEFAULT_CACHE_ENGINE_VERSION = "7.1"
 DEFAULT_CACHE_PORT = 6379
 DEFAULT_DB_PORT = 5432
 DEFAULT_SECRET_RECOVERY_DAYS = 7
+DEFAULT_SECRET_EXISTING = False  # secrets are created by the stack unless marked existing (created out of band)
 DEFAULT_GENERATED_SECRET_LENGTH = 48
 DEFAULT_ECR_KEEP_LAST = 20
 DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS = 7
@@ -220,3 +221,7 @@ ECS_NAME_MAX = 255
 LOG_GROUP_NAME_MAX = 512
 DNS_LABEL_MAX = 63  # RFC 1035 labels; Cloud Map private DNS namespaces are DNS names
 DNS_NAME_MAX = 253
+# domain (alb.domain): host names relative to the Route 53 zone
+DEFAULT_API_RECORD = "api"
+DEFAULT_GRAFANA_RECORD = "grafana"
+DNS_VALIDATION_RECORD_TTL = 60  # seconds; ACM only needs the CNAME to exist (terraform-aws-acm uses 60 too)

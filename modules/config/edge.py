@@ -16,6 +16,8 @@ from modules.config.defaults import (
     ALB_HEALTH_TIMEOUT_RANGE,
     DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS,
     DEFAULT_ALB_HEALTH_CHECK_TIMEOUT,
+    DEFAULT_API_RECORD,
+    DEFAULT_GRAFANA_RECORD,
     DEFAULT_GRAFANA_HEALTH_CHECK_PATH,
     DEFAULT_GRAFANA_PORT,
     DEFAULT_GRAFANA_SERVICE,
@@ -35,6 +37,19 @@ from modules.config.defaults import (
 
 ACM_CERTIFICATE_ARN_PATTERN = (r"^arn:aws(-cn|-us-gov)?:acm:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:"
                                r"certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+
+
+# A lower-case DNS host name with at least two labels (no scheme, port, path or trailing dot).
+HOST_NAME_PATTERN = r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+# A name relative to a zone: one or more labels, e.g. `api` or `api.stage`.
+RELATIVE_NAME_PATTERN = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+
+
+def host_name_problem(value: str) -> str | None:
+    """Why `value` is not a lower-case DNS host name such as grafana.example.com, or None."""
+    if re.fullmatch(HOST_NAME_PATTERN, value):
+        return None
+    return f"'{value}' is not a lower-case DNS host name such as grafana.example.com (no scheme, port or path)"
 
 
 class TerraformCloud(Strict):
@@ -94,7 +109,8 @@ class GrafanaExposure(Strict):
         "internal", description="internal: VPC only; vpn: ALB host rule limited to CIDRs; sso: vpn + OIDC"
     )
     host: str | None = Field(
-        None, description="host name of the ALB listener rule (vpn/sso); point its DNS record at the ALB",
+        None, description="host name of the ALB listener rule (vpn/sso); with alb.domain optional (in its zone; "
+        "default <domain.grafana_record>.<zone>), without it point its DNS record at the ALB yourself",
     )
     allowed_cidrs: list[Cidr] = Field(
         default_factory=list,
@@ -110,16 +126,14 @@ class GrafanaExposure(Strict):
     @field_validator("host")
     @classmethod
     def _host_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
-            raise ValueError(f"'{value}' is not a lower-case DNS host name such as grafana.example.com "
-                             "(no scheme, port or path)")
+        if value is not None and (problem := host_name_problem(value)):
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
     def _exposure_fields(self) -> GrafanaExposure:
+        # `host` is checked by Alb: with alb.domain it is derived from the zone instead
         if self.exposure in ("vpn", "sso"):
-            if not self.host:
-                raise ValueError(f"exposure '{self.exposure}' needs 'host'")
             if not self.allowed_cidrs:
                 raise ValueError(f"exposure '{self.exposure}' needs 'allowed_cidrs' (the VPN ranges)")
             if len(self.allowed_cidrs) > MAX_GRAFANA_SOURCE_CIDRS:
@@ -164,6 +178,37 @@ class Waf(Strict):
         return value
 
 
+class Domain(Strict):
+    """The team's Route 53 public hosted zone: an ACM certificate validated by DNS records in it, and alias
+    records pointing the api's (and an exposed Grafana's) host name at the ALB. docs/edge.md#domain-and-certificate"""
+
+    zone: str | None = Field(
+        None, description="name of a Route 53 public hosted zone the team owns, e.g. example.com "
+        "(or zone_env_var)")
+    zone_env_var: EnvVarName | None = Field(
+        None, description="env var holding the zone name, read by synth (exit 2 when unset): for an env file "
+        "shipped without the team's zone")
+    api_record: str = Field(DEFAULT_API_RECORD, pattern=f"^{RELATIVE_NAME_PATTERN}$",
+                            description="the api's host name relative to the zone: <api_record>.<zone>")
+    grafana_record: str = Field(DEFAULT_GRAFANA_RECORD, pattern=f"^{RELATIVE_NAME_PATTERN}$",
+                                description="Grafana's host name relative to the zone (exposure vpn/sso), "
+                                "unless grafana.host names one")
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_name(cls, value: str | None) -> str | None:
+        if value is not None and (problem := host_name_problem(value)):
+            raise ValueError(problem.replace("host name such as grafana.example.com", "zone name such as example.com"))
+        return value
+
+    @model_validator(mode="after")
+    def _one_zone_source(self) -> Domain:
+        if (self.zone is None) == (self.zone_env_var is None):
+            raise ValueError("set exactly one of 'zone' (the hosted zone's name) or 'zone_env_var' (the variable "
+                             "synth reads it from)")
+        return self
+
+
 class Alb(Strict):
     https: bool = Field(True, description="HTTPS listener (HTTP redirects to it)")
     # ACM certificate ARNs: arn:<partition>:acm:<region>:<account>:certificate/<uuid> (ACM API reference).
@@ -171,6 +216,11 @@ class Alb(Strict):
         None, json_schema_extra={"pattern": ACM_CERTIFICATE_ARN_PATTERN},
         description="ACM certificate ARN (arn:aws:acm:<the ALB's region>:<account>:certificate/<id>)",
     )
+    domain: Domain | None = Field(
+        None, description="Route 53 zone: DNS-validated ACM certificate and alias records (or certificate_arn)")
+    certificate_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:acm:",
+        description="an ISSUED ACM certificate managed elsewhere (instead of domain)")
     ssl_policy: str = Field(DEFAULT_TLS_POLICY, description="TLS policy of the HTTPS listener")
     allowed_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="sources allowed to the public listeners"
@@ -199,8 +249,32 @@ class Alb(Strict):
 
     @model_validator(mode="after")
     def _certificate(self) -> Alb:
-        if self.https and not self.certificate_arn:
-            raise ValueError("'certificate_arn' is required when 'https' is true (an ACM certificate ARN)")
+        if self.domain and self.certificate_arn:
+            raise ValueError("set one of 'domain' (this stack requests and validates the certificate) or "
+                             "'certificate_arn' (a certificate managed elsewhere), not both")
+        if self.https and not (self.domain or self.certificate_arn):
+            raise ValueError("'https: true' needs a certificate: 'domain' (a Route 53 hosted zone you own; the "
+                             "certificate is requested and DNS-validated here) or 'certificate_arn' (an ISSUED ACM "
+                             "certificate in this region)")
+        if self.grafana.exposure in ("vpn", "sso") and not self.domain and not self.grafana.host:
+            raise ValueError(f"grafana exposure '{self.grafana.exposure}' needs 'grafana.host' (or 'domain')")
+        if self.domain and self.domain.zone and (problem := self.host_outside_zone(self.domain.zone)):
+            raise ValueError(problem)
         if self.grafana.exposure == "sso" and not self.https:
             raise ValueError("grafana exposure 'sso' needs 'https: true' (the ALB authenticates only on HTTPS)")
         return self
+
+    def grafana_host(self, zone: str | None) -> str | None:
+        """Grafana's host name: `grafana.host`, else (with a domain) `<domain.grafana_record>.<zone>`."""
+        if self.grafana.host or not self.domain:
+            return self.grafana.host
+        return f"{self.domain.grafana_record}.{zone}"
+
+    def host_outside_zone(self, zone: str) -> str | None:
+        """Why grafana.host cannot get a certificate and a record in `zone` (with a domain), or None."""
+        host = self.grafana.host
+        if self.domain and host and not host.endswith(f".{zone}"):
+            return (f"grafana.host '{host}' is not in the zone '{zone}' of alb.domain: the certificate is validated "
+                    f"and the record created there; use a name ending in .{zone}, or omit grafana.host for "
+                    f"{self.domain.grafana_record}.{zone}")
+        return None

@@ -24,6 +24,14 @@ def _set(path: str, value):
     return mutate
 
 
+def _certificate_arn(arn: str):
+    """The certificate managed elsewhere instead of stage's alb.domain."""
+    def mutate(data):
+        data["alb"].pop("domain", None)
+        data["alb"]["certificate_arn"] = arn
+    return mutate
+
+
 def _both(*mutations):
     return lambda data: [m(data) for m in mutations]
 
@@ -38,9 +46,9 @@ BAD = [
     ("reserved-capacity-provider-prefix", _set("project", "ecsapp"), "project", "'aws', 'ecs', 'fargate'"),
     ("reserved-tag-key", _set("tags", {"aws:team": "ml"}), "tags", "reserved for AWS"),
     ("unknown-region", _set("region", "sa-west-1"), "region", "allowed: af-south-1"),
-    ("certificate-other-region", _set("alb.certificate_arn", CERT.format(region="eu-west-1")),
+    ("certificate-other-region", _certificate_arn(CERT.format(region="eu-west-1")),
      "alb.certificate_arn", "its own Region only"),
-    ("certificate-malformed", _set("alb.certificate_arn", "arn:aws:acm:us-east-1:certificate/abc"),
+    ("certificate-malformed", _certificate_arn("arn:aws:acm:us-east-1:certificate/abc"),
      "alb.certificate_arn", "<12-digit account>"),
     ("iam-role-name-too-long", _both(_set("project", "p" * 32), _set("environment", "e" * 20)),
      "services.api", "at most 64"),

@@ -38,6 +38,11 @@ def delete_path(path: str):
     return mutate
 
 
+def certificate_arn(arn: str):
+    """Mutation: the ALB's certificate managed elsewhere (`alb.certificate_arn`) instead of stage's `alb.domain`."""
+    return all_of(delete_path("alb.domain"), set_path("alb.certificate_arn", arn))
+
+
 def all_of(*mutations):
     return lambda data: [m(data) for m in mutations]
 

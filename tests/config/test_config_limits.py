@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from config_mutations import all_of, delete_path, model_problems, set_path
+from config_mutations import all_of, certificate_arn, delete_path, model_problems, set_path
 from modules.config.schedules import schedule_problem
 
 CERT = "arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000"
@@ -40,7 +40,7 @@ FAILING = [
     ("tags-too-many", set_path("tags", {f"T{i}": "v" for i in range(47)}), "tags",
      ["47 tags", "allowed: at most 46"]),
     ("tag-value-characters", set_path("tags", {"Team": "a;b"}), "tags", ["_ . : / = + - @"]),
-    ("certificate-malformed", set_path("alb.certificate_arn", "arn:aws:acm:us-east-1:123:certificate/x"),
+    ("certificate-malformed", certificate_arn("arn:aws:acm:us-east-1:123:certificate/x"),
      "alb.certificate_arn", ["is not an ACM certificate ARN", "<12-digit account>:certificate/<uuid>"]),
     ("container-health-timeout", set_path("services.api.health_check", {"command": "true", "timeout": 90}),
      "services.api.health_check.timeout", ["less than or equal to 60"]),
@@ -89,8 +89,7 @@ FAILING = [
 ]
 
 PASSING = [
-    ("region-govcloud", all_of(set_path("region", "us-gov-west-1"), delete_path("network.availability_zones"), set_path(
-        "alb.certificate_arn", CERT.replace("aws:acm:us-east-1", "aws-us-gov:acm:us-gov-west-1")))),
+    ("region-govcloud", all_of(set_path("region", "us-gov-west-1"), delete_path("network.availability_zones"), certificate_arn(CERT.replace("aws:acm:us-east-1", "aws-us-gov:acm:us-gov-west-1")))),
     ("tags-at-the-limits", set_path("tags", {"k" * 128: "v" * 256, "Team:ml/ops": "a b_c.d=e+f-g@h",
                                              **{f"T{i}": "" for i in range(44)}})),
     ("container-health-at-the-limits", set_path("services.api.health_check", {

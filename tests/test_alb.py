@@ -8,13 +8,13 @@ import re
 
 import pytest
 
-from conftest import TEST_DNS_ZONE, terraform_validate, variant
+from conftest import STAGE_ZONE, terraform_validate, variant
 from test_security_groups import group_names, rules
 
 VPN = "198.51.100.0/24"
 OFFICE = "203.0.113.0/24"
-API_HOST = f"api.stage.{TEST_DNS_ZONE}"  # stage.yaml: alb.domain.api_record, the zone from ARAQUEM_DNS_ZONE
-GRAFANA_HOST = f"grafana.stage.{TEST_DNS_ZONE}"  # alb.domain.grafana_record
+API_HOST = f"api.stage.{STAGE_ZONE}"  # stage.yaml: alb.domain.api_record in alb.domain.zone
+GRAFANA_HOST = f"grafana.stage.{STAGE_ZONE}"  # alb.domain.grafana_record
 EXTERNAL_CERTIFICATE = "arn:aws:acm:us-east-1:111122223333:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
 
 

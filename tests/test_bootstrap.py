@@ -23,7 +23,7 @@ from pathlib import Path
 import pip
 import pytest
 
-from conftest import DNS_ZONE_VAR, NODE_BIN, ROOT, STAGE_FILE, TEST_DNS_ZONE, TEST_IMAGE_TAG, TOOLS_DIR, run
+from conftest import NODE_BIN, ROOT, STAGE_FILE, TEST_IMAGE_TAG, TOOLS_DIR, run
 
 BOOTSTRAP = ROOT / "scripts" / "bootstrap.sh"
 BASH = shutil.which("bash")
@@ -262,7 +262,7 @@ def other_python_runs(tmp_path_factory) -> dict[str, dict]:
     All of them run at once (each is mostly one process), so the proof costs about the slowest run.
     """
     started: dict[str, dict] = {}
-    fixed = {**os.environ, "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, DNS_ZONE_VAR: TEST_DNS_ZONE}
+    fixed = {**os.environ, "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG}
     for name in ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG"):
         fixed.pop(name, None)
     for version in OTHER_PYTHONS:
@@ -325,7 +325,7 @@ def test_cdktf_synth_needs_no_pipenv_on_path(stage, tmp_path, terraform_env):
     path = os.pathsep.join(map(str, [NODE_BIN, terraform_dir, "/usr/bin", "/bin"]))
     assert shutil.which("pipenv", path=path) is None, "pipenv is on the restricted PATH: the test proves nothing"
     proc = run([str(CDKTF), "synth"], cwd=project, check=False, timeout=600, env={
-        **terraform_env, "PATH": path, "CI": "1", "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, DNS_ZONE_VAR: TEST_DNS_ZONE,
+        **terraform_env, "PATH": path, "CI": "1", "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG,
         "ARAQUEM_ENV": None, "ARAQUEM_APP_IMAGE_TAG": None})
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     produced = project / "cdktf.out" / "stacks" / stage.dir.name / "cdk.tf.json"

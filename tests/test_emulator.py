@@ -30,12 +30,12 @@ import pytest
 import yaml
 
 import trivy_scan
-from conftest import DNS_ZONE_VAR, NODE_BIN, PYTHON, ROOT, TEST_DNS_ZONE, TEST_IMAGE_TAG, run, stage_data
+from conftest import NODE_BIN, PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
 
 MOTO_SERVER = Path(__file__).with_name("replaying_moto_server.py")  # moto's app; SDK retries get a replay
 CDKTF = ROOT / ".tools" / "node_modules" / ".bin" / "cdktf"
 PROOF_DOC = ROOT / "docs" / "proof.md"
-STACK = "araquem-stage"
+STACK = "{project}-{environment}".format(**stage_data())  # the stack the env file names
 # Bounds on every step (2 shared cores; a full stage stack applies against moto in a few minutes).
 SERVER_START_TIMEOUT = 60
 DEPLOY_TIMEOUT = 1200
@@ -131,37 +131,55 @@ FORGET_BEFORE_DESTROY: dict[str, str] = {
 
 
 def with_grafana_sso(data: dict) -> None:
-    """The emulator run's one variant of stage: Grafana `sso` instead of `internal`. It covers what `internal`
-    does on the ALB (nothing) and more: the Grafana host on the certificate and in the zone, the listener
-    rule with authenticate-oidc, and its client secret read from an existing secret on a first apply."""
+    """The emulator run's one variant of the env file: Grafana `sso` (stage has `internal`). It covers what
+    `internal` does on the ALB (nothing) and more: the Grafana host on the certificate and in the zone, the
+    listener rule with authenticate-oidc, and its client secret read from an existing secret on a first apply.
+    An env file without HTTPS keeps its own exposure (sso needs HTTPS)."""
+    alb = data["alb"]
+    if alb.get("https", True) is False:
+        return
     idp = "https://idp.example.com"
-    data["secrets"][OIDC_SECRET] = {"description": "Grafana's OIDC client secret", "existing": True}
-    data["alb"]["grafana"] = {
+    data.setdefault("secrets", {})[OIDC_SECRET] = {"description": "Grafana's OIDC client secret", "existing": True}
+    alb["grafana"] = {
         "exposure": "sso", "allowed_cidrs": ["198.51.100.0/24"],
         "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/authorize", "token_endpoint": f"{idp}/token",
                  "user_info_endpoint": f"{idp}/userinfo", "client_id": "grafana", "client_secret": OIDC_SECRET}}
+    if not alb.get("domain"):  # a certificate managed elsewhere: Grafana's host is named, not derived
+        alb["grafana"]["host"] = f"grafana.{data['project']}-{data['environment']}.example.com"
+
+
+def emulator_client(moto_url: str, region: str, service: str):
+    return boto3.client(service, endpoint_url=moto_url, region_name=region,
+                        aws_access_key_id="emulator", aws_secret_access_key="emulator")
 
 
 def emulator_env(tmp_path: Path, moto_url: str) -> Path:
     """stage.yaml with Grafana `sso` and EMULATOR_EXCLUSIONS switched off, as an env file.
 
     What the team creates out of band before the first deploy (docs/runbook.md step 0) is created in moto
-    first, as it exists in the real account: the Route 53 public hosted zone, and each `existing` secret
-    with its value. Nothing else: the certificate is requested and DNS-validated by the stack itself.
+    first, as it exists in the real account: the Route 53 public hosted zone of `alb.domain` (looked up by
+    the stack, like the RDS database), and each `existing` secret with its value. With `alb.domain` nothing
+    else: the certificate is requested and DNS-validated by the stack itself. An env file with
+    `alb.certificate_arn` instead (a certificate managed elsewhere) gets that certificate created in moto.
     """
     data = stage_data()
     with_grafana_sso(data)
-    def client(service):
-        return boto3.client(service, endpoint_url=moto_url, region_name=data["region"],
-                            aws_access_key_id="emulator", aws_secret_access_key="emulator")
 
-    client("route53").create_hosted_zone(Name=TEST_DNS_ZONE, CallerReference="araquem-emulator")
+    def client(service):
+        return emulator_client(moto_url, data["region"], service)
+
+    domain = data["alb"].get("domain")
+    if domain:
+        client("route53").create_hosted_zone(Name=domain["zone"], CallerReference="araquem-emulator")
+    elif data["alb"].get("certificate_arn"):
+        name = f"{data['project']}-{data['environment']}.example.com"
+        data["alb"]["certificate_arn"] = client("acm").request_certificate(
+            DomainName=name, SubjectAlternativeNames=[name, f"*.{name}"])["CertificateArn"]
     cfg = load_config(data, tmp_path)
-    values = {"docker-hub": json.dumps({"username": "araquem", "accessToken": "emulator-token"})}
     for name, spec in cfg.secrets.items():
         if spec.existing:
-            client("secretsmanager").create_secret(Name=cfg.secret_name(name),
-                                                   SecretString=values.get(name, f"emulator-{name}"))
+            value = json.dumps({key: f"emulator-{key}" for key in spec.keys}) if spec.keys else f"emulator-{name}"
+            client("secretsmanager").create_secret(Name=cfg.secret_name(name), SecretString=value)
     for exclusion in EMULATOR_EXCLUSIONS:
         exclusion.switch_off(data)
     path = tmp_path / "stage-emulator.yaml"
@@ -268,7 +286,6 @@ def cdktf_project(moto, tmp_path_factory, terraform_env):
         **terraform_env,
         "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}",
         "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG,
-        DNS_ZONE_VAR: TEST_DNS_ZONE,  # the zone created in moto (emulator_env)
         "CI": "1",  # no prompts, no spinners
         "AWS_EC2_METADATA_DISABLED": "true",
     }
@@ -398,30 +415,42 @@ def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
 
 
 def check_edge_as_deployed(project: Project) -> None:
-    """What the first apply built at the edge, read back from the emulator: the certificate the stack requested
-    is ISSUED and on the HTTPS listener, the api and Grafana host names alias the ALB in the zone, and the
-    Grafana rule logs in with the client secret read from the existing secret."""
-    def client(service):
-        return boto3.client(service, endpoint_url=project.moto_url, region_name=stage_data()["region"],
-                            aws_access_key_id="emulator", aws_secret_access_key="emulator")
+    """What the first apply built at the edge, read back from the emulator. With alb.domain: the certificate the
+    stack requested is ISSUED, covers the api's and Grafana's host names and is on the HTTPS listener, the
+    validation CNAMEs are ACM's, and both names alias the ALB in the zone. With Grafana sso, its rule logs in
+    with the client secret read from the existing secret."""
+    cfg = load_config(yaml.safe_load(project.env_file.read_text()), project.dir)
 
-    api_host, grafana_host = f"api.stage.{TEST_DNS_ZONE}", f"grafana.stage.{TEST_DNS_ZONE}"
-    (summary,) = client("acm").list_certificates()["CertificateSummaryList"]
-    certificate = client("acm").describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
-    assert certificate["Status"] == "ISSUED" and certificate["DomainName"] == api_host
-    assert sorted(certificate["SubjectAlternativeNames"]) == sorted([api_host, grafana_host])
+    def client(service):
+        return emulator_client(project.moto_url, cfg.region, service)
+
     elbv2 = client("elbv2")
     (lb,) = elbv2.describe_load_balancers()["LoadBalancers"]
     listeners = {ln["Port"]: ln for ln in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
-    assert [c["CertificateArn"] for c in listeners[443]["Certificates"]] == [summary["CertificateArn"]]
-    rules = [r for r in elbv2.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"] if not r["IsDefault"]]
-    (rule,) = rules
-    assert [a["Type"] for a in sorted(rule["Actions"], key=lambda a: a["Order"])] == ["authenticate-oidc", "forward"]
-    (zone,) = client("route53").list_hosted_zones_by_name(DNSName=TEST_DNS_ZONE)["HostedZones"]
+    if cfg.alb.grafana.exposure in ("vpn", "sso"):
+        front = listeners[443 if cfg.alb.https else 80]
+        (rule,) = [r for r in elbv2.describe_rules(ListenerArn=front["ListenerArn"])["Rules"] if not r["IsDefault"]]
+        expected = ["authenticate-oidc", "forward"] if cfg.alb.grafana.exposure == "sso" else ["forward"]
+        assert [a["Type"] for a in sorted(rule["Actions"], key=lambda a: a["Order"])] == expected
+    if not cfg.alb.domain:
+        if cfg.alb.https:
+            assert [c["CertificateArn"] for c in listeners[443]["Certificates"]] == [cfg.alb.certificate_arn]
+        return
+    hosts = sorted(filter(None, [cfg.alb.domain.api_host, cfg.alb.grafana_host()
+                                 if cfg.alb.grafana.exposure in ("vpn", "sso") else None]))
+    zone_name = cfg.alb.domain.zone
+    (zone,) = client("route53").list_hosted_zones_by_name(DNSName=zone_name)["HostedZones"]
     records = client("route53").list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
     aliases = {r["Name"].rstrip("."): r["AliasTarget"]["DNSName"].rstrip(".").lower() for r in records
                if r["Type"] == "A" and "AliasTarget" in r}
-    assert aliases == {api_host: lb["DNSName"].lower(), grafana_host: lb["DNSName"].lower()}
+    assert aliases == dict.fromkeys(hosts, lb["DNSName"].lower())
+    if not cfg.alb.https:
+        return
+    (summary,) = client("acm").list_certificates()["CertificateSummaryList"]  # none but the stack's own
+    certificate = client("acm").describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+    assert certificate["Status"] == "ISSUED" and certificate["DomainName"] == cfg.alb.domain.api_host
+    assert sorted(certificate["SubjectAlternativeNames"]) == hosts
+    assert [c["CertificateArn"] for c in listeners[443]["Certificates"]] == [summary["CertificateArn"]]
     validation = {r["Name"].rstrip(".") for r in records if r["Type"] == "CNAME"}
     assert {v["ResourceRecord"]["Name"].rstrip(".") for v in certificate["DomainValidationOptions"]} == validation
 

@@ -50,7 +50,7 @@ def scheduled_without_volumes(data: dict) -> None:
     data["services"]["rag-indexer"].update(kind="scheduled", schedule="cron(0 3 * * ? *)",
                                            schedule_timezone="America/Sao_Paulo")
     data["secrets_kms"] = True
-    data["alb"]["grafana"] = {"exposure": "vpn", "host": "grafana.example.com", "allowed_cidrs": ["203.0.113.0/24"]}
+    data["alb"]["grafana"] = {"exposure": "vpn", "allowed_cidrs": ["203.0.113.0/24"]}  # host: from alb.domain
     data.pop("volumes")
     for svc in data["services"].values():
         svc.pop("volumes", None)

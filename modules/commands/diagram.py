@@ -180,7 +180,7 @@ def _edges(cfg: EnvConfig, g) -> None:
     g.edge(node_id("alb"), node_id("svc", target.service), label=f":{target.port}", penwidth="2")
     grafana = cfg.alb.grafana
     if grafana.exposure != "internal":  # seed §3.3: an ALB host rule limited to the VPN ranges
-        g.edge(node_id("alb"), node_id("svc", grafana.service), label=f"{grafana.host} ({grafana.exposure}) "
+        g.edge(node_id("alb"), node_id("svc", grafana.service), label=f"{cfg.alb.grafana_host()} ({grafana.exposure}) "
                f"from {', '.join(grafana.allowed_cidrs)}", style="dashed")
     elif grafana.allowed_cidrs:  # internal: private ranges routed into the VPC reach the tasks directly
         g.node(node_id("vpn"), _label("VPN / peered networks", ", ".join(grafana.allowed_cidrs)), shape="oval",

@@ -1,7 +1,8 @@
 """`python main.py preflight`: read-only checks of the AWS account before a deploy.
 
 What terraform validate, checkov and the emulator cannot see, because it lives in the account: the TLS
-certificate, secrets that must have a value before the deploy, the GPU instance type's availability in
+certificate, or the Route 53 zone the stack requests and validates one in (alb.domain), secrets that must
+have a value before the deploy, the GPU instance type's availability in
 the chosen zones, the account's On-Demand vCPU quotas, the referenced RDS database, the app images in ECR.
 One line per finding with what to do; exit 2 when the deploy would fail (any FAIL line), 0 with a summary.
 
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 from modules.commands import EXIT_BAD_INPUT, EXIT_OK
 from modules.config import EnvConfig
 
-HELP = "read-only checks of the AWS account before a deploy (certificate, secrets, GPU, quotas, database, images)"
+HELP = ("read-only checks of the AWS account before a deploy (DNS zone or certificate, secrets, GPU, quotas, "
+        "database, images)")
 NEEDS_ENV = True
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -47,6 +49,9 @@ VCPU_QUOTAS: dict[str, tuple[str, str]] = {  # leading letters of the family -> 
     "trn": ("L-2C3B7624", "Running On-Demand Trn instances"),
     "dl": ("L-6E869C2A", "Running On-Demand DL instances"),
 }
+# ACM user guide, "CAA records": a CAA record set that applies to a name must allow one of these for ACM to
+# issue a certificate for it (no CAA record at all allows every authority).
+ACM_CAA_ISSUERS = ("amazon.com", "amazontrust.com", "awstrust.com", "amazonaws.com")
 # Errors that mean "who you are" is the problem, not the account: one line, exit 2.
 CREDENTIAL_ERROR_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
                           "SignatureDoesNotMatch", "AuthFailure", "RequestExpired", "InvalidAccessKeyId"}
@@ -145,6 +150,123 @@ def check_certificate(cfg: EnvConfig, aws: Aws) -> list[Finding]:
     return findings
 
 
+# ------------------------------------------------------------------ DNS zone (alb.domain)
+def _fqdn(name: str) -> str:
+    return name.rstrip(".").lower() + "."
+
+
+def _record_sets(route53, zone_id: str) -> list[dict]:
+    pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id)
+    return [record for page in pages for record in page["ResourceRecordSets"]]
+
+
+def _public_zones_named(route53, name: str) -> tuple[list[dict], list[dict]]:
+    """(public, private) hosted zones of this account named exactly `name` (ListHostedZonesByName starts at
+    the name and goes on in DNS order, so the matching ones come first)."""
+    zones = route53.list_hosted_zones_by_name(DNSName=name)["HostedZones"]
+    named = [z for z in zones if z["Name"].lower() == _fqdn(name)]
+    return ([z for z in named if not z.get("Config", {}).get("PrivateZone")],
+            [z for z in named if z.get("Config", {}).get("PrivateZone")])
+
+
+def _caa_problem(records: list[dict], zone: str, host: str) -> str | None:
+    """Why the CAA records in the zone keep ACM from issuing for `host`, or None. RFC 8659: the CAA set that
+    applies is the one at the host name or, failing that, at the closest parent name that has one."""
+    caa = {_fqdn(r["Name"]): [rr["Value"] for rr in r.get("ResourceRecords", [])]
+           for r in records if r["Type"] == "CAA"}
+    name = _fqdn(host)
+    while name not in caa and name != _fqdn(zone):
+        name = name.partition(".")[2]
+    values = caa.get(name)
+    if not values:
+        return None
+    issuers = [v.split(" ", 2)[2].strip('"').split(";")[0].strip() for v in values if v.split(" ")[1:2] == ["issue"]]
+    if any(issuer in ACM_CAA_ISSUERS for issuer in issuers):
+        return None
+    return (f"the CAA records at {name.rstrip('.')} ({'; '.join(values)}) do not allow ACM to issue for {host}: add "
+            f"a CAA record '0 issue \"amazon.com\"' there (ACM user guide, \"CAA records\")")
+
+
+def _record_problem(records: list[dict], host: str) -> str | None:
+    """Why creating the A alias record for `host` would fail, or None (an alias already there is taken to be an
+    earlier deploy's: in this stack's state)."""
+    for record in records:
+        if _fqdn(record["Name"]) != _fqdn(host):
+            continue
+        if record["Type"] == "CNAME":
+            return (f"{host} has a CNAME record: no other record may share its name, so the stack's A alias "
+                    f"cannot be created; delete the CNAME, or choose another alb.domain record name")
+        if record["Type"] == "A" and "AliasTarget" not in record:
+            return (f"{host} has an A record not made by this stack: creating its A alias to the ALB would fail "
+                    f"(the record exists); delete it, or choose another alb.domain record name")
+    return None
+
+
+def check_domain(cfg: EnvConfig, aws: Aws) -> list[Finding]:
+    """alb.domain: the public zone the plan looks up exists once in this account; its records can validate the
+    certificate (CAA; delegation from a parent zone in this account) and take the host names' alias records."""
+    domain = cfg.alb.domain
+    if domain is None:
+        return []
+    zone, check = domain.zone, f"zone {domain.zone}"
+    route53 = aws.client("route53")
+    try:
+        public, private = _public_zones_named(route53, zone)
+    except Exception as exc:  # noqa: BLE001
+        if error_code(exc) in ACCESS_DENIED_CODES:
+            return [denied(check, "route53:ListHostedZonesByName", exc)]
+        raise
+    listing = "aws route53 list-hosted-zones --query 'HostedZones[?!Config.PrivateZone].Name'"
+    if not public:
+        kind = "only a private hosted zone" if private else "no hosted zone"
+        why = (" (ACM validates through public DNS, so the validation records must be in a public zone)"
+               if private else "")
+        return [Finding(FAIL, check, f"{kind} named {zone} in this account{why}: the plan stops at its lookup. Set "
+                                     f"alb.domain.zone to a public zone you own ({listing}), or create it (aws route53 "
+                                     f"create-hosted-zone --name {zone} --caller-reference <unique>) and delegate "
+                                     "it to the name servers it lists at your registrar or parent zone")]
+    if len(public) > 1:
+        ids = ", ".join(z["Id"].rsplit("/", 1)[-1] for z in public)
+        return [Finding(FAIL, check, f"{len(public)} public hosted zones are named {zone} ({ids}): the plan's lookup "
+                                     "by name accepts one only; delete the one your registrar does not delegate to "
+                                     f"(compare aws route53 get-hosted-zone --id <id> with dig +short NS {zone})")]
+    zone_id = public[0]["Id"].rsplit("/", 1)[-1]
+    name_servers = route53.get_hosted_zone(Id=zone_id).get("DelegationSet", {}).get("NameServers", [])
+    records = _record_sets(route53, zone_id)
+    findings = []
+    hosts = [domain.api_host] + ([cfg.alb.grafana_host()] if cfg.alb.grafana.exposure in ("vpn", "sso") else [])
+    for host in hosts:
+        problems = [_record_problem(records, host)] + ([_caa_problem(records, zone, host)] if cfg.alb.https else [])
+        findings += [Finding(FAIL, check, problem) for problem in problems if problem]
+    findings += _delegation_from_parent(route53, zone, name_servers, check)
+    if not findings:
+        delegated = ", ".join(sorted(ns.rstrip(".") for ns in name_servers)) or "its name servers"
+        findings.append(Finding(OK, check, f"public hosted zone {zone_id} takes {', '.join(hosts)}; ACM validates "
+                                           f"through public DNS, so {zone} must be delegated to {delegated} "
+                                           f"(dig +short NS {zone})"))
+    return findings
+
+
+def _delegation_from_parent(route53, zone: str, name_servers: list[str], check: str) -> list[Finding]:
+    """When the parent zone is also a public zone in this account, it must hold the NS records delegating to this
+    one; otherwise the records the stack writes are never seen and the certificate never validates."""
+    parent = zone.partition(".")[2]
+    if "." not in parent:
+        return []  # a top-level domain: the registrar delegates, not a zone of this account
+    parents, _ = _public_zones_named(route53, parent)
+    if len(parents) != 1:
+        return []
+    ns = {_fqdn(rr["Value"]) for r in _record_sets(route53, parents[0]["Id"].rsplit("/", 1)[-1])
+          if _fqdn(r["Name"]) == _fqdn(zone) and r["Type"] == "NS" for rr in r.get("ResourceRecords", [])}
+    wanted = {_fqdn(n) for n in name_servers}
+    if ns == wanted:
+        return []
+    return [Finding(FAIL, check, f"the parent zone {parent} in this account does not delegate {zone} to its name "
+                                 f"servers ({', '.join(sorted(n.rstrip('.') for n in wanted))}): the certificate's "
+                                 f"validation records would never be seen; set the NS record {zone} in {parent} "
+                                 "to them")]
+
+
 # ------------------------------------------------------------------ secrets
 @dataclass(frozen=True)
 class NeededSecret:
@@ -162,11 +284,15 @@ def needed_secrets(cfg: EnvConfig) -> list[NeededSecret]:
     for name, spec in sorted(cfg.secrets.items()):
         if spec.generate:
             continue  # generated during the apply
-        if not spec.keys and name != oidc:
+        if not spec.keys and name != oidc and not spec.existing:
             continue
-        why = "the Grafana SSO listener rule's OIDC client secret" if name == oidc else "set out of band"
-        needed.append(NeededSecret(name, cfg.secret_name(name), tuple(spec.keys),
-                                   not getattr(spec, "existing", False), why))
+        if name == oidc:
+            why = "the Grafana SSO listener rule's OIDC client secret"
+        elif name == cfg.registry.docker_hub_secret and cfg.registry.pull_through_cache:
+            why = "the Docker Hub login of the ECR pull-through cache rule"
+        else:
+            why = "set out of band"
+        needed.append(NeededSecret(name, cfg.secret_name(name), tuple(spec.keys), not spec.existing, why))
     db = cfg.database
     if db.mode != "none" and db.credentials_secret_arn:
         needed.append(NeededSecret("database.credentials_secret_arn", db.credentials_secret_arn,
@@ -189,9 +315,9 @@ def check_secrets(cfg: EnvConfig, aws: Aws) -> list[Finding]:
     sm = aws.client("secretsmanager")
     for secret in needed_secrets(cfg):
         check = f"secret {secret.ref}"
+        value = ("'{" + ", ".join(f'"{k}": ...' for k in secret.keys) + "}'") if secret.keys else "<value>"
         put = (f"aws secretsmanager put-secret-value --region {cfg.region} --secret-id {secret.secret_id} "
-               f"--secret-string " + ("'{" + ", ".join(f'"{k}": ...' for k in secret.keys) + "}'"
-                                     if secret.keys else "<value>"))
+               f"--secret-string {value}")
         try:
             desc = sm.describe_secret(SecretId=secret.secret_id)
         except sm.exceptions.ResourceNotFoundException:
@@ -200,8 +326,11 @@ def check_secrets(cfg: EnvConfig, aws: Aws) -> list[Finding]:
                                                      f"empty, and what reads it cannot start until you set it "
                                                      f"right after ({put}; docs/runbook.md)"))
             else:
+                create = ("" if secret.secret_id.startswith("arn:") else
+                          f": aws secretsmanager create-secret --region {cfg.region} --name {secret.secret_id} "
+                          f"--secret-string {value}")
                 findings.append(Finding(FAIL, check, f"{secret.secret_id} does not exist ({secret.why}): create it "
-                                                     "with its value before the deploy (docs/runbook.md step 0)"))
+                                                     f"with its value before the deploy (docs/runbook.md step 0){create}"))
             continue
         except Exception as exc:  # noqa: BLE001
             if error_code(exc) in ACCESS_DENIED_CODES:
@@ -400,6 +529,7 @@ def check_images(cfg: EnvConfig, aws: Aws) -> list[Finding]:
 
 
 CHECKS: list[Callable[[EnvConfig, Aws], list[Finding]]] = [
+    check_domain,
     check_certificate,
     check_secrets,
     check_instance_offerings,

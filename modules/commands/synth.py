@@ -109,32 +109,6 @@ def image_tags(cfg) -> dict[str, str]:
     return dict(sorted(tags.items()))
 
 
-def dns_zone(cfg) -> str | None:
-    """The Route 53 zone of `alb.domain`: in the env file, or in the variable it names (read here, checked
-    before jsii starts). An env file shipped without the team's zone says which variable to set: synth
-    refuses a placeholder rather than a deploy failing on it (docs/edge.md#domain-and-certificate)."""
-    domain = cfg.alb.domain
-    if domain is None:
-        return None
-    if domain.zone:
-        return domain.zone
-    var = domain.zone_env_var
-    zone = (os.environ.get(var) or "").strip().rstrip(".").lower()
-    if not zone:
-        raise UsageError(
-            f"{var} is not set: alb.domain.zone_env_var asks for the name of a Route 53 public hosted zone your team "
-            f"owns (the api will be https://{domain.api_record}.<zone>). List yours with `aws route53 "
-            "list-hosted-zones --query 'HostedZones[?!Config.PrivateZone].Name'`; or write it in the env file as "
-            "alb.domain.zone (docs/edge.md#domain-and-certificate)")
-    from modules.config.edge import host_name_problem  # noqa: PLC0415  (light: pydantic only)
-
-    if problem := host_name_problem(zone):
-        raise UsageError(f"{var}={zone!r}: {problem.replace('host name such as grafana.example.com', 'zone name such as example.com')}")
-    if problem := cfg.alb.host_outside_zone(zone):
-        raise UsageError(f"{var}={zone}: {problem}")
-    return zone
-
-
 # ---------------------------------------------------------------- the output directory
 # Synth writes its output into a staging directory beside the outdir and swaps it in. It replaces only
 # a directory it recognises as earlier cdktf output and keeps everything in it that synth did not
@@ -370,7 +344,7 @@ def replace_output(outdir: Path, write: Callable[[Path], None]) -> None:
         _remove_staging_quietly(staging)
 
 
-def _synthesize(cfg, target: Path, tags: dict[str, str], zone: str | None, aws_endpoint: str | None) -> None:
+def _synthesize(cfg, target: Path, tags: dict[str, str], aws_endpoint: str | None) -> None:
     from modules.bindings.node import use_supported_node  # noqa: PLC0415  (light: no jsii yet)
 
     use_supported_node()
@@ -380,20 +354,19 @@ def _synthesize(cfg, target: Path, tags: dict[str, str], zone: str | None, aws_e
     from modules.stack import AraquemStack, StackOptions  # noqa: PLC0415
 
     app = App(outdir=str(target), stack_traces=False)
-    AraquemStack(app, cfg, StackOptions(image_tags=tags, dns_zone=zone, aws_endpoint=aws_endpoint))
+    AraquemStack(app, cfg, StackOptions(image_tags=tags, aws_endpoint=aws_endpoint))
     app.synth()
 
 
 def synth(cfg, outdir: Path, aws_endpoint: str | None = None) -> Path:
     """Synthesize into a staging dir beside outdir, then swap: a failure leaves the old output intact.
 
-    Everything a user can get wrong is checked before jsii starts: image tags, the DNS zone, the outdir, TMPDIR,
+    Everything a user can get wrong is checked before jsii starts: image tags, the outdir, TMPDIR,
     and that the outdir's parent is writable (the lock file and the staging directory are made there)."""
     outdir = checked_outdir(outdir)
     check_tmpdir()
     tags = image_tags(cfg)
-    zone = dns_zone(cfg)
-    write_output(outdir, lambda target: _synthesize(cfg, target, tags, zone, aws_endpoint))
+    write_output(outdir, lambda target: _synthesize(cfg, target, tags, aws_endpoint))
     return outdir / "stacks" / cfg.name / "cdk.tf.json"
 
 

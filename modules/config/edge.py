@@ -182,12 +182,9 @@ class Domain(Strict):
     """The team's Route 53 public hosted zone: an ACM certificate validated by DNS records in it, and alias
     records pointing the api's (and an exposed Grafana's) host name at the ALB. docs/edge.md#domain-and-certificate"""
 
-    zone: str | None = Field(
-        None, description="name of a Route 53 public hosted zone the team owns, e.g. example.com "
-        "(or zone_env_var)")
-    zone_env_var: EnvVarName | None = Field(
-        None, description="env var holding the zone name, read by synth (exit 2 when unset): for an env file "
-        "shipped without the team's zone")
+    zone: str = Field(
+        description="name of a Route 53 public hosted zone in the deploying account, e.g. example.com; looked up "
+        "at plan time (`python main.py preflight` checks it exists, is public and can validate the certificate)")
     api_record: str = Field(DEFAULT_API_RECORD, pattern=f"^{RELATIVE_NAME_PATTERN}$",
                             description="the api's host name relative to the zone: <api_record>.<zone>")
     grafana_record: str = Field(DEFAULT_GRAFANA_RECORD, pattern=f"^{RELATIVE_NAME_PATTERN}$",
@@ -196,17 +193,14 @@ class Domain(Strict):
 
     @field_validator("zone")
     @classmethod
-    def _zone_name(cls, value: str | None) -> str | None:
-        if value is not None and (problem := host_name_problem(value)):
+    def _zone_name(cls, value: str) -> str:
+        if problem := host_name_problem(value):
             raise ValueError(problem.replace("host name such as grafana.example.com", "zone name such as example.com"))
         return value
 
-    @model_validator(mode="after")
-    def _one_zone_source(self) -> Domain:
-        if (self.zone is None) == (self.zone_env_var is None):
-            raise ValueError("set exactly one of 'zone' (the hosted zone's name) or 'zone_env_var' (the variable "
-                             "synth reads it from)")
-        return self
+    @property
+    def api_host(self) -> str:
+        return f"{self.api_record}.{self.zone}"
 
 
 class Alb(Strict):
@@ -214,13 +208,11 @@ class Alb(Strict):
     # ACM certificate ARNs: arn:<partition>:acm:<region>:<account>:certificate/<uuid> (ACM API reference).
     certificate_arn: str | None = Field(
         None, json_schema_extra={"pattern": ACM_CERTIFICATE_ARN_PATTERN},
-        description="ACM certificate ARN (arn:aws:acm:<the ALB's region>:<account>:certificate/<id>)",
+        description="an ISSUED ACM certificate managed elsewhere, instead of domain "
+        "(arn:aws:acm:<the ALB's region>:<account>:certificate/<id>)",
     )
     domain: Domain | None = Field(
         None, description="Route 53 zone: DNS-validated ACM certificate and alias records (or certificate_arn)")
-    certificate_arn: str | None = Field(
-        None, pattern=r"^arn:aws[a-z-]*:acm:",
-        description="an ISSUED ACM certificate managed elsewhere (instead of domain)")
     ssl_policy: str = Field(DEFAULT_TLS_POLICY, description="TLS policy of the HTTPS listener")
     allowed_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["0.0.0.0/0"], min_length=1, description="sources allowed to the public listeners"
@@ -258,17 +250,17 @@ class Alb(Strict):
                              "certificate in this region)")
         if self.grafana.exposure in ("vpn", "sso") and not self.domain and not self.grafana.host:
             raise ValueError(f"grafana exposure '{self.grafana.exposure}' needs 'grafana.host' (or 'domain')")
-        if self.domain and self.domain.zone and (problem := self.host_outside_zone(self.domain.zone)):
+        if self.domain and (problem := self.host_outside_zone(self.domain.zone)):
             raise ValueError(problem)
         if self.grafana.exposure == "sso" and not self.https:
             raise ValueError("grafana exposure 'sso' needs 'https: true' (the ALB authenticates only on HTTPS)")
         return self
 
-    def grafana_host(self, zone: str | None) -> str | None:
+    def grafana_host(self) -> str | None:
         """Grafana's host name: `grafana.host`, else (with a domain) `<domain.grafana_record>.<zone>`."""
         if self.grafana.host or not self.domain:
             return self.grafana.host
-        return f"{self.domain.grafana_record}.{zone}"
+        return f"{self.domain.grafana_record}.{self.domain.zone}"
 
     def host_outside_zone(self, zone: str) -> str | None:
         """Why grafana.host cannot get a certificate and a record in `zone` (with a domain), or None."""

@@ -136,7 +136,7 @@ def test_grafana_exposure_is_drawn(exposure):
     data = stage_data()
     data["alb"]["grafana"] = {"exposure": exposure, "allowed_cidrs": ["10.99.0.0/16"]}
     if exposure == "vpn":
-        data["alb"]["grafana"]["host"] = "grafana.example.com"
+        data["alb"]["grafana"]["host"] = f"grafana.{data['alb']['domain']['zone']}"  # in the zone of alb.domain
     cfg = EnvConfig.model_validate(data)
     source = diagram.build(cfg).source
     grafana = diagram.node_id("svc", cfg.alb.grafana.service)

@@ -126,6 +126,88 @@ def test_certificate_missing_pending_uncovering_or_in_another_region_fails(aws, 
     assert finding.level == "FAIL" and "does not cover grafana.ops.example.com" in finding.text
 
 
+# ------------------------------------------------------------------ DNS zone (alb.domain)
+def hosted_zone(name: str, private: bool = False) -> str:
+    route53 = boto3.client("route53", region_name=REGION)
+    vpc = ({"VPC": {"VPCRegion": REGION, "VPCId": boto3.client("ec2", region_name=REGION).create_vpc(
+        CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]}} if private else {})
+    zone = route53.create_hosted_zone(Name=name, CallerReference=f"{name}-{private}-{len(route53.list_hosted_zones()['HostedZones'])}",
+                                      HostedZoneConfig={"PrivateZone": private}, **vpc)
+    return zone["HostedZone"]["Id"]
+
+
+def add_record(zone_id: str, name: str, rtype: str, *values: str) -> None:
+    boto3.client("route53", region_name=REGION).change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Changes": [{"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name, "Type": rtype, "TTL": 300, "ResourceRecords": [{"Value": v} for v in values]}}]})
+
+
+def name_servers(zone_id: str) -> list[str]:
+    return boto3.client("route53", region_name=REGION).get_hosted_zone(Id=zone_id)["DelegationSet"]["NameServers"]
+
+
+def with_zone(zone: str, grafana_sso: bool = False):
+    def mutate(data):
+        data["alb"]["domain"]["zone"] = zone
+        if grafana_sso:
+            data["secrets"]["grafana-oidc"] = {"existing": True}
+            data["alb"]["grafana"] = grafana_sso_exposure("grafana-oidc")
+    return mutate
+
+
+def grafana_sso_exposure(secret: str) -> dict:
+    idp = "https://idp.example.com"
+    return {"exposure": "sso", "allowed_cidrs": ["198.51.100.0/24"],
+            "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/a", "token_endpoint": f"{idp}/t",
+                     "user_info_endpoint": f"{idp}/u", "client_id": "grafana", "client_secret": secret}}
+
+
+def test_public_zone_that_can_take_the_certificate_and_records_passes(aws, tmp_path):
+    cfg = env_cfg(tmp_path)  # stage as shipped: alb.domain.zone names the team's zone
+    zone_id = hosted_zone(cfg.alb.domain.zone)
+    add_record(zone_id, cfg.alb.domain.zone, "CAA", '0 issue "amazon.com"', '0 issue "letsencrypt.org"')
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "ok" and finding.check == f"zone {cfg.alb.domain.zone}", finding
+    assert f"takes api.stage.{cfg.alb.domain.zone}" in finding.text
+    assert all(ns in finding.text for ns in name_servers(zone_id))  # where the registrar must delegate
+
+    # a zone delegated from its parent zone in the same account, with Grafana's host on the certificate
+    parent = hosted_zone("example.net")
+    child = hosted_zone("stage.example.net")
+    add_record(parent, "stage.example.net", "NS", *name_servers(child))
+    [finding] = preflight.check_domain(env_cfg(tmp_path, with_zone("stage.example.net", grafana_sso=True)), aws)
+    assert finding.level == "ok" and "api.stage.stage.example.net, grafana.stage.stage.example.net" in finding.text
+
+
+def test_zone_missing_private_duplicated_or_unable_to_validate_fails(aws, tmp_path):
+    cfg = env_cfg(tmp_path)
+    zone = cfg.alb.domain.zone
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "FAIL" and f"no hosted zone named {zone} in this account" in finding.text
+    assert "aws route53 list-hosted-zones" in finding.text and f"create-hosted-zone --name {zone}" in finding.text
+
+    hosted_zone(zone, private=True)  # ACM cannot see a private zone's records
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "FAIL" and f"only a private hosted zone named {zone}" in finding.text
+
+    first, second = hosted_zone(zone), hosted_zone(zone)
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "FAIL" and f"2 public hosted zones are named {zone}" in finding.text
+    boto3.client("route53", region_name=REGION).delete_hosted_zone(Id=second)
+
+    add_record(first, zone, "CAA", '0 issue "letsencrypt.org"')  # CAA at the apex applies to every name below
+    add_record(first, f"api.stage.{zone}", "CNAME", "old-alb.example.org")
+    findings = preflight.check_domain(cfg, aws)
+    assert levels(findings) == ["FAIL", "FAIL"]
+    assert f"api.stage.{zone} has a CNAME record" in findings[0].text
+    assert "do not allow ACM to issue" in findings[1].text and '0 issue "amazon.com"' in findings[1].text
+
+    hosted_zone("example.net")  # the parent zone is in this account but does not delegate to the child
+    hosted_zone("stage.example.net")
+    [finding] = preflight.check_domain(env_cfg(tmp_path, with_zone("stage.example.net")), aws)
+    assert finding.level == "FAIL" and "the parent zone example.net in this account does not delegate" in finding.text
+
+
 # ------------------------------------------------------------------ secrets
 def keyed_secret_id(cfg, name: str) -> str:
     return cfg.secret_name(name)
@@ -169,6 +251,31 @@ def test_secret_the_stack_creates_is_a_warning_one_that_must_exist_before_fails(
     assert db.level == "FAIL" and "does not exist" in db.text and "step 0" in db.text
 
 
+def test_existing_secrets_with_values_pass_missing_or_empty_ones_fail(aws, tmp_path):
+    """`existing: true` secrets (stage's docker-hub; an SSO variant's plain grafana-oidc) are never created by the
+    stack: each must exist with a value before the deploy, or the apply stops on it."""
+    cfg = env_cfg(tmp_path, with_zone("araquem.com.br", grafana_sso=True))
+    existing = sorted(n for n, spec in cfg.secrets.items() if spec.existing)
+    assert existing == ["docker-hub", "grafana-oidc"]
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    for name in existing:
+        finding = findings[f"secret {name}"]
+        assert finding.level == "FAIL" and "does not exist" in finding.text, finding
+        assert f"aws secretsmanager create-secret --region {REGION} --name {cfg.secret_name(name)}" in finding.text
+    assert "pull-through cache rule" in findings["secret docker-hub"].text
+    assert "OIDC client secret" in findings["secret grafana-oidc"].text
+
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name=cfg.secret_name("grafana-oidc"))  # created without a value
+    sm.create_secret(Name=cfg.secret_name("docker-hub"), SecretString=json.dumps({"username": "u", "accessToken": "t"}))
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    assert findings["secret docker-hub"].level == "ok"
+    assert findings["secret grafana-oidc"].level == "FAIL" and "has no value" in findings["secret grafana-oidc"].text
+    sm.put_secret_value(SecretId=cfg.secret_name("grafana-oidc"), SecretString="client-secret-value")
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    assert findings["secret grafana-oidc"].level == "ok" and "client-secret-value" not in findings["secret grafana-oidc"].line()
+
+
 def test_secret_keys_unchecked_without_get_secret_value_is_a_warning(aws, tmp_path):
     cfg = env_cfg(tmp_path)
     sm = boto3.client("secretsmanager", region_name=REGION)
@@ -203,7 +310,6 @@ def test_gpu_instance_type_missing_in_a_chosen_zone_fails(aws, tmp_path):
 
     def four_zones_in_ireland(data):  # more zones than the region has (moto's eu-west-1 has 3, like AWS's)
         data["region"] = "eu-west-1"
-        data["alb"]["certificate_arn"] = data["alb"]["certificate_arn"].replace("us-east-1", "eu-west-1")
         data["network"]["availability_zones"] = [f"eu-west-1{x}" for x in "abcd"]
         data["network"].pop("az_count", None)
     [finding] = preflight.check_instance_offerings(env_cfg(tmp_path, four_zones_in_ireland), preflight.Aws("eu-west-1"))
@@ -331,6 +437,8 @@ class QuotaStubbedAws(preflight.Aws):
 def ready_account(cfg, tag: str) -> None:
     """What a team has done before its first deploy of this env file."""
     sm, ecr = boto3.client("secretsmanager", region_name=REGION), boto3.client("ecr", region_name=REGION)
+    if cfg.alb.domain:
+        hosted_zone(cfg.alb.domain.zone)
     for name, spec in cfg.secrets.items():
         if spec.keys:
             sm.create_secret(Name=cfg.secret_name(name), SecretString=json.dumps(dict.fromkeys(spec.keys, "x")))
@@ -344,10 +452,7 @@ def preflight_on_a_ready_account(tmp_path, monkeypatch, capsys) -> tuple[int, st
     monkeypatch.setattr(preflight, "Aws", QuotaStubbedAws)
     monkeypatch.setenv("ARAQUEM_APP_IMAGE_TAG", "v1.2.3")
     with mock_aws():
-        issue_at_once(monkeypatch)
-        arn = boto3.client("acm", region_name=REGION).request_certificate(
-            DomainName="api.example.com", ValidationMethod="DNS")["CertificateArn"]
-        cfg = env_cfg(tmp_path, with_certificate(arn))
+        cfg = env_cfg(tmp_path)  # stage as shipped: its zone and its existing secret are in the account
         ready_account(cfg, "v1.2.3")
         code = preflight.run(argparse.Namespace(endpoint_url=None), cfg)
     out, err = capsys.readouterr()
@@ -362,7 +467,7 @@ def test_clean_account_exits_0_with_a_summary(tmp_path, monkeypatch, capsys):
     assert "ready to deploy" in out.splitlines()[-1]
     # read-only: nothing but Describe/List/Get (GetSecretValue only for key names: not in any line above)
     assert QuotaStubbedAws.calls and all(re.match(r"(Describe|List|Get)[A-Z]", c) for c in QuotaStubbedAws.calls)
-    assert {"GetCallerIdentity", "DescribeCertificate", "DescribeSecret", "DescribeInstanceTypeOfferings",
+    assert {"GetCallerIdentity", "ListHostedZonesByName", "DescribeSecret", "DescribeInstanceTypeOfferings",
             "GetServiceQuota", "DescribeImages"} <= set(QuotaStubbedAws.calls)
 
 

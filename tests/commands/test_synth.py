@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DNS_ZONE_VAR, PYTHON, ROOT, TEST_DNS_ZONE, TEST_IMAGE_TAG, run, run_main, variant
+from conftest import PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main
 from modules.build_context import context_tag
-from modules.config import EnvConfig
 from modules.commands import synth
 
 APP_TAG = "app-2.4.1"  # a tag the application repository pushed
@@ -153,7 +152,7 @@ def test_commits_that_change_no_image_change_no_task_definition(tmp_path):
     run([*git, "add", "-A"], cwd=repo)
     run([*git, "commit", "-qm", "one"], cwd=repo)
     env = {**{k: None for k in ("ARAQUEM_IMAGE_TAG", "ARAQUEM_ENV", "ARAQUEM_EAGER_PROVIDER_IMPORT")},
-           APP_VAR: APP_TAG, DNS_ZONE_VAR: TEST_DNS_ZONE}  # the app's images: a recorded tag, not the commit
+           APP_VAR: APP_TAG}  # the app's images: a recorded tag, not the commit
 
     def synth_at(name: str):
         proc = run([PYTHON, str(repo / "main.py"), "--env", "stage", "synth", "--outdir", str(tmp_path / name)],
@@ -346,33 +345,3 @@ def test_git_failure_shows_gits_message(tmp_path, monkeypatch, stage_cfg):
         synth.image_tag(stage_cfg)
     message = str(raised.value)
     assert "dubious ownership" in message and str(repo) in message and "not a git checkout" not in message
-
-
-@pytest.mark.parametrize("value,words", [
-    (None, ["ARAQUEM_DNS_ZONE is not set", "Route 53 public hosted zone your team owns", "https://api.stage.<zone>",
-            "aws route53 list-hosted-zones", "alb.domain.zone"]),
-    ("https://example.com/", ["ARAQUEM_DNS_ZONE='https://example.com/'", "not a lower-case DNS zone name"]),
-])
-def test_the_zone_stage_needs_is_asked_for_not_invented(tmp_path, value, words):
-    """stage.yaml ships without the team's zone (no placeholder that would fail at apply): synth says
-    which variable to set and how to find the value, exit 2, earlier output intact."""
-    out = tmp_path / "cdktf.out"
-    (out / "stacks" / "araquem-stage").mkdir(parents=True)
-    (out / "manifest.json").write_text(json.dumps(EARLIER_MANIFEST))
-    (out / "stacks" / "araquem-stage" / "cdk.tf.json").write_text("{}")
-    proc = run_main("--env", "stage", "synth", "--outdir", str(out), env={"ARAQUEM_DNS_ZONE": value})
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    for word in words:
-        assert word in proc.stderr, f"{word!r} missing from {proc.stderr}"
-    assert (out / "stacks" / "araquem-stage" / "cdk.tf.json").read_text() == "{}"
-
-
-def test_a_zone_from_the_variable_keeps_grafana_host_inside_it(monkeypatch):
-    def with_grafana_host(host):
-        return EnvConfig.model_validate(variant(lambda d: d["alb"].update(grafana={
-            "exposure": "vpn", "host": host, "allowed_cidrs": ["198.51.100.0/24"]})))
-
-    monkeypatch.setenv("ARAQUEM_DNS_ZONE", "Example.com.")  # as Route 53 prints it: case and final dot ignored
-    with pytest.raises(synth.UsageError, match="grafana.host 'grafana.example.org' is not in the zone 'example.com'"):
-        synth.dns_zone(with_grafana_host("grafana.example.org"))
-    assert synth.dns_zone(with_grafana_host("grafana.ops.example.com")) == "example.com"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import variant
+from conftest import STAGE_ZONE, variant
 from modules.config import EnvConfig, rules
 from modules.config.base import dotted
 from modules.config.loading import ConfigError, load
@@ -88,9 +88,13 @@ def model_problems(mutate) -> list[tuple[str, str]]:
     return []
 
 
+# A Grafana host name inside stage's Route 53 zone (alb.domain.zone): the certificate and record go there.
+GRAFANA_HOST = f"grafana.{STAGE_ZONE}"
+
+
 def grafana_sso(client_secret: str) -> dict:
     """A Grafana `sso` exposure whose OIDC client secret is the named secret."""
     idp = "https://idp.example.com"
-    return {"exposure": "sso", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"],
+    return {"exposure": "sso", "host": GRAFANA_HOST, "allowed_cidrs": ["198.51.100.0/24"],
             "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/a", "token_endpoint": f"{idp}/t",
                      "user_info_endpoint": f"{idp}/u", "client_id": "grafana", "client_secret": client_secret}}

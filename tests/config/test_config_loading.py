@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from config_mutations import delete_path, grafana_sso, set_path
+from config_mutations import GRAFANA_HOST, delete_path, grafana_sso, set_path
 from conftest import STAGE_FILE, run_main, variant
 from modules.config import EnvConfig, load
 from modules.config.loading import _problems
@@ -53,8 +53,7 @@ BAD_ENV_FILES = [
      ["'https: true' needs a certificate", "'domain' (a Route 53 hosted zone", "'certificate_arn'"]),
     ("domain-and-certificate", _set("alb.certificate_arn", "arn:aws:acm:us-east-1:111122223333:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"), "alb",
      ["set one of 'domain'", "'certificate_arn' (a certificate managed elsewhere), not both"]),
-    ("domain-without-zone", _delete("alb.domain.zone_env_var"), "alb.domain",
-     ["exactly one of 'zone'", "'zone_env_var'"]),
+    ("domain-without-zone", _delete("alb.domain.zone"), "alb.domain.zone", ["required"]),
     ("domain-zone-is-a-url", _set("alb.domain", {"zone": "https://example.com"}), "alb.domain.zone",
      ["not a lower-case DNS zone name such as example.com"]),
     ("grafana-host-outside-the-zone", _set("alb", {**variant(lambda d: None)["alb"],
@@ -98,7 +97,7 @@ BAD_ENV_FILES = [
     ("subnet-larger-than-vpc", _set("network.vpc_cidr", "10.40.0.0/22"), "network",
      ["subnet_prefix /20 is larger than the VPC 10.40.0.0/22", "between /24 and /27"]),
     ("alb-without-sources", _set("alb.allowed_cidrs", []), "alb.allowed_cidrs", ["at least 1"]),
-    ("grafana-open-to-everyone", _set("alb.grafana", {"exposure": "vpn", "host": "grafana.example.com",
+    ("grafana-open-to-everyone", _set("alb.grafana", {"exposure": "vpn", "host": GRAFANA_HOST,
                                                       "allowed_cidrs": ["0.0.0.0/0"]}),
      "alb.grafana", ["0.0.0.0/0 opens Grafana to everyone", "VPN"]),
     ("grafana-internal-public-range", _set("alb.grafana", {"allowed_cidrs": ["8.8.8.0/24"]}), "alb.grafana",
@@ -106,15 +105,15 @@ BAD_ENV_FILES = [
     ("grafana-host-is-a-url", _set("alb.grafana", {"exposure": "vpn", "host": "https://grafana.example.com",
                                                    "allowed_cidrs": ["198.51.100.0/24"]}),
      "alb.grafana.host", ["not a lower-case DNS host name", "grafana.example.com"]),
-    ("grafana-unknown-service", _set("alb.grafana", {"exposure": "vpn", "host": "grafana.example.com",
+    ("grafana-unknown-service", _set("alb.grafana", {"exposure": "vpn", "host": GRAFANA_HOST,
                                                      "allowed_cidrs": ["198.51.100.0/24"], "service": "grafna"}),
      "alb.grafana.service", ["'grafna' is not a defined service", "grafana"]),
     ("grafana-sso-over-http",
      lambda d: [m(d) for m in (_delete("alb.domain"), _set("alb.https", False),
                                _set("secrets.grafana-oidc", {"existing": True}),
-                               _set("alb.grafana", _grafana_sso("grafana-oidc")))],
+                               _set("alb.grafana", grafana_sso("grafana-oidc")))],
      "alb", ["'sso' needs 'https: true'"]),
-    ("oidc-secret-is-generated", _set("alb.grafana", _grafana_sso("QUALITY_OPS_TOKEN")),
+    ("oidc-secret-is-generated", _set("alb.grafana", grafana_sso("QUALITY_OPS_TOKEN")),
      "alb.grafana.oidc.client_secret", ["must be a plain secret set out of band"]),
     ("port-allow-from-widens-the-task", _set("services.tempo.ports.1.allow_from", ["api"]),
      "services.tempo.ports[1].allow_from[0]", ["'api' is not in services.tempo.allow_from", "narrows"]),

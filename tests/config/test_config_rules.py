@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config_mutations import all_of, case_id, check_rule_case, delete_path, grafana_sso, schema_only, set_path, unchanged
+from config_mutations import GRAFANA_HOST, all_of, case_id, check_rule_case, delete_path, grafana_sso, schema_only, set_path, unchanged
 from conftest import stage_data, variant
 from modules.config import EnvConfig, rules
 from modules.config.base import dotted
@@ -37,7 +37,7 @@ def _as_sidecar(name: str):
     return mutate
 
 
-_VPN = {"exposure": "vpn", "host": "grafana.example.com", "allowed_cidrs": ["198.51.100.0/24"]}
+_VPN = {"exposure": "vpn", "host": GRAFANA_HOST, "allowed_cidrs": ["198.51.100.0/24"]}
 
 R = rules
 CASES = [
@@ -169,10 +169,10 @@ CASES = [
     (R.secrets_read_at_apply_exist_before_it, _set("secrets.docker-hub.existing", False), "secrets.docker-hub.existing",
      ["the ECR pull-through cache rule for Docker Hub needs this secret's value", "'existing: true'"]),
     (R.secrets_read_at_apply_exist_before_it, _all(_set("secrets.grafana-oidc", {}),
-                                                   _set("alb.grafana", _grafana_sso("grafana-oidc"))),
+                                                   _set("alb.grafana", grafana_sso("grafana-oidc"))),
      "secrets.grafana-oidc.existing", ["the Grafana SSO listener rule (authenticate-oidc)", "before the first deploy"]),
     (R.secrets_read_at_apply_exist_before_it, _all(_set("secrets.grafana-oidc", {"existing": True}),
-                                                   _set("alb.grafana", _grafana_sso("grafana-oidc"))), None, []),
+                                                   _set("alb.grafana", grafana_sso("grafana-oidc"))), None, []),
     (R.secrets_read_at_apply_exist_before_it,  # no cache rule reads it: the stack may create it
      _all(_set("secrets.docker-hub.existing", False), _set("registry.pull_through_cache", False)), None, []),
     (R.no_dependency_cycles, _set("services.tempo.depends_on", ["api"]), "services.",

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 import pip
 import pytest
 
+import background as background_jobs
 from conftest import NODE_BIN, ROOT, STAGE_FILE, TEST_IMAGE_TAG, TOOLS_DIR, run
 
 BOOTSTRAP = ROOT / "scripts" / "bootstrap.sh"
@@ -255,50 +257,57 @@ CONFIG_TESTS = sorted({*ROOT.glob("tests/test_config*.py"), *ROOT.glob("tests/co
 OTHER_PYTHONS = ("3.12", "3.13")
 
 
-@pytest.fixture(scope="module")
-def other_python_runs(tmp_path_factory) -> dict[str, dict]:
-    """For each of OTHER_PYTHONS pyenv has: a synth of stage and the config tests, in the locked venv.
+def prepare_other_python_run(version: str, request):
+    """A background job (tests/background.py): the locked venv of pyenv's `version` (built once per lock hash;
+    on a fresh machine minutes of pip downloads and installs), then a synth of stage and the config tests in it,
+    both at once. It starts with the session, so it costs the suite little beyond its CPU; None without pyenv's
+    `version`."""
+    python = pyenv_python(version)
+    outdir = request.getfixturevalue("tmp_path_factory").mktemp(f"synth-py{version}")
 
-    All of them run at once (each is mostly one process), so the proof costs about the slowest run.
-    """
-    started: dict[str, dict] = {}
-    fixed = {**os.environ, "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG}
-    for name in ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG"):
-        fixed.pop(name, None)
-    for version in OTHER_PYTHONS:
-        python = pyenv_python(version)
+    def work() -> dict | None:
         if python is None:
-            continue
+            return None
         venv_python = locked_venv(python, version)
-        outdir = tmp_path_factory.mktemp(f"synth-py{version}")
+        fixed = {**background_jobs.environ(), "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG}
+        for name in ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG"):
+            fixed.pop(name, None)
         commands = {
             "synth": [str(venv_python), str(ROOT / "main.py"), "--env-file", str(STAGE_FILE), "synth",
                       "--outdir", str(outdir)],
             "config tests": [str(venv_python), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                              *map(str, CONFIG_TESTS)],
         }
-        started[version] = {"python": venv_python, "outdir": outdir, "procs": {
-            what: subprocess.Popen(cmd, cwd=ROOT, env=fixed, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True) for what, cmd in commands.items()}}
-    for run_ in started.values():
-        run_["results"] = {}
-        for what, proc in run_["procs"].items():
+        procs = {what: background_jobs.popen(cmd, cwd=ROOT, env=fixed, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True) for what, cmd in commands.items()}
+        results = {}
+        for what, proc in procs.items():
             try:
                 out, err = proc.communicate(timeout=900)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                background_jobs.kill_group(proc)
                 out, err = proc.communicate()
                 err += f"\n(killed after 900 s: {what} hung)"
-            run_["results"][what] = (proc.returncode, out, err)
-    return started
+            results[what] = (proc.returncode, out, err)
+        return {"python": venv_python, "outdir": outdir, "results": results}
+
+    return work
+
+
+def other_python_job(version: str) -> str:
+    return f"Python {version}: lock venv, synth, config tests"
+
+
+BACKGROUND = {"test_lock_installs_and_synth_and_config_tests_pass_on": [
+    (other_python_job(version), functools.partial(prepare_other_python_run, version)) for version in OTHER_PYTHONS]}
 
 
 @pytest.mark.parametrize("version", OTHER_PYTHONS)
-def test_lock_installs_and_synth_and_config_tests_pass_on(version, other_python_runs, stage):
-    if version not in other_python_runs:
+def test_lock_installs_and_synth_and_config_tests_pass_on(version, background, stage):
+    result = background.result(other_python_job(version))
+    if result is None:
         pytest.skip(f"pyenv has no Python {version} in {PYENV_VERSIONS} (`pyenv install {version}`): "
                     f"the lock is not proved on {version} on this machine")
-    result = other_python_runs[version]
     assert python_version(result["python"]) == version
     code, out, err = result["results"]["synth"]
     assert code == 0, f"synth on Python {version}:\n{err[-3000:]}"

@@ -9,6 +9,7 @@ re-plan empty and destroy.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import json
@@ -30,6 +31,7 @@ import pytest
 import yaml
 
 import trivy_scan
+import background as background_jobs
 from conftest import NODE_BIN, PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
 
 MOTO_SERVER = Path(__file__).with_name("replaying_moto_server.py")  # moto's app; SDK retries get a replay
@@ -149,8 +151,9 @@ def with_grafana_sso(data: dict) -> None:
 
 
 def emulator_client(moto_url: str, region: str, service: str):
-    return boto3.client(service, endpoint_url=moto_url, region_name=region,
-                        aws_access_key_id="emulator", aws_secret_access_key="emulator")
+    # A session of its own: the run is on a background thread, and boto3's default session is not thread-safe.
+    return boto3.session.Session().client(service, endpoint_url=moto_url, region_name=region,
+                                          aws_access_key_id="emulator", aws_secret_access_key="emulator")
 
 
 def emulator_env(tmp_path: Path, moto_url: str) -> Path:
@@ -223,20 +226,27 @@ class Project:
                 f"--- moto log tail ---\n{self.moto_log.read_text()[-2000:]}")
 
 
+try:  # looked up here, not in the forked child: other threads run, so the child must not dlopen (subprocess docs)
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None  # not Linux: leaving moto_server's block still stops the server
+
+
 def die_with_parent() -> None:
-    """In the child: get SIGTERM when pytest dies, even if it is killed before fixture teardown (Linux)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the fixture's finalizer still stops the server
+    """In the child: get SIGTERM when the thread that started it dies (prctl(2): the main thread, so when
+    pytest dies), even if pytest is killed before fixture teardown (Linux)."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory):
-    """moto's server on a free local port, stopped (whole process group) when the module ends."""
+@contextlib.contextmanager
+def moto_server(log_dir: Path):
+    """moto's server on a free local port, stopped (whole process group) on leaving the block.
+
+    Start it on the main thread: die_with_parent ties it to the starting thread's life."""
     if importlib.util.find_spec("werkzeug") is None:
         pytest.fail("moto[server] missing: it is a dev dependency (make test installs it)")
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    log = log_dir / "moto.log"
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -270,34 +280,49 @@ def moto(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cdktf_project(moto, tmp_path_factory, terraform_env):
-    """A cdktf project dir whose app synthesizes the emulator env with the provider pointed at moto."""
+def moto(tmp_path_factory):
+    """moto's server for this module's tests that do not deploy (the deploy has its own: prepare_stage_run)."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+def check_cdktf() -> None:
     if not CDKTF.is_file():
         pytest.fail(f"{CDKTF} missing: `bash scripts/bootstrap.sh test` installs cdktf-cli")
+
+
+def make_project(directory: Path, moto: tuple[str, Path], terraform_env: dict) -> Project:
+    """A cdktf project dir whose app synthesizes the emulator env with the provider pointed at moto."""
     url, log = moto
-    project = tmp_path_factory.mktemp("emulator-project")
-    env_path = emulator_env(project, url)
+    env_path = emulator_env(directory, url)
     app = shlex.join([PYTHON, str(ROOT / "main.py"), "--env-file", str(env_path), "--aws-endpoint", url])
-    (project / "cdktf.json").write_text(json.dumps({
+    (directory / "cdktf.json").write_text(json.dumps({
         "language": "python", "app": app, "output": "cdktf.out", "sendCrashReports": "false",
         "terraformProviders": [], "terraformModules": [], "codeMakerOutput": "imports", "context": {},
     }, indent=2))
     env = {
         **terraform_env,
-        "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{NODE_BIN}{os.pathsep}{background_jobs.environ()['PATH']}",
         "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG,
         "CI": "1",  # no prompts, no spinners
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    return Project(project, env, log, env_path, url)
+    return Project(directory, env, log, env_path, url)
+
+
+@pytest.fixture(scope="module")
+def cdktf_project(moto, tmp_path_factory, terraform_env):
+    """A cdktf project on this module's moto, for the tests that synthesize but do not deploy."""
+    check_cdktf()
+    return make_project(tmp_path_factory.mktemp("emulator-project"), moto, terraform_env)
 
 
 def run_bounded(cmd: list[str], cwd: Path, env: dict, timeout: int) -> subprocess.CompletedProcess:
     """Run cmd in its own process group (cdktf -> node -> terraform), killed as a whole when it overruns
     `timeout` or when one resource has been "Still creating/destroying..." for STUCK_SECONDS: that is
     moto lacking an API the provider polls, and waiting the provider's own timeout out helps nobody."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = background_jobs.popen(cmd, cwd=cwd, env={**background_jobs.environ(), **env}, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
 
     def read() -> None:
@@ -379,8 +404,33 @@ def untolerated_changes(plan: dict) -> list[str]:
     return problems
 
 
-def test_stage_deploys_replans_empty_and_destroys(cdktf_project):
-    project, env, stack_dir = cdktf_project, cdktf_project.env, cdktf_project.stack_dir
+def prepare_stage_run(request) -> Callable[[], None]:
+    """The deploy/re-plan/destroy, on its own moto server and project, as a background job (tests/background.py):
+    it starts with the session and runs while the other tests do; its test collects it."""
+    check_cdktf()
+    tmp = request.getfixturevalue("tmp_path_factory")
+    terraform_env = request.getfixturevalue("terraform_env")
+    project_dir = tmp.mktemp("emulator-stage")
+    server = contextlib.ExitStack()  # moto starts here, on the main thread (die_with_parent); the work stops it
+    moto = server.enter_context(moto_server(tmp.mktemp("moto-stage")))
+
+    def work() -> None:
+        with server:
+            deploy_replan_destroy(make_project(project_dir, moto, terraform_env))
+
+    return work
+
+
+STAGE_RUN = "emulator: stage deploy, re-plan, destroy"
+BACKGROUND = {"test_stage_deploys_replans_empty_and_destroys": [(STAGE_RUN, prepare_stage_run)]}
+
+
+def test_stage_deploys_replans_empty_and_destroys(background):
+    background.result(STAGE_RUN)  # re-raises the run's failed assertion, if any
+
+
+def deploy_replan_destroy(project: Project) -> None:
+    env, stack_dir = project.env, project.stack_dir
 
     project.cdktf("deploy", STACK, "--auto-approve", timeout=DEPLOY_TIMEOUT)
     deployed = json.loads((stack_dir / "cdk.tf.json").read_text())

@@ -136,14 +136,16 @@ def with_grafana_sso(data: dict) -> None:
     """The emulator run's one variant of the env file: Grafana `sso` (stage has `internal`). It covers what
     `internal` does on the ALB (nothing) and more: the Grafana host on the certificate and in the zone, the
     listener rule with authenticate-oidc, and its client secret read from an existing secret on a first apply.
-    An env file without HTTPS keeps its own exposure (sso needs HTTPS)."""
+    An env file without HTTPS, or without the Grafana service, keeps its own exposure (sso needs both)."""
     alb = data["alb"]
-    if alb.get("https", True) is False:
+    grafana_service = (alb.get("grafana") or {}).get("service", "grafana")
+    if alb.get("https", True) is False or grafana_service not in data["services"]:
         return
     idp = "https://idp.example.com"
     data.setdefault("secrets", {})[OIDC_SECRET] = {"description": "Grafana's OIDC client secret", "existing": True}
+    kept = {k: v for k, v in (alb.get("grafana") or {}).items() if k in ("service", "port", "health_check_path")}
     alb["grafana"] = {
-        "exposure": "sso", "allowed_cidrs": ["198.51.100.0/24"],
+        **kept, "exposure": "sso", "allowed_cidrs": ["198.51.100.0/24"],
         "oidc": {"issuer": idp, "authorization_endpoint": f"{idp}/authorize", "token_endpoint": f"{idp}/token",
                  "user_info_endpoint": f"{idp}/userinfo", "client_id": "grafana", "client_secret": OIDC_SECRET}}
     if not alb.get("domain"):  # a certificate managed elsewhere: Grafana's host is named, not derived

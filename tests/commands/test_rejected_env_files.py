@@ -75,6 +75,17 @@ BAD = [
      "services.ollama.volumes", "must be absolute"),
     ("subnets-too-small", _set("network.subnet_prefix", 28), "network.subnet_prefix", "subnet_prefix /27"),
     ("vpc-too-small", _set("network.vpc_cidr", "10.40.0.0/28"), "network", "/25 or shorter"),
+    # issue 16 items 1, 8, 9: the zone is a name; a secret the first apply reads is never one it creates
+    ("domain-zone-is-a-url", _set("alb.domain.zone", "https://araquem.com.br"), "alb.domain.zone",
+     "zone name such as example.com"),
+    ("pull-through-secret-created-by-the-stack", _set("secrets.docker-hub.existing", False),
+     "secrets.docker-hub.existing", "'existing: true'"),
+    ("sso-client-secret-created-by-the-stack", _both(_set("secrets.grafana-oidc", {}), _set("alb.grafana", {
+        "exposure": "sso", "allowed_cidrs": ["198.51.100.0/24"],
+        "oidc": {"issuer": "https://idp.example.com", "authorization_endpoint": "https://idp.example.com/a",
+                 "token_endpoint": "https://idp.example.com/t", "user_info_endpoint": "https://idp.example.com/u",
+                 "client_id": "grafana", "client_secret": "grafana-oidc"}})),
+     "secrets.grafana-oidc.existing", "before the first deploy"),
 ]
 
 

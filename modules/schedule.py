@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_aws.scheduler_schedule import (
     SchedulerSchedule,
     SchedulerScheduleFlexibleTimeWindow,
     SchedulerScheduleTarget,
+    SchedulerScheduleTargetDeadLetterConfig,
     SchedulerScheduleTargetEcsParameters,
     SchedulerScheduleTargetEcsParametersCapacityProviderStrategy,
     SchedulerScheduleTargetEcsParametersNetworkConfiguration,
@@ -21,6 +22,7 @@ from cdktf_cdktf_provider_aws.scheduler_schedule import (
 )
 from constructs import Construct
 
+from modules.schedule_failures import task_group
 from modules.task_owner import TaskOwner
 from modules.task_roles import ECS_TASKS_PRINCIPAL, assume_role_policy, condition, statement
 
@@ -50,12 +52,16 @@ def run_task_command(scope: Construct, task: TaskOwner) -> str:
 def schedule(scope: Construct, task: TaskOwner, *, task_definition_arn: str, execution_role_arn: str,
              task_role_arn: str) -> SchedulerSchedule:
     """Runs one copy of the task on `schedule` in `schedule_timezone`, retried SCHEDULE_RETRY_ATTEMPTS times."""
+    failures = task.deps.schedule_failures
     role = _scheduler_role(scope, task, task_definition_arn=task_definition_arn,
-                           passed_roles=[execution_role_arn, task_role_arn])
+                           passed_roles=[execution_role_arn, task_role_arn],
+                           dead_letter_arn=failures.dead_letter_arn if failures else None)
     return SchedulerSchedule(
         scope,
         "schedule",
         name=task.prefix,
+        # the stack's group (its Scheduler metrics alarm) and dead-letter queue: modules/schedule_failures.py
+        group_name=failures.group_name if failures else None,
         description=task.owner.description or f"runs {task.name}",
         schedule_expression=task.owner.schedule,
         schedule_expression_timezone=task.owner.schedule_timezone,
@@ -64,9 +70,12 @@ def schedule(scope: Construct, task: TaskOwner, *, task_definition_arn: str, exe
             arn=task.deps.cluster.cluster_arn,
             role_arn=role.arn,
             retry_policy=SchedulerScheduleTargetRetryPolicy(maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS),
+            dead_letter_config=(SchedulerScheduleTargetDeadLetterConfig(arn=failures.dead_letter_arn)
+                                if failures else None),
             ecs_parameters=SchedulerScheduleTargetEcsParameters(
                 task_definition_arn=task_definition_arn,
                 task_count=1,
+                group=task_group(task.cfg, task.name),  # what the failed-run event rule matches
                 capacity_provider_strategy=[SchedulerScheduleTargetEcsParametersCapacityProviderStrategy(
                     capacity_provider=task.capacity_provider(), weight=1, base=0)],
                 network_configuration=SchedulerScheduleTargetEcsParametersNetworkConfiguration(
@@ -80,8 +89,10 @@ def schedule(scope: Construct, task: TaskOwner, *, task_definition_arn: str, exe
 
 
 def _scheduler_role(scope: Construct, task: TaskOwner, *, task_definition_arn: str,
-                    passed_roles: list[str]) -> IamRole:
-    """The role the scheduler assumes: run this task definition in this cluster, pass its two roles to ECS."""
+                    passed_roles: list[str], dead_letter_arn: str | None) -> IamRole:
+    """The role the scheduler assumes: run this task definition in this cluster, pass its two roles to ECS,
+    send a run it gave up on to the dead-letter queue (EventBridge Scheduler user guide, "Configuring a
+    dead-letter queue": the execution role needs sqs:SendMessage on the queue)."""
     role = IamRole(
         scope,
         "scheduler_role",
@@ -99,6 +110,8 @@ def _scheduler_role(scope: Construct, task: TaskOwner, *, task_definition_arn: s
                       [condition("StringEquals", "iam:PassedToService", [ECS_TASKS_PRINCIPAL])]),
             statement("TagOwnTasks", ["ecs:TagResource"], ["*"],
                       [condition("StringEquals", "ecs:CreateAction", ["RunTask"])]),
+            *([statement("SendFailedRunsToDeadLetterQueue", ["sqs:SendMessage"], [dead_letter_arn])]
+              if dead_letter_arn else []),
         ],
     )
     IamRolePolicy(scope, "scheduler_policy", name="run-task", role=role.id, policy=doc.json)

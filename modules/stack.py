@@ -9,7 +9,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from modules.cluster import Cluster
-from modules.config import EnvConfig
+from modules.config import EnvConfig, Kind
 from modules.network import Network
 from modules.security_groups import SecurityGroups
 from modules.alb import Alb
@@ -21,6 +21,8 @@ from modules.parameters import Parameters
 from modules.registry import Registry
 from modules.secrets import Secrets
 from modules.namespaces import Namespaces
+from modules.notifications import Notifications
+from modules.schedule_failures import ScheduleFailures
 from modules.workload import Workload, WorkloadDeps
 from modules.volumes import Volumes
 from modules.waf import Waf
@@ -30,7 +32,7 @@ from modules.waf import Waf
 EMULATED_SERVICES = (
     "acm", "applicationautoscaling", "autoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr", "ecs",
     "efs", "elasticache", "elbv2", "events", "iam", "kms", "rds", "route53", "s3", "scheduler", "secretsmanager",
-    "servicediscovery", "ssm", "sts", "wafv2",
+    "servicediscovery", "sns", "sqs", "ssm", "sts", "wafv2",
 )
 
 
@@ -71,12 +73,20 @@ class AraquemStack(TerraformStack):
         # ---- workloads (Volumes, Workload per task owner)
         self.volumes = Volumes(self, "volumes", cfg=cfg, network=self.network, security=self.security)
         self.namespaces = Namespaces(self, "namespaces", cfg=cfg, network=self.network)
+        # ---- alarms: where they notify; what makes a scheduled run's failure an alarm
+        self.notifications = Notifications(self, "notifications", cfg=cfg, account_id=self.namespaces.account_id,
+                                           partition=self.namespaces.partition)
+        self.schedule_failures = (
+            ScheduleFailures(self, "schedule_failures", cfg=cfg, cluster_arn=self.cluster.cluster_arn,
+                             notifications=self.notifications)
+            if any(s.kind == Kind.scheduled for s in cfg.task_owners().values()) else None)
         workload_deps = WorkloadDeps(
             network=self.network, security=self.security, secrets=self.secrets, parameters=self.parameters,
             registry=self.registry, cluster=self.cluster, volumes=self.volumes, alb=self.alb,
             cache=self.cache, database=self.database,
             namespace_arn=self.namespaces.service_connect_arn, dns_namespace_id=self.namespaces.dns_namespace_id,
             account_id=self.namespaces.account_id, partition=self.namespaces.partition,
+            notifications=self.notifications, schedule_failures=self.schedule_failures,
         )
         self.workloads = {
             name: Workload(self, f"workload_{name}", cfg=cfg, name=name, deps=workload_deps)

@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # the constructs a Workload builds on (imported for annotatio
     from modules.cluster import Cluster
     from modules.database import Database
     from modules.network import Network
+    from modules.notifications import Notifications
     from modules.parameters import Parameters
     from modules.registry import Registry
+    from modules.schedule_failures import ScheduleFailures
     from modules.secrets import Secrets
     from modules.security_groups import SecurityGroups
     from modules.volumes import Volumes
@@ -45,6 +47,8 @@ class WorkloadDeps:
     dns_namespace_id: str | None = None  # Cloud Map private DNS namespace for jobs (cfg.dns_discovered())
     account_id: str | None = None  # confused-deputy conditions in trust policies
     partition: str = "aws"
+    notifications: Notifications | None = None  # where every alarm notifies (env file `alarms`)
+    schedule_failures: ScheduleFailures | None = None  # schedule group + dead-letter queue (scheduled tasks)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ OPS_HTTP = ROOT / "docker" / "lib" / "ops-http.sh"
 
 
 def test_each_cron_has_a_metric_filter_and_an_alarm_on_its_failure_lines(stage, stage_cfg):
-    filters = {f["name"].removeprefix("araquem-stage-"): f for f in stage.resources("aws_cloudwatch_log_metric_filter").values()}
+    own = re.compile(r"araquem-stage-(.+)-failures")  # the log-line alarms (not -task-failures: test_schedule_failures)
+    filters = {f["name"].removeprefix("araquem-stage-"): f for f in stage.resources("aws_cloudwatch_log_metric_filter").values()
+               if own.fullmatch(f["name"]) and not f["name"].endswith("-task-failures")}
     alarms = {a["alarm_name"].removeprefix("araquem-stage-"): a for a in stage.resources("aws_cloudwatch_metric_alarm").values()
-              if a["alarm_name"].endswith("-failures")}
+              if own.fullmatch(a["alarm_name"]) and not a["alarm_name"].endswith("-task-failures")}
     crons = sorted(n for n, s in stage_cfg.services.items() if s.failure_alarm)
     assert crons == ["quality-cron", "rag-refresh-cron"]
     assert sorted(filters) == sorted(alarms) == [f"{c}-failures" for c in crons]

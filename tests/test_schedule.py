@@ -18,7 +18,8 @@ def test_scheduled_job_and_an_env_without_volumes(synths, terraform_env, tmp_pat
     assert "rag-indexer" in ecs["task_definition_arn"] and ecs["network_configuration"]["assign_public_ip"] is False
     run = policy_statements(other, "rag-indexer", "scheduler_policy_document")
     assert {s["sid"]: s["actions"] for s in run} == {
-        "RunOwnTask": ["ecs:RunTask"], "PassOwnRoles": ["iam:PassRole"], "TagOwnTasks": ["ecs:TagResource"]}
+        "RunOwnTask": ["ecs:RunTask"], "PassOwnRoles": ["iam:PassRole"], "TagOwnTasks": ["ecs:TagResource"],
+        "SendFailedRunsToDeadLetterQueue": ["sqs:SendMessage"]}  # modules/schedule_failures.py
     assert not other.resources("aws_efs_file_system")
     assert not [v for td in task_definitions(other).values() for v in td.get("volume", [])
                 if "efs_volume_configuration" in v]

@@ -9,6 +9,7 @@ Layout (one concern per module):
   services.py   services: image, ports, volume mounts, health check, scaling, kind
   data.py       cache, database, secrets, volumes, logs
   registry.py   registry (ECR, pull-through cache)
+  alarms.py     alarms: where every alarm of the stack notifies (SNS topics, subscriptions)
   env.py        EnvConfig: the whole file and its derived views; runs the rules
   rules/        cross-field rules, small named functions by concern, registered in rules.RULES
   capacity.py   instance specs and the capacity fit (one of the rules)
@@ -19,6 +20,7 @@ pydantic and PyYAML, so bad input is reported in well under a second, before jsi
 """
 
 from modules.config import capacity, rules
+from modules.config.alarms import AlarmSubscription, Alarms
 from modules.config.base import (
     ENV_VAR_PATTERN,
     NAME_PATTERN,

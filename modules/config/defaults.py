@@ -72,6 +72,16 @@ DEFAULT_FAILURE_ALARM_PERIOD = 3600  # seconds: a failed hourly run stays in ALA
 DEFAULT_FAILURE_ALARM_THRESHOLD = 1  # failure lines per period that raise the alarm
 # CloudWatch alarms: a period of 10, 30 or a multiple of 60 s; period x evaluation periods <= 1 day
 ALARM_PERIOD_RANGE = (60, 86400)
+# where every alarm of the stack notifies (env file `alarms`, modules/notifications.py)
+DEFAULT_ALARM_CREATE_TOPIC = True  # an SNS topic `<project>-<environment>-alarms`, encrypted with its own KMS key
+DEFAULT_ALARM_NOTIFY_OK = True  # the same targets hear when an alarm clears
+# SNS Subscribe protocols the env file may name (SNS API reference, Subscribe: the others are for
+# mobile apps, Firehose or SMS, which need set-up outside this stack)
+ALARM_SUBSCRIPTION_PROTOCOLS = ("email", "email-json", "https", "sqs", "lambda")
+SNS_TOPIC_ARN_PATTERN = r"^arn:aws(-cn|-us-gov)?:sns:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+# scheduled tasks (modules/schedule_failures.py): what makes a failed run an alarm
+SCHEDULER_DLQ_RETENTION_SECONDS = 1_209_600  # 14 days, the longest SQS keeps a message (SetQueueAttributes)
+SCHEDULER_ALARM_PERIOD = 300  # seconds; AWS/Scheduler metrics are published per minute
 DEFAULT_EFS_THROUGHPUT_MODE = "elastic"  # pay per use; bursting starves a small file system (model loads)
 DEFAULT_SCHEDULE_TIMEZONE = "UTC"  # EventBridge Scheduler's own default, stated
 # off-hours window of a capacity provider (its instances and the services on it run only inside it)
@@ -219,6 +229,9 @@ SCHEDULE_NAME_MAX = 64
 EFS_CREATION_TOKEN_MAX = 64
 ECS_NAME_MAX = 255
 LOG_GROUP_NAME_MAX = 512
+SCHEDULE_GROUP_NAME_MAX = 64  # EventBridge Scheduler CreateScheduleGroup
+EVENT_RULE_NAME_MAX = 64  # EventBridge PutRule
+SQS_QUEUE_NAME_MAX = 80  # SQS CreateQueue
 DNS_LABEL_MAX = 63  # RFC 1035 labels; Cloud Map private DNS namespaces are DNS names
 DNS_NAME_MAX = 253
 # domain (alb.domain): host names relative to the Route 53 zone

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from modules.config import rules
 from modules.config.base import EnvVarName, Name, Strict
+from modules.config.alarms import Alarms
 from modules.config.compute import Cluster
 from modules.config.data import Cache, Database, Logs, RecoveryWindow, Secret, Volume
 from modules.config.defaults import (
@@ -73,6 +74,8 @@ class EnvConfig(Strict):
     )
     registry: Registry = Field(default_factory=Registry, description="ECR repositories and lifecycle")
     logs: Logs = Field(default_factory=Logs, description="CloudWatch Logs for the containers")
+    alarms: Alarms = Field(default_factory=Alarms,
+                           description="where every alarm of the stack notifies (SNS topics)")
     services: dict[Name, Service] = Field(min_length=1, description="every container of the stack, keyed by name")
 
     @field_validator("region")

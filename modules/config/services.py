@@ -230,7 +230,8 @@ class FailureAlarm(Strict):
                         description="seconds the alarm counts over (a multiple of 60); one interval of a schedule")
     threshold: int = Field(DEFAULT_FAILURE_ALARM_THRESHOLD, ge=1, description="failure lines per period that alarm")
     alarm_actions: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:")]] = Field(
-        default_factory=list, description="ARNs notified on ALARM and OK (e.g. an SNS topic); none: console only")
+        default_factory=list,
+        description="ARNs notified on ALARM and OK besides the `alarms` targets (e.g. another SNS topic)")
 
     @field_validator("period")
     @classmethod

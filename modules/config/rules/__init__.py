@@ -14,6 +14,7 @@ passing case in tests/config/ (test_config_rules*.py).
   ports.py       ports, port names, the Service Connect mesh, and reachability of the addresses given
   edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
   secrets.py     secrets a first apply reads exist (with values) before it
+  alarms.py      the SNS topics alarms notify are in the stack's Region
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from modules.config.base import CrossFieldErrors, Problem
+from modules.config.rules.alarms import alarm_topics_are_in_the_stack_region
 from modules.config.rules.capacity import (
     gpus_on_gpu_providers,
     scheduled_tasks_run_inside_off_hours,
@@ -116,6 +118,7 @@ RULES: list[Rule] = [
     task_definition_fits_64kib,
     subnets_hold_what_they_must,
     tasks_fit_capacity,
+    alarm_topics_are_in_the_stack_region,
 ]
 
 

@@ -12,10 +12,13 @@ from modules.config.defaults import (
     DNS_NAME_MAX,
     ECS_NAME_MAX,
     EFS_CREATION_TOKEN_MAX,
+    EVENT_RULE_NAME_MAX,
     IAM_ROLE_NAME_MAX,
     LOG_GROUP_NAME_MAX,
     RESERVED_CAPACITY_PROVIDER_PREFIXES,
+    SCHEDULE_GROUP_NAME_MAX,
     SCHEDULE_NAME_MAX,
+    SQS_QUEUE_NAME_MAX,
 )
 from modules.config.services import Kind
 
@@ -57,6 +60,12 @@ def generated_names(cfg: EnvConfig) -> list[tuple[tuple, str, str, int]]:
     for key in cfg.cluster.capacity_providers:
         found.append((("cluster", "capacity_providers", key), "ECS capacity provider", f"{cfg.name}-{key}",
                       ECS_NAME_MAX))
+    if any(svc.kind == Kind.scheduled for svc in cfg.task_owners().values()):  # modules/schedule_failures.py
+        found += [(("project",), "EventBridge Scheduler schedule group", cfg.name, SCHEDULE_GROUP_NAME_MAX),
+                  (("project",), "SQS queue (scheduler dead letters)", f"{cfg.name}-scheduler-dlq",
+                   SQS_QUEUE_NAME_MAX),
+                  (("project",), "EventBridge rule (failed scheduled runs)", f"{cfg.name}-scheduled-failures",
+                   EVENT_RULE_NAME_MAX)]
     for owner, svc in cfg.task_owners().items():
         prefix, where = f"{cfg.name}-{owner}", ("services", owner)
         found += [
@@ -77,7 +86,8 @@ def generated_names(cfg: EnvConfig) -> list[tuple[tuple, str, str, int]]:
 
 def generated_names_fit(cfg: EnvConfig) -> list[Problem]:
     """Every generated name fits its resource's AWS length limit (IAM role 64, EventBridge Scheduler
-    schedule 64, EFS creation token 64, ECS names 255, log group 512)."""
+    schedule and schedule group 64, EventBridge rule 64, SQS queue 80, EFS creation token 64, ECS names 255,
+    log group 512)."""
     return [(path, f"{resource} name '{name}' is {len(name)} characters; AWS allows at most {limit}: shorten "
              f"project/environment{' or the service name' if path[0] == 'services' else ''} "
              f"(by {len(name) - limit})")

@@ -172,7 +172,8 @@ def _used(needed: int, available: int) -> str:
 
 
 def capacity_table(cfg: EnvConfig) -> Table:
-    """Per capacity provider: reservations at the services' maximum task counts vs. instance x max_size.
+    """Per capacity provider: reservations at the services' maximum task counts vs. instance x max_size
+    (network interfaces: one per awsvpc task, instance ENIs - 1 per instance).
     (config.load() already refused an env file whose tasks do not fit, so nothing here is over 100%.)"""
     from modules.config import capacity  # noqa: PLC0415  (pure Python, no jsii)
 
@@ -181,9 +182,10 @@ def capacity_table(cfg: EnvConfig) -> Table:
         rows.append(tuple(_cell(v) for v in (
             key, f"{use.max_size} x {use.instance_type}", _used(use.cpu_units_needed, use.cpu_units_available),
             _used(use.memory_mib_needed, use.memory_mib_available), _used(use.gpus_needed, use.gpus_available),
-            [f"{owner} x{count}" for owner, count in sorted(use.tasks)])))
+            _used(use.task_count, use.task_slots), [f"{owner} x{count}" for owner, count in sorted(use.tasks)])))
     return Table("Capacity (reserved at maximum task counts / available at max_size)",
-                  ("CAPACITY PROVIDER", "INSTANCES (max)", "CPU UNITS", "MEMORY MiB", "GPUS", "TASKS"), rows)
+                 ("CAPACITY PROVIDER", "INSTANCES (max)", "CPU UNITS", "MEMORY MiB", "GPUS", "ENIS (1 per task)",
+                  "TASKS"), rows)
 
 
 def summary_lines(cfg: EnvConfig) -> list[str]:

@@ -1,11 +1,19 @@
 """Instance specs of the supported EC2 types, and the synth-time check that the tasks fit them.
 
-ECS on EC2 places a task only on ONE container instance with enough free CPU units, memory and
-GPUs; a task that fits no instance stays PENDING forever, and a provider whose max_size is too small
-silently caps the services. Both are caught here, before anything is synthesized.
+ECS on EC2 places a task only on ONE container instance with enough free CPU units, memory, GPUs and
+network interfaces; a task that fits no instance stays PENDING forever, and a provider whose max_size is
+too small silently caps the services. Both are caught here, before anything is synthesized.
 
-To support another instance type, add a row to INSTANCE_SPECS (values from
-`aws ec2 describe-instance-types --instance-types TYPE`). Pure Python: no jsii; the fit check is
+Every task uses awsvpc networking: each one gets its own ENI, and without ENI trunking an instance holds
+(its maximum ENIs - 1) tasks, the primary ENI being the instance's own (ECS developer guide, "Amazon ECS
+task networking options for EC2": "each task ... requires an ENI"; m6i.xlarge: 4 ENIs -> 3 tasks, however
+much CPU and memory is left). ENI trunking (the account setting awsvpcTrunking, ECS developer guide
+"Increasing Linux container instance network interfaces") raises that limit; it is account-wide and
+this stack never turns it on, so the fit counts the plain limit (docs/compute.md).
+
+To support another instance type, add a row to INSTANCE_SPECS and to MAX_NETWORK_INTERFACES (values from
+`aws ec2 describe-instance-types --instance-types TYPE`: VCpuInfo, MemoryInfo, GpuInfo,
+NetworkInfo.MaximumNetworkInterfaces). Pure Python: no jsii; the fit check is
 the rule `tasks_fit_capacity` of modules/config/rules/capacity.py.
 """
 
@@ -97,6 +105,28 @@ INSTANCE_SPECS: dict[str, InstanceSpec] = {
     "p3.2xlarge": InstanceSpec(8, 62464, 1, "NVIDIA V100"),
 }
 
+# Network interfaces an instance of each type can attach (EC2 user guide, "Maximum IP addresses per network
+# interface", column "Maximum network interfaces"; DescribeInstanceTypes NetworkInfo.MaximumNetworkInterfaces;
+# checked against aws/amazon-vpc-cni-k8s pkg/vpc/vpc_ip_resource_limit.go, 2026-08). One row per INSTANCE_SPECS row.
+MAX_NETWORK_INTERFACES: dict[str, int] = {
+    "t3.medium": 3, "t3.large": 3, "t3.xlarge": 4, "t3.2xlarge": 4,
+    "m5.large": 3, "m5.xlarge": 4, "m5.2xlarge": 4, "m5.4xlarge": 8,
+    "m6i.large": 3, "m6i.xlarge": 4, "m6i.2xlarge": 4, "m6i.4xlarge": 8,
+    "m7i.large": 3, "m7i.xlarge": 4, "m7i.2xlarge": 4, "m7i.4xlarge": 8,
+    "c6i.large": 3, "c6i.xlarge": 4, "c6i.2xlarge": 4, "c6i.4xlarge": 8,
+    "r6i.large": 3, "r6i.xlarge": 4, "r6i.2xlarge": 4,
+    "g4dn.xlarge": 3, "g4dn.2xlarge": 3, "g4dn.4xlarge": 3, "g4dn.8xlarge": 4, "g4dn.12xlarge": 8,
+    "g5.xlarge": 4, "g5.2xlarge": 4, "g5.4xlarge": 8, "g5.8xlarge": 8, "g5.12xlarge": 15,
+    "g6.xlarge": 4, "g6.2xlarge": 4, "g6.4xlarge": 8, "g6.8xlarge": 8, "g6.12xlarge": 8,
+    "p3.2xlarge": 4,
+}
+INSTANCE_OWN_INTERFACES = 1  # the primary ENI belongs to the instance (and the ECS agent), not to a task
+
+
+def awsvpc_tasks_per_instance(instance_type: str) -> int:
+    """awsvpc tasks one instance of the type holds without ENI trunking: its ENIs less the primary one."""
+    return MAX_NETWORK_INTERFACES[instance_type] - INSTANCE_OWN_INTERFACES
+
 
 @dataclass(frozen=True)
 class TaskSize:
@@ -119,6 +149,17 @@ class ProviderUsage:
     memory_mib_available: int
     gpus_available: int
     tasks: list[tuple[str, int]]  # (task owner, task count), in env file order
+    tasks_per_instance: int  # awsvpc: one ENI per task, instance ENIs - 1 (MAX_NETWORK_INTERFACES)
+
+    @property
+    def task_count(self) -> int:
+        """Tasks at the services' maximum counts: each takes one network interface (awsvpc)."""
+        return sum(n for _, n in self.tasks)
+
+    @property
+    def task_slots(self) -> int:
+        """awsvpc tasks instance x max_size can hold (ENIs, without trunking)."""
+        return self.tasks_per_instance * self.max_size
 
 
 def task_size(cfg: EnvConfig, owner: str) -> TaskSize:
@@ -159,6 +200,7 @@ def provider_usage(cfg: EnvConfig, key: str) -> ProviderUsage:
         memory_mib_available=spec.task_memory_mib * cp.max_size,
         gpus_available=spec.gpus * cp.max_size,
         tasks=tasks,
+        tasks_per_instance=awsvpc_tasks_per_instance(cp.instance_type),
     )
 
 
@@ -230,18 +272,29 @@ def _total_problems(key: str, use: ProviderUsage, spec: InstanceSpec) -> list[tu
     if use.gpus_needed > use.gpus_available:
         short.append(f"{use.gpus_needed} GPU(s) > {use.gpus_available} "
                      f"(short by {use.gpus_needed - use.gpus_available})")
+    if use.task_count > use.task_slots:
+        short.append(f"{use.task_count} network interfaces (one per awsvpc task) > {use.task_slots} "
+                     f"({use.instance_type} attaches {MAX_NETWORK_INTERFACES[use.instance_type]}, one is the "
+                     f"instance's own: {use.tasks_per_instance} tasks per instance)")
     if not short:
         return []
-    instances = max(
-        math.ceil(use.cpu_units_needed / spec.task_cpu_units),
-        math.ceil(use.memory_mib_needed / spec.task_memory_mib),
-        math.ceil(use.gpus_needed / spec.gpus) if spec.gpus else 0,
-    )
+    instances = instances_needed(use, spec)
     tasks = ", ".join(f"{o} x{n}" for o, n in use.tasks)
     return [(f"cluster.capacity_providers.{key}.max_size",
              f"the tasks on capacity provider '{key}' at their maximum counts ({tasks}) need "
              f"{'; '.join(short)} of {use.max_size} x {use.instance_type}; raise max_size to at least "
-             f"{instances}, choose a larger instance_type, or lower the services' scaling.max")]
+             f"{instances}, choose a larger instance_type, or lower the services' scaling.max "
+             f"(ENI trunking, the account setting awsvpcTrunking, raises the tasks per instance: docs/compute.md)")]
+
+
+def instances_needed(use: ProviderUsage, spec: InstanceSpec) -> int:
+    """Fewest instances whose CPU, memory, GPUs and network interfaces (one per task) hold the tasks."""
+    return max(
+        math.ceil(use.cpu_units_needed / spec.task_cpu_units),
+        math.ceil(use.memory_mib_needed / spec.task_memory_mib),
+        math.ceil(use.gpus_needed / spec.gpus) if spec.gpus else 0,
+        math.ceil(use.task_count / use.tasks_per_instance),
+    )
 
 
 def fit_problems(cfg: EnvConfig) -> list[tuple[str, str]]:

@@ -92,7 +92,8 @@ def test_capacity_rows_come_from_the_capacity_module(stage_cfg):
         use = usage[row[0][0]]
         assert row[2] == [f"{use.cpu_units_needed} / {use.cpu_units_available} "
                           f"({100 * use.cpu_units_needed / use.cpu_units_available:.0f}%)"]
-        assert sorted(row[5]) == sorted(f"{o} x{n}" for o, n in use.tasks)
+        assert row[5] == [f"{use.task_count} / {use.task_slots} ({100 * use.task_count / use.task_slots:.0f}%)"]
+        assert sorted(row[6]) == sorted(f"{o} x{n}" for o, n in use.tasks)
 
 
 def test_secrets_show_names_never_values(stage_cfg):

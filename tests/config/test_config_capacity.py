@@ -15,7 +15,9 @@ from modules.config.capacity import (
     CPU_UNITS_PER_VCPU,
     ECS_RESERVED_MEMORY_MIB,
     INSTANCE_SPECS,
+    MAX_NETWORK_INTERFACES,
     PLATFORM_MEMORY_OVERHEAD_PERCENT,
+    awsvpc_tasks_per_instance,
     fit_problems,
     usage,
 )
@@ -99,7 +101,9 @@ def test_total_beyond_max_size_names_the_provider_and_the_max_size_that_fits():
     assert paths(problems) == ["cluster.capacity_providers.general.max_size"]
     use = usage(cfg)["general"]
     spec = INSTANCE_SPECS[use.instance_type]
-    enough = math.ceil(use.cpu_units_needed / spec.task_cpu_units)
+    # 19 tasks at 3 per m6i.xlarge (ENIs) need more instances than their CPU (17 vCPU on 4-vCPU instances)
+    enough = math.ceil(use.task_count / use.tasks_per_instance)
+    assert enough > math.ceil(use.cpu_units_needed / spec.task_cpu_units)
     assert use.cpu_units_needed > use.cpu_units_available
     assert f"raise max_size to at least {enough}" in problems[0][1] and "api x12" in problems[0][1]
 
@@ -109,6 +113,40 @@ def test_total_beyond_max_size_names_the_provider_and_the_max_size_that_fits():
         d["cluster"]["capacity_providers"]["general"]["max_size"] = enough
 
     assert fit_problems(cfg_of(fixed)) == []
+
+
+def test_each_awsvpc_task_takes_a_network_interface_and_the_instance_keeps_one():
+    """ECS: one ENI per awsvpc task; without trunking an m6i.xlarge (4 ENIs) holds 3 tasks."""
+    assert MAX_NETWORK_INTERFACES["m6i.xlarge"] == 4 and awsvpc_tasks_per_instance("m6i.xlarge") == 3
+    assert set(MAX_NETWORK_INTERFACES) == set(INSTANCE_SPECS)  # a row for every supported type
+    assert all(enis >= 2 for enis in MAX_NETWORK_INTERFACES.values())
+
+
+def test_network_interfaces_alone_can_outgrow_max_size():
+    """stage's general provider at max_size 3: CPU (8 of 12 vCPU) and memory fit, but 10 tasks need 10 ENIs
+    and 3 x m6i.xlarge attach 9 for tasks: the crons would never start while the api is scaled out."""
+    cfg = cfg_of(lambda d: d["cluster"]["capacity_providers"]["general"].update(max_size=3, desired_capacity=3))
+    use = usage(cfg)["general"]
+    assert use.cpu_units_needed <= use.cpu_units_available and use.memory_mib_needed <= use.memory_mib_available
+    assert (use.task_count, use.task_slots) == (10, 9)
+    problems = fit_problems(cfg)
+    assert paths(problems) == ["cluster.capacity_providers.general.max_size"]
+    msg = problems[0][1]
+    assert "10 network interfaces (one per awsvpc task) > 9" in msg
+    assert "m6i.xlarge attaches 4, one is the instance's own: 3 tasks per instance" in msg
+    assert "raise max_size to at least 4" in msg and "awsvpcTrunking" in msg
+    assert fit_problems(cfg_of(lambda d: d["cluster"]["capacity_providers"]["general"].update(max_size=4))) == []
+
+
+def test_stage_desired_capacity_holds_its_services_and_a_cron_run(stage_cfg):
+    """The services at their desired counts plus both crons running: the ENIs decide (7 tasks, 3 per instance)."""
+    general = stage_cfg.cluster.capacity_providers["general"]
+    running = [o for o, s in stage_cfg.task_owners().items()
+               if stage_cfg.capacity_provider_of(o) == "general" and s.kind.value in ("service", "scheduled")]
+    tasks = sum(stage_cfg.services[o].desired_count if stage_cfg.services[o].kind.value == "service" else 1
+                for o in running)
+    assert tasks == 7
+    assert general.desired_capacity == math.ceil(tasks / awsvpc_tasks_per_instance(general.instance_type)) == 3
 
 
 def test_unknown_instance_type_lists_the_supported_ones():

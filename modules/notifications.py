@@ -13,7 +13,6 @@ Exposes `alarm_actions` and `ok_actions` (lists of ARNs, empty `ok_actions` with
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -27,6 +26,7 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 from modules.config import DEFAULT_KMS_DELETION_WINDOW_DAYS, EnvConfig
+from modules.network import flat_output
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
@@ -44,9 +44,8 @@ class Notifications(Construct):
             for index, sub in enumerate(spec.subscriptions):
                 SnsTopicSubscription(self, f"subscription_{index}", topic_arn=topic.arn,
                                      protocol=sub.protocol, endpoint=sub.endpoint)
-            TerraformOutput(self, "alarm_topic_arn", value=topic.arn,
-                            description="SNS topic every alarm of the stack notifies (subscribe to it)"
-                            ).override_logical_id("alarm_topic_arn")
+            flat_output(self, "alarm_topic_arn", topic.arn,
+                        "SNS topic every alarm of the stack notifies (subscribe to it)")
         self.alarm_actions: list[str] = ([self.topic_arn] if self.topic_arn else []) + list(spec.topic_arns)
         self.ok_actions: list[str] = list(self.alarm_actions) if spec.notify_ok else []
 

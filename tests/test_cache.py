@@ -76,7 +76,8 @@ def test_replicas_fail_over_across_azs_and_use_the_cmk(data_stack):
     redis = data_stack.one("aws_elasticache_replication_group")
     assert redis["num_cache_clusters"] == 2
     assert redis["automatic_failover_enabled"] is True and redis["multi_az_enabled"] is True
-    assert redis["kms_key_id"] == "${aws_kms_key.%s.arn}" % next(iter(data_stack.resources("aws_kms_key")))
+    assert redis["kms_key_id"] == "${aws_kms_key.%s.arn}" % next(
+        k for k in data_stack.resources("aws_kms_key") if k.startswith("secrets_kms_key"))  # not the alarm topic's
 
 
 def test_no_cache_section_no_redis(synths):

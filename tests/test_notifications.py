@@ -55,6 +55,9 @@ def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(stage):
     assert key["enable_key_rotation"] is True
     [doc] = [d for k, d in stage.data("aws_iam_policy_document").items() if "notifications_key_policy" in k]
     statements = {s["sid"]: s for s in doc["statement"]}
+    root = statements["AccountAdministersKeyAndDelegatesUseToIam"]  # AWS's default key statement
+    assert root["principals"][0]["identifiers"][0].endswith(":root") and root["actions"] == ["kms:*"]
+    assert root["condition"][0]["variable"] == "aws:PrincipalAccount"  # this account's principals only
     cloudwatch = statements["CloudWatchAlarmsPublishToTheTopic"]
     assert cloudwatch["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
     assert sorted(cloudwatch["actions"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]

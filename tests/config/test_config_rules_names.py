@@ -29,6 +29,9 @@ CASES = [
     (R.generated_names_fit, all_of(LONG_NAME, _scheduled_rag_indexer), "services.rag-indexer",
      ["EventBridge Scheduler schedule name", "at most 64"]),
     (R.generated_names_fit, all_of(set_path("project", "p" * 12), _scheduled_rag_indexer), None, []),
+    # the stack-level pieces that catch failed scheduled runs (modules/schedule_failures.py)
+    (R.generated_names_fit, LONG_NAME, "project",
+     ["EventBridge rule (failed scheduled runs) name 'aaaa", "-scheduled-failures' is 72 characters", "at most 64"]),
     (R.dns_namespace_fits, all_of(set_path("project", LONG_PROJECT), set_path("environment", "e" * 32)), "project",
      ["labels of 1-63 characters", "set discovery_dns_namespace"]),
     (R.dns_namespace_fits, all_of(set_path("project", LONG_PROJECT), set_path("environment", "e" * 32),

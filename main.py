@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         module = command_module(args.command or DEFAULT_COMMAND)
-        if not module.NEEDS_ENV:
+        needs_env = module.needs_env(args) if hasattr(module, "needs_env") else module.NEEDS_ENV
+        if not needs_env:
             return module.run(args, None)
         args.env_path = env_file(args)  # synth and cost name the file in their output
         return module.run(args, load(args.env_path))

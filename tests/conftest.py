@@ -217,3 +217,17 @@ def pytest_terminal_summary(terminalreporter, config):
         f"budget for 2 cores (this machine: {os.cpu_count()} CPUs, load average {load:.1f}; not enforced)")
     for line in JOBS.summary():
         terminalreporter.write_line(f"  background {line}")
+
+
+def reshape_for_cost(data: dict) -> None:
+    """stage changed in four priced groups: the second synth of the cost delta tests (tests/cost/)."""
+    data["cluster"]["capacity_providers"]["gpu"]["instance_type"] = "g4dn.xlarge"  # cheaper GPU, same window
+    data["cluster"]["capacity_providers"]["general"]["max_size"] = 6  # dearer at max only
+    data["network"]["nat"] = "per_az"  # one more NAT gateway and its Elastic IP
+    data["cache"]["node_type"] = "cache.t4g.small"
+
+
+@pytest.fixture(scope="session")
+def stage_reshaped(synths) -> Synth:
+    """stage with reshape_for_cost applied, synthesized once for the whole session."""
+    return synths.of_data(variant(reshape_for_cost))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import NODE_BIN, ROOT, run
+from conftest import NODE_BIN, ROOT, run, run_main
 from modules.commands import synth
 from modules.commands.plan_summary import MARKER
 from test_tfc_run import FakeTfc
@@ -630,34 +630,85 @@ def test_quality_samples_are_required_before_anything_is_applied(tmp_path, case)
     assert copied == (case == "copied")
 
 
-@pytest.mark.parametrize("case", ["changed", "new-environment", "base-not-comparable"])
-def test_cost_step_comments_the_monthly_delta_from_the_base_env_file(tmp_path, case):
+@pytest.mark.parametrize("case", ["same-lock", "other-lock", "base-fails", "new-environment"])
+def test_base_is_synthesized_by_its_own_code_without_failing_the_job(tmp_path, case):
+    """The base synth step runs the base checkout's main.py (on this .venv when the lock files agree, else the
+    README's `make synth` in .base); stand-in python and make record where and with what they ran."""
+    root, bin_dir, record = tmp_path / "checkout", tmp_path / "bin", tmp_path / "calls.txt"
+    (root / ".venv" / "bin").mkdir(parents=True)
+    bin_dir.mkdir()
+    exit_code = 1 if case == "base-fails" else 0
+    for stand_in in (root / ".venv" / "bin" / "python", bin_dir / "make"):
+        stand_in.write_text(f'#!/bin/bash\necho "$(basename "$0") $PWD $*" >>{record}\necho synth output\n'
+                            f"exit {exit_code}\n")
+        stand_in.chmod(0o755)
+    (root / "Pipfile.lock").write_text("{}")
+    if case != "new-environment":
+        (root / ".base" / "envs").mkdir(parents=True)
+        (root / ".base" / "envs" / "stage.yaml").write_text("project: araquem\n")
+        (root / ".base" / "Pipfile.lock").write_text("{}" if case != "other-lock" else '{"changed": true}')
+    proc = run_step(step(load(PLAN), "plan", "Base synth")["run"], root, {"ARAQUEM_ENV": "stage"}, bin_dir)
+    assert proc.returncode == 0, proc.stderr
+    calls = record.read_text().splitlines() if record.exists() else []
+    if case == "new-environment":
+        assert calls == [] and "new environment" in proc.stdout
+    elif case == "other-lock":
+        assert calls == [f"make {root} -C .base synth ARGS=--env stage"]
+    else:
+        assert calls == [f"python {root / '.base'} main.py synth --env stage"]
+    assert (root / "base-synth.failed").exists() == (case == "base-fails")
+    if case != "new-environment":
+        assert (root / "base-synth.log").read_text() == "synth output\n"
+
+
+def _synth_out(synth, root: Path) -> None:
+    """`root`/cdktf.out: a copy of a session synth's output directory (manifest.json + stacks/)."""
+    shutil.copytree(synth.dir.parent.parent, root / "cdktf.out", ignore=shutil.ignore_patterns("*.yaml"))
+
+
+@pytest.mark.parametrize("case", ["changed", "new-environment", "base-not-synthesized", "base-not-comparable"])
+def test_cost_step_comments_the_monthly_delta_of_the_two_synths(tmp_path, case, stage, stage_reshaped):
+    """The head is stage_reshaped (tests/conftest.py: a cheaper GPU, a second NAT gateway, a larger cache
+    node), the base stage: the comment carries the delta of those two real synths."""
     root = tmp_path / "checkout"
     root.mkdir()
     for name in ("envs", "modules", "main.py", ".venv"):
         (root / name).symlink_to(ROOT / name)
-    base = yaml.safe_load((ROOT / "envs" / "stage.yaml").read_text())
-    base["cluster"]["capacity_providers"]["gpu"]["instance_type"] = "g4dn.xlarge"
-    if case == "base-not-comparable":
-        base["region"] = "ap-south-2"  # valid, but not in the price table
-        base["network"].pop("availability_zones")  # that region's default zones
+    _synth_out(stage_reshaped, root)
     if case != "new-environment":
         (root / ".base" / "envs").mkdir(parents=True)
-        (root / ".base" / "envs" / "stage.yaml").write_text(yaml.safe_dump(base))
+        (root / ".base" / "envs" / "stage.yaml").write_text("project: araquem\n")
+        _synth_out(stage, root / ".base")
+    if case == "base-not-synthesized":
+        (root / "base-synth.failed").touch()
+        (root / "base-synth.log").write_text("traceback of the base\nerror: the base's synth broke\n")
+    if case == "base-not-comparable":  # valid, but in a Region the price table lacks
+        base_json = root / ".base" / "cdktf.out" / "stacks" / "araquem-stage" / "cdk.tf.json"
+        doc = json.loads(base_json.read_text())
+        doc["provider"]["aws"][0]["region"] = "ap-south-2"
+        base_json.write_text(json.dumps(doc))
     summary = tmp_path / "summary.md"
     script = step(load(PLAN), "plan", "Monthly cost delta")["run"]
-    proc = run_step(script, root, {"STACK": "araquem-stage", "ARAQUEM_ENV": "stage",
+    proc = run_step(script, root, {"STACK": "araquem-stage", "ARAQUEM_ENV": "stage", "BASE_SHA": "ab" * 20,
                                    "GITHUB_STEP_SUMMARY": str(summary)})
     assert proc.returncode == 0, proc.stderr
     comment = (root / "cost-comment.md").read_text()
     assert comment.splitlines()[0] == "<!-- araquem-cost:araquem-stage -->"
     assert summary.read_text() == comment
-    if case == "changed":  # the PR moves the GPU from g4dn.xlarge (base) to g5.xlarge (head), 60 h a week
-        assert "**+125.14 USD/month**" in comment and "| EC2 gpu | 141.42 | 266.56 | +125.14 |" in comment
+    if case == "changed":
+        expected = run_main("cost", "--synth", str(stage_reshaped.dir), "--compare-synth", str(stage.dir),
+                            "--format", "markdown").stdout
+        # (the price table's path differs: this checkout's modules/ is a link to the repository's)
+        assert comment.split("<sub>")[0] == expected.split("<sub>")[0]
+        assert "| EC2 gpu | 266.56 | 141.42 | -125.14 |" in comment and "| NAT gateways | 37.35 | 70.20 | +32.85 |" \
+            in comment
     elif case == "new-environment":
-        assert "New environment" in comment and "TOTAL" in comment
+        assert "New environment" in comment and "TOTAL" in comment and "g4dn.xlarge" in comment
+    elif case == "base-not-synthesized":
+        assert f"No delta: the base ({'ab' * 6}) did not synthesize" in comment
+        assert "error: the base's synth broke" in comment
     else:
-        assert "No delta" in comment and ".base/envs/stage.yaml: region: 'ap-south-2' has no prices" in comment
+        assert "No delta" in comment and "provider.aws.region: 'ap-south-2' has no prices" in comment
 
 
 def test_sticky_cost_comment_updates_its_own_comment_only(tmp_path):

@@ -3,6 +3,7 @@
 Each command module exposes
     HELP: str                 one line for --help
     NEEDS_ENV: bool           whether main.py loads and validates an env file first
+    needs_env(args) -> bool   optional: the same, decided by the options (cost --synth reads no env file)
     add_arguments(parser)     the command's own options (main.py adds --env/--env-file/--outdir)
     run(args, cfg) -> int     the exit code; cfg is the validated EnvConfig, or None when NEEDS_ENV is False
 and is imported lazily (importing it must not start jsii). Adding a command = one module + one line below.

@@ -6,6 +6,10 @@
     cost --compare BASE_ENV_FILE  the monthly delta from BASE_ENV_FILE to this env file (text, --json,
                                   or --format markdown for a pull-request comment)
     cost --compare-ref REF        the same, from this env file as it is at git REF (e.g. main, HEAD~1)
+    cost --synth DIR              price a synthesized stack (cdktf output dir, stack dir or cdk.tf.json)
+                                  instead of the env file: what Terraform would create (modules/cost/synth.py)
+    cost --compare-synth BASE_DIR the delta from another synth: a PR's base synthesized by the base's own
+                                  code (.github/workflows/plan.yml), against --synth DIR (or the env file)
 
 Pure Python (no cdktf/jsii). A region or type the price table lacks is bad input (exit 2).
 """
@@ -23,10 +27,11 @@ from pathlib import Path
 from modules.commands import UsageError
 from modules.config import ConfigError, EnvConfig, load
 from modules.cost import prices as price_table
-from modules.cost.estimate import NOT_COUNTED, Estimate, estimate
+from modules.cost.estimate import NOT_COUNTED, Estimate, estimate, price
 from modules.cost.prices import PriceError
+from modules.cost.synth import SynthError, load_inventory, stack_file
 
-HELP = "monthly on-demand cost estimate of the env file (or its delta from another env file)"
+HELP = "monthly on-demand cost estimate of the env file or a synth (or its delta from another env file or synth)"
 NEEDS_ENV = True
 MARKER = "<!-- araquem-cost:{stack} -->"  # first line of the PR comment: the sticky comment's key
 COLUMNS = {"desired": "DESIRED", "max": "MAX", "desired_off_hours": "DESIRED off-hours",
@@ -135,12 +140,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="show the monthly delta from BASE_ENV_FILE (e.g. the env file of the PR's base)")
     base.add_argument("--compare-ref", metavar="REF",
                       help="show the monthly delta from this env file as it is at git REF (e.g. main)")
+    base.add_argument("--compare-synth", metavar="BASE_DIR",
+                      help="show the monthly delta from the stack synthesized in BASE_DIR (e.g. the PR's base, "
+                      "synthesized by the base's own code)")
+    parser.add_argument("--synth", metavar="DIR", help="price the stack synthesized in DIR (cdktf output "
+                        "directory, stack directory or cdk.tf.json) instead of the env file")
+    parser.add_argument("--stack", metavar="NAME", help="the stack to read when a synth directory holds several "
+                        "(default: the only one; for BASE_DIR, the head's stack)")
     parser.add_argument("--prices", metavar="FILE", help=f"price table (default {price_table.PRICES_FILE.name} "
                         "in modules/cost/)")
     parser.add_argument("--output", metavar="FILE", help="write there instead of stdout")
     parser.epilog = ("Groups: EC2 per capacity provider (instances + root volumes) at desired and max sizes, NAT "
                      "gateways, VPC interface endpoints, public IPv4, ALB, WAF, ElastiCache, EFS, CloudWatch Logs. "
                      "Traffic-driven items are assumptions, printed with the figure. docs/cost.md")
+
+
+def needs_env(args: argparse.Namespace) -> bool:
+    """--synth prices what was synthesized: no env file is read."""
+    return not args.synth
+
+
+def _estimate_synth(path: str, stack: str | None, table) -> Estimate:
+    try:
+        file = stack_file(Path(path), stack)
+        return price(load_inventory(file)[0], table)
+    except SynthError as exc:
+        raise UsageError(str(exc)) from None
+    except PriceError as exc:
+        raise ConfigError(file, exc.problems) from None
 
 
 def _estimate(cfg: EnvConfig, env_path: Path | None, table) -> Estimate:
@@ -171,15 +198,26 @@ def load_at_ref(env_path: Path, ref: str) -> tuple[EnvConfig, str]:
 def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
     table = price_table.load(Path(args.prices)) if args.prices else price_table.load()
     env_path = getattr(args, "env_path", None)
-    head = _estimate(cfg, env_path, table)
-    if args.compare or args.compare_ref:
-        if args.compare:
-            base_cfg, base_label = load(args.compare), args.compare  # ConfigError names the base file
+    if args.synth:
+        head = _estimate_synth(args.synth, args.stack, table)
+    else:
+        if args.stack and not args.compare_synth:
+            raise UsageError("--stack goes with --synth or --compare-synth")
+        head = _estimate(cfg, env_path, table)
+    if args.compare or args.compare_ref or args.compare_synth:
+        if args.compare_synth:
+            base = _estimate_synth(args.compare_synth, args.stack or head.environment, table)
         else:
-            base_cfg, base_label = load_at_ref(env_path, args.compare_ref)
-        d = delta(_estimate(base_cfg, base_label, table), head)
+            if cfg is None:
+                raise UsageError("--compare and --compare-ref price env files: with --synth, use --compare-synth")
+            if args.compare:
+                base_cfg, base_label = load(args.compare), args.compare  # ConfigError names the base file
+            else:
+                base_cfg, base_label = load_at_ref(env_path, args.compare_ref)
+            base = _estimate(base_cfg, base_label, table)
+        d = delta(base, head)
         text = {"json": lambda: json.dumps(d, indent=2) + "\n", "text": lambda: render_delta_text(d),
-                "markdown": lambda: render_delta_markdown(d, cfg.name)}[args.format]()
+                "markdown": lambda: render_delta_markdown(d, head.environment)}[args.format]()
     elif args.format == "json":
         text = json.dumps(head.as_dict(), indent=2) + "\n"
     elif args.format == "markdown":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modules.config import EnvConfig
-from modules.cost.prices import PriceTable, RegionPrices
+from modules.cost.prices import PriceError, PriceTable, RegionPrices
 
 HOURS_PER_MONTH = 730  # AWS pricing pages' month: 24 h x 365 days / 12
 WEEKS_PER_MONTH = HOURS_PER_MONTH / (24 * 7)
@@ -25,7 +25,6 @@ ASSUMED_ENDPOINT_GB_PER_MONTH = 20  # image manifests, log shipping, secret/para
 ASSUMED_ALB_LCU = 1.0  # average LCUs per hour: 25 new conn/s, 3,000 active conn/min, 1 GB/h or 1,000 rules/s each
 ASSUMED_EFS_GB = 30  # llama3.1:8b (~4.9 GB) + nomic-embed-text + prometheus, tempo and grafana data
 ASSUMED_LOGS_GB_PER_MONTH = 20  # container logs + VPC flow logs ingested into CloudWatch Logs
-ASSUMED_WAF_RULES = 3  # issue 17's web ACL: 2 AWS managed rule groups + 1 rate-based rule ($1/month each)
 ASSUMED_WAF_MILLION_REQUESTS = 5  # requests per month inspected by the web ACL
 NOT_COUNTED = ("data transfer out to the internet", "Secrets Manager secrets and KMS keys", "ECR and S3 storage",
                "CloudWatch Logs storage and Container Insights metrics", "Cloud Map, EventBridge Scheduler",
@@ -91,10 +90,110 @@ class Estimate:
         }
 
 
-def running_hours(cp) -> float:
-    """Hours per month a capacity provider's instances run: its off-hours window, else all month."""
-    window = getattr(cp, "off_hours", None)
-    return window.hours_per_week * WEEKS_PER_MONTH if window else HOURS_PER_MONTH
+@dataclass(frozen=True)
+class Window:
+    """The weekly window a fleet runs in (a capacity provider's off_hours): days 0 = Sunday, minutes after
+    midnight, in `timezone`."""
+
+    days: tuple[int, ...]
+    start: int
+    stop: int
+    timezone: str
+
+    @property
+    def hours_per_week(self) -> float:
+        return len(self.days) * (self.stop - self.start) / 60
+
+    def describe(self) -> str:
+        return (f"{day_words(self.days)} {self.start // 60:02d}:{self.start % 60:02d}-{self.stop // 60:02d}:"
+                f"{self.stop % 60:02d} {self.timezone} ({self.hours_per_week:g} h/week)")
+
+
+def day_words(days: tuple[int, ...]) -> str:
+    """(1, 2, 3, 4, 5) -> 'mon-fri', (1, 3, 5) -> 'mon,wed,fri', all seven -> 'daily' (ranges read Monday-first)."""
+    if len(set(days)) == 7:
+        return "daily"
+    order = [1, 2, 3, 4, 5, 6, 0]  # mon ... sun
+    names = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+    runs: list[list[int]] = []
+    for day in (d for d in order if d in days):
+        if runs and order.index(day) == order.index(runs[-1][-1]) + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}-{names[r[-1]]}" for r in runs)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """One capacity provider's Auto Scaling group."""
+
+    key: str
+    instance_type: str
+    root_volume_gb: int
+    desired: int
+    max: int
+    window: Window | None
+    type_field: str  # what a missing price names: the env-file field or the synthesized resource's attribute
+
+
+@dataclass(frozen=True)
+class CacheNodes:
+    node_type: str
+    count: int
+    type_field: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What the bill is made of, read from an env file (inventory_of_config) or from a synthesized stack
+    (modules/cost/synth.py): both price the same way, so a synth of the env file gives the same estimate."""
+
+    environment: str
+    region: str
+    region_field: str
+    fleets: tuple[Fleet, ...]
+    nat_gateways: int
+    nat_addresses: int  # Elastic IPs of the NAT gateways
+    endpoint_azs: tuple[int, ...]  # per interface endpoint, the subnets (AZs) it has an ENI in: billed per AZ
+    alb_subnets: tuple[int, ...]  # per internet-facing ALB, its subnets: one public IPv4 each
+    waf_rules: tuple[int, ...]  # per web ACL, its rules (managed rule groups count one each)
+    caches: tuple[CacheNodes, ...]
+    efs_file_systems: int
+    efs_volumes: int  # access points (one per env-file volume)
+    log_groups: bool
+
+
+def inventory_of_config(cfg: EnvConfig) -> Inventory:
+    """What the env file fixes, counted the way the constructs synthesize it (tests/cost/ cross-checks)."""
+    fleets = []
+    for key, cp in sorted(cfg.cluster.capacity_providers.items()):
+        window = None
+        if cp.off_hours is not None:
+            oh = cp.off_hours
+            window = Window(tuple(oh.day_numbers), _clock_minutes(oh.start), _clock_minutes(oh.stop), oh.timezone)
+        fleets.append(Fleet(key, cp.instance_type, cp.root_volume_gb,
+                            cp.desired_capacity if cp.desired_capacity is not None else cp.min_size,
+                            cp.max_size, window, f"cluster.capacity_providers.{key}.instance_type"))
+    net = cfg.network
+    nat = 1 if net.nat == "single" else net.az_count
+    endpoints = sum(n for switch, n in INTERFACE_ENDPOINTS_PER_SWITCH.items() if getattr(net.endpoints, switch))
+    waf = cfg.alb.waf
+    caches = (CacheNodes(cfg.cache.node_type, cfg.cache.num_cache_clusters, "cache.node_type"),) if cfg.cache else ()
+    return Inventory(
+        cfg.name, cfg.region, "region", tuple(fleets), nat, nat, (net.az_count,) * endpoints, (net.az_count,),
+        (1 + len(waf.managed_rule_groups),) if waf.enabled else (),  # modules/waf.py: the rate rule + each group
+        caches, 1 if cfg.volumes else 0, len(cfg.volumes), True)
+
+
+def _clock_minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def running_hours(fleet: Fleet) -> float:
+    """Hours per month a fleet's instances run: its off-hours window, else all month."""
+    return fleet.window.hours_per_week * WEEKS_PER_MONTH if fleet.window else HOURS_PER_MONTH
 
 
 def _flat(group: str, item: str, monthly: float, assumption: str | None = None) -> Line:
@@ -102,96 +201,111 @@ def _flat(group: str, item: str, monthly: float, assumption: str | None = None) 
     return Line(group, item, value, value, value, value, assumption)
 
 
-def ec2_lines(cfg: EnvConfig, prices: RegionPrices) -> list[Line]:
+def ec2_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
     lines = []
-    for key, cp in sorted(cfg.cluster.capacity_providers.items()):
-        field_path = f"cluster.capacity_providers.{key}.instance_type"
-        hourly = prices.per_type("ec2_instance_hour", cp.instance_type, field_path)
+    for fleet in inv.fleets:
+        hourly = prices.per_type("ec2_instance_hour", fleet.instance_type, fleet.type_field)
         # an instance's root volume exists while the instance does (delete_on_termination)
-        volume_hourly = cp.root_volume_gb * prices.scalar("ebs_gp3_gb_month") / HOURS_PER_MONTH
-        desired = cp.desired_capacity if cp.desired_capacity is not None else cp.min_size
-        hours = running_hours(cp)
+        volume_hourly = fleet.root_volume_gb * prices.scalar("ebs_gp3_gb_month") / HOURS_PER_MONTH
+        hours = running_hours(fleet)
         per_instance = hourly + volume_hourly
         lines.append(Line(
-            f"EC2 {key}",
-            f"{desired} (max {cp.max_size}) x {cp.instance_type} ${hourly:g}/h + {cp.root_volume_gb} GiB gp3 root",
-            round(desired * per_instance * HOURS_PER_MONTH, 2), round(cp.max_size * per_instance * HOURS_PER_MONTH, 2),
-            round(desired * per_instance * hours, 2), round(cp.max_size * per_instance * hours, 2),
+            f"EC2 {fleet.key}",
+            f"{fleet.desired} (max {fleet.max}) x {fleet.instance_type} ${hourly:g}/h + {fleet.root_volume_gb} GiB "
+            "gp3 root",
+            round(fleet.desired * per_instance * HOURS_PER_MONTH, 2), round(fleet.max * per_instance * HOURS_PER_MONTH, 2),
+            round(fleet.desired * per_instance * hours, 2), round(fleet.max * per_instance * hours, 2),
         ))
     return lines
 
 
-def network_lines(cfg: EnvConfig, prices: RegionPrices) -> list[Line]:
-    net = cfg.network
-    nat_count = 1 if net.nat == "single" else net.az_count
-    lines = [_flat(
-        "NAT gateways", f"{nat_count} x ${prices.scalar('nat_gateway_hour'):g}/h + "
-        f"{ASSUMED_NAT_GB_PER_MONTH} GB x ${prices.scalar('nat_gateway_gb'):g}/GB",
-        nat_count * prices.scalar("nat_gateway_hour") * HOURS_PER_MONTH
-        + ASSUMED_NAT_GB_PER_MONTH * prices.scalar("nat_gateway_gb"),
-        f"NAT gateways process {ASSUMED_NAT_GB_PER_MONTH} GB/month",
-    )]
-    endpoints = sum(n for switch, n in INTERFACE_ENDPOINTS_PER_SWITCH.items() if getattr(net.endpoints, switch))
-    if endpoints:
+def network_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
+    lines = []
+    if inv.nat_gateways:
+        lines.append(_flat(
+            "NAT gateways", f"{inv.nat_gateways} x ${prices.scalar('nat_gateway_hour'):g}/h + "
+            f"{ASSUMED_NAT_GB_PER_MONTH} GB x ${prices.scalar('nat_gateway_gb'):g}/GB",
+            inv.nat_gateways * prices.scalar("nat_gateway_hour") * HOURS_PER_MONTH
+            + ASSUMED_NAT_GB_PER_MONTH * prices.scalar("nat_gateway_gb"),
+            f"NAT gateways process {ASSUMED_NAT_GB_PER_MONTH} GB/month",
+        ))
+    if inv.endpoint_azs:
+        count, placements = len(inv.endpoint_azs), sum(inv.endpoint_azs)
+        shape = (f"{count} endpoints x {inv.endpoint_azs[0]} AZs" if len(set(inv.endpoint_azs)) == 1
+                 else f"{count} endpoints in {placements} AZ placements")
         lines.append(_flat(
             "VPC interface endpoints",
-            f"{endpoints} endpoints x {net.az_count} AZs x ${prices.scalar('interface_endpoint_hour'):g}/h + "
+            f"{shape} x ${prices.scalar('interface_endpoint_hour'):g}/h + "
             f"{ASSUMED_ENDPOINT_GB_PER_MONTH} GB x ${prices.scalar('interface_endpoint_gb'):g}/GB",
-            endpoints * net.az_count * prices.scalar("interface_endpoint_hour") * HOURS_PER_MONTH
+            placements * prices.scalar("interface_endpoint_hour") * HOURS_PER_MONTH
             + ASSUMED_ENDPOINT_GB_PER_MONTH * prices.scalar("interface_endpoint_gb"),
             f"interface endpoints process {ASSUMED_ENDPOINT_GB_PER_MONTH} GB/month",
         ))
     # AWS charges every public IPv4 address: the NAT gateways' Elastic IPs and one per ALB subnet (AZ)
-    addresses = nat_count + net.az_count
-    lines.append(_flat("Public IPv4", f"{addresses} addresses ({nat_count} NAT, {net.az_count} ALB) x "
-                       f"${prices.scalar('public_ipv4_hour'):g}/h",
-                       addresses * prices.scalar("public_ipv4_hour") * HOURS_PER_MONTH))
+    alb_addresses = sum(inv.alb_subnets)
+    addresses = inv.nat_addresses + alb_addresses
+    if addresses:
+        lines.append(_flat("Public IPv4", f"{addresses} addresses ({inv.nat_addresses} NAT, {alb_addresses} ALB) x "
+                           f"${prices.scalar('public_ipv4_hour'):g}/h",
+                           addresses * prices.scalar("public_ipv4_hour") * HOURS_PER_MONTH))
     return lines
 
 
-def edge_lines(cfg: EnvConfig, prices: RegionPrices) -> list[Line]:
-    lines = [_flat(
-        "ALB", f"1 x ${prices.scalar('alb_hour'):g}/h + {ASSUMED_ALB_LCU:g} LCU x ${prices.scalar('alb_lcu_hour'):g}/h",
-        (prices.scalar("alb_hour") + ASSUMED_ALB_LCU * prices.scalar("alb_lcu_hour")) * HOURS_PER_MONTH,
-        f"the ALB averages {ASSUMED_ALB_LCU:g} LCU",
-    )]
-    waf = getattr(cfg.alb, "waf", None)  # alb.waf (issue 17): priced when the env file has one
-    if waf is not None and getattr(waf, "enabled", True):
-        rules = ASSUMED_WAF_RULES
+def edge_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
+    lines = []
+    if inv.alb_subnets:
+        albs = len(inv.alb_subnets)
+        lcu = albs * ASSUMED_ALB_LCU
         lines.append(_flat(
-            "WAF", f"1 web ACL ${prices.scalar('waf_web_acl_month'):g} + {rules} rules x "
-            f"${prices.scalar('waf_rule_month'):g} + {ASSUMED_WAF_MILLION_REQUESTS}M requests x "
+            "ALB", f"{albs} x ${prices.scalar('alb_hour'):g}/h + {lcu:g} LCU x ${prices.scalar('alb_lcu_hour'):g}/h",
+            (albs * prices.scalar("alb_hour") + lcu * prices.scalar("alb_lcu_hour")) * HOURS_PER_MONTH,
+            f"the ALB averages {ASSUMED_ALB_LCU:g} LCU",
+        ))
+    if inv.waf_rules:
+        acls, rules = len(inv.waf_rules), sum(inv.waf_rules)
+        requests = acls * ASSUMED_WAF_MILLION_REQUESTS
+        lines.append(_flat(
+            "WAF", f"{acls} web ACL ${prices.scalar('waf_web_acl_month'):g} + {rules} rules x "
+            f"${prices.scalar('waf_rule_month'):g} + {requests}M requests x "
             f"${prices.scalar('waf_million_requests'):g}",
-            prices.scalar("waf_web_acl_month") + rules * prices.scalar("waf_rule_month")
-            + ASSUMED_WAF_MILLION_REQUESTS * prices.scalar("waf_million_requests"),
-            f"the web ACL has {rules} rules and inspects {ASSUMED_WAF_MILLION_REQUESTS} million requests/month",
+            acls * prices.scalar("waf_web_acl_month") + rules * prices.scalar("waf_rule_month")
+            + requests * prices.scalar("waf_million_requests"),
+            f"the web ACL inspects {ASSUMED_WAF_MILLION_REQUESTS} million requests/month",
         ))
     return lines
 
 
-def data_lines(cfg: EnvConfig, prices: RegionPrices) -> list[Line]:
+def data_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
     lines = []
-    if cfg.cache:
-        hourly = prices.per_type("elasticache_node_hour", cfg.cache.node_type, "cache.node_type")
-        lines.append(_flat("ElastiCache", f"{cfg.cache.num_cache_clusters} x {cfg.cache.node_type} ${hourly:g}/h",
-                           cfg.cache.num_cache_clusters * hourly * HOURS_PER_MONTH))
-    if cfg.volumes:
+    for cache in inv.caches:
+        hourly = prices.per_type("elasticache_node_hour", cache.node_type, cache.type_field)
+        lines.append(_flat("ElastiCache", f"{cache.count} x {cache.node_type} ${hourly:g}/h",
+                           cache.count * hourly * HOURS_PER_MONTH))
+    if inv.efs_file_systems:
         gb_month = prices.scalar("efs_standard_gb_month")
         lines.append(_flat("EFS", f"{ASSUMED_EFS_GB} GB Standard x ${gb_month:g}/GB-month",
-                           ASSUMED_EFS_GB * gb_month, f"EFS holds {ASSUMED_EFS_GB} GB ({len(cfg.volumes)} volumes)"))
-    ingestion = prices.scalar("logs_ingestion_gb")
-    lines.append(_flat("CloudWatch Logs", f"{ASSUMED_LOGS_GB_PER_MONTH} GB ingested x ${ingestion:g}/GB",
-                       ASSUMED_LOGS_GB_PER_MONTH * ingestion,
-                       f"{ASSUMED_LOGS_GB_PER_MONTH} GB/month of logs are ingested"))
+                           ASSUMED_EFS_GB * gb_month, f"EFS holds {ASSUMED_EFS_GB} GB ({inv.efs_volumes} volumes)"))
+    if inv.log_groups:
+        ingestion = prices.scalar("logs_ingestion_gb")
+        lines.append(_flat("CloudWatch Logs", f"{ASSUMED_LOGS_GB_PER_MONTH} GB ingested x ${ingestion:g}/GB",
+                           ASSUMED_LOGS_GB_PER_MONTH * ingestion,
+                           f"{ASSUMED_LOGS_GB_PER_MONTH} GB/month of logs are ingested"))
     return lines
 
 
-def estimate(cfg: EnvConfig, table: PriceTable) -> Estimate:
-    """Every line of the environment's monthly bill this module knows how to price.
+def price(inv: Inventory, table: PriceTable) -> Estimate:
+    """Every line of the inventory's monthly bill.
 
     Raises PriceError (field path + message) for a region or type the price table does not hold."""
-    prices = table.region(cfg.region)
-    lines = ec2_lines(cfg, prices) + network_lines(cfg, prices) + edge_lines(cfg, prices) + data_lines(cfg, prices)
-    windows = {key: cp.off_hours.describe() for key, cp in sorted(cfg.cluster.capacity_providers.items())
-               if getattr(cp, "off_hours", None)}
-    return Estimate(cfg.name, cfg.region, table.file, table.retrieved, lines, windows)
+    try:
+        prices = table.region(inv.region)
+    except PriceError as exc:
+        raise PriceError([(inv.region_field, msg) for _, msg in exc.problems]) from None
+    lines = ec2_lines(inv, prices) + network_lines(inv, prices) + edge_lines(inv, prices) + data_lines(inv, prices)
+    windows = {fleet.key: fleet.window.describe() for fleet in inv.fleets if fleet.window}
+    return Estimate(inv.environment, inv.region, table.file, table.retrieved, lines, windows)
+
+
+def estimate(cfg: EnvConfig, table: PriceTable) -> Estimate:
+    """The env file's monthly bill (PriceError for a region or type the price table does not hold)."""
+    return price(inventory_of_config(cfg), table)

@@ -123,17 +123,19 @@ def test_off_hours_prices_the_gpu_only_inside_its_window(stage_cfg, table):
                                                                                    abs=0.01)
 
 
-def test_waf_is_priced_when_the_env_file_has_one(table):
-    # alb.waf is another engineer's field (issue 17); until it lands, a stand-in with the same shape.
-    from types import SimpleNamespace
+def test_waf_is_priced_per_rule_when_the_env_file_has_one(table):
+    from modules.cost.estimate import ASSUMED_WAF_MILLION_REQUESTS
 
-    from modules.cost.estimate import ASSUMED_WAF_MILLION_REQUESTS, ASSUMED_WAF_RULES, edge_lines
+    def waf(groups, enabled=True):
+        def mutate(d):
+            d["alb"]["waf"] = {"enabled": enabled, "managed_rule_groups": groups}
+        return [ln for ln in estimate(cfg_of(variant(mutate)), table).lines if ln.group == "WAF"]
 
-    us = table.region("us-east-1")
-    with_waf = SimpleNamespace(alb=SimpleNamespace(waf=SimpleNamespace(enabled=True)))
-    waf = [ln for ln in edge_lines(with_waf, us) if ln.group == "WAF"]
-    expected = 5.0 + ASSUMED_WAF_RULES * 1.0 + ASSUMED_WAF_MILLION_REQUESTS * 0.6
-    assert len(waf) == 1 and waf[0].desired == pytest.approx(expected) and "million requests" in waf[0].assumption
-    for absent in (SimpleNamespace(alb=SimpleNamespace()), SimpleNamespace(alb=SimpleNamespace(waf=None)),
-                   SimpleNamespace(alb=SimpleNamespace(waf=SimpleNamespace(enabled=False)))):
-        assert [ln.group for ln in edge_lines(absent, us)] == ["ALB"]
+    one_group = waf({"AWSManagedRulesCommonRuleSet": []})
+    three_groups = waf({"AWSManagedRulesCommonRuleSet": [], "AWSManagedRulesKnownBadInputsRuleSet": [],
+                        "AWSManagedRulesAmazonIpReputationList": []})
+    # modules/waf.py: the rate-based rule + one rule per managed group, $1/month each; $5 per web ACL
+    assert one_group[0].desired == pytest.approx(5.0 + 2 * 1.0 + ASSUMED_WAF_MILLION_REQUESTS * 0.6)
+    assert three_groups[0].desired - one_group[0].desired == pytest.approx(2.0)
+    assert "million requests" in one_group[0].assumption
+    assert waf({"AWSManagedRulesCommonRuleSet": []}, enabled=False) == []

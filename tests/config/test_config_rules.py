@@ -161,7 +161,7 @@ CASES = [
                                                   _set("services.rag-indexer.schedule", "cron(30 22 ? * MON-FRI *)"),
                                                   _set("services.rag-indexer.schedule_timezone", "America/Sao_Paulo"),
                                                   _set("services.rag-indexer.capacity_provider", "gpu")),
-     "services.rag-indexer.schedule", ["falls outside the window"]),
+     "services.rag-indexer.schedule", ["fires outside the window, at MON 22:30, TUE 22:30, WED 22:30, ..."]),
     (R.scheduled_tasks_run_inside_off_hours, _all(_set("services.rag-indexer.kind", "scheduled"),
                                                   _set("services.rag-indexer.schedule", "cron(0 9 ? * MON-FRI *)"),
                                                   _set("services.rag-indexer.schedule_timezone", "America/Sao_Paulo"),

@@ -3,12 +3,13 @@ every task fits its capacity provider."""
 
 from __future__ import annotations
 
-import re
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from modules.config import capacity
 from modules.config.base import Problem
 from modules.config.rules.common import only_when_consistent
+from modules.config.schedules import WEEKDAYS, describe_run, runs_outside
 from modules.config.services import Kind
 
 if TYPE_CHECKING:  # annotations only: env.py imports the rules
@@ -30,14 +31,11 @@ def gpus_on_gpu_providers(cfg: EnvConfig) -> list[Problem]:
                              f"set capacity_provider to one of {gpu_cps or '(none: add one with gpu: true)'}"))
     return problems
 
-# EventBridge Scheduler cron(minutes hours day-of-month month day-of-week year) at one fixed time of day
-FIXED_TIME_CRON = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) ")
-
-
 def scheduled_tasks_run_inside_off_hours(cfg: EnvConfig) -> list[Problem]:
     """A scheduled task placed on a capacity provider with off_hours runs inside the window: outside it the
-    provider has no instance, so the task cannot be placed. rate(...) fires around the clock; a cron(...) at a
-    fixed time in the window's time zone must fall between start and stop (other crons are not judged)."""
+    provider has no instance, so the task cannot be placed. Every run the expression can fire (cron fields with
+    ranges, lists, steps, names, L/W/#; at(...); in the schedule's time zone, read in the window's, daylight
+    saving time included) must fall on a window day between start and stop; rate(...) fires around the clock."""
     problems = []
     for sname, svc in cfg.task_owners().items():
         provider = cfg.capacity_provider_of(sname)
@@ -46,15 +44,38 @@ def scheduled_tasks_run_inside_off_hours(cfg: EnvConfig) -> list[Problem]:
             continue
         window = cp.off_hours
         where = f"capacity provider '{provider}' runs only {window.describe()}"
-        fixed = FIXED_TIME_CRON.match(svc.schedule)
-        if svc.schedule.startswith("rate("):
+        allowed = (f"allowed: runs on {window.days} from {window.start} to before {window.stop} {window.timezone}, "
+                   f"e.g. {_example_cron(window)} with schedule_timezone {window.timezone}")
+        outside = runs_outside(svc.schedule, svc.schedule_timezone, window.day_numbers, _minutes(window.start),
+                               _minutes(window.stop), window.timezone, datetime.now().year)
+        if outside is None:
             problems.append((("services", sname, "schedule"), f"'{svc.schedule}' fires around the clock, but {where}; "
-                             "use a cron(...) inside the window or another capacity_provider"))
-        elif fixed and svc.schedule_timezone == window.timezone and not window.covers(int(fixed[2]), int(fixed[1])):
-            problems.append((("services", sname, "schedule"), f"'{svc.schedule}' ({svc.schedule_timezone}) falls "
-                             f"outside the window: {where}"))
+                             f"{allowed}, or another capacity_provider"))
+        elif outside:
+            shown = ", ".join(describe_run(*run) for run in outside[:3]) + (", ..." if len(outside) > 3 else "")
+            problems.append((("services", sname, "schedule"), f"'{svc.schedule}' ({svc.schedule_timezone}) fires "
+                             f"outside the window, at {shown} ({window.timezone}): {where}; {allowed}"))
     return problems
 
+
+def _minutes(clock: str) -> int:
+    return int(clock[:2]) * 60 + int(clock[3:])
+
+
+def _example_cron(window) -> str:
+    """A cron(...) firing hourly inside the window, at its start minute."""
+    start, stop = _minutes(window.start), _minutes(window.stop)
+    first, last = start // 60, (stop - 1 - start % 60) // 60
+    hours = str(first) if first == last else f"{first}-{last}"
+    return f"cron({start % 60} {hours} ? * {_cron_days(window.day_numbers)} *)"
+
+
+def _cron_days(days: list[int]) -> str:
+    """Window days (0 = Sunday) as cron day-of-week names, e.g. MON-FRI (cron numbers 1 = SUN)."""
+    names = [WEEKDAYS[d] for d in days]
+    if days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+        return f"{names[0]}-{names[-1]}"
+    return ",".join(names)
 
 
 @only_when_consistent

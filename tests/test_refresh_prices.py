@@ -119,3 +119,51 @@ def test_a_new_region_gets_the_types_of_the_table_and_its_own_queries():
     assert set(fresh["regions"]["sa-east-1"]["ec2_instance_hour"]) == {"g5.xlarge", "m6i.xlarge"}
     asked = {f["Value"] for r in client.requests for f in r["Filters"] if f["Field"] == "regionCode"}
     assert asked == {"sa-east-1", "us-east-1"}
+
+
+# ---------------------------------------------------------------- real responses recorded by others
+RECORDED = ROOT / "tests" / "fixtures" / "pricing" / "recorded"  # provenance: README.md there
+
+
+def recorded_page(name: str) -> dict:
+    """A recorded response with each PriceList entry a JSON string, as boto3 returns it (README.md)."""
+    page = json.loads((RECORDED / name).read_text())
+    page["PriceList"] = [entry if isinstance(entry, str) else json.dumps(entry) for entry in page["PriceList"]]
+    return page
+
+
+class OnePage:
+    """Answers the script's first request with a recorded page, a follow-up (NextToken) with an empty last
+    page (not recorded: the recording stops there)."""
+
+    def __init__(self, page: dict):
+        self.page, self.requests = page, []
+
+    def get_products(self, **request):
+        self.requests.append(request)
+        return {"FormatVersion": "aws_v1", "PriceList": []} if "NextToken" in request else copy.deepcopy(self.page)
+
+
+def test_a_recorded_ec2_response_gives_the_on_demand_price_not_a_reserved_one():
+    page = recorded_page("cloudlint-get_products-m5.large-us-east-1.json")
+    terms = json.loads(page["PriceList"][0])["terms"]
+    assert len(terms["Reserved"]) == 12  # reserved prices from $0 to $0.071/h sit next to the on-demand one
+    client = OnePage(page)
+    price = refresh_prices.query(client, refresh_prices.type_spec("ec2_instance_hour", "m5.large"), "us-east-1")
+    assert price == 0.096
+    committed = json.loads((ROOT / "modules" / "cost" / "prices.json").read_text())
+    assert committed["regions"]["us-east-1"]["ec2_instance_hour"]["m5.large"] == price
+    request = client.requests[0]
+    assert request["ServiceCode"] == "AmazonEC2" and {"Type": "TERM_MATCH", "Field": "instanceType",
+                                                      "Value": "m5.large"} in request["Filters"]
+
+
+def test_a_recorded_response_of_another_region_is_matched_by_its_prefixed_usage_type():
+    # AWS's own CLI example: APS1-EBS:VolumeUsage.piops in Singapore, with a NextToken the script follows
+    client = OnePage(recorded_page("aws-cli-get_products-example.json"))
+    spec = refresh_prices.Spec("AmazonEC2", {"volumeType": "Provisioned IOPS"}, "EBS:VolumeUsage.piops")
+    assert refresh_prices.query(client, spec, "ap-southeast-1") == 0.138
+    assert [r.get("NextToken") for r in client.requests] == [None, client.page["NextToken"]]
+    # the same page asked for gp3 holds no such usage type: no price, never a wrong one
+    with pytest.raises(refresh_prices.PriceNotFound, match="usagetype \\*EBS:VolumeUsage.gp3: no on-demand price"):
+        refresh_prices.query(OnePage(client.page), refresh_prices.scalar_specs()["ebs_gp3_gb_month"], "ap-southeast-1")

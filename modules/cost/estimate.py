@@ -1,7 +1,8 @@
-"""EnvConfig -> priced monthly lines, per group, at the capacity providers' desired and max sizes.
+"""Inventory -> priced monthly lines, per group, at the capacity providers' desired and max sizes.
 
-What the env file fixes (instance types and counts, NAT gateways, endpoints, cache nodes) is counted
-from it; what only traffic decides (GB through the NAT, LCUs, log volume, EFS size, WAF requests) is a
+The Inventory (what the bill is made of) is read from the env file (inventory_of_config) or from a
+synthesized stack (modules/cost/synth.py); both are priced by price(). What the stack fixes (instance
+types and counts, NAT gateways, endpoints, cache nodes, WAF rules) is counted; what only traffic decides (GB through the NAT, LCUs, log volume, EFS size, WAF requests) is a
 named assumption below, printed with the figure. A capacity provider with `off_hours` runs its
 instances only inside its window, so the estimate is given with and without it.
 """

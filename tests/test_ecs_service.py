@@ -127,6 +127,8 @@ def test_off_hours_keeps_a_scaled_service_within_its_scaling_range(synths):
         d["cluster"]["capacity_providers"]["general"]["off_hours"] = {"days": "mon-wed,fri", "start": "07:30",
                                                                       "stop": "19:15", "timezone": "Europe/Lisbon"}
         d["services"]["grafana"]["desired_count"] = 0  # stopped on purpose: no schedule brings it back
+        for cron in ("quality-cron", "rag-refresh-cron"):  # scheduled tasks on general run inside its window
+            d["services"][cron].update(schedule="cron(30 8-18 ? * MON,TUE,WED,FRI *)", schedule_timezone="Europe/Lisbon")
     stack = synths.of_data(variant(general_off_hours))
     actions = scheduled_actions(stack)
     assert "grafana" not in actions and {"api", "prometheus", "tempo", "otel-collector", "ollama"} <= set(actions)

@@ -36,7 +36,8 @@ def test_a_synth_and_its_env_file_give_the_same_estimate(env, synths, table):
 def test_the_synth_reading_counts_what_terraform_creates(stage, stage_cfg):
     inv = inventory_of_synth(stage.json, stage.dir.name)
     assert [(f.key, f.instance_type, f.desired, f.max) for f in inv.fleets] == [
-        ("general", "m6i.xlarge", 2, 4), ("gpu", "g5.xlarge", 1, 1)]
+        ("general", "m6i.xlarge", stage_cfg.cluster.capacity_providers["general"].desired_capacity, 4),
+        ("gpu", "g5.xlarge", 1, 1)]
     gpu = inv.fleets[1]
     assert (gpu.window.days, gpu.window.start, gpu.window.stop) == ((1, 2, 3, 4, 5), 8 * 60, 20 * 60)
     assert gpu.window.timezone == "America/Sao_Paulo" and inv.fleets[0].window is None

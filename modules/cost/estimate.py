@@ -28,7 +28,8 @@ ASSUMED_EFS_GB = 30  # llama3.1:8b (~4.9 GB) + nomic-embed-text + prometheus, te
 ASSUMED_LOGS_GB_PER_MONTH = 20  # container logs + VPC flow logs ingested into CloudWatch Logs
 ASSUMED_WAF_MILLION_REQUESTS = 5  # requests per month inspected by the web ACL
 NOT_COUNTED = ("data transfer out to the internet", "Secrets Manager secrets and KMS keys", "ECR and S3 storage",
-               "CloudWatch Logs storage and Container Insights metrics", "Cloud Map, EventBridge Scheduler",
+               "CloudWatch Logs storage and Container Insights metrics", "CloudWatch alarms, SNS and SQS",
+               "Cloud Map, EventBridge Scheduler",
                "free tier, Savings Plans, reserved capacity")
 
 

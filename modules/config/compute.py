@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from modules.config.base import Name, Strict
+from modules.config.base import Name, Strict, known_timezones
 from modules.config.defaults import (
     CLOCK_TIME_PATTERN,
     DEFAULT_GENERAL_INSTANCE_TYPE,
@@ -71,7 +70,7 @@ class OffHours(Strict):
     @field_validator("timezone")
     @classmethod
     def _iana(cls, value: str) -> str:
-        known = zoneinfo.available_timezones()  # empty without a tz database: AWS then judges the name
+        known = known_timezones()  # empty without a tz database: AWS then judges the name
         if known and value not in known:
             raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/Sao_Paulo, Europe/Dublin, UTC)")
         return value

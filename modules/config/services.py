@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from modules.config.base import Cidr, EnvVarName, Name, Port, Strict, or_short_form
+from modules.config.base import Cidr, EnvVarName, Name, Port, Strict, known_timezones, or_short_form
 from modules.config.defaults import (
     ALARM_PERIOD_RANGE,
     DEFAULT_DNS_DISCOVERY,
@@ -352,7 +351,7 @@ class Service(Strict):
         if self.schedule_timezone != DEFAULT_SCHEDULE_TIMEZONE:
             if self.kind != Kind.scheduled:
                 raise ValueError("'schedule_timezone' applies to kind 'scheduled' only")
-            known = zoneinfo.available_timezones()  # empty without a tz database: the pattern check stands
+            known = known_timezones()  # empty without a tz database: the pattern check stands
             if known and self.schedule_timezone not in known:
                 raise ValueError(f"schedule_timezone '{self.schedule_timezone}' is not an IANA time zone "
                                  "(e.g. America/Sao_Paulo, UTC)")

@@ -12,10 +12,20 @@ from conftest import NODE_BIN, ROOT, run_main
 from modules.bindings import lazy_import
 
 
-def test_lazy_import_output_is_byte_identical_to_the_plain_path(stage, tmp_path):
-    proc = run_main("synth", "--outdir", str(tmp_path / "eager"), env={"ARAQUEM_EAGER_PROVIDER_IMPORT": "1"})
+def prepare_eager_synth(request):
+    """The plain (eager) import path's synth of stage: ~10 s of CPU, so a background job (tests/background.py)."""
+    outdir = request.getfixturevalue("tmp_path_factory").mktemp("eager") / "out"
+    return lambda: (run_main("synth", "--outdir", str(outdir), env={"ARAQUEM_EAGER_PROVIDER_IMPORT": "1"}), outdir)
+
+
+EAGER_SYNTH = "stage synth on the plain (eager) import path"
+BACKGROUND = {"test_lazy_import_output_is_byte_identical_to_the_plain_path": [(EAGER_SYNTH, prepare_eager_synth)]}
+
+
+def test_lazy_import_output_is_byte_identical_to_the_plain_path(stage, background):
+    proc, outdir = background.result(EAGER_SYNTH)
     assert proc.returncode == 0, proc.stderr
-    eager = (tmp_path / "eager/stacks/araquem-stage/cdk.tf.json").read_bytes()
+    eager = (outdir / "stacks/araquem-stage/cdk.tf.json").read_bytes()
     assert eager == stage.path.read_bytes()
 
 

@@ -156,7 +156,20 @@ def tree_listing(directory: Path) -> list[str]:
                   for parent, dirs, files in os.walk(directory) for name in dirs + files)
 
 
-def test_bootstrap_installs_pipenv_beside_an_externally_managed_python(tmp_path):
+PIPENV_INSTALL = "bootstrap: pipenv beside an externally managed Python"
+
+
+def prepare_pipenv_install(request):
+    """A background job (tests/background.py): on a fresh machine pipenv_wheels() downloads from PyPI."""
+    tmp_path = request.getfixturevalue("tmp_path_factory").mktemp("pipenv-install")
+    return functools.partial(bootstrap_installs_pipenv_beside_an_externally_managed_python, tmp_path)
+
+
+def test_bootstrap_installs_pipenv_beside_an_externally_managed_python(background):
+    background.result(PIPENV_INSTALL)  # re-raises its failed assertion, if any
+
+
+def bootstrap_installs_pipenv_beside_an_externally_managed_python(tmp_path: Path) -> None:
     version = "%d.%d" % sys.version_info[:2]
     python = externally_managed_python(tmp_path / "system-python")
     site = run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip()
@@ -176,7 +189,7 @@ def test_bootstrap_installs_pipenv_beside_an_externally_managed_python(tmp_path)
     shutil.copy2(BOOTSTRAP, project / "scripts")
     for name in ("Pipfile", "Pipfile.lock"):
         shutil.copy2(ROOT / name, project)
-    proc = bootstrap(project, "pipenv", {**env, "PYTHON": str(python)}, os.environ["PATH"])
+    proc = bootstrap(project, "pipenv", {**env, "PYTHON": str(python)}, background_jobs.environ()["PATH"])
     assert proc.returncode == 0, proc.stderr
 
     pipenv_python = project / ".tools" / "pipenv-venv" / "bin" / "python"
@@ -186,7 +199,7 @@ def test_bootstrap_installs_pipenv_beside_an_externally_managed_python(tmp_path)
     assert tree_listing(tmp_path / "system-python") == before, "the bootstrap installed into the system Python"
     assert not (home / ".local").exists(), "the bootstrap wrote to ~/.local"
     # A second run finds pipenv installed and does nothing.
-    again = bootstrap(project, "pipenv", {**env, "PYTHON": str(python)}, os.environ["PATH"])
+    again = bootstrap(project, "pipenv", {**env, "PYTHON": str(python)}, background_jobs.environ()["PATH"])
     assert again.returncode == 0 and "installing pipenv" not in again.stderr, again.stderr
 
 
@@ -298,10 +311,6 @@ def other_python_job(version: str) -> str:
     return f"Python {version}: lock venv, synth, config tests"
 
 
-BACKGROUND = {"test_lock_installs_and_synth_and_config_tests_pass_on": [
-    (other_python_job(version), functools.partial(prepare_other_python_run, version)) for version in OTHER_PYTHONS]}
-
-
 @pytest.mark.parametrize("version", OTHER_PYTHONS)
 def test_lock_installs_and_synth_and_config_tests_pass_on(version, background, stage):
     result = background.result(other_python_job(version))
@@ -325,17 +334,32 @@ def checkout_copy(dest: Path) -> Path:
     return dest
 
 
-def test_cdktf_synth_needs_no_pipenv_on_path(stage, tmp_path, terraform_env):
+def prepare_cdktf_synth(request):
+    """`cdktf synth` in a copy of the checkout, as a background job (tests/background.py): cdktf-cli's Node
+    start and the synth it runs are ~10 s."""
     if not CDKTF.is_file():
         pytest.fail(f"{CDKTF} missing: `bash scripts/bootstrap.sh test` installs cdktf-cli")
-    project = checkout_copy(tmp_path / "checkout")
-    (project / ".venv").symlink_to(ROOT / ".venv")
+    terraform_env = request.getfixturevalue("terraform_env")
+    project = request.getfixturevalue("tmp_path_factory").mktemp("cdktf-synth") / "checkout"
     terraform_dir = Path(shutil.which("terraform")).parent  # cdktf runs `terraform version`
     path = os.pathsep.join(map(str, [NODE_BIN, terraform_dir, "/usr/bin", "/bin"]))
+
+    def work():
+        checkout_copy(project)
+        (project / ".venv").symlink_to(ROOT / ".venv")
+        return path, project, run([str(CDKTF), "synth"], cwd=project, check=False, timeout=600, env={
+            **terraform_env, "PATH": path, "CI": "1", "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG,
+            "ARAQUEM_ENV": None, "ARAQUEM_APP_IMAGE_TAG": None})
+
+    return work
+
+
+CDKTF_SYNTH = "cdktf synth in a checkout copy, no pipenv on PATH"
+
+
+def test_cdktf_synth_needs_no_pipenv_on_path(stage, background):
+    path, project, proc = background.result(CDKTF_SYNTH)
     assert shutil.which("pipenv", path=path) is None, "pipenv is on the restricted PATH: the test proves nothing"
-    proc = run([str(CDKTF), "synth"], cwd=project, check=False, timeout=600, env={
-        **terraform_env, "PATH": path, "CI": "1", "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG,
-        "ARAQUEM_ENV": None, "ARAQUEM_APP_IMAGE_TAG": None})
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     produced = project / "cdktf.out" / "stacks" / stage.dir.name / "cdk.tf.json"
     assert produced.read_bytes() == stage.path.read_bytes()
@@ -347,3 +371,13 @@ def test_cdktf_app_without_the_venv_says_to_run_make_synth(tmp_path):
     proc = subprocess.run(app, shell=True, cwd=project, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert ".venv (the project's Python environment) is missing: run `make synth` once" in proc.stderr
+
+
+# Started with the session when these tests are selected (tests/background.py); each test collects its jobs.
+BACKGROUND = {
+    "test_bootstrap_installs_pipenv_beside_an_externally_managed_python": [(PIPENV_INSTALL, prepare_pipenv_install)],
+    "test_lock_installs_and_synth_and_config_tests_pass_on": [
+        (other_python_job(version), functools.partial(prepare_other_python_run, version))
+        for version in OTHER_PYTHONS],
+    "test_cdktf_synth_needs_no_pipenv_on_path": [(CDKTF_SYNTH, prepare_cdktf_synth)],
+}

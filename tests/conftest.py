@@ -60,7 +60,12 @@ def write_terraform_cli_config() -> Path:
             "}",
         ]
     path = TOOLS_DIR / "terraformrc"
-    path.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    if not path.is_file() or path.read_text() != text:
+        # Written whole and renamed into place: a terraform of a concurrent session never reads half a file.
+        partial = path.with_name(f".terraformrc.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(path)
     return path
 
 

@@ -17,6 +17,7 @@ skipped with a warning; the value check itself (DescribeSecret: a version labell
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -78,9 +79,12 @@ class Aws:
 
     def __init__(self, region: str, endpoint_url: str | None = None):
         import boto3  # noqa: PLC0415  (only this command needs it)
+        import botocore.session  # noqa: PLC0415
 
         self.region, self.endpoint_url = region, endpoint_url
-        self._session = boto3.session.Session(region_name=region)
+        core = botocore.session.Session()
+        core.register_component("data_loader", _service_model_loader())
+        self._session = boto3.session.Session(botocore_session=core, region_name=region)
         self.clients: dict[str, object] = {}
 
     def client(self, service: str):
@@ -88,6 +92,15 @@ class Aws:
             self.clients[service] = self._session.client(service, region_name=self.region,
                                                          endpoint_url=self.endpoint_url)
         return self.clients[service]
+
+
+@functools.cache
+def _service_model_loader():
+    """botocore's loader, one per process: it keeps the service models it parsed, and a session of its own
+    would parse each JSON model again (~0.3 s for EC2's; the tests make an Aws per case)."""
+    import botocore.loaders  # noqa: PLC0415
+
+    return botocore.loaders.create_loader()
 
 
 def error_code(exc: Exception) -> str:

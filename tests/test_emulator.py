@@ -1,6 +1,11 @@
 """End-to-end proof: the stage stack deployed THE WAY USERS DO (`cdktf deploy`) against moto's server,
 re-planned with no changes (and that plan's JSON scanned by trivy), and destroyed (`cdktf destroy`).
 
+Any env file runs the same way: `ARAQUEM_EMULATOR_ENV_FILES=a.yaml{os.pathsep}b.yaml` (os.pathsep-separated)
+gives one deploy/re-plan/destroy per file, each on its own moto server, stack name and region from the file
+(docs/proof.md, "Deploy your own env file on the emulator"). With the variable set, only those files run:
+the stage run is skipped (it is the default run, and a reviewer's run should not pay for it).
+
 What moto 5.2 cannot do is listed ONCE, below (EMULATOR_EXCLUSIONS: features the emulator's env file
 switches off; TOLERATED_DRIFT: attributes moto does not read back). docs/proof.md carries the same list
 for readers; test_every_exclusion_is_documented keeps the two in step. Anything not listed must apply,
@@ -37,7 +42,17 @@ from conftest import NODE_BIN, PYTHON, ROOT, TEST_IMAGE_TAG, run, stage_data
 MOTO_SERVER = Path(__file__).with_name("replaying_moto_server.py")  # moto's app; SDK retries get a replay
 CDKTF = ROOT / ".tools" / "node_modules" / ".bin" / "cdktf"
 PROOF_DOC = ROOT / "docs" / "proof.md"
-STACK = "{project}-{environment}".format(**stage_data())  # the stack the env file names
+STAGE_FILE = ROOT / "envs" / "stage.yaml"
+# A reviewer's own env files, os.pathsep-separated: each deploys, re-plans empty and destroys (see the docstring).
+ENV_FILES_VARIABLE = "ARAQUEM_EMULATOR_ENV_FILES"
+
+
+def env_files(value: str) -> tuple[Path, ...]:
+    """The env files named by ARAQUEM_EMULATOR_ENV_FILES's value (os.pathsep-separated; empty entries ignored)."""
+    return tuple(Path(p).resolve() for p in value.split(os.pathsep) if p.strip())
+
+
+ENV_FILES = env_files(os.environ.get(ENV_FILES_VARIABLE, ""))
 # Bounds on every step (2 shared cores; a full stage stack applies against moto in a few minutes).
 SERVER_START_TIMEOUT = 60
 DEPLOY_TIMEOUT = 1200
@@ -158,36 +173,120 @@ def emulator_client(moto_url: str, region: str, service: str):
                                           aws_access_key_id="emulator", aws_secret_access_key="emulator")
 
 
-def emulator_env(tmp_path: Path, moto_url: str) -> Path:
-    """stage.yaml with Grafana `sso` and EMULATOR_EXCLUSIONS switched off, as an env file.
+@dataclass(frozen=True)
+class Precondition:
+    """Something the stack looks up (or references) that a real team creates out of band before the first
+    deploy (docs/runbook.md step 0), created in moto from the env file. `rewrites`: the env-file field that
+    moto's generated id or ARN replaces (dotted path), or None when the name is the file's own."""
 
-    What the team creates out of band before the first deploy (docs/runbook.md step 0) is created in moto
-    first, as it exists in the real account: the Route 53 public hosted zone of `alb.domain` (looked up by
-    the stack, like the RDS database), and each `existing` secret with its value. With `alb.domain` nothing
-    else: the certificate is requested and DNS-validated by the stack itself. An env file with
-    `alb.certificate_arn` instead (a certificate managed elsewhere) gets that certificate created in moto.
+    kind: str
+    name: str
+    rewrites: str | None = None
+
+
+SECRET_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends 6 random characters to the name
+
+
+def preconditions(cfg) -> list[Precondition]:
+    """What the env file `cfg` needs to exist in the account, in creation order (a DB's group before the DB).
+
+    - `alb.domain`: the Route 53 public hosted zone (the certificate is then requested by the stack itself);
+      `alb.certificate_arn` instead: that certificate, in the file's region (ARN rewritten);
+    - each `existing` secret, with a value (its JSON keys when it has some);
+    - `database` (any mode but none): its credentials secret (`credentials_secret_arn` rewritten), a security
+      group (`security_group_id` rewritten when the file names one; otherwise the one the DB carries), and for
+      `instance` / `cluster` the RDS instance / cluster by `identifier`, carrying that group.
     """
-    data = stage_data()
-    with_grafana_sso(data)
-
-    def client(service):
-        return emulator_client(moto_url, data["region"], service)
-
-    domain = data["alb"].get("domain")
-    if domain:
-        client("route53").create_hosted_zone(Name=domain["zone"], CallerReference="araquem-emulator")
-    elif data["alb"].get("certificate_arn"):
-        name = f"{data['project']}-{data['environment']}.example.com"
-        data["alb"]["certificate_arn"] = client("acm").request_certificate(
-            DomainName=name, SubjectAlternativeNames=[name, f"*.{name}"])["CertificateArn"]
-    cfg = load_config(data, tmp_path)
+    needed: list[Precondition] = []
+    if cfg.alb.domain:
+        needed.append(Precondition("route53 zone", cfg.alb.domain.zone))
+    elif cfg.alb.https and cfg.alb.certificate_arn:
+        needed.append(Precondition("acm certificate", cfg.name, rewrites="alb.certificate_arn"))
     for name, spec in cfg.secrets.items():
         if spec.existing:
-            value = json.dumps({key: f"emulator-{key}" for key in spec.keys}) if spec.keys else f"emulator-{name}"
-            client("secretsmanager").create_secret(Name=cfg.secret_name(name), SecretString=value)
+            needed.append(Precondition("secret", cfg.secret_name(name)))
+    db = cfg.database
+    if db.mode != "none":
+        secret_name = SECRET_ARN_SUFFIX.sub("", db.credentials_secret_arn.split(":secret:", 1)[1])
+        needed.append(Precondition("database secret", secret_name, rewrites="database.credentials_secret_arn"))
+        needed.append(Precondition("security group", f"{cfg.name}-database",
+                                   rewrites="database.security_group_id" if db.security_group_id else None))
+        if db.mode in ("instance", "cluster"):
+            needed.append(Precondition(f"rds {db.mode}", db.identifier))
+    return needed
+
+
+def set_field(data: dict, dotted: str, value: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        data = data[key]
+    data[leaf] = value
+
+
+def create_precondition(need: Precondition, cfg, data: dict, client, created: dict[str, str]) -> None:
+    """Create `need` in moto (as the team would in the account) and rewrite its field in `data`, if any.
+    `created` carries ids between preconditions (the DB's security group)."""
+    value = None
+    if need.kind == "route53 zone":
+        client("route53").create_hosted_zone(Name=need.name, CallerReference="araquem-emulator")
+    elif need.kind == "acm certificate":
+        name = f"{need.name}.example.com"  # moto checks no name against the listener; Grafana's host if named
+        names = [name, f"*.{name}", *([cfg.alb.grafana.host] if cfg.alb.grafana.host else [])]
+        value = client("acm").request_certificate(DomainName=name, SubjectAlternativeNames=names)["CertificateArn"]
+    elif need.kind == "secret":
+        (key,) = [k for k in cfg.secrets if cfg.secret_name(k) == need.name]
+        keys = cfg.secrets[key].keys
+        text = json.dumps({k: f"emulator-{k}" for k in keys}) if keys else f"emulator-{key}"
+        client("secretsmanager").create_secret(Name=need.name, SecretString=text)
+    elif need.kind == "database secret":
+        db = cfg.database
+        text = json.dumps({db.username_key: "emulator", db.password_key: "emulator-password"})
+        value = client("secretsmanager").create_secret(Name=need.name, SecretString=text)["ARN"]
+    elif need.kind == "security group":
+        ec2 = client("ec2")
+        (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+        value = created["security group"] = ec2.create_security_group(
+            GroupName=need.name, Description="the existing database's group", VpcId=vpc["VpcId"])["GroupId"]
+    elif need.kind == "rds instance":
+        client("rds").create_db_instance(
+            DBInstanceIdentifier=need.name, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
+            MasterUsername="emulator", MasterUserPassword="emulator-password",
+            VpcSecurityGroupIds=[created["security group"]])
+    elif need.kind == "rds cluster":
+        client("rds").create_db_cluster(
+            DBClusterIdentifier=need.name, Engine="aurora-postgresql", MasterUsername="emulator",
+            MasterUserPassword="emulator-password", VpcSecurityGroupIds=[created["security group"]])
+    else:
+        raise AssertionError(f"no way to create {need.kind}")
+    if need.rewrites:
+        set_field(data, need.rewrites, value)
+
+
+def emulator_env(tmp_path: Path, moto_url: str, source: Path = STAGE_FILE) -> Path:
+    """The env file `source` as the emulator run deploys it: EMULATOR_EXCLUSIONS switched off, and what the
+    team creates out of band before the first deploy (docs/runbook.md step 0) created in moto first, as it
+    exists in the real account (preconditions(): the zone, `existing` secrets, a certificate for
+    `alb.certificate_arn`, the referenced database, its group and credentials secret).
+
+    moto generates ARNs and ids: the file's `alb.certificate_arn`, `database.credentials_secret_arn` and
+    `database.security_group_id` are rewritten to the created ones (their placeholders name nothing in moto).
+    stage.yaml also gets Grafana `sso` (with_grafana_sso: the variant the default run covers); any other file
+    is deployed as written, apart from those rewrites and the exclusions.
+    """
+    data = yaml.safe_load(source.read_text())
+    if source.resolve() == STAGE_FILE.resolve():
+        with_grafana_sso(data)
+    cfg = load_config(data, tmp_path)
+
+    def client(service):
+        return emulator_client(moto_url, cfg.region, service)
+
+    created: dict[str, str] = {}
+    for need in preconditions(cfg):
+        create_precondition(need, cfg, data, client, created)
     for exclusion in EMULATOR_EXCLUSIONS:
         exclusion.switch_off(data)
-    path = tmp_path / "stage-emulator.yaml"
+    path = tmp_path / f"{cfg.name}-emulator.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -213,10 +312,11 @@ class Project:
     moto_log: Path
     env_file: Path
     moto_url: str
+    stack: str  # the stack the env file names: <project>-<environment>
 
     @property
     def stack_dir(self) -> Path:
-        return self.dir / "cdktf.out" / "stacks" / STACK
+        return self.dir / "cdktf.out" / "stacks" / self.stack
 
     def cdktf(self, *args: str, timeout: int) -> subprocess.CompletedProcess:
         proc = cdktf(self.dir, self.env, *args, timeout=timeout)
@@ -293,10 +393,11 @@ def check_cdktf() -> None:
         pytest.fail(f"{CDKTF} missing: `bash scripts/bootstrap.sh test` installs cdktf-cli")
 
 
-def make_project(directory: Path, moto: tuple[str, Path], terraform_env: dict) -> Project:
-    """A cdktf project dir whose app synthesizes the emulator env with the provider pointed at moto."""
+def make_project(directory: Path, moto: tuple[str, Path], terraform_env: dict, source: Path = STAGE_FILE) -> Project:
+    """A cdktf project dir whose app synthesizes `source`'s emulator env with the provider pointed at moto."""
     url, log = moto
-    env_path = emulator_env(directory, url)
+    env_path = emulator_env(directory, url, source)
+    named = yaml.safe_load(env_path.read_text())
     app = shlex.join([PYTHON, str(ROOT / "main.py"), "--env-file", str(env_path), "--aws-endpoint", url])
     (directory / "cdktf.json").write_text(json.dumps({
         "language": "python", "app": app, "output": "cdktf.out", "sendCrashReports": "false",
@@ -309,7 +410,7 @@ def make_project(directory: Path, moto: tuple[str, Path], terraform_env: dict) -
         "CI": "1",  # no prompts, no spinners
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    return Project(directory, env, log, env_path, url)
+    return Project(directory, env, log, env_path, url, "{project}-{environment}".format(**named))
 
 
 @pytest.fixture(scope="module")
@@ -406,35 +507,54 @@ def untolerated_changes(plan: dict) -> list[str]:
     return problems
 
 
-def prepare_stage_run(request) -> Callable[[], None]:
-    """The deploy/re-plan/destroy, on its own moto server and project, as a background job (tests/background.py):
-    it starts with the session and runs while the other tests do; its test collects it."""
-    check_cdktf()
-    tmp = request.getfixturevalue("tmp_path_factory")
-    terraform_env = request.getfixturevalue("terraform_env")
-    project_dir = tmp.mktemp("emulator-stage")
-    server = contextlib.ExitStack()  # moto starts here, on the main thread (die_with_parent); the work stops it
-    moto = server.enter_context(moto_server(tmp.mktemp("moto-stage")))
+def prepare_run(source: Path) -> Callable:
+    """The deploy/re-plan/destroy of env file `source`, on its own moto server and project, as a background job
+    (tests/background.py): it starts with the session and runs while the other tests do; its test collects it."""
 
-    def work() -> None:
-        with server:
-            deploy_replan_destroy(make_project(project_dir, moto, terraform_env))
+    def prepare(request) -> Callable[[], None]:
+        check_cdktf()
+        tmp = request.getfixturevalue("tmp_path_factory")
+        terraform_env = request.getfixturevalue("terraform_env")
+        project_dir = tmp.mktemp(f"emulator-{source.stem}")
+        server = contextlib.ExitStack()  # moto starts here, on the main thread (die_with_parent); the work stops it
+        moto = server.enter_context(moto_server(tmp.mktemp(f"moto-{source.stem}")))
 
-    return work
+        def work() -> None:
+            with server:
+                deploy_replan_destroy(make_project(project_dir, moto, terraform_env, source))
+
+        return work
+
+    return prepare
+
+
+def env_file_run(path: Path) -> str:
+    return f"emulator: {path} deploy, re-plan, destroy"
 
 
 STAGE_RUN = "emulator: stage deploy, re-plan, destroy"
-BACKGROUND = {"test_stage_deploys_replans_empty_and_destroys": [(STAGE_RUN, prepare_stage_run)]}
+BACKGROUND = {  # with ARAQUEM_EMULATOR_ENV_FILES set, only those files run (see the module docstring)
+    "test_stage_deploys_replans_empty_and_destroys": [] if ENV_FILES else [(STAGE_RUN, prepare_run(STAGE_FILE))],
+    "test_env_file_deploys_replans_empty_and_destroys": [(env_file_run(p), prepare_run(p)) for p in ENV_FILES],
+}
 
 
 def test_stage_deploys_replans_empty_and_destroys(background):
+    if ENV_FILES:
+        pytest.skip(f"{ENV_FILES_VARIABLE} is set: only its env files run")
     background.result(STAGE_RUN)  # re-raises the run's failed assertion, if any
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=str)
+def test_env_file_deploys_replans_empty_and_destroys(background, env_file):
+    """A reviewer's own env file (ARAQUEM_EMULATOR_ENV_FILES): deploys, re-plans empty, destroys."""
+    background.result(env_file_run(env_file))
 
 
 def deploy_replan_destroy(project: Project) -> None:
     env, stack_dir = project.env, project.stack_dir
 
-    project.cdktf("deploy", STACK, "--auto-approve", timeout=DEPLOY_TIMEOUT)
+    project.cdktf("deploy", project.stack, "--auto-approve", timeout=DEPLOY_TIMEOUT)
     deployed = json.loads((stack_dir / "cdk.tf.json").read_text())
     state = run(["terraform", "state", "list"], cwd=stack_dir, env=env, timeout=120).stdout.split()
     declared = sum(len(v) for v in deployed.get("resource", {}).values())
@@ -461,7 +581,7 @@ def deploy_replan_destroy(project: Project) -> None:
     forget = [a for a in state if a.split(".")[0] in FORGET_BEFORE_DESTROY]
     if forget:
         run(["terraform", "state", "rm", *forget], cwd=stack_dir, env=env, timeout=120)
-    project.cdktf("destroy", STACK, "--auto-approve", timeout=DESTROY_TIMEOUT)
+    project.cdktf("destroy", project.stack, "--auto-approve", timeout=DESTROY_TIMEOUT)
     left = run(["terraform", "state", "list"], cwd=stack_dir, env=env, timeout=120).stdout.split()
     assert [a for a in left if not a.startswith("data.")] == [], f"destroy left resources in state: {left}"
 
@@ -587,3 +707,84 @@ def test_replan_filter_reports_all_but_the_listed_drift():
         "aws_ecr_repository.lost: create (whole resource)",
         "output.vpc_id: update",
     ]
+
+
+# --- what the emulator run creates before deploying an env file (pure: no emulator) -----------------------
+
+EU_FIXTURE = ROOT / "tests" / "fixtures" / "emulator" / "stage-eu-west-1-cpu.yaml"
+DEV_EU = ROOT / "envs" / "dev-eu.yaml"
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:team/db-AbCdEf"
+
+
+def needs(data: dict, tmp_path: Path) -> list[tuple[str, str, str | None]]:
+    return [(n.kind, n.name, n.rewrites) for n in preconditions(load_config(data, tmp_path))]
+
+
+def test_preconditions_of_stage_are_its_zone_and_existing_secrets(tmp_path):
+    """alb.domain: the zone only (the stack requests its own certificate); no database with mode none."""
+    data = stage_data()
+    with_grafana_sso(data)
+    assert needs(data, tmp_path) == [
+        ("route53 zone", "araquem.com.br", None),
+        ("secret", "ecr-pullthroughcache/araquem-stage/docker-hub", None),
+        ("secret", "araquem-stage/grafana-oidc", None),
+    ]
+
+
+def test_preconditions_of_a_certificate_managed_elsewhere(tmp_path):
+    """alb.certificate_arn: the certificate is created and its ARN rewritten; no zone is looked up."""
+    data = yaml.safe_load(EU_FIXTURE.read_text())
+    assert needs(data, tmp_path)[0] == ("acm certificate", "araquem-euw1", "alb.certificate_arn")
+    assert not [n for n in needs(data, tmp_path) if n[0] == "route53 zone"]
+    data["alb"]["https"] = False
+    data["alb"].pop("certificate_arn")
+    assert [n[0] for n in needs(data, tmp_path)] == ["secret"]  # plain HTTP: no certificate at all
+
+
+@pytest.mark.parametrize("mode", ["instance", "cluster"])
+def test_preconditions_of_a_looked_up_database(tmp_path, mode):
+    """instance/cluster: its credentials secret, then a group, then the DB carrying it (the stack reads the
+    group from the DB: nothing to rewrite); a named security_group_id is rewritten to the created group."""
+    data = stage_data()
+    data["database"] = {"mode": mode, "identifier": "team-db", "credentials_secret_arn": SECRET_ARN,
+                        "allow_from": ["api"]}
+    assert needs(data, tmp_path)[-3:] == [
+        ("database secret", "team/db", "database.credentials_secret_arn"),
+        ("security group", "araquem-stage-database", None),
+        (f"rds {mode}", "team-db", None),
+    ]
+    data["database"]["security_group_id"] = "sg-0123456789abcdef0"
+    assert needs(data, tmp_path)[-2] == ("security group", "araquem-stage-database", "database.security_group_id")
+
+
+def test_preconditions_of_dev_eu_make_its_placeholders_real(tmp_path):
+    """dev-eu as shipped (mode endpoint, placeholder secret ARN and group in account 000000000000): both are
+    created and rewritten; an endpoint is a host name, so no RDS resource."""
+    assert needs(yaml.safe_load(DEV_EU.read_text()), tmp_path) == [
+        ("route53 zone", "araquem.com.br", None),
+        ("secret", "ecr-pullthroughcache/araquem-dev-eu/docker-hub", None),
+        ("database secret", "araquem/dev-eu/postgres", "database.credentials_secret_arn"),
+        ("security group", "araquem-dev-eu-database", "database.security_group_id"),
+    ]
+
+
+def test_rewritten_fields_land_where_the_env_file_has_them():
+    data = {"alb": {"certificate_arn": "old"}, "database": {"security_group_id": "sg-0"}}
+    set_field(data, "alb.certificate_arn", "arn:new")
+    set_field(data, "database.security_group_id", "sg-1")
+    assert data == {"alb": {"certificate_arn": "arn:new"}, "database": {"security_group_id": "sg-1"}}
+
+
+def test_env_files_variable_is_a_path_list(tmp_path):
+    assert env_files("") == ()
+    assert env_files(f"{tmp_path}/a.yaml{os.pathsep}{os.pathsep}b.yaml") == (
+        tmp_path / "a.yaml", (Path.cwd() / "b.yaml").resolve())
+
+
+def test_the_by_hand_fixture_is_the_shape_it_claims(tmp_path):
+    """tests/fixtures/emulator/stage-eu-west-1-cpu.yaml (run by hand, docs/proof.md): another region, 3 AZs,
+    no GPU capacity provider, no Terraform Cloud, a certificate managed elsewhere."""
+    cfg = load_config(yaml.safe_load(EU_FIXTURE.read_text()), tmp_path)
+    assert cfg.region == "eu-west-1" and len(cfg.network.availability_zones) == 3
+    assert not any(cp.gpu for cp in cfg.cluster.capacity_providers.values())
+    assert cfg.terraform_cloud is None and cfg.alb.domain is None and cfg.alb.certificate_arn

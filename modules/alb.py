@@ -57,13 +57,13 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
-from modules.config import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, EnvConfig
+from modules.config import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, LB_NAME_MAX, EnvConfig
 from modules.domain import Domain
-from modules.network import Network, fit_name, flat_output
+from modules.naming import fit_name
+from modules.network import Network, flat_output
 from modules.secrets import Secrets
 from modules.security_groups import HTTP_PORT, HTTPS_PORT, SecurityGroups, grafana_via_alb
 
-LB_NAME_LIMIT = 32  # ALB and target group names
 ACCESS_LOG_PREFIX = "alb"
 BUCKET_PREFIX_LIMIT = 37  # S3 bucket_prefix: 63 minus the 26 characters Terraform appends
 GRAFANA_RULE_PRIORITY = 10
@@ -91,7 +91,7 @@ class Alb(Construct):
         bucket, bucket_policy = self._access_log_bucket() if alb_cfg.access_logs else (None, None)
 
         lb = Lb(
-            self, "alb", name=fit_name(cfg.name, LB_NAME_LIMIT), load_balancer_type="application", internal=False,
+            self, "alb", name=fit_name(cfg.name, LB_NAME_MAX), load_balancer_type="application", internal=False,
             subnets=network.public_subnet_ids, security_groups=[security.alb_id],
             drop_invalid_header_fields=True,  # no request smuggling through malformed headers
             enable_deletion_protection=alb_cfg.deletion_protection, idle_timeout=alb_cfg.idle_timeout,
@@ -134,7 +134,7 @@ class Alb(Construct):
     def _target_group(self, id_: str, service: str, port: int, path: str, network: Network) -> LbTargetGroup:
         hc = self._cfg.alb.health_check
         return LbTargetGroup(
-            self, id_, name=fit_name(f"{self._cfg.name}-{service}-{port}", LB_NAME_LIMIT), port=port, protocol="HTTP",
+            self, id_, name=fit_name(f"{self._cfg.name}-{service}-{port}", LB_NAME_MAX), port=port, protocol="HTTP",
             target_type="ip",  # awsvpc tasks register their ENI addresses
             vpc_id=network.vpc_id,
             health_check=LbTargetGroupHealthCheck(

@@ -7,8 +7,6 @@ each per AZ). Private route tables are one per AZ whichever NAT mode is chosen, 
 
 from __future__ import annotations
 
-import hashlib
-
 from cdktf import Postcondition, TerraformOutput, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
@@ -38,17 +36,9 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
 from modules.config import INTERFACE_ENDPOINT_SERVICES, EnvConfig
+from modules.naming import fit_name
 
 ANYWHERE_IPV4 = "0.0.0.0/0"
-
-
-def fit_name(base: str, limit: int) -> str:
-    """AWS names with a length limit (ALB/target group 32, IAM role 64): keep short names, else
-    truncate and add a stable hash so two long names never collide."""
-    if len(base) <= limit:
-        return base
-    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
-    return f"{base[: limit - 9].rstrip('-')}-{digest}"
 
 
 def flat_output(scope: Construct, name: str, value, description: str) -> TerraformOutput:

@@ -37,7 +37,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 from constructs import Construct
 
 from modules.config import EnvConfig
-from modules.network import fit_name, flat_output
+from modules.naming import fit_name
+from modules.network import flat_output
 
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"  # AWS WAF logs only to CloudWatch log groups named so
 WEB_ACL_NAME_LIMIT = 128

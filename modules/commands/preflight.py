@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from modules.commands import EXIT_BAD_INPUT, EXIT_OK
-from modules.config import EnvConfig
+from modules.config import LB_NAME_MAX, EnvConfig
+from modules.naming import fit_name
 
 HELP = ("read-only checks of the AWS account before a deploy (DNS zone or certificate, secrets, GPU, quotas, "
         "database, images)")
@@ -194,15 +195,23 @@ def _caa_problem(records: list[dict], zone: str, host: str) -> str | None:
     if not values:
         return None
     issuers = [v.split(" ", 2)[2].strip('"').split(";")[0].strip() for v in values if v.split(" ")[1:2] == ["issue"]]
-    if any(issuer in ACM_CAA_ISSUERS for issuer in issuers):
+    # RFC 8659 4.2: without any "issue" property (only iodef/issuewild) every CA may issue a non-wildcard name.
+    if not issuers or any(issuer in ACM_CAA_ISSUERS for issuer in issuers):
         return None
     return (f"the CAA records at {name.rstrip('.')} ({'; '.join(values)}) do not allow ACM to issue for {host}: add "
             f"a CAA record '0 issue \"amazon.com\"' there (ACM user guide, \"CAA records\")")
 
 
-def _record_problem(records: list[dict], host: str) -> str | None:
-    """Why creating the A alias record for `host` would fail, or None (an alias already there is taken to be an
-    earlier deploy's: in this stack's state)."""
+def _alias_target(record: dict) -> str:
+    """An alias record's target DNS name as ELB names it (Route 53 may return it with a 'dualstack.' prefix)."""
+    name = record["AliasTarget"]["DNSName"].rstrip(".").lower()
+    return name.removeprefix("dualstack.")
+
+
+def _record_problem(records: list[dict], host: str, alb_dns: str | None) -> str | None:
+    """Why creating the A alias record for `host` would fail, or None. aws_route53_record does not overwrite
+    (allow_overwrite defaults to false: "Tried to create resource record set ... but it already exists"), so an
+    alias already there is ours only when it points at this stack's ALB (a redeploy); any other stops the apply."""
     for record in records:
         if _fqdn(record["Name"]) != _fqdn(host):
             continue
@@ -212,7 +221,24 @@ def _record_problem(records: list[dict], host: str) -> str | None:
         if record["Type"] == "A" and "AliasTarget" not in record:
             return (f"{host} has an A record not made by this stack: creating its A alias to the ALB would fail "
                     f"(the record exists); delete it, or choose another alb.domain record name")
+        if record["Type"] == "A" and _alias_target(record) != alb_dns:
+            owner = f"this stack's ALB is {alb_dns}" if alb_dns else "this stack has no ALB yet"
+            return (f"{host} already has an A alias to {_alias_target(record)} and {owner}: creating the stack's "
+                    f"alias would fail (the record exists); delete it if an earlier deploy left it, or choose "
+                    f"another alb.domain record name")
     return None
+
+
+def _alb_dns_name(cfg: EnvConfig, aws: Aws) -> str | None:
+    """The DNS name of this stack's ALB when it exists (a redeploy), else None. The name is the one the Alb
+    construct gives it (modules/naming.py fit_name)."""
+    try:
+        found = aws.client("elbv2").describe_load_balancers(Names=[fit_name(cfg.name, LB_NAME_MAX)])
+    except Exception as exc:  # noqa: BLE001
+        if error_code(exc) == "LoadBalancerNotFound":
+            return None
+        raise
+    return found["LoadBalancers"][0]["DNSName"].rstrip(".").lower()
 
 
 def check_domain(cfg: EnvConfig, aws: Aws) -> list[Finding]:
@@ -248,8 +274,14 @@ def check_domain(cfg: EnvConfig, aws: Aws) -> list[Finding]:
     records = _record_sets(route53, zone_id)
     findings = []
     hosts = [domain.api_host] + ([cfg.alb.grafana_host()] if cfg.alb.grafana.exposure in ("vpn", "sso") else [])
+    try:
+        alb_dns = _alb_dns_name(cfg, aws)
+    except Exception as exc:  # noqa: BLE001
+        if error_code(exc) in ACCESS_DENIED_CODES:
+            return [denied(check, "elasticloadbalancing:DescribeLoadBalancers", exc)]
+        raise
     for host in hosts:
-        problems = [_record_problem(records, host)] + ([_caa_problem(records, zone, host)] if cfg.alb.https else [])
+        problems = [_record_problem(records, host, alb_dns)] + ([_caa_problem(records, zone, host)] if cfg.alb.https else [])
         findings += [Finding(FAIL, check, problem) for problem in problems if problem]
     findings += _delegation_from_parent(route53, zone, name_servers, check)
     if not findings:

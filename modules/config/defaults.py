@@ -109,6 +109,7 @@ INTERFACE_ENDPOINT_SERVICES: dict[str, tuple[str, ...]] = {
     "ssm": ("ssm",),
 }
 DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
+LB_NAME_MAX = 32  # ALB and target group names (ELBv2 CreateLoadBalancer/CreateTargetGroup: at most 32 characters)
 DEFAULT_ALB_IDLE_TIMEOUT = 60  # seconds: AWS's default for an ALB (attribute idle_timeout.timeout_seconds)
 ALB_IDLE_TIMEOUT_RANGE = (1, 4000)  # what the ALB accepts
 ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS = 1  # days until incomplete multipart uploads to the ALB log bucket are dropped

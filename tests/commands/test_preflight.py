@@ -22,7 +22,8 @@ from moto.server import ThreadedMotoServer
 
 from conftest import run_main, variant
 from modules.commands import preflight
-from modules.config import ConfigError, load
+from modules.config import LB_NAME_MAX, ConfigError, load
+from modules.naming import fit_name
 
 REGION = "us-east-1"  # stage's region; moto offers g5.xlarge only in us-east-1a and us-east-1b
 ACCOUNT = "123456789012"  # moto's default account
@@ -206,6 +207,59 @@ def test_zone_missing_private_duplicated_or_unable_to_validate_fails(aws, tmp_pa
     hosted_zone("stage.example.net")
     [finding] = preflight.check_domain(env_cfg(tmp_path, with_zone("stage.example.net")), aws)
     assert finding.level == "FAIL" and "the parent zone example.net in this account does not delegate" in finding.text
+
+
+def add_alias(zone_id: str, name: str, target: str) -> None:
+    boto3.client("route53", region_name=REGION).change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Changes": [{"Action": "CREATE", "ResourceRecordSet": {"Name": name, "Type": "A", "AliasTarget": {
+            "HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": target, "EvaluateTargetHealth": True}}}]})
+
+
+def stack_alb(cfg) -> str:
+    """This stack's ALB (named as the Alb construct names it) in moto; its DNS name."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"{REGION}{z}")
+               ["Subnet"]["SubnetId"] for i, z in enumerate("ab")]
+    lb = boto3.client("elbv2", region_name=REGION).create_load_balancer(
+        Name=fit_name(cfg.name, LB_NAME_MAX), Subnets=subnets)["LoadBalancers"][0]
+    return lb["DNSName"]
+
+
+def test_an_alias_on_the_host_is_only_taken_for_this_stacks_alb(aws, tmp_path):
+    """aws_route53_record never overwrites (allow_overwrite false): an alias left by anything else stops the apply."""
+    cfg = env_cfg(tmp_path)
+    zone, host = cfg.alb.domain.zone, cfg.alb.domain.api_host
+    zone_id = hosted_zone(zone)
+    add_alias(zone_id, host, "old-alb-123.us-east-1.elb.amazonaws.com")
+    [finding] = preflight.check_domain(cfg, aws)  # first deploy: no ALB of this stack yet
+    assert finding.level == "FAIL" and f"{host} already has an A alias to old-alb-123" in finding.text
+    assert "this stack has no ALB yet" in finding.text
+
+    dns = stack_alb(cfg)  # a redeploy: the ALB exists, the alias points elsewhere
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "FAIL" and f"this stack's ALB is {dns.lower()}" in finding.text
+
+    boto3.client("route53", region_name=REGION).change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Changes": [{"Action": "DELETE", "ResourceRecordSet": {"Name": host, "Type": "A", "AliasTarget": {
+            "HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": "old-alb-123.us-east-1.elb.amazonaws.com",
+            "EvaluateTargetHealth": True}}}]})
+    add_alias(zone_id, host, f"dualstack.{dns}.")  # the stack's own alias, as Route 53 may spell it
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "ok", finding
+
+
+def test_caa_records_without_an_issue_property_let_acm_issue(aws, tmp_path):
+    """RFC 8659: only "issue" properties restrict non-wildcard names; iodef/issuewild alone do not."""
+    cfg = env_cfg(tmp_path)
+    zone_id = hosted_zone(cfg.alb.domain.zone)
+    add_record(zone_id, cfg.alb.domain.zone, "CAA", '0 iodef "mailto:security@example.com"',
+               '0 issuewild "letsencrypt.org"')
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "ok", finding
+    add_record(zone_id, cfg.alb.domain.api_host, "CAA", '0 issue ";"')  # no CA at all for the api host
+    [finding] = preflight.check_domain(cfg, aws)
+    assert finding.level == "FAIL" and "do not allow ACM to issue" in finding.text
 
 
 # ------------------------------------------------------------------ secrets

@@ -200,12 +200,22 @@ def background():
     JOBS.close()
 
 
+def collects_background_job(item) -> bool:
+    wanted = getattr(getattr(item, "module", None), "BACKGROUND", {})
+    return getattr(item, "originalname", item.name) in wanted
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that collect a background job run last (stable order otherwise): the suite does its other work while
+    the jobs run and waits for them only if they outlast all of it. They use session fixtures only."""
+    items[:] = [i for i in items if not collects_background_job(i)] + [i for i in items if collects_background_job(i)]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _start_background_jobs(request, background):
     """At session start: the jobs of every selected test whose module lists it in BACKGROUND."""
-    for item in request.session.items:
-        wanted = getattr(getattr(item, "module", None), "BACKGROUND", {})
-        for name, prepare in wanted.get(getattr(item, "originalname", item.name), ()):
+    for item in filter(collects_background_job, request.session.items):
+        for name, prepare in item.module.BACKGROUND[getattr(item, "originalname", item.name)]:
             background.start(name, prepare, request)
 
 
@@ -214,11 +224,12 @@ def pytest_terminal_summary(terminalreporter, config):
     if config.option.collectonly:
         return
     wall = time.monotonic() - _session_started
+    minutes, seconds = divmod(round(wall), 60)  # 299.6 s reads "5 min 0 s", never "4 min 60 s"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     verdict = "within" if wall <= SUITE_BUDGET_SECONDS else "OVER"
     terminalreporter.write_sep("-", "suite wall time")
     terminalreporter.write_line(
-        f"suite wall time {wall // 60:.0f} min {wall % 60:.0f} s: {verdict} the {SUITE_BUDGET_SECONDS // 60} min "
+        f"suite wall time {minutes} min {seconds} s: {verdict} the {SUITE_BUDGET_SECONDS // 60} min "
         f"budget for 2 cores (this machine: {os.cpu_count()} CPUs, load average {load:.1f}; not enforced)")
     for line in JOBS.summary():
         terminalreporter.write_line(f"  background {line}")

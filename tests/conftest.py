@@ -208,7 +208,7 @@ def collects_background_job(item) -> bool:
 def pytest_collection_modifyitems(session, config, items):
     """Tests that collect a background job run last (stable order otherwise): the suite does its other work while
     the jobs run and waits for them only if they outlast all of it. They use session fixtures only."""
-    items[:] = [i for i in items if not collects_background_job(i)] + [i for i in items if collects_background_job(i)]
+    items.sort(key=collects_background_job)  # sort is stable: the relative order stays otherwise
 
 
 @pytest.fixture(scope="session", autouse=True)

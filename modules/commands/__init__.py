@@ -12,6 +12,9 @@ and is imported lazily (importing it must not start jsii). Adding a command = on
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+from pathlib import Path
 from types import ModuleType
 
 DEFAULT_COMMAND = "synth"
@@ -30,6 +33,18 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 class UsageError(Exception):
     """Bad input that is not inside an env file (unknown env name, missing image tag): exit code 2."""
+
+
+def emit(text: str, output: str | None, what: str) -> None:
+    """A command's text to `output` (said on stderr) or to stdout; an unwritable path is bad input (exit 2)."""
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} to {output}: {exc.strerror}") from None
+    print(f"wrote {os.path.relpath(output)}", file=sys.stderr)
 
 
 def command_module(name: str) -> ModuleType:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from modules.commands import UsageError
+from modules.commands import UsageError, emit
 from modules.config import ConfigError, EnvConfig, load
 from modules.cost import prices as price_table
 from modules.cost.estimate import NOT_COUNTED, Estimate, estimate, price
@@ -225,9 +224,5 @@ def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
         return 2
     else:
         text = render_text(head)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {os.path.relpath(args.output)}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.output, "the estimate")
     return 0

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from pathlib import Path
 
-from modules.commands import UsageError
+from modules.commands import emit
 from modules.config import EnvConfig
 
 HELP = "print (or write with --output) the JSON Schema of the env file, for editor completion"
@@ -43,12 +41,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, cfg: None) -> int:
     text = render()
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write the schema to {args.output}: {exc.strerror}") from None
-        print(f"wrote {os.path.relpath(args.output)}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.output, "the schema")
     return 0

@@ -140,3 +140,13 @@ def test_compare_ref_prices_the_env_file_as_committed_at_a_git_ref(tmp_path):
 
     missing = run_main("--env-file", str(path), "cost", "--compare-ref", "no-such-ref")
     assert missing.returncode == 2 and missing.stderr.startswith("error: --compare-ref no-such-ref: cannot read stage.yaml")
+
+
+def test_output_file_gets_the_table_and_an_unwritable_one_is_exit_2(tmp_path):
+    out = tmp_path / "cost.txt"
+    written = run_main("cost", "--env", "stage", "--output", str(out))
+    assert written.returncode == 0, written.stderr
+    assert written.stdout == "" and out.read_text().splitlines()[-1] == run_main("cost", "--env", "stage").stdout.splitlines()[-1]
+    nowhere = run_main("cost", "--env", "stage", "--output", str(tmp_path / "missing" / "cost.txt"))
+    assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
+    assert f"cannot write the estimate to {tmp_path / 'missing' / 'cost.txt'}: No such file" in nowhere.stderr

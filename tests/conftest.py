@@ -8,8 +8,11 @@ hashicorp/aws provider at the offline mirror when one is installed (standard
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import importlib.util
+import io
 import json
 import os
 import shutil
@@ -87,6 +90,42 @@ def run_main(*args: str, env: dict | None = None, timeout: int = 300) -> subproc
     fixed = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS)}
     return run([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT, env={**fixed, **(env or {})}, timeout=timeout,
                check=False)
+
+
+def run_main_in_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`main.main(args)` in this process, with run_main's environment, stdout/stderr captured, from ROOT.
+
+    For inputs refused before any synth: the same code path from argument parsing to the exit code (main()
+    turns every exception into one line, as in a subprocess), without a Python start and the CLI's imports per
+    case (~0.25 CPU-s each, hundreds of cases under three Pythons). What a subprocess alone can show (no
+    traceback from an import, the real exit status) stays with run_main's tests.
+    """
+    spec = importlib.util.spec_from_file_location("araquem_main", ROOT / "main.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    changes = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS), **(env or {})}
+    saved = {name: os.environ.get(name) for name in changes}
+    out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(cwd)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess(["main.py", *args], code, out.getvalue(), err.getvalue())
 
 
 def stage_data() -> dict:

@@ -259,8 +259,10 @@ def locked_venv(python: Path, version: str) -> Path:
             requirements = venv / "requirements.txt"
             requirements.write_text(requirements_from_lock(json.loads((ROOT / "Pipfile.lock").read_text())))
             # --only-binary: a fresh machine needs no compiler for any locked package on this Python.
+            # --no-compile: byte-compiling all ~2,100 provider binding modules was 30 of the 50 CPU-s of a cold
+            # install; the synth and tests run here import a few dozen of them, compiled on first import.
             run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--require-hashes",
-                 "--only-binary", ":all:", "-r", str(requirements)],
+                 "--only-binary", ":all:", "--no-compile", "-r", str(requirements)],
                 env={"PIP_CACHE_DIR": str(PIP_CACHE)}, timeout=1800)
             done.touch()
     return venv / "bin" / "python"

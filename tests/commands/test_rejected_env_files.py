@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_main, variant
+from conftest import run_main_in_process, variant
 
 CERT = "arn:aws:acm:{region}:000000000000:certificate/00000000-0000-0000-0000-000000000000"
 
@@ -111,7 +111,8 @@ def test_bad_env_file_is_refused_and_earlier_output_kept(tmp_path, earlier_outpu
     env_file = tmp_path / "bad.yaml"
     env_file.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
     before = _snapshot(earlier_output)
-    proc = run_main("--env-file", str(env_file), "synth", "--outdir", str(earlier_output))
+    # In process (refused before any synth): tests/test_bad_inputs.py runs refusals as `python main.py`.
+    proc = run_main_in_process("--env-file", str(env_file), "synth", "--outdir", str(earlier_output))
     text = proc.stdout + proc.stderr
     assert proc.returncode == 2, text
     assert "Traceback" not in text

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from config_mutations import GRAFANA_HOST, delete_path, grafana_sso, set_path
-from conftest import STAGE_FILE, run_main, variant
+from conftest import STAGE_FILE, run_main, run_main_in_process, variant
 from modules.config import EnvConfig, load
 from modules.config.loading import _problems
 
@@ -196,7 +196,9 @@ def test_bad_env_file_is_rejected_clearly(case, mutate, field_path, words, tmp_p
     env_file.write_text(yaml.safe_dump(variant(mutate), sort_keys=False))
     before = _snapshot(previous_output)
 
-    proc = run_main("--env-file", str(env_file), "synth", "--outdir", str(previous_output))
+    # In process: the CLI's path from arguments to exit code, ~70 cases under three Pythons; the tests below
+    # run the same refusal through a real `python main.py` subprocess.
+    proc = run_main_in_process("--env-file", str(env_file), "synth", "--outdir", str(previous_output))
 
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

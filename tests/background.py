@@ -38,6 +38,11 @@ def on_background_thread() -> bool:
     return getattr(_local, "job", None) is not None
 
 
+def session_environ() -> dict[str, str]:
+    """The environment as it was when the session started (no test's monkeypatch in it)."""
+    return dict(_SESSION_ENVIRON)
+
+
 def environ() -> dict[str, str]:
     """The environment a subprocess starts from: the session's initial one on a background thread."""
     return dict(_SESSION_ENVIRON if on_background_thread() else os.environ)

@@ -1,7 +1,8 @@
 """Test harness: synthesize once per session (jsii costs seconds per process), prove with real Terraform.
 
-Every synth runs `python main.py` in a subprocess, exactly as a user does, and is cached per
-distinct env file for the whole session. `terraform` runs with a CLI config that points the
+Every synth runs `main.py` as a user does, and is cached per distinct env file for the whole session: the
+session's env files through one long-lived `main.py` process (tests/synth_worker.py: jsii's start paid once),
+the tests about the CLI itself through a fresh `python main.py` each (run_main). `terraform` runs with a CLI config that points the
 hashicorp/aws provider at the offline mirror when one is installed (standard
 `provider_installation` block via TF_CLI_CONFIG_FILE); elsewhere Terraform uses the registry.
 """
@@ -15,9 +16,11 @@ import importlib.util
 import io
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -154,11 +157,54 @@ class Synth:
         return next(iter(found.values()))
 
 
-class SynthCache:
-    """Synthesizes each distinct env file once per session, in a subprocess (like a user)."""
+class SynthWorker:
+    """tests/synth_worker.py: one `main.py` process for the session's synths (a Python start, the imports and
+    jsii's Node kernel paid once, not per env file), started on first use from the session's initial environment
+    with run_main's fixed variables, stopped at the session's end."""
 
-    def __init__(self, base: Path):
+    def __init__(self, log: Path):
+        self.log = log
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def main(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        with self._lock:
+            if self._proc is None:
+                env = {**background_jobs.session_environ(), "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG}
+                for name in SYNTH_INPUT_VARS:
+                    env.pop(name, None)
+                with open(self.log, "ab") as log:
+                    self._proc = subprocess.Popen([PYTHON, str(ROOT / "tests" / "synth_worker.py")], cwd=ROOT,
+                                                  env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                  stderr=log, text=True)
+            self._proc.stdin.write(json.dumps({"argv": list(args)}) + "\n")
+            self._proc.stdin.flush()
+            ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
+            line = self._proc.stdout.readline() if ready else ""
+            if not line:
+                self.close()
+                raise AssertionError(f"the synth worker gave no answer to main.py {' '.join(args)} "
+                                     f"(exited or > {timeout} s); its stderr: {self.log}")
+            answer = json.loads(line)
+            return subprocess.CompletedProcess(["main.py", *args], answer["code"], answer["stdout"], answer["stderr"])
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.stdin.close()  # end of requests: the worker returns, and jsii stops its Node kernel
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+
+class SynthCache:
+    """Synthesizes each distinct env file once per session, through `main.py` (in one SynthWorker process)."""
+
+    def __init__(self, base: Path, worker: SynthWorker):
         self.base = base
+        self.worker = worker
         self._done: dict[str, Synth] = {}
 
     def of_file(self, env_file: Path, extra_args: tuple[str, ...] = ()) -> Synth:
@@ -166,7 +212,7 @@ class SynthCache:
         key = hashlib.sha256((text + "\0".join(extra_args)).encode()).hexdigest()[:16]
         if key not in self._done:
             outdir = self.base / key
-            proc = run_main("--env-file", str(env_file), "synth", "--outdir", str(outdir), *extra_args)
+            proc = self.worker.main("--env-file", str(env_file), "synth", "--outdir", str(outdir), *extra_args)
             assert proc.returncode == 0, f"synth of {env_file} failed ({proc.returncode}):\n{proc.stderr}"
             cfg = yaml.safe_load(text)
             self._done[key] = Synth(outdir / "stacks" / f"{cfg['project']}-{cfg['environment']}")
@@ -190,7 +236,10 @@ def terraform_env() -> dict:
 
 @pytest.fixture(scope="session")
 def synths(tmp_path_factory) -> SynthCache:
-    return SynthCache(tmp_path_factory.mktemp("synth"))
+    base = tmp_path_factory.mktemp("synth")
+    worker = SynthWorker(base / "worker.log")
+    yield SynthCache(base, worker)
+    worker.close()
 
 
 @pytest.fixture(scope="session")

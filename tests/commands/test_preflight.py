@@ -1,4 +1,4 @@
-"""modules/commands/preflight.py against moto's in-process AWS (mock_aws): each check with a passing and a
+"""modules/commands/preflight/ against moto's in-process AWS (mock_aws): each check with a passing and a
 failing case, the exit codes, and credentials that are missing or expired.
 
 moto 5.2's Service Quotas knows only VPC quotas (GetServiceQuota for ec2/L-DB2E81BA answers
@@ -466,6 +466,22 @@ def test_app_image_missing_repository_tag_or_variable_fails(aws, tmp_path, monke
     assert api.level == "FAIL" and "araquem-stage/api:v1.2.3 is not in ECR (tag from ARAQUEM_APP_IMAGE_TAG)" in api.text
     assert findings["image rag-indexer"].level == "FAIL"
     assert "no ECR repository araquem-stage/rag-indexer" in findings["image rag-indexer"].text
+
+
+def test_a_check_the_caller_may_not_call_is_a_finding_for_that_item_the_others_still_checked(aws, tmp_path, monkeypatch):
+    """per_item: AccessDenied on one item's first call is that item's FAIL line (what to call, with what role),
+    not a traceback; the next item is still checked."""
+    cfg = env_cfg(tmp_path)
+    monkeypatch.setenv("ARAQUEM_APP_IMAGE_TAG", "v1.2.3")
+    ecr = boto3.client("ecr", region_name=REGION)
+    stub = Stubber(ecr)
+    stub.add_client_error("describe_images", "AccessDeniedException", http_status_code=400)
+    stub.add_client_error("describe_images", "RepositoryNotFoundException", http_status_code=400)
+    aws.clients["ecr"] = ecr
+    with stub:
+        api, rag = preflight.check_images(cfg, aws)
+    assert api.level == "FAIL" and api.text.startswith("cannot check: AccessDeniedException on ecr:DescribeImages")
+    assert rag.level == "FAIL" and "no ECR repository araquem-stage/rag-indexer" in rag.text
 
 
 # ------------------------------------------------------------------ the command: exit codes, summary

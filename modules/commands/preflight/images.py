@@ -1,0 +1,47 @@
+"""Preflight check of the images another repository builds: in ECR under the tag synth gives them."""
+
+from __future__ import annotations
+
+import os
+
+from modules.commands.preflight.findings import FAIL, OK, Aws, Finding, per_item
+from modules.config import EnvConfig
+
+# ------------------------------------------------------------------ images
+def check_images(cfg: EnvConfig, aws: Aws) -> list[Finding]:
+    """The images another repository builds (`image.tag_env_var`) are in ECR under the tag synth gives them
+    (commands/synth.py image_tags: the variable, else registry.app_image_tag); so are docker/ images when
+    registry.image_tag_env_var names their tag (pushed by hand). docker/ images tagged by the hash of their
+    build context are built and pushed by the deploy workflow itself (its step 1), so they are not required."""
+    from modules.commands.synth import image_tags  # noqa: PLC0415  (no jsii: the deploy workflow imports it too)
+
+    tags = image_tags(cfg)
+    override = os.environ.get(cfg.registry.image_tag_env_var)
+    required = [build for build in sorted(tags) if _tag_env_var(cfg, build) or override]
+    return per_item(required, lambda build: f"image {build}", "ecr:DescribeImages",
+                    lambda build: _check_image(cfg, aws.client("ecr"), build, tags[build]))
+
+
+def _tag_env_var(cfg: EnvConfig, build: str) -> str | None:
+    """The variable naming the tag of an image another repository builds (None: a docker/ image)."""
+    return next(s for s in cfg.services.values() if s.image.build == build).image.tag_env_var
+
+
+def _check_image(cfg: EnvConfig, ecr, build: str, tag: str) -> Finding:
+    var = _tag_env_var(cfg, build)
+    check, repository = f"image {build}", cfg.repository_name(build)
+    if var and not os.environ.get(var) and not cfg.registry.app_image_tag:
+        return Finding(FAIL, check, f"no release recorded: registry.app_image_tag is unset and so is {var}, so synth "
+                                    f"tags it with the git sha ({tag}), which the application repository did not "
+                                    "push; record its tag in registry.app_image_tag")
+    source = var if var and os.environ.get(var) else "registry.app_image_tag" if var else cfg.registry.image_tag_env_var
+    try:
+        ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ecr.exceptions.RepositoryNotFoundException:
+        return Finding(FAIL, check, f"no ECR repository {repository}: on a first deploy create the repositories "
+                                    "first (deploy workflow with bootstrap_registry, README \"Delivery\"), then push "
+                                    "the image")
+    except ecr.exceptions.ImageNotFoundException:
+        return Finding(FAIL, check, f"{repository}:{tag} is not in ECR (tag from {source}): push it, or name a tag "
+                                    "that was pushed; its tasks cannot start without it")
+    return Finding(OK, check, f"{repository}:{tag} is in ECR")

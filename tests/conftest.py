@@ -269,6 +269,95 @@ def terraform_validate(stack: Synth, terraform_env: dict, workdir: Path) -> subp
     return run(["terraform", "validate", "-json", "-no-color"], cwd=workdir, env=terraform_env, check=False)
 
 
+# A backend or cloud block in a called module: Terraform warns and ignores it (a stack called as a module here).
+CHILD_BACKEND_WARNING = "Backend configuration ignored"
+
+
+class TerraformValidation:
+    """`terraform validate` results per stack, for every stack the selected tests validate, from one terraform run.
+
+    Why: each `terraform validate` starts the 700 MB hashicorp/aws provider twice (schema, then the walk), ~3 CPU-s.
+    A test module lists what its tests validate in TERRAFORM_VALIDATE = {"test_name": [synth(synths) -> Synth]}.
+    The first `of(stack)` synthesizes all of those (session-cached anyway) and validates them together: a root
+    module calling each stack copy as a module (the provider schema is loaded once; each stack's own provider block
+    still gets its own provider instance and validation). A called module is validated like the root except:
+      - its backend/cloud block only warns (ignored): that warning is dropped, `-backend=false` ignores them anyway;
+      - root outputs may not be `ephemeral`: the root re-exports each stack output with its `sensitive` and
+        `ephemeral` flags, so Terraform applies the root module's output rules to each stack's outputs.
+    A green combined run means every stack is valid. When it has any error (a config error in one module can stop
+    validation before the others are checked), every stack is validated on its own instead, so each test reports
+    exactly its own stack's diagnostics. A stack nobody declared is validated on its own when asked for."""
+
+    def __init__(self, base: Path, terraform_env: dict, synths: SynthCache, items: list):
+        self.base, self.env, self.synths, self.items = base, terraform_env, synths, items
+        self.results: dict[Path, dict] = {}
+        self.collected = False
+        self.runs = 0
+
+    def of(self, stack: Synth) -> dict:
+        """The validate JSON (valid, error_count, warning_count, diagnostics) for this stack alone."""
+        if stack.dir not in self.results and not self.collected:
+            self.collected = True
+            batch = {stack.dir: stack, **{s.dir: s for s in self.declared()}}
+            self.results.update(self.together(list(batch.values())))
+        if stack.dir not in self.results:
+            self.results[stack.dir] = self.alone(stack)
+        return self.results[stack.dir]
+
+    def declared(self):
+        for item in self.items:
+            for synth in getattr(getattr(item, "module", None), "TERRAFORM_VALIDATE", {}).get(
+                    getattr(item, "originalname", item.name), []):
+                try:
+                    yield synth(self.synths)
+                except Exception:  # noqa: BLE001  (that test meets the same failure when it synthesizes)
+                    continue
+
+    def alone(self, stack: Synth) -> dict:
+        self.runs += 1
+        return json.loads(terraform_validate(stack, self.env, self.base / f"alone-{self.runs}").stdout)
+
+    def together(self, stacks: list[Synth]) -> dict[Path, dict]:
+        if len(stacks) < 2:
+            return {}
+        self.runs += 1
+        root = self.base / f"together-{self.runs}"
+        root.mkdir()
+        modules = {}
+        for index, stack in enumerate(stacks):
+            name = f"stack{index}-{stack.dir.name}"  # a module name and the directory of its copy
+            modules[name] = stack
+            shutil.copytree(stack.dir, root / name)
+            outputs = {f"{name}__{out}": {"value": f"${{module.{name}.{out}}}",
+                                          **{k: v for k, v in spec.items() if k in ("sensitive", "ephemeral")}}
+                       for out, spec in stack.json.get("output", {}).items()}
+            call = {"module": {name: {"source": f"./{name}"}}, **({"output": outputs} if outputs else {})}
+            (root / f"{name}.tf.json").write_text(json.dumps(call, indent=2))
+        init = run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=root, env=self.env,
+                   check=False)
+        if init.returncode != 0:
+            return {}
+        combined = json.loads(run(["terraform", "validate", "-json", "-no-color"], cwd=root, env=self.env,
+                                  check=False).stdout)
+        if not combined["valid"] or combined["error_count"]:
+            return {}
+        per_stack = {name: [] for name in modules}
+        for diag in combined["diagnostics"]:
+            filename = diag.get("range", {}).get("filename", "")
+            owner = filename.split("/")[0].removesuffix(".tf.json")
+            if owner in modules and diag["summary"] == CHILD_BACKEND_WARNING and "/" in filename:
+                continue
+            for name in ([owner] if owner in modules else modules):  # a warning without a place: every stack's
+                per_stack[name].append(diag)
+        return {stack.dir: {"valid": True, "error_count": 0, "warning_count": len(per_stack[name]),
+                            "diagnostics": per_stack[name]} for name, stack in modules.items()}
+
+
+@pytest.fixture(scope="session")
+def terraform_validation(request, synths, terraform_env, tmp_path_factory) -> TerraformValidation:
+    return TerraformValidation(tmp_path_factory.mktemp("validate"), terraform_env, synths, request.session.items)
+
+
 # --- long work started with the session (tests/background.py), and the suite's wall time ------------------
 
 SUITE_BUDGET_SECONDS = 300  # issue 19: the whole suite under 5 minutes on 2 cores (reported, not enforced)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import STAGE_ZONE, terraform_validate, variant
+from conftest import STAGE_ZONE, variant
 from test_security_groups import group_names, rules
 
 VPN = "198.51.100.0/24"
@@ -44,6 +44,10 @@ def _external_certificate(data):
     """A certificate managed elsewhere: no zone, nothing requested or validated here."""
     data["alb"].pop("domain")
     data["alb"]["certificate_arn"] = EXTERNAL_CERTIFICATE
+
+
+TERRAFORM_VALIDATE = {"test_exposure_variants_are_valid_terraform": [
+    lambda synths: synths.of_data(variant(_sso)), lambda synths: synths.of_data(variant(_http_vpn))]}
 
 
 @pytest.fixture(scope="module")
@@ -219,9 +223,8 @@ def test_http_only_forwards_on_80_and_vpn_rule_has_no_login(http_vpn):
 
 
 @pytest.mark.parametrize("name", ["sso", "http_vpn"])
-def test_exposure_variants_are_valid_terraform(name, request, terraform_env, tmp_path):
-    synth = request.getfixturevalue(name)
-    result = json.loads(terraform_validate(synth, terraform_env, tmp_path / name).stdout)
+def test_exposure_variants_are_valid_terraform(name, request, terraform_validation):
+    result = terraform_validation.of(request.getfixturevalue(name))
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
 
 

@@ -7,9 +7,13 @@ import json
 
 import pytest
 
-from conftest import ROOT, terraform_validate, variant
+from conftest import ROOT, variant
 from modules.config import load
 from test_secrets import data_variant
+
+
+TERRAFORM_VALIDATE = {"test_lookup_variant_passes_terraform_validate": [
+    lambda synths: synths.of_data(variant(data_variant))]}
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +98,8 @@ def test_credentials_stay_in_the_existing_secret(data_stack, dev_eu):
         assert "password" not in json.dumps(stack.resources("aws_ssm_parameter")).lower()
 
 
-def test_lookup_variant_passes_terraform_validate(data_stack, terraform_env, tmp_path):
-    proc = terraform_validate(data_stack, terraform_env, tmp_path / "validate")
-    result = json.loads(proc.stdout)
+def test_lookup_variant_passes_terraform_validate(data_stack, terraform_validation):
+    result = terraform_validation.of(data_stack)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
 
 

@@ -45,6 +45,9 @@ def _per_az(data):
                                       "ssm": False})
 
 
+TERRAFORM_VALIDATE = {"test_per_az_variant_is_valid_terraform": [lambda synths: synths.of_data(variant(_per_az))]}
+
+
 @pytest.fixture(scope="module")
 def per_az(synths):
     return synths.of_data(variant(_per_az))
@@ -194,8 +197,6 @@ def test_outputs_are_flat_and_name_the_network(stage):
         assert outputs[f"{tier}_subnet_ids"]["value"] == [ref("aws_subnet", lid) for lid, _ in tiers[tier]]
 
 
-def test_per_az_variant_is_valid_terraform(per_az, terraform_env, tmp_path):
-    from conftest import terraform_validate
-
-    result = json.loads(terraform_validate(per_az, terraform_env, tmp_path / "v").stdout)
+def test_per_az_variant_is_valid_terraform(per_az, terraform_validation):
+    result = terraform_validation.of(per_az)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
-from conftest import terraform_validate, variant
+from conftest import variant
 from test_workload import bad_input_line, policy_statements, scheduled_without_volumes, task_definitions
 
+TERRAFORM_VALIDATE = {"test_scheduled_job_and_an_env_without_volumes": [
+    lambda synths: synths.of_data(variant(scheduled_without_volumes))]}
 
-def test_scheduled_job_and_an_env_without_volumes(synths, terraform_env, tmp_path):
+
+def test_scheduled_job_and_an_env_without_volumes(synths, terraform_validation):
     other = synths.of_data(variant(scheduled_without_volumes))
     schedule = next(s for s in other.resources("aws_scheduler_schedule").values()
                     if s["name"].endswith("-rag-indexer"))
@@ -23,7 +26,7 @@ def test_scheduled_job_and_an_env_without_volumes(synths, terraform_env, tmp_pat
     assert not other.resources("aws_efs_file_system")
     assert not [v for td in task_definitions(other).values() for v in td.get("volume", [])
                 if "efs_volume_configuration" in v]
-    result = json.loads(terraform_validate(other, terraform_env, tmp_path / "validate").stdout)
+    result = terraform_validation.of(other)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
 
 

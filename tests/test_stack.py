@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 
-from conftest import ROOT, terraform_validate, variant
+from conftest import ROOT, STAGE_FILE, variant
+
+DEV_EU_FILE = ROOT / "envs" / "dev-eu.yaml"
+TERRAFORM_VALIDATE = {  # validated together with the other modules' stacks (conftest.TerraformValidation)
+    "test_stage_passes_terraform_validate": [lambda synths: synths.of_file(STAGE_FILE)],
+    "test_other_environment_passes_terraform_validate": [lambda synths: synths.of_file(DEV_EU_FILE)],
+}
 
 
-def test_stage_passes_terraform_validate(stage, terraform_env, tmp_path):
-    proc = terraform_validate(stage, terraform_env, tmp_path / "validate")
-    result = json.loads(proc.stdout)
+def test_stage_passes_terraform_validate(stage, terraform_validation):
+    result = terraform_validation.of(stage)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
     assert result["error_count"] == 0
 
 
-def test_other_environment_passes_terraform_validate(synths, terraform_env, tmp_path):
+def test_other_environment_passes_terraform_validate(synths, terraform_validation):
     """envs/dev-eu.yaml: another region, 3 AZs, no GPU, local state, database by endpoint."""
-    dev = synths.of_file(ROOT / "envs" / "dev-eu.yaml")
-    result = json.loads(terraform_validate(dev, terraform_env, tmp_path / "validate").stdout)
+    result = terraform_validation.of(synths.of_file(DEV_EU_FILE))
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
 
 

@@ -13,9 +13,10 @@ import json
 import pytest
 import yaml
 
-from conftest import ROOT, run_main, terraform_validate, variant
+from conftest import ROOT, run_main, variant
 
 DEV_EU_FILE = ROOT / "envs" / "dev-eu.yaml"
+TERRAFORM_VALIDATE = {"test_dev_eu_passes_terraform_validate": [lambda synths: synths.of_file(DEV_EU_FILE)]}
 
 # Seed §2 variables (plus the external .env keys of stage's api-env secret and REDIS_URL from the
 # ElastiCache that replaces compose's redis); §6 sizing; kind/placement from the mapping.
@@ -158,9 +159,9 @@ def test_eleven_seed_services_and_nothing_else(stage):
     assert not {"rag-indexer", "quality-cron", "rag-refresh-cron"} & set(ecs_services(stage))
 
 
-def test_dev_eu_passes_terraform_validate(synths, terraform_env, tmp_path):
+def test_dev_eu_passes_terraform_validate(synths, terraform_validation):
     dev = synths.of_file(DEV_EU_FILE)
     assert "resourceRequirements" not in json.dumps([json.loads(td["container_definitions"])
                                                      for td in task_definitions(dev).values()])  # no GPU there
-    result = json.loads(terraform_validate(dev, terraform_env, tmp_path / "validate").stdout)
+    result = terraform_validation.of(dev)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)

@@ -12,3 +12,9 @@ def fit_name(base: str, limit: int) -> str:
         return base
     digest = hashlib.sha256(base.encode()).hexdigest()[:8]
     return f"{base[: limit - 9].rstrip('-')}-{digest}"
+
+
+def scheduled_failures_policy_name(stack_name: str) -> str:
+    """The CloudWatch Logs resource policy letting EventBridge write failed scheduled runs to their log group
+    (modules/schedule_failures.py); preflight looks for it among the account's 10 per Region."""
+    return f"{stack_name}-scheduled-failures"

@@ -44,6 +44,7 @@ from constructs import Construct
 from modules.alarms import stack_alarm
 from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, METRIC_NAMESPACE, EnvConfig, Kind
 from modules.config.defaults import SCHEDULER_ALARM_PERIOD, SCHEDULER_DLQ_RETENTION_SECONDS
+from modules.naming import scheduled_failures_policy_name
 from modules.notifications import Notifications
 
 SCHEDULER_NAMESPACE = "AWS/Scheduler"
@@ -131,7 +132,7 @@ class ScheduleFailures(Construct):
                     type="Service", identifiers=["delivery.logs.amazonaws.com", "events.amazonaws.com"])]),
         ])
         resource_policy = CloudwatchLogResourcePolicy(self, "stopped_task_events_access",
-                                                      policy_name=f"{cfg.name}-scheduled-failures",
+                                                      policy_name=scheduled_failures_policy_name(cfg.name),
                                                       policy_document=policy.json)
         rule = CloudwatchEventRule(self, "stopped_task_rule", name=f"{cfg.name}-scheduled-failures",
                                    description="Scheduled task runs that failed to start or exited non-zero",

@@ -3,7 +3,9 @@
 What terraform validate, checkov and the emulator cannot see, because it lives in the account: the TLS
 certificate, or the Route 53 zone the stack requests and validates one in (alb.domain), secrets that must
 have a value before the deploy, the GPU instance type's availability in
-the chosen zones, the account's On-Demand vCPU quotas, the referenced RDS database, the app images in ECR.
+the chosen zones, the account's On-Demand vCPU quotas, the referenced RDS database, the app images in ECR,
+the existing topics the alarms notify (and their KMS keys), alarms that reach nobody, and room for the
+stack's CloudWatch Logs resource policy.
 One line per finding with what to do; exit 2 when the deploy would fail (any FAIL line), 0 with a summary.
 
 Credentials and endpoint: boto3's default chain (AWS_PROFILE, SSO, environment, instance role); region
@@ -14,7 +16,8 @@ leaves `_json_keys`: only key names are compared and printed. Without the permis
 skipped with a warning; the value check itself (DescribeSecret: a version labelled AWSCURRENT) reads none.
 
 The checks live by concern: findings.py (the Finding, the AWS clients, errors -> findings), edge.py (zone,
-certificate), data.py (secrets, database), capacity.py (zones, instance offerings, vCPU quotas), images.py.
+certificate), data.py (secrets, database), capacity.py (zones, instance offerings, vCPU quotas), images.py,
+alarms.py (alarm topics and recipients, the CloudWatch Logs resource-policy quota).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sys
 from collections.abc import Callable
 
 from modules.commands import EXIT_BAD_INPUT, EXIT_OK
+from modules.commands.preflight.alarms import check_alarm_recipients, check_alarm_topics, check_log_resource_policies
 from modules.commands.preflight.capacity import (
     GPU_VCPU_QUOTA,
     STANDARD_VCPU_QUOTA,
@@ -49,7 +53,7 @@ from modules.commands.preflight.images import check_images
 from modules.config import EnvConfig
 
 HELP = ("read-only checks of the AWS account before a deploy (DNS zone or certificate, secrets, GPU, quotas, "
-        "database, images)")
+        "database, images, alarm topics, log resource policies)")
 NEEDS_ENV = True
 
 CHECKS: list[Callable[[EnvConfig, Aws], list[Finding]]] = [
@@ -60,6 +64,9 @@ CHECKS: list[Callable[[EnvConfig, Aws], list[Finding]]] = [
     check_vcpu_quotas,
     check_database,
     check_images,
+    check_alarm_topics,
+    check_alarm_recipients,
+    check_log_resource_policies,
 ]
 
 
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
 
 __all__ = ["ACM_CAA_ISSUERS", "CHECKS", "FAIL", "GPU_VCPU_QUOTA", "HELP", "NEEDS_ENV", "OK", "STANDARD_VCPU_QUOTA",
            "VCPU_QUOTAS", "WARN", "Aws", "CredentialsError", "Finding", "NeededSecret", "add_arguments",
-           "certificate_hosts", "check_certificate", "check_database", "check_domain", "check_images",
-           "check_instance_offerings", "check_secrets", "check_vcpu_quotas", "chosen_zones", "needed_secrets",
+           "certificate_hosts", "check_alarm_recipients", "check_alarm_topics", "check_certificate",
+           "check_database", "check_domain", "check_images", "check_instance_offerings",
+           "check_log_resource_policies", "check_secrets", "check_vcpu_quotas", "chosen_zones", "needed_secrets",
            "preflight", "run", "vcpu_quota_of"]

@@ -48,8 +48,8 @@ def _check_topic(cfg: EnvConfig, aws: Aws, arn: str) -> Finding:
     except Exception as exc:  # noqa: BLE001
         if error_code(exc) not in ("NotFound", "NotFoundException"):  # SNS's query protocol says NotFound
             raise
-        return Finding(FAIL, check, f"{arn} does not exist in {cfg.region}: the alarms could not notify it (and the "
-                                    "apply fails creating them); create it, or remove it from alarms.topic_arns")
+        return Finding(FAIL, check, f"{arn} does not exist in {cfg.region}: the alarms would notify nothing there; "
+                                    "create it, or remove it from alarms.topic_arns")
     key = attributes.get("KmsMasterKeyId")
     if not key:
         return Finding(OK, check, f"{arn} exists (not encrypted: CloudWatch may publish)")

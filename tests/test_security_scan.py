@@ -21,7 +21,7 @@ import yaml
 
 import tf_json_to_hcl
 import trivy_scan
-from conftest import PROVIDER_ADDR, ROOT, run
+from conftest import PROVIDER_ADDR, ROOT, STAGE_FILE, run
 
 CHECKOV = ROOT / ".tools" / "checkov-venv" / "bin" / "checkov"
 CONFIG = ROOT / ".checkov.yaml"
@@ -47,16 +47,37 @@ def scannable_copy(stack_json: dict, workdir: Path) -> Path:
     return path
 
 
-def checkov(path: Path) -> dict:
+def checkov(paths: list[Path], workdir: Path) -> dict[Path, dict]:
+    """One checkov run over several files (its start costs seconds), its report split per file.
+
+    Each file's report has the shape of a one-file run: its passed, failed and skipped checks, its parsing
+    errors, and a summary counted from those. Files in their own directories are scanned as separate modules:
+    the per-file records equal those of one run per file (compared for stage and dev-eu). The run uses
+    CONFIG without `quiet` (quiet reports no passed checks, so a file's count of them is unknown), from a
+    directory of its own: checkov also reads a .checkov.yaml in its working directory."""
     if not CHECKOV.is_file():
         pytest.fail(f"{CHECKOV} missing: `bash scripts/bootstrap.sh test` installs checkov")
-    proc = run([str(CHECKOV), "--config-file", str(CONFIG), "-f", str(path), "-o", "json"],
-               env=CHECKOV_ENV, timeout=SCAN_TIMEOUT, check=False)
+    config = {k: v for k, v in yaml.safe_load(CONFIG.read_text()).items() if k != "quiet"}
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "checkov.yaml").write_text(yaml.safe_dump(config))
+    proc = run([str(CHECKOV), "--config-file", "checkov.yaml", *[a for p in paths for a in ("-f", str(p))],
+                "-o", "json"], cwd=workdir, env=CHECKOV_ENV, timeout=SCAN_TIMEOUT, check=False)
     assert proc.returncode in (0, 1), f"checkov crashed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     report = json.loads(proc.stdout)
     reports = report if isinstance(report, list) else [report]
     assert len(reports) == 1 and reports[0]["check_type"] == "terraform_json", proc.stdout[:2000]
-    return reports[0]
+    results = reports[0]["results"]
+    per_file = {}
+    for path in paths:
+        mine = {kind: [r for r in results[kind] if (workdir / r["file_abs_path"]).resolve() == path.resolve()]
+                for kind in ("passed_checks", "failed_checks", "skipped_checks")}
+        mine["parsing_errors"] = [e for e in results["parsing_errors"] if (workdir / e).resolve() == path.resolve()]
+        summary = {"passed": len(mine["passed_checks"]), "failed": len(mine["failed_checks"]),
+                   "skipped": len(mine["skipped_checks"]), "parsing_errors": len(mine["parsing_errors"])}
+        per_file[path] = {"check_type": "terraform_json", "results": mine, "summary": summary}
+    attributed = sum(len(r["results"][kind]) for r in per_file.values() for kind in results)
+    assert attributed == sum(map(len, results.values())), "a checkov record names none of the scanned files"
+    return per_file
 
 
 def describe_failures(report: dict) -> str:
@@ -76,12 +97,41 @@ def assert_clean(report: dict) -> None:
     )
 
 
-def test_stage_has_no_failed_checks(stage, tmp_path):
-    assert_clean(checkov(scannable_copy(stage.json, tmp_path)))
+# An SSH port open to the internet: a finding the config does not skip.
+OPEN_SSH = {
+    "terraform": {"required_version": ">= 1.11.0"},
+    "resource": {"aws_security_group": {"open": {
+        "name": "open", "vpc_id": "vpc-1",
+        "ingress": [{"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"],
+                     "description": "ssh", "ipv6_cidr_blocks": [], "prefix_list_ids": [],
+                     "security_groups": [], "self": False}],
+    }}},
+}
+CHECKOV_SCANS = {  # test -> the document it scans; every selected one is scanned in one checkov run
+    "test_stage_has_no_failed_checks": lambda synths: synths.of_file(STAGE_FILE).json,
+    "test_dev_eu_has_no_failed_checks": lambda synths: synths.of_file(DEV_EU).json,
+    "test_scan_catches_a_real_finding": lambda synths: OPEN_SSH,
+}
 
 
-def test_dev_eu_has_no_failed_checks(synths, tmp_path):
-    assert_clean(checkov(scannable_copy(synths.of_file(DEV_EU).json, tmp_path)))
+@pytest.fixture(scope="module")
+def checkov_reports(request, synths, tmp_path_factory) -> dict[str, dict]:
+    """test name -> checkov's report on its document, from one checkov run for the module's selected tests."""
+    selected = {getattr(item, "originalname", item.name) for item in request.session.items
+                if getattr(item, "module", None) is request.module}
+    workdir = tmp_path_factory.mktemp("checkov")
+    paths = {name: scannable_copy(make(synths), workdir / name)
+             for name, make in CHECKOV_SCANS.items() if name in selected}
+    reports = checkov(list(paths.values()), workdir)
+    return {name: reports[path] for name, path in paths.items()}
+
+
+def test_stage_has_no_failed_checks(checkov_reports):
+    assert_clean(checkov_reports["test_stage_has_no_failed_checks"])
+
+
+def test_dev_eu_has_no_failed_checks(checkov_reports):
+    assert_clean(checkov_reports["test_dev_eu_has_no_failed_checks"])
 
 
 def test_every_skip_is_justified():
@@ -97,18 +147,9 @@ def test_every_skip_is_justified():
     assert len(set(skips)) == len(skips), "a check is skipped twice"
 
 
-def test_scan_catches_a_real_finding(tmp_path):
+def test_scan_catches_a_real_finding(checkov_reports):
     """The config skips only what it lists: an SSH port open to the internet still fails."""
-    bad = {
-        "terraform": {"required_version": ">= 1.11.0"},
-        "resource": {"aws_security_group": {"open": {
-            "name": "open", "vpc_id": "vpc-1",
-            "ingress": [{"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"],
-                         "description": "ssh", "ipv6_cidr_blocks": [], "prefix_list_ids": [],
-                         "security_groups": [], "self": False}],
-        }}},
-    }
-    report = checkov(scannable_copy(bad, tmp_path))
+    report = checkov_reports["test_scan_catches_a_real_finding"]
     assert "CKV_AWS_24" in {f["check_id"] for f in report["results"]["failed_checks"]}, describe_failures(report)
 
 

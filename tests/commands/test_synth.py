@@ -55,10 +55,11 @@ EARLIER_MANIFEST = {"version": "0.21.0", "stacks": {"araquem-stage": {
     "synthesizedStackPath": "stacks/araquem-stage/cdk.tf.json", "annotations": [], "dependencies": []}}}
 
 
-def test_resynth_keeps_local_state_of_every_stack(tmp_path):
+def test_resynth_keeps_local_state_of_every_stack(synths, tmp_path):
     """Local state lives in cdktf.out/stacks/<stack>/; neither a re-synth nor another --env may lose it."""
     out = tmp_path / "cdktf.out"
-    assert run_main("--env", "dev-eu", "synth", "--outdir", str(out)).returncode == 0
+    session_dev_eu = synths.of_file(ROOT / "envs" / "dev-eu.yaml")  # earlier output: the session's dev-eu synth
+    shutil.copytree(session_dev_eu.dir.parent.parent, out)
     dev_state = out / "stacks/araquem-dev-eu/terraform.araquem-dev-eu.tfstate"
     dev_state.write_text('{"serial": 7}')
     assert run_main("--env", "stage", "synth", "--outdir", str(out)).returncode == 0

@@ -280,7 +280,10 @@ class TerraformValidation:
     A test module lists what its tests validate in TERRAFORM_VALIDATE = {"test_name": [synth(synths) -> Synth]}.
     The first `of(stack)` synthesizes all of those (session-cached anyway) and validates them together: a root
     module calling each stack copy as a module (the provider schema is loaded once; each stack's own provider block
-    still gets its own provider instance and validation). A called module is validated like the root except:
+    still gets its own provider instance and validation: Terraform's "Providers Within Modules" allows provider
+    blocks in a called module, only not with count/for_each/depends_on on its call, none used here; a required
+    variable, unset by the call, would make the combined run red, so the stacks go alone: slower, never wrong).
+    A called module is validated like the root except:
       - its backend/cloud block only warns (ignored): that warning is dropped, `-backend=false` ignores them anyway;
       - root outputs may not be `ephemeral`: the root re-exports each stack output with its `sensitive` and
         `ephemeral` flags, so Terraform applies the root module's output rules to each stack's outputs.

@@ -11,24 +11,16 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from modules.commands import preflight
 from modules.commands.preflight import alarms
 from modules.config import ConfigError
 from modules.naming import scheduled_failures_policy_name
-from preflight_support import ACCOUNT, REGION, env_cfg, levels
+from preflight_support import ACCOUNT, REGION, aws, env_cfg, levels  # noqa: F401  (aws: the fixture)
 
 ROOT_ADMINISTERS = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
                     "Action": "kms:*", "Resource": "*"}
 CLOUDWATCH_USES = {"Sid": "CloudWatch", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}
-
-
-@pytest.fixture
-def aws():
-    with mock_aws():
-        yield preflight.Aws(REGION)
 
 
 def with_topics(*arns: str, subscriptions: list | None = None):

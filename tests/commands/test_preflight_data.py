@@ -1,0 +1,118 @@
+"""modules/commands/preflight/data.py against moto in-process: secrets with values and keys, the RDS reference."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.stub import Stubber
+
+from modules.commands import preflight
+from preflight_support import ACCOUNT, REGION, aws, env_cfg, levels, with_zone  # noqa: F401  (the fixture)
+
+
+# ------------------------------------------------------------------ secrets
+def test_secrets_with_their_keys_pass_and_values_are_never_printed(aws, tmp_path):
+    cfg = env_cfg(tmp_path)
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    for name, spec in cfg.secrets.items():
+        if spec.keys:
+            sm.create_secret(Name=cfg.secret_name(name),
+                             SecretString=json.dumps({k: f"value-of-{k}" for k in spec.keys}))
+    findings = preflight.check_secrets(cfg, aws)
+    assert levels(findings) == ["ok"] * len(findings) and len(findings) == 2, findings
+    assert not any("value-of-" in f.line() for f in findings)
+
+
+def test_secret_without_value_or_with_missing_keys_fails(aws, tmp_path):
+    cfg = env_cfg(tmp_path)
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name=cfg.secret_name("api-env"))  # created by a first apply: no version yet
+    sm.create_secret(Name=cfg.secret_name("docker-hub"), SecretString=json.dumps({"username": "value-of-user"}))
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    assert findings["secret api-env"].level == "FAIL"
+    assert "has no value (no AWSCURRENT version" in findings["secret api-env"].text
+    assert "put-secret-value" in findings["secret api-env"].text
+    hub = findings["secret docker-hub"]
+    assert hub.level == "FAIL" and "lacks the key(s) accessToken" in hub.text and "value-of-user" not in hub.line()
+
+
+def test_secret_the_stack_creates_is_a_warning_one_that_must_exist_before_fails(aws, tmp_path):
+    """api-env does not exist before a first deploy (the stack creates it): a warning with what to do after.
+    The database credentials (an existing secret the env file references) missing: the deploy would fail."""
+    def with_database(data):
+        data["database"] = {"mode": "instance", "identifier": "araquem-db", "allow_from": ["api"],
+                            "credentials_secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"}
+    cfg = env_cfg(tmp_path, with_database)
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    assert findings["secret api-env"].level == "warn" and "does not exist yet" in findings["secret api-env"].text
+    db = findings["secret database.credentials_secret_arn"]
+    assert db.level == "FAIL" and "does not exist" in db.text and "step 0" in db.text
+
+
+def test_existing_secrets_with_values_pass_missing_or_empty_ones_fail(aws, tmp_path):
+    """`existing: true` secrets (stage's docker-hub; an SSO variant's plain grafana-oidc) are never created by the
+    stack: each must exist with a value before the deploy, or the apply stops on it."""
+    cfg = env_cfg(tmp_path, with_zone("araquem.com.br", grafana_sso=True))
+    existing = sorted(n for n, spec in cfg.secrets.items() if spec.existing)
+    assert existing == ["docker-hub", "grafana-oidc"]
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    for name in existing:
+        finding = findings[f"secret {name}"]
+        assert finding.level == "FAIL" and "does not exist" in finding.text, finding
+        assert f"aws secretsmanager create-secret --region {REGION} --name {cfg.secret_name(name)}" in finding.text
+    assert "pull-through cache rule" in findings["secret docker-hub"].text
+    assert "OIDC client secret" in findings["secret grafana-oidc"].text
+
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name=cfg.secret_name("grafana-oidc"))  # created without a value
+    sm.create_secret(Name=cfg.secret_name("docker-hub"), SecretString=json.dumps({"username": "u", "accessToken": "t"}))
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    assert findings["secret docker-hub"].level == "ok"
+    assert findings["secret grafana-oidc"].level == "FAIL" and "has no value" in findings["secret grafana-oidc"].text
+    sm.put_secret_value(SecretId=cfg.secret_name("grafana-oidc"), SecretString="client-secret-value")
+    findings = {f.check: f for f in preflight.check_secrets(cfg, aws)}
+    assert findings["secret grafana-oidc"].level == "ok" and "client-secret-value" not in findings["secret grafana-oidc"].line()
+
+
+def test_secret_keys_unchecked_without_get_secret_value_is_a_warning(aws, tmp_path):
+    cfg = env_cfg(tmp_path)
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    for name in ("api-env", "docker-hub"):
+        sm.create_secret(Name=cfg.secret_name(name), SecretString="{}")
+    real = aws.client("secretsmanager")
+    stub = Stubber(real)  # DescribeSecret answered like AWS; GetSecretValue denied
+    for name in ("api-env", "docker-hub"):
+        secret_id = cfg.secret_name(name)
+        stub.add_response("describe_secret", {"Name": secret_id, "VersionIdsToStages": {"EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE": ["AWSCURRENT"]}},
+                          {"SecretId": secret_id})
+        stub.add_client_error("get_secret_value", "AccessDeniedException", http_status_code=400)
+    with stub:
+        findings = preflight.check_secrets(cfg, aws)
+    assert levels(findings) == ["warn", "warn"] and "its keys are not checked" in findings[0].text
+
+
+# ------------------------------------------------------------------ database
+def database(mode: str, identifier: str):
+    def mutate(data):
+        data["database"] = {"mode": mode, "identifier": identifier, "allow_from": ["api"],
+                            "credentials_secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"}
+    return mutate
+
+
+def test_referenced_rds_instance_and_cluster_that_exist_pass(aws, tmp_path):
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_instance(DBInstanceIdentifier="araquem-db", DBInstanceClass="db.t4g.micro", Engine="postgres",
+                           MasterUsername="araquem", MasterUserPassword="not-a-real-one-1", AllocatedStorage=20)
+    rds.create_db_cluster(DBClusterIdentifier="araquem-cluster", Engine="aurora-postgresql",
+                          MasterUsername="araquem", MasterUserPassword="not-a-real-one-1")
+    assert levels(preflight.check_database(env_cfg(tmp_path, database("instance", "araquem-db")), aws)) == ["ok"]
+    assert levels(preflight.check_database(env_cfg(tmp_path, database("cluster", "araquem-cluster")), aws)) == ["ok"]
+
+
+def test_referenced_rds_identifier_that_does_not_exist_fails(aws, tmp_path):
+    [finding] = preflight.check_database(env_cfg(tmp_path, database("instance", "araquem-db")), aws)
+    assert finding.level == "FAIL" and "no RDS DB instance 'araquem-db'" in finding.text
+    [finding] = preflight.check_database(env_cfg(tmp_path, database("cluster", "araquem-db")), aws)
+    assert finding.level == "FAIL" and "no RDS DB cluster 'araquem-db'" in finding.text
+    assert preflight.check_database(env_cfg(tmp_path), aws) == []  # stage: mode none, nothing to look up

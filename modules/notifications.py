@@ -26,9 +26,8 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 from modules.config import DEFAULT_KMS_DELETION_WINDOW_DAYS, EnvConfig
+from modules.config.alarms import CLOUDWATCH_KEY_ACTIONS, CLOUDWATCH_PRINCIPAL
 from modules.network import flat_output
-
-CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
 
 class Notifications(Construct):
@@ -63,7 +62,7 @@ class Notifications(Construct):
             # CloudWatch encrypts the alarm message it publishes (SNS developer guide, key management:
             # kms:Decrypt + kms:GenerateDataKey* for the service principal), for this account's alarms only
             DataAwsIamPolicyDocumentStatement(
-                sid="CloudWatchAlarmsPublishToTheTopic", actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                sid="CloudWatchAlarmsPublishToTheTopic", actions=list(CLOUDWATCH_KEY_ACTIONS),
                 resources=["*"], principals=[principals(type="Service", identifiers=[CLOUDWATCH_PRINCIPAL])],
                 condition=[DataAwsIamPolicyDocumentStatementCondition(
                     test="StringEquals", variable="aws:SourceAccount", values=[account_id])]),

@@ -24,6 +24,11 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 HTTPS_PATTERN = r"^https://[^\s/]+(/\S*)?$"
 SQS_ARN_PATTERN = r"^arn:aws(-cn|-us-gov)?:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"
 LAMBDA_ARN_PATTERN = r"^arn:aws(-cn|-us-gov)?:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$"
+# What a KMS key encrypting an alarm topic must let CloudWatch do, so an alarm's message reaches the topic (SNS
+# developer guide, key management: "Enable compatibility between event sources from AWS services and encrypted
+# topics"): the stack's own key grants it (modules/notifications.py), preflight checks existing topics' keys.
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+CLOUDWATCH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 # SNS Subscribe: what each protocol's Endpoint is (SNS API reference, Subscribe)
 ENDPOINT_FORMS = {
     "email": (EMAIL_PATTERN, "an email address, e.g. ops@example.com"),

@@ -20,12 +20,10 @@ import json
 
 from modules.commands.preflight.findings import ACCESS_DENIED_CODES, FAIL, OK, WARN, Aws, Finding, error_code, per_item
 from modules.config import EnvConfig, Kind
+from modules.config.alarms import CLOUDWATCH_KEY_ACTIONS, CLOUDWATCH_PRINCIPAL
 from modules.naming import scheduled_failures_policy_name
 
-CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"  # the principal modules/notifications.py grants on its own key
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
-# what CloudWatch needs on a topic's key to publish to it (SNS developer guide, "Key management")
-CLOUDWATCH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 KEY_POLICY_STATEMENT = (f"an Allow statement for the service principal {CLOUDWATCH_PRINCIPAL} with "
                         f"{' and '.join(CLOUDWATCH_KEY_ACTIONS)}")
 LOGS_RESOURCE_POLICIES_PER_REGION = 10  # CloudWatch Logs quotas: resource policies per Region per account

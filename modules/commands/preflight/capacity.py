@@ -17,8 +17,6 @@ from modules.commands.preflight.findings import (
 )
 from modules.config import CapacityProvider, EnvConfig
 
-OK, WARN, FAIL = "ok", "warn", "FAIL"
-
 # EC2 On-Demand vCPU quotas by instance family (Service Quotas, service code ec2; AWS docs "Amazon EC2
 # service quotas" / "On-Demand Instance quotas"). A family not listed is reported as not checked.
 STANDARD_VCPU_QUOTA = "L-1216C47A"  # Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances

@@ -46,10 +46,28 @@ def test_existing_topics_cloudwatch_can_publish_to_pass(aws, tmp_path):
     plain = topic("pager")
     encrypted = topic("chat", key(ROOT_ADMINISTERS, CLOUDWATCH_USES))
     everything = topic("ops", key(ROOT_ADMINISTERS, {**CLOUDWATCH_USES, "Action": "kms:*"}))
-    findings = alarms.check_alarm_topics(env_cfg(tmp_path, with_topics(plain, encrypted, everything)), aws)
-    assert levels(findings) == ["ok", "ok", "ok"], findings
+    # the two calls SNS makes, named exactly instead of through the documented kms:GenerateDataKey* pattern
+    exact = topic("exact", key(ROOT_ADMINISTERS, {**CLOUDWATCH_USES, "Action": ["kms:GenerateDataKey", "kms:Decrypt"]}))
+    anyone = topic("anyone", key(ROOT_ADMINISTERS, {**CLOUDWATCH_USES, "Principal": {"AWS": "*"}}))
+    cfg = env_cfg(tmp_path, with_topics(plain, encrypted, everything, exact, anyone))
+    findings = alarms.check_alarm_topics(cfg, aws)
+    assert levels(findings) == ["ok"] * 5, findings
     assert findings[0].check == "alarm topic pager" and "not encrypted" in findings[0].text
-    assert "lets cloudwatch.amazonaws.com use kms:Decrypt, kms:GenerateDataKey*" in findings[1].text
+    assert "lets cloudwatch.amazonaws.com use kms:Decrypt, kms:GenerateDataKey" in findings[1].text
+
+
+def test_a_grant_under_a_condition_or_a_conditional_deny_is_a_warning_and_a_plain_deny_fails(aws, tmp_path):
+    """Conditions are not evaluated: an Allow that hangs on one, or a Deny that may apply, is for a person to read."""
+    condition = {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    deny = {"Sid": "NoCloudWatch", "Effect": "Deny", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "kms:Decrypt", "Resource": "*"}
+    conditional = topic("conditional", key(ROOT_ADMINISTERS, {**CLOUDWATCH_USES, "Condition": condition}))
+    maybe_denied = topic("maybe-denied", key(ROOT_ADMINISTERS, CLOUDWATCH_USES, {**deny, "Condition": condition}))
+    denied = topic("denied", key(ROOT_ADMINISTERS, CLOUDWATCH_USES, deny))
+    findings = alarms.check_alarm_topics(env_cfg(tmp_path, with_topics(conditional, maybe_denied, denied)), aws)
+    assert levels(findings) == ["warn", "warn", "FAIL"], findings
+    assert "only under a Condition" in findings[0].text and "check by hand" in findings[1].text
+    assert "does not let cloudwatch.amazonaws.com use kms:Decrypt:" in findings[2].text
 
 
 def test_alarm_topic_missing_or_with_a_key_cloudwatch_cannot_use_fails(aws, tmp_path):
@@ -63,8 +81,8 @@ def test_alarm_topic_missing_or_with_a_key_cloudwatch_cannot_use_fails(aws, tmp_
     assert aws_key.level == "FAIL" and "AWS managed key alias/aws/sns" in aws_key.text
     assert "CloudWatch cannot publish" in aws_key.text
     assert root.level == "FAIL"
-    assert "does not let cloudwatch.amazonaws.com use kms:Decrypt, kms:GenerateDataKey*" in root.text
-    assert decrypt.level == "FAIL" and "use kms:GenerateDataKey*:" in decrypt.text
+    assert "does not let cloudwatch.amazonaws.com use kms:Decrypt, kms:GenerateDataKey:" in root.text
+    assert decrypt.level == "FAIL" and "use kms:GenerateDataKey:" in decrypt.text
 
 
 def stubbed_kms(describe: dict, policy_error: str | None = None) -> tuple[object, Stubber]:
@@ -105,6 +123,17 @@ def test_a_key_policy_the_caller_may_not_read_is_a_warning_naming_what_to_check(
             "kms:GenerateDataKey*") in finding.text
 
 
+def test_a_key_in_another_account_is_a_warning_without_reading_its_policy(aws, tmp_path):
+    """GetKeyPolicy does not work across accounts (KMS API reference): no call, a line saying where to look."""
+    metadata = {**key_metadata("CUSTOMER"), "AWSAccountId": "210987654321"}
+    metadata["Arn"] = metadata["Arn"].replace(ACCOUNT, "210987654321")
+    arn = topic("shared-pager", metadata["Arn"])
+    aws.clients["kms"], stub = stubbed_kms(metadata)  # a get_key_policy call would find no stubbed answer
+    [finding] = alarms.check_alarm_topics(env_cfg(tmp_path, with_topics(arn)), aws)
+    stub.assert_no_pending_responses()
+    assert finding.level == "warn" and "the key is in account 210987654321" in finding.text
+
+
 def test_a_topic_in_another_region_is_refused_before_preflight_runs(tmp_path):
     """An alarm notifies topics of its own Region only: the env file rule refuses it at load."""
     with pytest.raises(ConfigError, match="an alarm can notify only topics of its own Region"):
@@ -138,27 +167,39 @@ def resource_policies(*names: str) -> None:
                 "Resource": "*"}]}))
 
 
-def test_room_for_the_stacks_log_resource_policy_or_a_redeploy_passes(aws, tmp_path):
-    cfg = env_cfg(tmp_path)  # stage has scheduled tasks: the stack adds one resource policy
-    resource_policies(*(f"other-{i}" for i in range(9)))
+def no_scheduled_tasks(data):
+    crons = {n for n, s in data["services"].items() if s.get("kind") == "scheduled"}
+    data["services"] = {n: s for n, s in data["services"].items() if n not in crons}
+    for svc in data["services"].values():
+        svc["allow_from"] = [n for n in svc.get("allow_from", []) if n not in crons]
+
+
+def test_room_for_the_stacks_and_wafs_log_resource_policies_or_a_redeploy_passes(aws, tmp_path):
+    cfg = env_cfg(tmp_path)  # stage: scheduled tasks (the stack's policy) and a WAF that logs (AWS WAF's policy)
+    assert cfg.alb.waf.enabled
+    resource_policies(*(f"other-{i}" for i in range(8)))
     [finding] = alarms.check_log_resource_policies(cfg, aws)
     assert finding.level == "ok"
-    assert f"9 of 10 used in {REGION}: room for araquem-stage-scheduled-failures" in finding.text
-    resource_policies(scheduled_failures_policy_name(cfg.name))  # a redeploy: the 10th is the stack's own
+    assert f"8 of 10 used in {REGION}: room for araquem-stage-scheduled-failures, AWSWAF-LOGS" in finding.text
+    resource_policies(scheduled_failures_policy_name(cfg.name), "AWSWAF-LOGS")  # a redeploy: both exist
     [finding] = alarms.check_log_resource_policies(cfg, aws)
-    assert finding.level == "ok" and "araquem-stage-scheduled-failures exists (a redeploy" in finding.text
+    assert finding.level == "ok" and "AWSWAF-LOGS exist(s) (updated in place); 10 of 10" in finding.text
 
 
-def test_ten_log_resource_policies_already_fail(aws, tmp_path):
+def test_no_room_for_what_the_deploy_adds_fails(aws, tmp_path):
     cfg = env_cfg(tmp_path)
-    resource_policies(*(f"other-{i}" for i in range(10)))
+    resource_policies(*(f"other-{i}" for i in range(9)))  # 9 + the stack's + WAF's = 11
     [finding] = alarms.check_log_resource_policies(cfg, aws)
-    assert finding.level == "FAIL" and "10 of the 10 CloudWatch Logs resource policies" in finding.text
+    assert finding.level == "FAIL" and "9 of the 10 CloudWatch Logs resource policies" in finding.text
+    assert "adds araquem-stage-scheduled-failures, AWSWAF-LOGS" in finding.text and "AWS WAF adds it" in finding.text
     assert "LimitExceededException" in finding.text and "aws logs delete-resource-policy" in finding.text
+    # without scheduled tasks only WAF's policy is added: 9 + 1 fits
+    [finding] = alarms.check_log_resource_policies(env_cfg(tmp_path, no_scheduled_tasks), aws)
+    assert finding.level == "ok" and "room for AWSWAF-LOGS" in finding.text
 
-    def no_scheduled_tasks(data):
-        crons = {n for n, s in data["services"].items() if s.get("kind") == "scheduled"}
-        data["services"] = {n: s for n, s in data["services"].items() if n not in crons}
-        for svc in data["services"].values():
-            svc["allow_from"] = [n for n in svc.get("allow_from", []) if n not in crons]
-    assert alarms.check_log_resource_policies(env_cfg(tmp_path, no_scheduled_tasks), aws) == []
+
+def test_nothing_to_add_nothing_checked(aws, tmp_path):
+    def no_waf(data):
+        no_scheduled_tasks(data)
+        data["alb"]["waf"]["enabled"] = False
+    assert alarms.check_log_resource_policies(env_cfg(tmp_path, no_waf), aws) == []

@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 import background as background_jobs
+from modules.commands import synth as synth_command  # no jsii: only its _synthesize step starts it
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_FILE = ROOT / "envs" / "stage.yaml"
@@ -103,12 +104,17 @@ def run_main_in_process(*args: str, env: dict | None = None) -> subprocess.Compl
     case (~0.25 CPU-s each, hundreds of cases under three Pythons). What a subprocess alone can show (no
     traceback from an import, the real exit status) stays with run_main's tests.
     """
+    def too_late(*_args, **_kwargs):  # main() reports it as an internal error: exit 1, the test fails saying so
+        raise AssertionError("the input got past every check into the jsii synth: run_main_in_process is for "
+                             "inputs refused before it (use run_main)")
+
     spec = importlib.util.spec_from_file_location("araquem_main", ROOT / "main.py")
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     changes = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS), **(env or {})}
     saved = {name: os.environ.get(name) for name in changes}
     out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
+    synthesize, synth_command._synthesize = synth_command._synthesize, too_late
     try:
         for name, value in changes.items():
             if value is None:
@@ -122,6 +128,7 @@ def run_main_in_process(*args: str, env: dict | None = None) -> subprocess.Compl
             except SystemExit as exc:  # argparse's usage errors
                 code = exc.code if isinstance(exc.code, int) else 1
     finally:
+        synth_command._synthesize = synthesize
         os.chdir(cwd)
         for name, value in saved.items():
             if value is None:
@@ -177,10 +184,13 @@ class SynthWorker:
                     self._proc = subprocess.Popen([PYTHON, str(ROOT / "tests" / "synth_worker.py")], cwd=ROOT,
                                                   env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                                   stderr=log, text=True)
-            self._proc.stdin.write(json.dumps({"argv": list(args)}) + "\n")
-            self._proc.stdin.flush()
-            ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
-            line = self._proc.stdout.readline() if ready else ""
+            try:
+                self._proc.stdin.write(json.dumps({"argv": list(args)}) + "\n")
+                self._proc.stdin.flush()
+                ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
+                line = self._proc.stdout.readline() if ready else ""
+            except OSError:  # it died between requests (BrokenPipeError): the next request starts a new one
+                line = ""
             if not line:
                 self.close()
                 raise AssertionError(f"the synth worker gave no answer to main.py {' '.join(args)} "
@@ -190,12 +200,16 @@ class SynthWorker:
 
     def close(self) -> None:
         if self._proc is not None:
-            self._proc.stdin.close()  # end of requests: the worker returns, and jsii stops its Node kernel
+            try:
+                self._proc.stdin.close()  # end of requests: the worker returns, and jsii stops its Node kernel
+            except OSError:
+                pass  # already dead
             try:
                 self._proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+            self._proc.stdout.close()
             self._proc = None
 
 
@@ -340,8 +354,11 @@ class TerraformValidation:
                    check=False)
         if init.returncode != 0:
             return {}
-        combined = json.loads(run(["terraform", "validate", "-json", "-no-color"], cwd=root, env=self.env,
-                                  check=False).stdout)
+        try:
+            combined = json.loads(run(["terraform", "validate", "-json", "-no-color"], cwd=root, env=self.env,
+                                      check=False).stdout)
+        except json.JSONDecodeError:  # a crash, not a verdict: each stack is validated on its own
+            return {}
         if not combined["valid"] or combined["error_count"]:
             return {}
         per_stack = {name: [] for name in modules}

@@ -3,10 +3,10 @@
 A synth in a fresh process pays a Python start, the CLI's imports, jsii's Node kernel start and the first load
 of each binding module (~1.3 of its ~1.8 CPU-s for stage); here they are paid once per session and each further
 synth costs its own work. The tests that are about the CLI as a user runs it (tests/commands/test_synth.py,
-tests/test_determinism.py, tests/test_bad_inputs.py ...) still start `python main.py` each time, and
-tests/test_synth_worker.py proves that a synth here, after others, is byte-identical to a fresh process's.
+tests/test_bad_inputs.py ...) still start `python main.py` each time, and tests/test_determinism.py
+proves that a synth here, after others, is byte-identical to a fresh process's.
 
-Protocol (tests/conftest.py SynthCache): one JSON line per request on stdin, {"argv": [...]}; one JSON line per
+Protocol (tests/conftest.py SynthWorker): one JSON line per request on stdin, {"argv": [...]}; one JSON line per
 answer on the original stdout, {"code": int, "stdout": str, "stderr": str}. What the program writes to
 sys.stdout/sys.stderr is captured per request; what its child processes write to the inherited stderr
 (jsii's Node) goes to the worker's stderr.

@@ -719,6 +719,7 @@ def test_replan_filter_reports_all_but_the_listed_drift():
 # --- what the emulator run creates before deploying an env file (pure: no emulator) -----------------------
 
 EU_FIXTURE = ROOT / "tests" / "fixtures" / "emulator" / "stage-eu-west-1-cpu.yaml"
+CLUSTER_FIXTURE = ROOT / "tests" / "fixtures" / "emulator" / "dev-eu-aurora-cluster.yaml"
 DEV_EU = ROOT / "envs" / "dev-eu.yaml"
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:team/db-AbCdEf"
 
@@ -789,9 +790,19 @@ def test_env_files_variable_is_a_path_list(tmp_path):
 
 
 def test_the_by_hand_fixture_is_the_shape_it_claims(tmp_path):
-    """tests/fixtures/emulator/stage-eu-west-1-cpu.yaml (run by hand, docs/proof.md): another region, 3 AZs,
-    no GPU capacity provider, no Terraform Cloud, a certificate managed elsewhere."""
+    """The files in tests/fixtures/emulator/ (run by hand, docs/proof.md). stage-eu-west-1-cpu.yaml: another
+    region, 3 AZs, no GPU capacity provider, no Terraform Cloud, a certificate managed elsewhere.
+    dev-eu-aurora-cluster.yaml: dev-eu as shipped but for its database, an Aurora cluster looked up by identifier
+    (no endpoint, port or group in the file: all read from the cluster, which the run creates with its secret)."""
     cfg = load_config(yaml.safe_load(EU_FIXTURE.read_text()), tmp_path)
     assert cfg.region == "eu-west-1" and len(cfg.network.availability_zones) == 3
     assert not any(cp.gpu for cp in cfg.cluster.capacity_providers.values())
     assert cfg.terraform_cloud is None and cfg.alb.domain is None and cfg.alb.certificate_arn
+
+    cluster_data, dev_eu_data = yaml.safe_load(CLUSTER_FIXTURE.read_text()), yaml.safe_load(DEV_EU.read_text())
+    db = load_config(cluster_data, tmp_path).database
+    assert db.mode == "cluster" and db.identifier and db.name and db.allow_from
+    assert db.endpoint is None and db.security_group_id is None and "port" not in db.model_fields_set
+    assert {k: v for k, v in cluster_data.items() if k != "database"} == \
+        {k: v for k, v in dev_eu_data.items() if k != "database"}
+    assert [n[0] for n in needs(cluster_data, tmp_path)][-3:] == ["database secret", "security group", "rds cluster"]

@@ -565,6 +565,7 @@ def deploy_replan_destroy(project: Project) -> None:
     declared = sum(len(v) for v in deployed.get("resource", {}).values())
     assert len([a for a in state if not a.startswith("data.")]) == declared, "state misses resources"
     check_edge_as_deployed(project)
+    check_database_as_deployed(project)
 
     # Re-synthesize as a user would (cdktf synth), then plan in the stack dir.
     project.cdktf("synth", timeout=PLAN_TIMEOUT)
@@ -632,6 +633,41 @@ def check_edge_as_deployed(project: Project) -> None:
     assert [c["CertificateArn"] for c in listeners[443]["Certificates"]] == [summary["CertificateArn"]]
     validation = {r["Name"].rstrip(".") for r in records if r["Type"] == "CNAME"}
     assert {v["ResourceRecord"]["Name"].rstrip(".") for v in certificate["DomainValidationOptions"]} == validation
+
+
+def check_database_as_deployed(project: Project) -> None:
+    """With a database reference, what allow_from gets is the DB's own, read back from the emulator: the host,
+    port (and name) SSM parameters hold the endpoint and port of the instance or cluster moto holds (or the
+    file's, mode endpoint), and the DB's group (the file's, or the first the DB carries) admits exactly each
+    allow_from task group on that port."""
+    cfg = load_config(yaml.safe_load(project.env_file.read_text()), project.dir)
+    db = cfg.database
+    if db.mode == "none":
+        return
+
+    def client(service):
+        return emulator_client(project.moto_url, cfg.region, service)
+
+    if db.mode == "cluster":
+        (found,) = client("rds").describe_db_clusters(DBClusterIdentifier=db.identifier)["DBClusters"]
+        host, port = found["Endpoint"], found["Port"]
+    elif db.mode == "instance":
+        (found,) = client("rds").describe_db_instances(DBInstanceIdentifier=db.identifier)["DBInstances"]
+        host, port = found["Endpoint"]["Address"], found["Endpoint"]["Port"]
+    else:
+        found, host, port = {}, db.endpoint, db.port
+    group = db.security_group_id or sorted(g["VpcSecurityGroupId"] for g in found["VpcSecurityGroups"])[0]
+    expected = {"database/host": host, "database/port": str(port), **({"database/name": db.name} if db.name else {})}
+    ssm = client("ssm")
+    assert {k: ssm.get_parameter(Name=cfg.parameter_prefix + k, WithDecryption=True)["Parameter"]["Value"]
+            for k in expected} == expected
+    ec2 = client("ec2")
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    admitted = sorted({r["ReferencedGroupInfo"]["GroupId"] for r in rules
+                       if not r["IsEgress"] and "ReferencedGroupInfo" in r and r["FromPort"] == r["ToPort"] == port})
+    names = {g["GroupName"] for g in ec2.describe_security_groups(GroupIds=admitted)["SecurityGroups"]} if admitted \
+        else set()
+    assert names == {f"{cfg.name}-task-{cfg.task_owner(s)}" for s in db.allow_from}  # security_groups.TASK_PREFIX
 
 
 def test_emulator_replays_its_answer_to_an_sdk_retry():
@@ -793,7 +829,8 @@ def test_the_by_hand_fixture_is_the_shape_it_claims(tmp_path):
     """The files in tests/fixtures/emulator/ (run by hand, docs/proof.md). stage-eu-west-1-cpu.yaml: another
     region, 3 AZs, no GPU capacity provider, no Terraform Cloud, a certificate managed elsewhere.
     dev-eu-aurora-cluster.yaml: dev-eu as shipped but for its database, an Aurora cluster looked up by identifier
-    (no endpoint, port or group in the file: all read from the cluster, which the run creates with its secret)."""
+    (no endpoint, port or group in the file: all read from the cluster, which the run creates with its secret),
+    and a NAT gateway per AZ."""
     cfg = load_config(yaml.safe_load(EU_FIXTURE.read_text()), tmp_path)
     assert cfg.region == "eu-west-1" and len(cfg.network.availability_zones) == 3
     assert not any(cp.gpu for cp in cfg.cluster.capacity_providers.values())
@@ -803,6 +840,7 @@ def test_the_by_hand_fixture_is_the_shape_it_claims(tmp_path):
     db = load_config(cluster_data, tmp_path).database
     assert db.mode == "cluster" and db.identifier and db.name and db.allow_from
     assert db.endpoint is None and db.security_group_id is None and "port" not in db.model_fields_set
+    assert cluster_data["network"].pop("nat") == "per_az" and dev_eu_data["network"].pop("nat") == "single"
     assert {k: v for k, v in cluster_data.items() if k != "database"} == \
         {k: v for k, v in dev_eu_data.items() if k != "database"}
     assert [n[0] for n in needs(cluster_data, tmp_path)][-3:] == ["database secret", "security group", "rds cluster"]

@@ -57,6 +57,14 @@ def scalar_specs() -> dict[str, Spec]:
         "waf_web_acl_month": Spec("awswaf", {}, "WebACLV2"),
         "waf_rule_month": Spec("awswaf", {}, "RuleV2"),
         "waf_million_requests": Spec("awswaf", {}, "RequestV2-Tier1", per_unit=1_000_000),
+        # per alarm-month; usage types <prefix>-CW:AlarmMonitorUsage / CW:HighResAlarmMonitorUsage
+        "cloudwatch_alarm_month": Spec("AmazonCloudWatch", {"productFamily": "Alarm"}, "CW:AlarmMonitorUsage"),
+        "cloudwatch_alarm_high_resolution_month": Spec("AmazonCloudWatch", {"productFamily": "Alarm"},
+                                                       "CW:HighResAlarmMonitorUsage"),
+        # per key-month: KMS prefixes the region code (us-east-1-KMS-Keys); rotations are other usage types
+        "kms_key_month": Spec("awskms", {"productFamily": "Encryption Key"}, "KMS-Keys"),
+        "secretsmanager_secret_month": Spec("AWSSecretsManager", {"productFamily": "Secret"},
+                                            "AWSSecretsManager-Secrets"),
     }
 
 

@@ -52,6 +52,10 @@ def test_refresh_reads_every_price_from_the_recorded_responses():
     assert prices["logs_ingestion_gb"] == 0.5  # the free first tier is skipped
     assert prices["ebs_gp3_gb_month"] == 0.08  # found on the second page (NextToken followed)
     assert prices["waf_million_requests"] == 0.6  # per request in the API, per million in the table
+    # one Alarm answer holds both resolutions: each key takes its own usage type
+    assert (prices["cloudwatch_alarm_month"], prices["cloudwatch_alarm_high_resolution_month"]) == (0.1, 0.3)
+    assert prices["kms_key_month"] == 1.0  # usage type us-east-1-KMS-Keys (region-code prefix)
+    assert prices["secretsmanager_secret_month"] == 0.4  # USE1-AWSSecretsManager-Secrets
     assert fresh["retrieved"] == "2026-11-29" and "Price List API" in fresh["source"]
     assert "cross_checks" not in fresh  # those described the hand-made table
     assert all(r["Filters"][0] == {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"}

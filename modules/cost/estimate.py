@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modules.config import EnvConfig
+from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, EnvConfig, Kind
+from modules.config.defaults import SCHEDULER_ALARM_PERIOD
 from modules.cost.prices import PriceError, PriceTable, RegionPrices
 
 HOURS_PER_MONTH = 730  # AWS pricing pages' month: 24 h x 365 days / 12
@@ -19,6 +20,11 @@ WEEKS_PER_MONTH = HOURS_PER_MONTH / (24 * 7)
 # Interface endpoints per network.endpoints switch (modules/network.py creates one per service and AZ;
 # tests/test_cost_estimate.py checks the count against the synthesized stack). s3 is a free gateway endpoint.
 INTERFACE_ENDPOINTS_PER_SWITCH = {"ecr": 2, "logs": 1, "secretsmanager": 1, "ssm": 1}
+CACHE_SECRETS = 2  # modules/cache.py: the Redis AUTH token and the client URL
+# AWS/Scheduler metrics modules/schedule_failures.py alarms on (one alarm each): the synth-vs-env-file
+# agreement test (tests/cost/test_cost_synth.py) fails if the two drift apart
+SCHEDULER_FAILURE_METRICS = ("TargetErrorCount", "InvocationDroppedCount",
+                             "InvocationsFailedToBeSentToDeadLetterCount")
 
 # Usage the env file does not fix: assumptions for a stage-sized environment, printed with the estimate.
 ASSUMED_NAT_GB_PER_MONTH = 100  # internet egress of the tasks (LLM API calls, model pulls); ECR/S3 go via endpoints
@@ -27,10 +33,15 @@ ASSUMED_ALB_LCU = 1.0  # average LCUs per hour: 25 new conn/s, 3,000 active conn
 ASSUMED_EFS_GB = 30  # llama3.1:8b (~4.9 GB) + nomic-embed-text + prometheus, tempo and grafana data
 ASSUMED_LOGS_GB_PER_MONTH = 20  # container logs + VPC flow logs ingested into CloudWatch Logs
 ASSUMED_WAF_MILLION_REQUESTS = 5  # requests per month inspected by the web ACL
-NOT_COUNTED = ("data transfer out to the internet", "Secrets Manager secrets and KMS keys", "ECR and S3 storage",
-               "CloudWatch Logs storage and Container Insights metrics", "CloudWatch alarms, SNS and SQS",
+NOT_COUNTED = ("data transfer out to the internet", "ECR and S3 storage",
+               "CloudWatch Logs storage and Container Insights metrics",
+               "the alarms target tracking creates itself (ECS managed scaling, service auto scaling)",
+               "SNS, SQS and KMS / Secrets Manager / CloudWatch API requests (priced per request)",
+               "`existing` secrets (created, and billed, outside the stack)",
                "Cloud Map, EventBridge Scheduler",
                "free tier, Savings Plans, reserved capacity")
+# CloudWatch alarms: a period under 60 s makes a high-resolution alarm, priced higher (CloudWatch pricing page)
+HIGH_RESOLUTION_ALARM_BELOW_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -164,6 +175,26 @@ class Inventory:
     efs_file_systems: int
     efs_volumes: int  # access points (one per env-file volume)
     log_groups: bool
+    alarm_periods: tuple[int, ...] = ()  # per CloudWatch metric alarm, its period (s), sorted
+    kms_keys: int = 0  # customer managed keys the stack creates
+    secrets: int = 0  # Secrets Manager secrets the stack creates (not `existing` ones: a data source)
+
+
+def config_alarm_periods(cfg: EnvConfig) -> tuple[int, ...]:
+    """The period of every alarm the stack makes (modules/alarms.py, modules/schedule_failures.py)."""
+    periods = [svc.failure_alarm.period for owner in cfg.task_owners()
+               for svc in cfg.containers_of(owner).values() if svc.failure_alarm is not None]
+    scheduled = [svc for svc in cfg.task_owners().values() if svc.kind == Kind.scheduled]
+    if scheduled:  # the dead-letter alarm, one per Scheduler failure metric, one per scheduled owner
+        periods += [SCHEDULER_ALARM_PERIOD] * (1 + len(SCHEDULER_FAILURE_METRICS))
+        periods += [svc.failure_alarm.period if svc.failure_alarm else DEFAULT_FAILURE_ALARM_PERIOD
+                    for svc in scheduled]
+    return tuple(sorted(periods))
+
+
+def config_secrets(cfg: EnvConfig) -> int:
+    """Secrets the stack creates: the env file's non-`existing` ones, and Redis' AUTH token and URL."""
+    return sum(1 for spec in cfg.secrets.values() if not spec.existing) + (CACHE_SECRETS if cfg.cache else 0)
 
 
 def inventory_of_config(cfg: EnvConfig) -> Inventory:
@@ -185,7 +216,9 @@ def inventory_of_config(cfg: EnvConfig) -> Inventory:
     return Inventory(
         cfg.name, cfg.region, "region", tuple(fleets), nat, nat, (net.az_count,) * endpoints, (net.az_count,),
         (1 + len(waf.managed_rule_groups),) if waf.enabled else (),  # modules/waf.py: the rate rule + each group
-        caches, 1 if cfg.volumes else 0, len(cfg.volumes), True)
+        caches, 1 if cfg.volumes else 0, len(cfg.volumes), True, config_alarm_periods(cfg),
+        # modules/secrets.py's key (secrets_kms) and modules/notifications.py's topic key (create_topic)
+        int(bool(cfg.secrets_kms)) + int(cfg.alarms.create_topic), config_secrets(cfg))
 
 
 def _clock_minutes(clock: str) -> int:
@@ -295,6 +328,33 @@ def data_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
     return lines
 
 
+def fixed_monthly_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
+    """Items billed per month whatever the traffic: alarms, customer managed keys, secrets."""
+    lines = []
+    if inv.alarm_periods:
+        high = sum(1 for p in inv.alarm_periods if p < HIGH_RESOLUTION_ALARM_BELOW_SECONDS)
+        standard = len(inv.alarm_periods) - high
+        parts = [f"{standard} standard x ${prices.scalar('cloudwatch_alarm_month'):g}"] if standard else []
+        if high:
+            parts.append(f"{high} high-resolution x ${prices.scalar('cloudwatch_alarm_high_resolution_month'):g}")
+        lines.append(_flat("CloudWatch alarms", " + ".join(parts) + " per alarm-month",
+                           standard * prices.scalar("cloudwatch_alarm_month")
+                           + high * prices.scalar("cloudwatch_alarm_high_resolution_month")))
+    if inv.kms_keys:
+        key_month = prices.scalar("kms_key_month")
+        # AWS KMS pricing: $1/key-month, and each of the first two rotations of the key material adds the
+        # same again (since April 2024 later rotations add nothing): a rotated key costs 1x, 2x, then 3x.
+        lines.append(_flat("KMS keys", f"{inv.kms_keys} customer managed x ${key_month:g}/key-month",
+                           inv.kms_keys * key_month,
+                           "KMS keys are in their first year (each of the first two yearly rotations adds "
+                           f"${key_month:g}/key-month)"))
+    if inv.secrets:
+        secret_month = prices.scalar("secretsmanager_secret_month")
+        lines.append(_flat("Secrets Manager", f"{inv.secrets} secrets x ${secret_month:g}/secret-month",
+                           inv.secrets * secret_month))
+    return lines
+
+
 def price(inv: Inventory, table: PriceTable) -> Estimate:
     """Every line of the inventory's monthly bill.
 
@@ -304,6 +364,7 @@ def price(inv: Inventory, table: PriceTable) -> Estimate:
     except PriceError as exc:
         raise PriceError([(inv.region_field, msg) for _, msg in exc.problems]) from None
     lines = ec2_lines(inv, prices) + network_lines(inv, prices) + edge_lines(inv, prices) + data_lines(inv, prices)
+    lines += fixed_monthly_lines(inv, prices)
     windows = {fleet.key: fleet.window.describe() for fleet in inv.fleets if fleet.window}
     return Estimate(inv.environment, inv.region, table.file, table.retrieved, lines, windows)
 

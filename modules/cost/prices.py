@@ -15,7 +15,8 @@ PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
 SCALAR_KEYS = (
     "ebs_gp3_gb_month", "nat_gateway_hour", "nat_gateway_gb", "interface_endpoint_hour", "interface_endpoint_gb",
     "alb_hour", "alb_lcu_hour", "public_ipv4_hour", "efs_standard_gb_month", "logs_ingestion_gb", "waf_web_acl_month",
-    "waf_rule_month", "waf_million_requests",
+    "waf_rule_month", "waf_million_requests", "cloudwatch_alarm_month", "cloudwatch_alarm_high_resolution_month",
+    "kms_key_month", "secretsmanager_secret_month",
 )
 TABLE_KEYS = ("ec2_instance_hour", "elasticache_node_hour")
 

@@ -7,8 +7,10 @@ Read: aws_launch_template (instance_type, gp3 root volume) through aws_autoscali
 else min_size; max_size) and its aws_autoscaling_schedule off-hours pair; aws_nat_gateway and aws_eip;
 Interface aws_vpc_endpoint (one ENI per subnet, billed per AZ); application aws_lb (one public IPv4 per subnet
 when internet-facing); aws_wafv2_web_acl (its rules); aws_elasticache_replication_group / _cluster;
-aws_efs_file_system (+ access points); aws_cloudwatch_log_group. A value the price needs that is not a
-literal (a `${...}` reference) is an error naming the resource: a guess would hide a line of the bill.
+aws_efs_file_system (+ access points); aws_cloudwatch_log_group; aws_cloudwatch_metric_alarm (its period),
+aws_kms_key and aws_secretsmanager_secret (an `existing` secret is a data source: not created, not counted).
+A value the price needs that is not a literal (a `${...}` reference) is an error naming the resource: a guess
+would hide a line of the bill.
 """
 
 from __future__ import annotations
@@ -161,7 +163,10 @@ def inventory_of_synth(doc: dict, environment: str) -> Inventory:
         len(of("aws_eip")), tuple(len(e.get("subnet_ids", [])) for e in interface),
         tuple(0 if lb.get("internal") else len(lb.get("subnets", [])) for lb in albs),
         tuple(len(acl.get("rule", [])) for acl in of("aws_wafv2_web_acl").values()), tuple(caches),
-        len(of("aws_efs_file_system")), len(of("aws_efs_access_point")), bool(of("aws_cloudwatch_log_group")))
+        len(of("aws_efs_file_system")), len(of("aws_efs_access_point")), bool(of("aws_cloudwatch_log_group")),
+        tuple(sorted(_literal("aws_cloudwatch_metric_alarm", aid, "period", alarm.get("period"), int)
+                     for aid, alarm in of("aws_cloudwatch_metric_alarm").items())),
+        len(of("aws_kms_key")), len(of("aws_secretsmanager_secret")))
 
 
 def load_inventory(path: Path, stack: str | None = None) -> tuple[Inventory, Path]:

@@ -40,6 +40,25 @@ def test_json_totals_add_up(stage_json):
     assert stage_json["totals"]["max"] > stage_json["totals"]["desired"]
 
 
+def test_fixed_monthly_items_are_lines_and_no_longer_listed_as_not_counted(stage_json):
+    # stage: 8 standard alarms x $0.10, the alarm topic's KMS key x $1, 4 created secrets x $0.40 (us-east-1)
+    groups = stage_json["groups"]["desired"]
+    assert (groups["CloudWatch alarms"], groups["KMS keys"], groups["Secrets Manager"]) == (0.8, 1.0, 1.6)
+    not_counted = "; ".join(stage_json["not_counted"])
+    assert "Secrets Manager secrets and KMS keys" not in not_counted and "CloudWatch alarms" not in not_counted
+    assert "SNS, SQS" in not_counted and "`existing` secrets" in not_counted
+    assert any("first two yearly rotations" in a for a in stage_json["assumptions"])
+
+
+def test_a_new_secret_in_the_env_file_adds_a_secret_month_to_the_delta(tmp_path):
+    base = write_env(tmp_path, "base", variant(lambda d: None))
+    head = write_env(tmp_path, "head", variant(lambda d: d["secrets"].update(EXTRA={"generate": True})))
+    proc = run_main("--env-file", str(head), "cost", "--compare", str(base), "--json")
+    assert proc.returncode == 0, proc.stderr
+    delta = json.loads(proc.stdout)
+    assert {g: v["delta"] for g, v in delta["groups"].items() if v["delta"]} == {"Secrets Manager": 0.4}
+
+
 def _in_ap_south_2(data):
     """stage moved to a Region the price table lacks (its certificate is requested there: alb.domain)."""
     data["region"] = "ap-south-2"

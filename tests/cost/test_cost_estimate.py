@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from conftest import ROOT, variant
 from modules.config import EnvConfig, load
 from modules.cost import prices
-from modules.cost.estimate import HOURS_PER_MONTH, INTERFACE_ENDPOINTS_PER_SWITCH, estimate
+from modules.cost.estimate import HOURS_PER_MONTH, INTERFACE_ENDPOINTS_PER_SWITCH, estimate, inventory_of_config, price
 from modules.cost.prices import PriceError
 
 
@@ -46,7 +48,8 @@ def test_totals_are_the_sum_of_the_lines_and_every_line_costs_something(stage_cf
     assert est.total("desired") == round(sum(ln.desired for ln in est.lines), 2)
     assert all(ln.desired > 0 for ln in est.lines)
     assert {"EC2 general", "EC2 gpu", "NAT gateways", "VPC interface endpoints", "Public IPv4", "ALB", "WAF",
-            "ElastiCache", "EFS", "CloudWatch Logs"} == {ln.group for ln in est.lines}
+            "ElastiCache", "EFS", "CloudWatch Logs", "CloudWatch alarms", "KMS keys",
+            "Secrets Manager"} == {ln.group for ln in est.lines}
 
 
 def test_region_prices_follow_the_env_file(table):
@@ -108,6 +111,10 @@ def test_what_the_estimate_counts_is_what_the_synthesized_stack_holds(env, synth
     assert [(g["node_type"], g["num_cache_clusters"]) for g in groups] == (
         [(cfg.cache.node_type, cfg.cache.num_cache_clusters)] if cfg.cache else [])
     assert len(res("aws_efs_file_system")) == (1 if cfg.volumes else 0)
+    inv = inventory_of_config(cfg)
+    assert sorted(a["period"] for a in res("aws_cloudwatch_metric_alarm").values()) == list(inv.alarm_periods)
+    assert len(res("aws_kms_key")) == inv.kms_keys
+    assert len(res("aws_secretsmanager_secret")) == inv.secrets
 
 
 def test_off_hours_prices_the_gpu_only_inside_its_window(stage_cfg, table):
@@ -139,3 +146,52 @@ def test_waf_is_priced_per_rule_when_the_env_file_has_one(table):
     assert three_groups[0].desired - one_group[0].desired == pytest.approx(2.0)
     assert "million requests" in one_group[0].assumption
     assert waf({"AWSManagedRulesCommonRuleSet": []}, enabled=False) == []
+
+
+def test_stage_fixed_monthly_items_are_what_the_stack_makes_times_the_price(stage_cfg, table):
+    """Reasoned from envs/stage.yaml: two `kind: scheduled` owners (quality-cron, rag-refresh-cron), each with a
+    failure_alarm: 2 log-failure alarms + 2 stopped-task alarms + the Scheduler dead-letter alarm + 3 Scheduler
+    metric alarms = 8 standard alarms. One customer managed key (the alarm topic's; secrets_kms is off).
+    Secrets: QUALITY_OPS_TOKEN and api-env (docker-hub is `existing`: not created) + Redis' AUTH token and URL."""
+    est = estimate(stage_cfg, table)
+    us = table.data["regions"]["us-east-1"]
+    assert line(est, "CloudWatch alarms").desired == round(8 * us["cloudwatch_alarm_month"], 2) == 0.8
+    assert line(est, "CloudWatch alarms").item == "8 standard x $0.1 per alarm-month"
+    assert line(est, "KMS keys").desired == us["kms_key_month"] == 1.0
+    assert "first two yearly rotations" in line(est, "KMS keys").assumption
+    assert line(est, "Secrets Manager").desired == round(4 * us["secretsmanager_secret_month"], 2) == 1.6
+    fixed = line(est, "Secrets Manager")
+    assert (fixed.desired, fixed.max, fixed.desired_off_hours, fixed.max_off_hours) == (1.6,) * 4  # no window
+
+
+PAGER_TOPIC = "arn:aws:sns:us-east-1:123456789012:pager"  # an existing topic: no key of this stack
+
+
+def test_fixed_items_follow_the_env_file(table):
+    us = table.data["regions"]["us-east-1"]
+
+    def changed(d):
+        d["secrets_kms"] = True  # + the secrets key
+        d["alarms"].update(create_topic=False, topic_arns=[PAGER_TOPIC])  # - the topic key
+        d.pop("cache")  # - the two Redis secrets
+        d["secrets"]["extra"] = {"generate": True}  # + one secret
+        d["secrets"]["extra-existing"] = {"keys": ["k"], "existing": True}  # not created: not counted
+    est = estimate(cfg_of(variant(changed)), table)
+    assert line(est, "KMS keys").item.startswith("1 customer managed")
+    assert line(est, "Secrets Manager").desired == round(3 * us["secretsmanager_secret_month"], 2)
+
+
+def test_a_sub_minute_alarm_is_priced_as_high_resolution(stage_cfg, table):
+    # The env-file schema allows periods of 60 s and up only; a synthesized stack (another version of the code,
+    # cost --synth) may hold a 10 s alarm: CloudWatch prices that as a high-resolution alarm.
+    inv = inventory_of_config(stage_cfg)
+    est = price(dataclasses.replace(inv, alarm_periods=(10, 30, *inv.alarm_periods[2:])), table)
+    alarms = line(est, "CloudWatch alarms")
+    us = table.data["regions"]["us-east-1"]
+    assert alarms.item == "6 standard x $0.1 + 2 high-resolution x $0.3 per alarm-month"
+    assert alarms.desired == round(6 * us["cloudwatch_alarm_month"] + 2 * us["cloudwatch_alarm_high_resolution_month"], 2)
+
+
+def test_no_alarm_key_or_secret_no_line(stage_cfg, table):
+    bare = dataclasses.replace(inventory_of_config(stage_cfg), alarm_periods=(), kms_keys=0, secrets=0)
+    assert not {"CloudWatch alarms", "KMS keys", "Secrets Manager"} & {ln.group for ln in price(bare, table).lines}

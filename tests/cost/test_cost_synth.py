@@ -45,6 +45,9 @@ def test_the_synth_reading_counts_what_terraform_creates(stage, stage_cfg):
     assert inv.waf_rules == (3,)  # the rate rule + two managed rule groups
     assert [(c.node_type, c.count) for c in inv.caches] == [("cache.t4g.micro", 1)]
     assert (inv.efs_file_systems, inv.efs_volumes, inv.log_groups) == (1, len(stage_cfg.volumes), True)
+    # Scheduler dead-letter + 3 Scheduler metrics at 300 s; 2 log-failure + 2 stopped-task alarms at 3600 s
+    assert inv.alarm_periods == (300,) * 4 + (3600,) * 4
+    assert (inv.kms_keys, inv.secrets) == (1, 4)  # the topic key; 2 env-file secrets + 2 Redis (docker-hub exists)
 
 
 def test_delta_of_two_synths_is_the_reasoned_difference(stage, stage_reshaped, table):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import boto3
@@ -106,8 +107,71 @@ def test_referenced_rds_instance_and_cluster_that_exist_pass(aws, tmp_path):
                            MasterUsername="araquem", MasterUserPassword="not-a-real-one-1", AllocatedStorage=20)
     rds.create_db_cluster(DBClusterIdentifier="araquem-cluster", Engine="aurora-postgresql",
                           MasterUsername="araquem", MasterUserPassword="not-a-real-one-1")
-    assert levels(preflight.check_database(env_cfg(tmp_path, database("instance", "araquem-db")), aws)) == ["ok"]
-    assert levels(preflight.check_database(env_cfg(tmp_path, database("cluster", "araquem-cluster")), aws)) == ["ok"]
+    # [exists, network]: created without a DB subnet group, moto gives no VPC (the network check is below)
+    assert levels(preflight.check_database(env_cfg(tmp_path, database("instance", "araquem-db")), aws)) == ["ok", "warn"]
+    assert levels(preflight.check_database(env_cfg(tmp_path, database("cluster", "araquem-cluster")), aws)) == \
+        ["ok", "warn"]
+
+
+def vpc_with_db_subnets(cidr: str, name: str | None = None) -> tuple[str, str]:
+    """(vpc id, DB subnet group name): a VPC (tagged Name like the stack's when `name`) with two subnets."""
+    ec2, rds = boto3.client("ec2", region_name=REGION), boto3.client("rds", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    if name:
+        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": name}])
+    net = ipaddress.ip_network(cidr)
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=str(sub), AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
+               for sub, zone in zip(list(net.subnets(new_prefix=24))[:2], "ab")]
+    group = f"db-{vpc}"
+    rds.create_db_subnet_group(DBSubnetGroupName=group, DBSubnetGroupDescription="db", SubnetIds=subnets)
+    return vpc, group
+
+
+def db_instance(identifier: str, subnet_group: str) -> None:
+    boto3.client("rds", region_name=REGION).create_db_instance(
+        DBInstanceIdentifier=identifier, DBInstanceClass="db.t4g.micro", Engine="postgres", AllocatedStorage=20,
+        MasterUsername="araquem", MasterUserPassword="not-a-real-one-1", DBSubnetGroupName=subnet_group)
+
+
+def test_a_database_in_the_stacks_vpc_or_a_peered_one_is_reachable(aws, tmp_path):
+    stack_vpc, stack_subnets = vpc_with_db_subnets("10.40.0.0/16", name="araquem-stage")  # stage's vpc_cidr, name
+    db_instance("in-stack-vpc", stack_subnets)
+    [exists, network] = preflight.check_database(env_cfg(tmp_path, database("instance", "in-stack-vpc")), aws)
+    assert network.level == "ok" and f"in the stack's VPC {stack_vpc}" in network.text
+    other_vpc, other_subnets = vpc_with_db_subnets("10.90.0.0/16")
+    boto3.client("rds", region_name=REGION).create_db_cluster(
+        DBClusterIdentifier="peered", Engine="aurora-postgresql", MasterUsername="araquem",
+        MasterUserPassword="not-a-real-one-1", DBSubnetGroupName=other_subnets)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    pcx = ec2.create_vpc_peering_connection(VpcId=stack_vpc, PeerVpcId=other_vpc)["VpcPeeringConnection"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+    [exists, network] = preflight.check_database(env_cfg(tmp_path, database("cluster", "peered")), aws)
+    assert network.level == "ok" and f"peered with the stack's VPC {stack_vpc} over pcx-" in network.text
+
+
+def test_a_database_the_stacks_vpc_cannot_reach_fails(aws, tmp_path):
+    """First deploy: the stack's VPC does not exist yet, so nothing is peered with it; and overlapping CIDRs
+    can never be peered. mode endpoint: the VPC of the named security group."""
+    other_vpc, other_subnets = vpc_with_db_subnets("10.90.0.0/16")
+    db_instance("elsewhere", other_subnets)
+    [exists, network] = preflight.check_database(env_cfg(tmp_path, database("instance", "elsewhere")), aws)
+    assert network.level == "FAIL" and f"the database is in {other_vpc} (10.90.0.0/16)" in network.text
+    assert "creates its own VPC (10.40.0.0/16) on its first deploy, with no peering" in network.text
+    assert "fails at apply" in network.text and "Deploy with database.mode none first" in network.text
+    _, overlapping_subnets = vpc_with_db_subnets("10.40.0.0/20")
+    db_instance("overlapping", overlapping_subnets)
+    [exists, network] = preflight.check_database(env_cfg(tmp_path, database("instance", "overlapping")), aws)
+    assert network.level == "FAIL" and "overlapping network.vpc_cidr 10.40.0.0/16" in network.text
+
+    group = boto3.client("ec2", region_name=REGION).create_security_group(
+        GroupName="db", Description="db", VpcId=other_vpc)["GroupId"]
+
+    def endpoint(data):
+        data["database"] = {"mode": "endpoint", "endpoint": "db.example.internal", "port": 5432,
+                            "security_group_id": group, "allow_from": ["api"],
+                            "credentials_secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"}
+    [network] = preflight.check_database(env_cfg(tmp_path, endpoint), aws)
+    assert network.level == "FAIL" and f"the database is in {other_vpc}" in network.text
 
 
 def test_referenced_rds_identifier_that_does_not_exist_fails(aws, tmp_path):

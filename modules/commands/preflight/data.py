@@ -1,11 +1,13 @@
 """Preflight checks of data the stack reads but does not create: secrets that must hold a value (and the
-JSON keys ECS asks for) before their readers start, and the referenced RDS database.
+JSON keys ECS asks for) before their readers start, and the referenced RDS database: that it exists, and that
+the stack's tasks can reach it (its VPC is the stack's, or peered with it).
 
 GetSecretValue is the one call that reads a value: only key names are compared and printed; the value never
 leaves `_json_keys`."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 
@@ -112,6 +114,8 @@ def _check_secret(cfg: EnvConfig, sm, secret: NeededSecret) -> Finding:
 
 def check_database(cfg: EnvConfig, aws: Aws) -> list[Finding]:
     db = cfg.database
+    if db.mode == "endpoint":
+        return check_database_network(cfg, aws)
     if db.mode not in ("instance", "cluster"):
         return []
     rds = aws.client("rds")
@@ -128,7 +132,68 @@ def check_database(cfg: EnvConfig, aws: Aws) -> list[Finding]:
                                      f"'{db.identifier}' in {cfg.region}: fix database.identifier (aws rds "
                                      f"describe-db-{db.mode}s --region {cfg.region}) or database.mode")]
     if status != "available":
-        return [Finding(WARN, check, f"exists but is '{status}', not available")]
-    return [Finding(OK, check, f"{db.mode} exists and is available")]
+        return [Finding(WARN, check, f"exists but is '{status}', not available"), *check_database_network(cfg, aws, found)]
+    return [Finding(OK, check, f"{db.mode} exists and is available"), *check_database_network(cfg, aws, found)]
+
+
+def _database_vpc(cfg: EnvConfig, aws: Aws, found: dict | None) -> str | None:
+    """The VPC the database lives in: its DB subnet group's (instance: in DescribeDBInstances; cluster: by the
+    group's name), or, for `mode: endpoint`, the VPC of the security group the env file names."""
+    if cfg.database.mode == "endpoint":
+        groups = aws.client("ec2").describe_security_groups(GroupIds=[cfg.database.security_group_id])
+        return groups["SecurityGroups"][0]["VpcId"]
+    group = (found or {}).get("DBSubnetGroup")
+    if isinstance(group, dict):
+        return group.get("VpcId")
+    if group:
+        try:
+            return aws.client("rds").describe_db_subnet_groups(DBSubnetGroupName=group)["DBSubnetGroups"][0]["VpcId"]
+        except Exception as exc:  # noqa: BLE001
+            if error_code(exc) != "DBSubnetGroupNotFoundFault":
+                raise
+    return None
+
+
+def check_database_network(cfg: EnvConfig, aws: Aws, found: dict | None = None) -> list[Finding]:
+    """The stack opens the DB's security group to the tasks' group (modules/database.py): AWS accepts a rule
+    referencing another VPC's group only over an active VPC peering connection in the same Region ("Update your
+    security groups to reference peer security groups", VPC peering guide), and the tasks reach the DB only with
+    routes both ways. The stack creates its own VPC and no peering, so the DB must be in that VPC or peered
+    with it; VPCs whose CIDRs overlap cannot be peered at all (VPC peering limitations)."""
+    check = "database network"
+    db_vpc = _database_vpc(cfg, aws, found)
+    if db_vpc is None:
+        return [Finding(WARN, check, "the database's VPC is not known (no DB subnet group): the stack's tasks reach "
+                                     "it only from the stack's VPC or a VPC peered with it")]
+    ec2, ours = aws.client("ec2"), ipaddress.ip_network(cfg.network.vpc_cidr)
+    stack_vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [cfg.name]},
+                                            {"Name": "cidr-block-association.cidr-block",
+                                             "Values": [cfg.network.vpc_cidr]}])["Vpcs"]
+    stack_vpc = stack_vpcs[0]["VpcId"] if stack_vpcs else None
+    if db_vpc == stack_vpc:
+        return [Finding(OK, check, f"the database is in the stack's VPC {db_vpc}")]
+    vpc = ec2.describe_vpcs(VpcIds=[db_vpc])["Vpcs"][0]
+    cidrs = sorted({vpc["CidrBlock"], *(a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet", []))})
+    where = f"the database is in {db_vpc} ({', '.join(cidrs)})"
+    if overlapping := [c for c in cidrs if ipaddress.ip_network(c).overlaps(ours)]:
+        return [Finding(FAIL, check, f"{where}, overlapping network.vpc_cidr {ours} ({', '.join(overlapping)}): "
+                                     "VPCs with overlapping CIDRs cannot be peered, so the tasks could never reach "
+                                     "it; choose a network.vpc_cidr outside those ranges")]
+    if stack_vpc:
+        peerings = ec2.describe_vpc_peering_connections(Filters=[
+            {"Name": "status-code", "Values": ["active"]},
+            {"Name": "requester-vpc-info.vpc-id", "Values": [db_vpc, stack_vpc]},
+            {"Name": "accepter-vpc-info.vpc-id", "Values": [db_vpc, stack_vpc]}])["VpcPeeringConnections"]
+        if peerings:
+            return [Finding(OK, check, f"{where}, peered with the stack's VPC {stack_vpc} over "
+                                       f"{peerings[0]['VpcPeeringConnectionId']} (the routes both ways are the "
+                                       "peering's owner's to keep)")]
+    not_yet = (f"the stack's VPC {stack_vpc} is not peered with it" if stack_vpc else
+               f"the stack creates its own VPC ({ours}) on its first deploy, with no peering")
+    return [Finding(FAIL, check, f"{where}; {not_yet}: the rule the stack adds to the database's security group "
+                                 "(referencing the tasks' group) fails at apply, and the tasks could not reach the "
+                                 "database anyway. Deploy with database.mode none first, then peer the stack's VPC "
+                                 "with the database's (same Region; routes both ways) or move the database into the "
+                                 "stack's VPC, then set database.mode again (docs/data-and-secrets.md)")]
 
 

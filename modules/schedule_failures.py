@@ -43,17 +43,12 @@ from constructs import Construct
 
 from modules.alarms import stack_alarm
 from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, METRIC_NAMESPACE, EnvConfig, Kind
+from modules.config.alarms import SCHEDULER_FAILURE_METRICS
 from modules.config.defaults import SCHEDULER_ALARM_PERIOD, SCHEDULER_DLQ_RETENTION_SECONDS
 from modules.naming import scheduled_failures_policy_name
 from modules.notifications import Notifications
 
 SCHEDULER_NAMESPACE = "AWS/Scheduler"
-# AWS/Scheduler metrics that mean a scheduled run did not happen (per schedule group), and why they alarm
-SCHEDULER_FAILURE_METRICS = {
-    "TargetErrorCount": "the target (ECS RunTask) refused an invocation (retried up to the retry policy)",
-    "InvocationDroppedCount": "an invocation was dropped: retries exhausted and nothing took it",
-    "InvocationsFailedToBeSentToDeadLetterCount": "a failed invocation could not even reach the dead-letter queue",
-}
 # ECS task state change: a scheduled run failed when its task stopped without starting or a container
 # exited non-zero (an essential container exiting 0 is the normal end of a run).
 FAILED_TO_START = "TaskFailedToStart"

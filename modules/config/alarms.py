@@ -29,6 +29,13 @@ LAMBDA_ARN_PATTERN = r"^arn:aws(-cn|-us-gov)?:lambda:[a-z0-9-]+:\d{12}:function:
 # topics"): the stack's own key grants it (modules/notifications.py), preflight checks existing topics' keys.
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 CLOUDWATCH_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+# AWS/Scheduler metrics meaning a scheduled run did not happen (per schedule group): the stack alarms on each
+# (modules/schedule_failures.py), the estimate counts those alarms (modules/cost/estimate.py)
+SCHEDULER_FAILURE_METRICS = {
+    "TargetErrorCount": "the target (ECS RunTask) refused an invocation (retried up to the retry policy)",
+    "InvocationDroppedCount": "an invocation was dropped: retries exhausted and nothing took it",
+    "InvocationsFailedToBeSentToDeadLetterCount": "a failed invocation could not even reach the dead-letter queue",
+}
 # SNS Subscribe: what each protocol's Endpoint is (SNS API reference, Subscribe)
 ENDPOINT_FORMS = {
     "email": (EMAIL_PATTERN, "an email address, e.g. ops@example.com"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, EnvConfig, Kind
+from modules.config.alarms import SCHEDULER_FAILURE_METRICS  # one alarm each (modules/schedule_failures.py)
 from modules.config.defaults import SCHEDULER_ALARM_PERIOD
 from modules.cost.prices import PriceError, PriceTable, RegionPrices
 
@@ -21,10 +22,6 @@ WEEKS_PER_MONTH = HOURS_PER_MONTH / (24 * 7)
 # tests/test_cost_estimate.py checks the count against the synthesized stack). s3 is a free gateway endpoint.
 INTERFACE_ENDPOINTS_PER_SWITCH = {"ecr": 2, "logs": 1, "secretsmanager": 1, "ssm": 1}
 CACHE_SECRETS = 2  # modules/cache.py: the Redis AUTH token and the client URL
-# AWS/Scheduler metrics modules/schedule_failures.py alarms on (one alarm each): the synth-vs-env-file
-# agreement test (tests/cost/test_cost_synth.py) fails if the two drift apart
-SCHEDULER_FAILURE_METRICS = ("TargetErrorCount", "InvocationDroppedCount",
-                             "InvocationsFailedToBeSentToDeadLetterCount")
 
 # Usage the env file does not fix: assumptions for a stage-sized environment, printed with the estimate.
 ASSUMED_NAT_GB_PER_MONTH = 100  # internet egress of the tasks (LLM API calls, model pulls); ECR/S3 go via endpoints

@@ -71,8 +71,8 @@ CHECKS: list[Callable[[EnvConfig, Aws], list[Finding]]] = [
 
 
 def account_id(aws: Aws) -> str:
-    """The caller's account (sts:GetCallerIdentity, which needs no permission): fails first on bad credentials."""
-    return aws.client("sts").get_caller_identity()["Account"]
+    """The caller's account: asked first, so bad credentials fail before any check."""
+    return aws.account()
 
 
 def preflight(cfg: EnvConfig, aws: Aws) -> tuple[list[Finding], str]:

@@ -87,7 +87,7 @@ def _check_topic_key(cfg: EnvConfig, aws: Aws, check: str, arn: str, key: str) -
     if metadata.get("KeyState") != "Enabled":
         return Finding(FAIL, check, f"{arn} is encrypted with {metadata['Arn']}, which is {metadata.get('KeyState')}: "
                                     "SNS cannot encrypt what is published to it; enable the key or change the topic's")
-    if metadata.get("AWSAccountId") and metadata["AWSAccountId"] != aws.client("sts").get_caller_identity()["Account"]:
+    if metadata.get("AWSAccountId") and metadata["AWSAccountId"] != aws.account():
         # GetKeyPolicy does not work across accounts (AWS KMS API reference, "Cross-account use: No")
         return Finding(WARN, check, f"{unread} (the key is in account {metadata['AWSAccountId']}: its policy can be "
                                     "read there only)")

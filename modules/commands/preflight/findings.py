@@ -43,6 +43,13 @@ class Aws:
         core.register_component("data_loader", _service_model_loader())
         self._session = boto3.session.Session(botocore_session=core, region_name=region)
         self.clients: dict[str, object] = {}
+        self._account: str | None = None
+
+    def account(self) -> str:
+        """The caller's account (sts:GetCallerIdentity, which needs no permission), asked once."""
+        if self._account is None:
+            self._account = self.client("sts").get_caller_identity()["Account"]
+        return self._account
 
     def client(self, service: str):
         if service not in self.clients:

@@ -9,11 +9,8 @@ hashicorp/aws provider at the offline mirror when one is installed (standard
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
-import importlib.util
-import io
 import json
 import os
 import select
@@ -30,6 +27,7 @@ import yaml
 
 import background as background_jobs
 from modules.commands import synth as synth_command  # no jsii: only its _synthesize step starts it
+from synth_worker import call_main
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_FILE = ROOT / "envs" / "stage.yaml"
@@ -90,10 +88,21 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeou
 SYNTH_INPUT_VARS = ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG", "ARAQUEM_EAGER_PROVIDER_IMPORT")
 
 
+# What every run of main.py in the tests gets (None unsets): the fixed tag, none of the developer's inputs.
+MAIN_ENV = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS)}
+
+
 def run_main(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    fixed = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS)}
-    return run([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT, env={**fixed, **(env or {})}, timeout=timeout,
+    return run([PYTHON, str(ROOT / "main.py"), *args], cwd=ROOT, env={**MAIN_ENV, **(env or {})}, timeout=timeout,
                check=False)
+
+
+def _set_environ(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def run_main_in_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -108,34 +117,19 @@ def run_main_in_process(*args: str, env: dict | None = None) -> subprocess.Compl
         raise AssertionError("the input got past every check into the jsii synth: run_main_in_process is for "
                              "inputs refused before it (use run_main)")
 
-    spec = importlib.util.spec_from_file_location("araquem_main", ROOT / "main.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    changes = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS), **(env or {})}
+    changes = {**MAIN_ENV, **(env or {})}
     saved = {name: os.environ.get(name) for name in changes}
-    out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
+    cwd = os.getcwd()
     synthesize, synth_command._synthesize = synth_command._synthesize, too_late
     try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environ(changes)
         os.chdir(ROOT)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = cli.main(list(args))
-            except SystemExit as exc:  # argparse's usage errors
-                code = exc.code if isinstance(exc.code, int) else 1
+        code, out, err = call_main(list(args))
     finally:
         synth_command._synthesize = synthesize
         os.chdir(cwd)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    return subprocess.CompletedProcess(["main.py", *args], code, out.getvalue(), err.getvalue())
+        _set_environ(saved)
+    return subprocess.CompletedProcess(["main.py", *args], code, out, err)
 
 
 def stage_data() -> dict:
@@ -177,9 +171,8 @@ class SynthWorker:
     def main(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
         with self._lock:
             if self._proc is None:
-                env = {**background_jobs.session_environ(), "ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG}
-                for name in SYNTH_INPUT_VARS:
-                    env.pop(name, None)
+                env = {name: value for name, value in {**background_jobs.session_environ(), **MAIN_ENV}.items()
+                       if value is not None}
                 with open(self.log, "ab") as log:
                     self._proc = subprocess.Popen([PYTHON, str(ROOT / "tests" / "synth_worker.py")], cwd=ROOT,
                                                   env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -15,6 +15,7 @@ sys.stdout/sys.stderr is captured per request; what its child processes write to
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -25,23 +26,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main() -> None:
-    os.chdir(ROOT)
-    sys.path.insert(0, str(ROOT))
+@functools.cache
+def load_cli():
+    """main.py as a module (it is a script, not a package member); loaded once per process."""
     spec = importlib.util.spec_from_file_location("araquem_main", ROOT / "main.py")
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
+    return cli
+
+
+def call_main(argv: list[str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of main.main(argv), what it writes to sys.stdout/sys.stderr captured; also
+    what tests/conftest.py's run_main_in_process runs."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = load_cli().main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+def main() -> None:
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray write to fd 1 must not corrupt the answers
     for line in sys.stdin:
-        request = json.loads(line)
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = cli.main(request["argv"])
-            except SystemExit as exc:  # argparse's usage errors
-                code = exc.code if isinstance(exc.code, int) else 1
-        answers.write(json.dumps({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}) + "\n")
+        code, out, err = call_main(json.loads(line)["argv"])
+        answers.write(json.dumps({"code": code, "stdout": out, "stderr": err}) + "\n")
         answers.flush()
 
 

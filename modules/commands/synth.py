@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,24 @@ def image_tags(cfg) -> dict[str, str]:
     return dict(sorted(tags.items()))
 
 
+class SynthProcessDied(Exception):
+    """jsii's Node process ended in the middle of the synth (killed, or out of memory)."""
+
+    def __init__(self, status: int):
+        if status > 128 and status - 128 in {int(s) for s in signal.Signals}:
+            status = 128 - status  # Node's handler for SIGTERM/SIGINT exits with 128 + the signal, as a shell does
+        if status < 0:
+            try:
+                name = signal.Signals(-status).name
+            except ValueError:
+                name = "an unknown signal"
+            hint = ": out of memory?" if -status == signal.SIGKILL else ""
+            cause = f"was killed (signal {-status}, {name}{hint})"
+        else:
+            cause = f"exited with status {status} (its error, if any, is printed above)"
+        super().__init__(f"the synth's Node process (jsii) {cause}; the earlier output is left as it was")
+
+
 def check_tmpdir() -> None:
     """jsii's Node process writes to $TMPDIR; a missing one fails deep inside it with a JavaScript trace."""
     tmp = os.environ.get("TMPDIR")
@@ -116,9 +135,24 @@ def check_tmpdir() -> None:
 
 
 def _synthesize(cfg, target: Path, tags: dict[str, str], aws_endpoint: str | None) -> None:
-    from modules.bindings.node import use_supported_node  # noqa: PLC0415  (light: no jsii yet)
+    from modules.bindings.node import (  # noqa: PLC0415  (light: no jsii yet)
+        forget_dead_jsii_kernel,
+        jsii_kernel_exit,
+        use_supported_node,
+    )
 
     use_supported_node()
+    try:
+        _run_cdktf(cfg, target, tags, aws_endpoint)
+    except Exception as error:
+        status = jsii_kernel_exit(error)
+        if status is None:
+            raise
+        forget_dead_jsii_kernel()
+        raise SynthProcessDied(status) from None
+
+
+def _run_cdktf(cfg, target: Path, tags: dict[str, str], aws_endpoint: str | None) -> None:
     from cdktf import App  # noqa: PLC0415  (jsii starts here, after the config and the outdir are known good)
 
     import modules  # noqa: F401,PLC0415  (installs the lazy provider import before the stack imports)

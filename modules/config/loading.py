@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from modules.config.base import ENV_VAR_PATTERN, NAME_PATTERN, CrossFieldErrors, dotted
 from modules.config.env import EnvConfig
+from modules.input_files import ENV_FILE_MAX_BYTES, MIB
 
 # An env file is a handful of levels deep; far deeper is a runaway edit (or hostile input) and would
 # exhaust Python's recursion in the YAML composer or the schema.
@@ -139,6 +140,9 @@ def read_text(path: Path) -> str:
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever
         raise ConfigError(path, [("", "is not a regular file (a FIFO, socket or device); --env-file takes a "
                                       "YAML file")])
+    if info.st_size > ENV_FILE_MAX_BYTES:
+        raise ConfigError(path, [("", f"is {info.st_size // MIB} MiB, larger than an env file can be "
+                                      f"({ENV_FILE_MAX_BYTES // MIB} MiB at most); is it the right file?")])
     try:
         data = path.read_bytes()
     except OSError as exc:

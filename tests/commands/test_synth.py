@@ -9,11 +9,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main
+from conftest import MAIN_ENV, PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main
 from modules.build_context import context_tag
 from modules.commands import synth
 
@@ -163,3 +166,43 @@ def test_git_failure_shows_gits_message(tmp_path, monkeypatch, stage_cfg):
         synth.image_tag(stage_cfg)
     message = str(raised.value)
     assert "dubious ownership" in message and str(repo) in message and "not a git checkout" not in message
+
+
+# ------------------------------------------------- jsii's Node process dying mid-synth
+def _child_running(parent: int, needle: str) -> int | None:
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except (OSError, StopIteration, ValueError):
+            continue
+        if ppid == parent and needle.encode() in cmdline:
+            return int(status.parent.name)
+    return None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_killed_node_process_is_one_line_and_the_earlier_output_stays(tmp_path, synths, sig):
+    """The OOM killer (SIGKILL) or a SIGTERM ends Node while the stack is being built: one line naming the
+    signal, nothing after it (no JSONDecodeError, no BrokenPipe traceback from jsii's exit hook)."""
+    out = tmp_path / "cdktf.out"
+    shutil.copytree(synths.of_file(ROOT / "envs" / "stage.yaml").dir.parent.parent, out)
+    before = (out / "stacks/araquem-stage/cdk.tf.json").read_bytes()
+    proc = subprocess.Popen([PYTHON, str(ROOT / "main.py"), "synth", "--outdir", str(out)], cwd=ROOT,
+                            env={**os.environ, **{k: v for k, v in MAIN_ENV.items() if v is not None}},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    node = None
+    while node is None and proc.poll() is None and time.monotonic() < deadline:
+        node = _child_running(proc.pid, "jsii-runtime")
+        time.sleep(0.05)
+    assert node, "no jsii Node process seen"
+    time.sleep(0.5)  # inside the synth, past jsii's handshake
+    os.kill(node, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    lines = [line for line in err.splitlines() if not line.startswith("notice:")]
+    assert lines == [f"error: the synth's Node process (jsii) was killed (signal {int(sig)}, {sig.name}"
+                     + (": out of memory?" if sig == signal.SIGKILL else "")
+                     + "); the earlier output is left as it was"], err
+    assert (out / "stacks/araquem-stage/cdk.tf.json").read_bytes() == before

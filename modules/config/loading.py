@@ -25,6 +25,7 @@ from modules.input_files import ENV_FILE_MAX_BYTES, MIB
 # exhaust Python's recursion in the YAML composer or the schema.
 MAX_NESTING = 32
 YAML_INT, YAML_FLOAT, YAML_BOOL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
+YAML_MERGE = "tag:yaml.org,2002:merge"
 # YAML 1.1 (PyYAML) forms that YAML 1.2 (editors, the JSON Schema tooling) reads differently.
 SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
 LEADING_ZERO_OCTAL = re.compile(r"[-+]?0[0-7_]+")
@@ -158,6 +159,8 @@ def read_text(path: Path) -> str:
 
 
 def _key_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if node.tag == YAML_MERGE:  # `<<: *anchor`: merged by the safe loader, as PyYAML does
+        return node.value
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_object(node)
         return value if isinstance(value, (str, int, float, bool)) or value is None else node.value
@@ -186,6 +189,11 @@ class _Inspection:
             for key_node, value_node in node.value:
                 key = _key_text(self.loader, key_node)
                 line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode) and key_node.style is None and key_node.tag == YAML_BOOL:
+                    self.problems.append((dotted(path + (key_node.value,)), (
+                        f"YAML 1.1 reads the unquoted key {key_node.value} (line {line}) as the boolean {key}, not "
+                        f"as text; quote it ('{key_node.value}')")))
+                    continue
                 try:
                     if key in first:
                         self.problems.append((dotted(path + (key,)), (

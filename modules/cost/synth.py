@@ -16,6 +16,7 @@ would hide a line of the bill.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def stack_file(path: Path, stack: str | None = None) -> Path:
     if (path / STACK_FILE).is_file():
         return path / STACK_FILE
     manifest = path / "manifest.json"
-    if not manifest.is_file():
+    if not os.path.lexists(manifest):
         raise SynthError(f"{path}: no {STACK_FILE} and no manifest.json: not a synth output directory "
                          "(python main.py synth --outdir DIR writes one)")
     stacks = _manifest_stacks(manifest)
@@ -52,7 +53,11 @@ def stack_file(path: Path, stack: str | None = None) -> Path:
     if stack not in stacks:
         raise SynthError(f"{path}: {'stack ' + repr(stack) + ' is not in it' if stack else 'several stacks'}; "
                          f"stacks: {', '.join(sorted(stacks)) or '(none)'}; name one with --stack")
-    return path / stacks[stack]
+    file = path / stacks[stack]
+    if not file.is_file():
+        raise SynthError(f"{path}: its manifest.json names {stacks[stack]}, which is not there; synthesize again "
+                         "(python main.py synth --outdir DIR)")
+    return file
 
 
 def _manifest_stacks(manifest: Path) -> dict[str, str]:

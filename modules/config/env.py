@@ -44,6 +44,9 @@ from modules.config.services import Kind, Service
 
 
 class EnvConfig(Strict):
+    extends: str | None = Field(None, description=(
+        "a base env file this one overlays (path relative to this file, e.g. stage.yaml): its sections are "
+        "merged key by key, this file's values win, a key set to null removes the base's; docs/env-file.md"))
     project: Name = Field(description="project name; prefixes every resource")
     environment: Name = Field(description="environment name, e.g. stage")
     region: str = Field(DEFAULT_REGION, json_schema_extra={"enum": list(AWS_REGIONS)},

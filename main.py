@@ -30,6 +30,9 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 def env_file(args: argparse.Namespace) -> Path:
     if args.env_file:
         return Path(args.env_file)
+    if args.env is not None and not args.env.strip():
+        raise UsageError("--env is empty: give an environment name (envs/NAME.yaml), or leave --env out for "
+                         f"$ARAQUEM_ENV or {DEFAULT_ENV}")
     name = args.env or os.environ.get("ARAQUEM_ENV") or DEFAULT_ENV
     if os.sep in name or "/" in name or name.startswith(".") or name.endswith((".yaml", ".yml")):
         raise UsageError(f"--env {name}: takes an environment name (envs/NAME.yaml), not a path; "
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("ARAQUEM_DEBUG") == "1"
+    from modules.commands.synth import SynthProcessDied  # noqa: PLC0415  (no jsii: only its synth starts it)
     from modules.config import ConfigError, load  # noqa: PLC0415  (cheap: pydantic + yaml only)
 
     try:
@@ -98,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {_os_error(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SynthProcessDied as exc:  # not a bug and not the input: the machine stopped it
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("interrupted; earlier output is left as it was", file=sys.stderr)
         return EXIT_INTERRUPTED

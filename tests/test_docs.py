@@ -133,3 +133,43 @@ def test_path_checker_sees_a_moved_file(tmp_path):
 def test_every_named_repository_path_exists(page):
     missing = sorted({p for p in named_paths(page) if not exists_or_prefix(p)})
     assert not missing, f"{page.relative_to(ROOT)} names paths that do not exist (moved? update the page): {missing}"
+
+
+# ------------------------------------------------- docs/architecture.md's lists cannot drift from the tree
+ARCHITECTURE = DOCS / "architecture.md"
+
+
+def _constructs() -> set[str]:
+    """Construct classes defined in modules/*.py (a class whose bases name Construct or a construct base)."""
+    import ast  # noqa: PLC0415
+
+    found = set()
+    for path in sorted((ROOT / "modules").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and any(
+                    isinstance(base, ast.Name) and base.id in ("Construct", "TerraformStack") for base in node.bases):
+                found.add(node.name)
+    return found
+
+
+def _architecture_code_spans() -> str:
+    return " ".join(m.group(0).strip("`") for m in CODE_SPAN.finditer(ARCHITECTURE.read_text()))
+
+
+@pytest.mark.parametrize("kind", ["modules", "constructs", "commands", "scripts", "workflows"])
+def test_architecture_names_every_part_of_the_tree(kind):
+    """Every module, construct, command, script and workflow is named in docs/architecture.md (in code
+    spans): adding one without documenting it fails here, naming what is missing."""
+    from modules.commands import SUBCOMMANDS  # noqa: PLC0415
+
+    named = _architecture_code_spans()
+    expected = {
+        "modules": {p.name for p in (ROOT / "modules").glob("*.py") if p.name != "__init__.py"}
+        | {p.name for p in (ROOT / "modules").glob("*/") if (p / "__init__.py").is_file() and p.name != "__pycache__"},
+        "constructs": _constructs(),
+        "commands": set(SUBCOMMANDS),
+        "scripts": {p.name for p in (ROOT / "scripts").iterdir() if p.is_file()},
+        "workflows": {p.name for p in (ROOT / ".github/workflows").glob("*.yml")},
+    }[kind]
+    missing = sorted(name for name in expected if not re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", named))
+    assert not missing, f"docs/architecture.md does not name these {kind}: {missing}"

@@ -27,7 +27,7 @@ from modules.commands import UsageError, emit
 from modules.config import ConfigError, EnvConfig, load
 from modules.cost import prices as price_table
 from modules.cost.estimate import NOT_COUNTED, Estimate, estimate, price
-from modules.cost.prices import PriceError
+from modules.cost.prices import PriceError, PriceFileError
 from modules.cost.synth import SynthError, load_inventory, stack_file
 
 HELP = "monthly on-demand cost estimate of the env file or a synth (or its delta from another env file or synth)"
@@ -195,7 +195,10 @@ def load_at_ref(env_path: Path, ref: str) -> tuple[EnvConfig, str]:
 
 
 def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
-    table = price_table.load(Path(args.prices)) if args.prices else price_table.load()
+    try:
+        table = price_table.load(Path(args.prices)) if args.prices else price_table.load()
+    except PriceFileError as exc:
+        raise UsageError(f"--prices {exc}" if args.prices else str(exc)) from None
     env_path = getattr(args, "env_path", None)
     if args.synth:
         head = _estimate_synth(args.synth, args.stack, table)

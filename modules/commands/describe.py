@@ -13,7 +13,10 @@ import os
 import sys
 from dataclasses import dataclass
 
+import yaml
+
 from modules.config import EnvConfig, Kind, Service
+from modules.config.loading import resolve
 
 HELP = "print a table of every service and the capacity each capacity provider needs vs. has"
 NEEDS_ENV = True
@@ -299,15 +302,28 @@ def render(cfg: EnvConfig, box: bool = False, colour: bool = False) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def resolved_yaml(env_path) -> str:
+    """The merged env file as YAML, keys in the files' order: what `extends:` made of it."""
+    resolved = resolve(env_path)
+    resolved.raw.pop("extends", None)
+    header = f"# {env_path} with the files it extends merged in (python main.py describe --resolved)\n"
+    return header + yaml.safe_dump(resolved.raw, sort_keys=False, allow_unicode=True, width=120)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", choices=("auto", "plain", "box"), default="auto",
                         help="auto (default): box drawing and colour on a terminal, plain text when piped")
+    parser.add_argument("--resolved", action="store_true",
+                        help="print the env file with the files it `extends:` merged in (YAML), instead")
     parser.epilog = ("Colour is off when NO_COLOR is set. Capacity counts each service at its scaling maximum "
                      "(jobs and schedules as one task); 'available' is instance size x max_size after the "
                      "ECS agent reserve (modules/config/capacity.py).")
 
 
 def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
+    if args.resolved:  # cfg validated it: the merged document is a valid env file
+        sys.stdout.write(resolved_yaml(args.env_path))
+        return 0
     tty = sys.stdout.isatty()
     box = args.style == "box" or (args.style == "auto" and tty)
     colour = box and tty and "NO_COLOR" not in os.environ

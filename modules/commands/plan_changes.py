@@ -11,8 +11,9 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from modules.input_files import PLAN_JSON_MAX_BYTES, InputFileError, decode_utf8, read_input, read_stdin
 
 SENSITIVE = "(sensitive)"
 UNKNOWN = "(known after apply)"
@@ -56,11 +57,11 @@ class PlanInputError(Exception):
 # ---------------------------------------------------------------- reading
 def _load_json(path: str, what: str) -> Any:
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanInputError(f"{path}: no such file ({what})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanInputError(f"{path}: cannot read {what}: {exc}") from None
+        data = (read_stdin(PLAN_JSON_MAX_BYTES, sys.stdin.buffer) if path == "-"
+                else read_input(path, PLAN_JSON_MAX_BYTES))
+        text = decode_utf8(path, data)
+    except InputFileError as exc:
+        raise PlanInputError(f"{exc} (expected {what})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -33,6 +33,7 @@ import re
 import sys
 from pathlib import Path
 
+from modules.input_files import SMALL_JSON_MAX_BYTES, InputFileError, decode_utf8, read_input
 from modules.commands.plan_changes import KINDS, SYMBOL, Change, PlanInputError, Summary, load_construct_paths, \
     load_plan, summarize
 
@@ -205,10 +206,10 @@ def render_failure(stack: str, error: str, limit: int = GITHUB_COMMENT_LIMIT, ru
 def _read_run(path: str) -> dict:
     """scripts/tfc_run.py's run.json: {"id", "url", "status", "error", ...}."""
     try:
-        run = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanInputError(f"{path}: no such file (scripts/tfc_run.py's run.json)") from None
-    except (OSError, ValueError) as exc:
+        run = json.loads(decode_utf8(path, read_input(path, SMALL_JSON_MAX_BYTES)))
+    except InputFileError as exc:
+        raise PlanInputError(f"{exc} (scripts/tfc_run.py's run.json)") from None
+    except ValueError as exc:
         raise PlanInputError(f"{path}: not the run.json scripts/tfc_run.py writes: {exc}") from None
     if not isinstance(run, dict) or "status" not in run:
         raise PlanInputError(f"{path}: no 'status': not the run.json scripts/tfc_run.py writes")

@@ -98,3 +98,23 @@ class CrossFieldErrors(ValueError):
     def __init__(self, errors: list[Problem]):
         self.errors = errors
         super().__init__("; ".join(f"{dotted(loc)}: {msg}" for loc, msg in errors))
+
+
+# Address space that is nobody's on the internet: RFC 1918 private space and RFC 6598 shared space
+# (100.64.0.0/10, CGNAT and VPN overlays such as Tailscale; AWS accepts it for VPCs:
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html). One verdict for every field that asks.
+NON_INTERNET_BLOCKS = tuple(ipaddress.ip_network(block) for block in
+                            ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+NON_INTERNET_TEXT = ("a private range (RFC 1918: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) or the RFC 6598 shared "
+                     "space (100.64.0.0/10)")
+
+
+def is_non_internet(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return network.version == 4 and any(network.subnet_of(block) for block in NON_INTERNET_BLOCKS)
+
+
+def address_space_kind(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """What a block that is_non_internet refuses is, in words a user recognises."""
+    return ("loopback" if network.is_loopback else "link-local" if network.is_link_local
+            else "multicast" if network.is_multicast else "public, internet-routable" if network.is_global
+            else "special-purpose (IANA reserved)")

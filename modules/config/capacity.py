@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from modules.config.services import Kind
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules, which import this module
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 CPU_UNITS_PER_VCPU = 1024  # ECS registers every vCPU as 1024 units; the agent reserves no CPU of its own

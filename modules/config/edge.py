@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from modules.config.base import Cidr, EnvVarName, Name, Port, Strict
+from modules.config.base import NON_INTERNET_TEXT, Cidr, EnvVarName, Name, Port, Strict, address_space_kind, is_non_internet
 from modules.config.defaults import (
     ALB_IDLE_TIMEOUT_RANGE,
     DEFAULT_ALB_IDLE_TIMEOUT,
@@ -144,9 +144,10 @@ class GrafanaExposure(Strict):
             if network.prefixlen == 0:
                 raise ValueError(f"allowed_cidrs: {cidr} opens Grafana to everyone; seed §3.3 keeps it for the "
                                  "internal team: list the VPN/office ranges")
-            if self.exposure == "internal" and not network.is_private:
-                raise ValueError(f"allowed_cidrs: {cidr} is public; with exposure 'internal' list private ranges "
-                                 "routed into the VPC, or use exposure 'vpn'/'sso' for public VPN egress ranges")
+            if self.exposure == "internal" and not is_non_internet(network):
+                raise ValueError(f"allowed_cidrs: {cidr} is {address_space_kind(network)}; with exposure 'internal' "
+                                 f"list {NON_INTERNET_TEXT} routed into the VPC, or use exposure 'vpn'/'sso' for "
+                                 "public VPN egress ranges")
         if (self.exposure == "sso") != (self.oidc is not None):
             raise ValueError("'oidc' is required with exposure 'sso' and allowed only there")
         return self

@@ -2,17 +2,19 @@
 
 The sections are defined by concern in the sibling modules; the cross-field rules live in
 modules/config/rules/ (registered in its RULES) and run here, after every section has validated, so that
-`EnvConfig.model_validate(data)` rejects everything `load()` rejects.
+`EnvConfig.model_validate(data)` rejects everything `load()` rejects. This module does not import the rules
+(they read EnvConfig: an import circle): the rules package registers its runner with register_rules() when
+it is imported, which modules/config/__init__.py does, and validation refuses to run without one.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from modules.config import rules
 from modules.config.base import EnvVarName, Name, Strict
 from modules.config.alarms import Alarms
 from modules.config.compute import Cluster
@@ -44,6 +46,9 @@ from modules.config.services import Kind, Service
 
 
 class EnvConfig(Strict):
+    extends: str | None = Field(None, description=(
+        "a base env file this one overlays (path relative to this file, e.g. stage.yaml): its sections are "
+        "merged key by key, this file's values win, a key set to null removes the base's; docs/env-file.md"))
     project: Name = Field(description="project name; prefixes every resource")
     environment: Name = Field(description="environment name, e.g. stage")
     region: str = Field(DEFAULT_REGION, json_schema_extra={"enum": list(AWS_REGIONS)},
@@ -206,6 +211,19 @@ class EnvConfig(Strict):
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> EnvConfig:
         """Every rule of rules.RULES, in order (a validation context {"skip_rules": {name}} leaves some out)."""
+        if not _RULE_RUNNERS:
+            raise RuntimeError("the cross-field rules are not registered: import modules.config (its __init__ "
+                               "imports modules.config.rules), not modules.config.env alone")
         skip = set((info.context or {}).get("skip_rules", ()))
-        rules.check(self, skip=skip)
+        for run_rules in _RULE_RUNNERS:
+            run_rules(self, skip)
         return self
+
+
+_RULE_RUNNERS: list[Callable[[EnvConfig, set[str]], None]] = []
+
+
+def register_rules(runner: Callable[[EnvConfig, set[str]], None]) -> None:
+    """Called once by modules/config/rules/__init__.py: `runner(cfg, skip)` raises CrossFieldErrors."""
+    if runner not in _RULE_RUNNERS:
+        _RULE_RUNNERS.append(runner)

@@ -9,6 +9,7 @@ number nobody meant (`472:0` is base 60, `0700` is octal).
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import Path
@@ -19,11 +20,13 @@ from pydantic import BaseModel, ValidationError
 
 from modules.config.base import ENV_VAR_PATTERN, NAME_PATTERN, CrossFieldErrors, dotted
 from modules.config.env import EnvConfig
+from modules.input_files import ENV_FILE_MAX_BYTES, MIB
 
 # An env file is a handful of levels deep; far deeper is a runaway edit (or hostile input) and would
 # exhaust Python's recursion in the YAML composer or the schema.
 MAX_NESTING = 32
 YAML_INT, YAML_FLOAT, YAML_BOOL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
+YAML_MERGE = "tag:yaml.org,2002:merge"
 # YAML 1.1 (PyYAML) forms that YAML 1.2 (editors, the JSON Schema tooling) reads differently.
 SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
 LEADING_ZERO_OCTAL = re.compile(r"[-+]?0[0-7_]+")
@@ -36,13 +39,18 @@ PATTERN_WORDS = {  # schema patterns in words, for "must match" messages
 class ConfigError(Exception):
     """Bad input: printed as `file: path: problem` lines, exit code 2."""
 
-    def __init__(self, file: Path | str, problems: list[tuple[str, str]]):
+    def __init__(self, file: Path | str, problems: list[tuple[str, str]], files: dict[str, Path] | None = None):
         self.file = str(file)
         self.problems = problems  # (field path, message)
+        self.files = {field: str(f) for field, f in (files or {}).items()}  # an overlay: the file behind a field
         super().__init__(self.render())
 
     def render(self) -> str:
-        lines = [f"{self.file}: {path}: {msg}" if path else f"{self.file}: {msg}" for path, msg in self.problems]
+        lines = []
+        for path, msg in self.problems:
+            file = self.files.get(path, self.file)
+            via = f" (merged into {self.file})" if file != self.file else ""
+            lines.append(f"{file}: {path}: {msg}{via}" if path else f"{file}: {msg}{via}")
         return "\n".join(lines)
 
 
@@ -139,6 +147,9 @@ def read_text(path: Path) -> str:
     if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever
         raise ConfigError(path, [("", "is not a regular file (a FIFO, socket or device); --env-file takes a "
                                       "YAML file")])
+    if info.st_size > ENV_FILE_MAX_BYTES:
+        raise ConfigError(path, [("", f"is {info.st_size // MIB} MiB, larger than an env file can be "
+                                      f"({ENV_FILE_MAX_BYTES // MIB} MiB at most); is it the right file?")])
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -154,6 +165,8 @@ def read_text(path: Path) -> str:
 
 
 def _key_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if node.tag == YAML_MERGE:  # `<<: *anchor`: merged by the safe loader, as PyYAML does
+        return node.value
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_object(node)
         return value if isinstance(value, (str, int, float, bool)) or value is None else node.value
@@ -182,6 +195,11 @@ class _Inspection:
             for key_node, value_node in node.value:
                 key = _key_text(self.loader, key_node)
                 line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode) and key_node.style is None and key_node.tag == YAML_BOOL:
+                    self.problems.append((dotted(path + (key_node.value,)), (
+                        f"YAML 1.1 reads the unquoted key {key_node.value} (line {line}) as the boolean {key}, not "
+                        f"as text; quote it ('{key_node.value}')")))
+                    continue
                 try:
                     if key in first:
                         self.problems.append((dotted(path + (key,)), (
@@ -248,14 +266,108 @@ def parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple, tuple[str, Any]]
         loader.dispose()
 
 
-def load(path: Path | str) -> EnvConfig:
-    """Read and validate one env file. Raises ConfigError with every problem found."""
-    path = Path(path)
+# ---------------------------------------------------------------- overlays (`extends:`)
+# Copilot's per-environment pattern: an env file names a base file and overrides what differs. Mappings merge
+# key by key (recursively), a list or a scalar replaces the base's, and null removes the base's key.
+EXTENDS_KEY = "extends"
+MAX_EXTENDS_DEPTH = 4  # prod -> stage -> base is two; a longer chain is more likely a mistake than a design
+
+
+class _Resolved:
+    """The merged document, the source text of its unquoted scalars, and which file gave each key."""
+
+    def __init__(self, raw: dict, scalars: dict, origin: dict[tuple, Path]):
+        self.raw, self.scalars, self.origin = raw, scalars, origin
+
+
+def _origins(data: Any, path: tuple, file: Path, into: dict[tuple, Path]) -> None:
+    into[path] = file
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _origins(value, path + (key,), file, into)
+
+
+def _merge(base: Any, overlay: Any, path: tuple, file: Path, origin: dict[tuple, Path]) -> Any:
+    if not (isinstance(base, dict) and isinstance(overlay, dict)):
+        for key in [k for k in origin if k[: len(path)] == path and k != path]:
+            del origin[key]  # the overlay's value replaces the base's whole
+        _origins(overlay, path, file, origin)
+        return overlay
+    merged = dict(base)
+    for key, value in overlay.items():
+        if value is None:  # null removes the base's key
+            merged.pop(key, None)
+            for gone in [k for k in origin if k[: len(path) + 1] == path + (key,)]:
+                del origin[gone]
+            continue
+        merged[key] = _merge(base.get(key), value, path + (key,), file, origin) if key in base else value
+        if key not in base:
+            _origins(value, path + (key,), file, origin)
+    return merged
+
+
+def _read_document(path: Path) -> tuple[dict, dict]:
     raw, scalars = parse_yaml(path, read_text(path))
     if not isinstance(raw, dict):
         raise ConfigError(path, [("", f"must be a YAML mapping of sections, got {type(raw).__name__}")])
+    return raw, scalars
+
+
+def resolve(path: Path | str, chain: tuple[Path, ...] = ()) -> _Resolved:
+    """The env file with its `extends:` chain merged in (the file itself when it extends nothing)."""
+    path = Path(path)
+    raw, scalars = _read_document(path)
+    origin: dict[tuple, Path] = {}
+    _origins(raw, (), path, origin)
+    reference = raw.get(EXTENDS_KEY)
+    if reference is None:
+        return _Resolved(raw, scalars, origin)
+    if not isinstance(reference, str) or not reference.strip():
+        raise ConfigError(path, [(EXTENDS_KEY, f"{reference!r} is not a path; give the base env file's path, "
+                                               "relative to this file (e.g. stage.yaml)")])
+    base_path = Path(os.path.normpath(path.parent / reference))
+    here = chain + (path.resolve(),)
+    if base_path.resolve() in here:
+        loop = " -> ".join(str(p.name) for p in here + (base_path.resolve(),))
+        raise ConfigError(path, [(EXTENDS_KEY, f"{reference} extends back to a file of the chain ({loop}); "
+                                               "an overlay chain must end in a file that extends nothing")])
+    if len(here) > MAX_EXTENDS_DEPTH:
+        raise ConfigError(path, [(EXTENDS_KEY, f"more than {MAX_EXTENDS_DEPTH} files in the extends chain; "
+                                               "flatten it (a base and one overlay per environment)")])
+    if not base_path.exists():
+        raise ConfigError(path, [(EXTENDS_KEY, f"{reference}: no such file (looked for {base_path}, relative to "
+                                               "this file)")])
+    base = resolve(base_path, here)
+    base.raw.pop(EXTENDS_KEY, None)
+    merged_origin = dict(base.origin)
+    merged = _merge(base.raw, raw, (), path, merged_origin)
+    merged_origin[()] = path
+    merged_scalars = {loc: v for loc, v in base.scalars.items() if merged_origin.get(loc) != path}
+    merged_scalars.update(scalars)
+    return _Resolved(merged, merged_scalars, merged_origin)
+
+
+def _source_of(problem_path: str, resolved: _Resolved, default: Path) -> Path:
+    """The file that wrote the deepest key on the problem's path (the overlay for what it set or merged)."""
+    best, best_len = default, -1
+    for loc, file in resolved.origin.items():
+        text = dotted(loc)
+        if (problem_path == text or problem_path.startswith(text + ".") or problem_path.startswith(text + "[")
+                or not text) and len(text) > best_len:
+            best, best_len = file, len(text)
+    return best
+
+
+def load(path: Path | str) -> EnvConfig:
+    """Read and validate one env file (with the files it extends merged in). Raises ConfigError with every
+    problem found; with an overlay, each problem names the file that wrote the value it is about."""
+    path = Path(path)
+    resolved = resolve(path)
     try:
-        cfg = EnvConfig.model_validate(raw)
+        return EnvConfig.model_validate(resolved.raw)
     except ValidationError as exc:
-        raise ConfigError(path, _problems(exc, scalars)) from None
-    return cfg
+        problems = _problems(exc, resolved.scalars)
+    files = {_source_of(field, resolved, path) for field, _ in problems}
+    if files == {path}:
+        raise ConfigError(path, problems) from None
+    raise ConfigError(path, problems, files={field: _source_of(field, resolved, path) for field, _ in problems})

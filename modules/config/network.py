@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from modules.config.base import RETENTION_CHOICES, Cidr, RetentionDays, Strict
+from modules.config.base import NON_INTERNET_TEXT, RETENTION_CHOICES, Cidr, RetentionDays, Strict, address_space_kind, is_non_internet
 from modules.config.defaults import (
     ALB_MIN_SUBNET_PREFIX,
     AZ_ID_PATTERN,
@@ -85,9 +85,9 @@ class Network(Strict):
         if vpc.version != 4 or not VPC_PREFIX_RANGE[0] <= vpc.prefixlen <= VPC_PREFIX_RANGE[1]:
             raise ValueError(f"{value}: a VPC is an IPv4 block from /{VPC_PREFIX_RANGE[0]} to /{VPC_PREFIX_RANGE[1]}"
                              " (AWS limit), e.g. 10.40.0.0/16")
-        if not vpc.is_private:
-            raise ValueError(f"{value} is a public range; use a private one (10.0.0.0/8, 172.16.0.0/12, "
-                             "192.168.0.0/16) so it cannot shadow internet addresses")
+        if not is_non_internet(vpc):
+            raise ValueError(f"{value} is {address_space_kind(vpc)} address space; use {NON_INTERNET_TEXT}, so the "
+                             "VPC cannot shadow other addresses (AWS accepts public ranges, this program does not)")
         return value
 
     @model_validator(mode="after")

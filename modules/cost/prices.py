@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from modules.input_files import SMALL_JSON_MAX_BYTES, InputFileError, decode_utf8, read_input
+
 PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
 # What every region of the table holds: scalars (USD per unit) and per-type tables (USD per hour).
 SCALAR_KEYS = (
@@ -76,23 +78,47 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def validate(data: dict, where: str) -> None:
+class PriceFileError(ValueError):
+    """The price table file cannot be read or has not the table's shape: `file: what is wrong`."""
+
+
+def validate(data, where: str) -> None:
     """The table's shape: every region holds every key, every price a non-negative number."""
+    if not isinstance(data, dict):
+        raise PriceFileError(f"{where}: a JSON object with currency, retrieved, source and regions expected, "
+                             f"not {type(data).__name__}")
     for key in ("currency", "retrieved", "source", "regions"):
         if key not in data:
-            raise ValueError(f"{where}: missing '{key}'")
+            raise PriceFileError(f"{where}: missing '{key}'")
+    for key in ("currency", "retrieved", "source"):
+        if not isinstance(data[key], str):
+            raise PriceFileError(f"{where}: {key}: {data[key]!r} is not a string")
+    if not isinstance(data["regions"], dict) or not data["regions"]:
+        raise PriceFileError(f"{where}: regions: an object of Region -> prices expected")
     for region, values in data["regions"].items():
+        if not isinstance(values, dict):
+            raise PriceFileError(f"{where}: regions.{region}: an object of prices expected")
         for key in (*SCALAR_KEYS, *TABLE_KEYS):
             if key not in values:
-                raise ValueError(f"{where}: regions.{region}: missing '{key}'")
+                raise PriceFileError(f"{where}: regions.{region}: missing '{key}'")
+        for table in TABLE_KEYS:
+            if not isinstance(values[table], dict):
+                raise PriceFileError(f"{where}: regions.{region}.{table}: an object of type -> USD per hour expected")
         numbers = [(k, values[k]) for k in SCALAR_KEYS]
         numbers += [(f"{t}.{n}", v) for t in TABLE_KEYS for n, v in values[t].items()]
         for key, value in numbers:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{where}: regions.{region}.{key}: {value!r} is not a price (a number >= 0)")
+                raise PriceFileError(f"{where}: regions.{region}.{key}: {value!r} is not a price (a number >= 0)")
 
 
 def load(path: Path = PRICES_FILE) -> PriceTable:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    validate(data, shown(path))
-    return PriceTable(data, shown(path))
+    """The table; PriceFileError naming the file when it is unreadable, not JSON or not of the table's shape."""
+    where = shown(path)
+    try:
+        data = json.loads(decode_utf8(where, read_input(path, SMALL_JSON_MAX_BYTES)))
+    except InputFileError as exc:
+        raise PriceFileError(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise PriceFileError(f"{where}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    validate(data, where)
+    return PriceTable(data, where)

@@ -16,11 +16,13 @@ would hide a line of the bill.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 from modules.cost.estimate import CacheNodes, Fleet, Inventory, Window
 from modules.cost.prices import PriceError
+from modules.input_files import SYNTH_JSON_MAX_BYTES, InputFileError, decode_utf8, read_input
 
 STACK_FILE = "cdk.tf.json"
 REFERENCE = re.compile(r"^\$\{(?P<type>[a-z0-9_]+)\.(?P<id>[^.}]+)\.[a-z_]+\}$")
@@ -42,16 +44,41 @@ def stack_file(path: Path, stack: str | None = None) -> Path:
     if (path / STACK_FILE).is_file():
         return path / STACK_FILE
     manifest = path / "manifest.json"
-    if not manifest.is_file():
+    if not os.path.lexists(manifest):
         raise SynthError(f"{path}: no {STACK_FILE} and no manifest.json: not a synth output directory "
                          "(python main.py synth --outdir DIR writes one)")
-    stacks = json.loads(manifest.read_text(encoding="utf-8")).get("stacks", {})
+    stacks = _manifest_stacks(manifest)
     if stack is None and len(stacks) == 1:
         stack = next(iter(stacks))
     if stack not in stacks:
         raise SynthError(f"{path}: {'stack ' + repr(stack) + ' is not in it' if stack else 'several stacks'}; "
                          f"stacks: {', '.join(sorted(stacks)) or '(none)'}; name one with --stack")
-    return path / stacks[stack]["synthesizedStackPath"]
+    file = path / stacks[stack]
+    if not file.is_file():
+        raise SynthError(f"{path}: its manifest.json names {stacks[stack]}, which is not there; synthesize again "
+                         "(python main.py synth --outdir DIR)")
+    return file
+
+
+def _manifest_stacks(manifest: Path) -> dict[str, str]:
+    """Stack name -> its synthesizedStackPath, from cdktf's manifest.json; SynthError when it is not one."""
+    not_cdktf = f"{manifest}: not the manifest.json cdktf writes"
+    try:
+        data = json.loads(decode_utf8(manifest, read_input(manifest, SYNTH_JSON_MAX_BYTES)))
+    except InputFileError as exc:
+        raise SynthError(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise SynthError(f"{not_cdktf} (not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    stacks = data.get("stacks") if isinstance(data, dict) else None
+    if not isinstance(stacks, dict):
+        raise SynthError(f"{not_cdktf} (no 'stacks' object)")
+    paths = {}
+    for name, entry in stacks.items():
+        stack_path = entry.get("synthesizedStackPath") if isinstance(entry, dict) else None
+        if not isinstance(stack_path, str) or Path(stack_path).is_absolute() or ".." in Path(stack_path).parts:
+            raise SynthError(f"{not_cdktf} (stacks.{name}.synthesizedStackPath: a path inside the directory expected)")
+        paths[name] = stack_path
+    return paths
 
 
 def _literal(resource_type: str, rid: str, attribute: str, value, kind=str):
@@ -173,7 +200,16 @@ def load_inventory(path: Path, stack: str | None = None) -> tuple[Inventory, Pat
     """The inventory of the synthesized stack at `path` (see stack_file), and the file it was read from."""
     file = stack_file(path, stack)
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SynthError(f"{file}: not a readable Terraform JSON file ({exc})") from None
-    return inventory_of_synth(doc, file.parent.name), file
+        doc = json.loads(decode_utf8(file, read_input(file, SYNTH_JSON_MAX_BYTES)))
+    except InputFileError as exc:
+        raise SynthError(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise SynthError(f"{file}: not Terraform JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("resource", {}), dict) or not all(
+            isinstance(block, dict) and all(isinstance(r, dict) for r in block.values())
+            for block in doc.get("resource", {}).values()):
+        raise SynthError(f"{file}: not Terraform JSON (`resource`: type -> name -> arguments objects expected)")
+    try:
+        return inventory_of_synth(doc, file.parent.name), file
+    except (AttributeError, TypeError, KeyError) as exc:  # arguments of shapes this program never writes
+        raise SynthError(f"{file}: not a stack this program synthesized ({type(exc).__name__}: {exc})") from None

@@ -131,7 +131,7 @@ def test_docs_show_the_commands_current_estimate_of_stage():
     marker = "<!-- generated: python main.py cost --env stage"
     block = doc.split(marker, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
     proc = run_main("cost", "--env", "stage")
-    assert block == proc.stdout, "docs/cost.md is stale: paste `python main.py cost --env stage` into its block"
+    assert block == proc.stdout, "docs/cost.md is stale: run `make regen` (or paste `python main.py cost --env stage` into its block)"
 
 
 def test_describe_says_why_there_is_no_estimate_for_an_unpriced_region(tmp_path):

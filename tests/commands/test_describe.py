@@ -31,7 +31,7 @@ def piped():
 def test_stage_table_matches_the_reviewed_golden_file(piped):
     # The golden file is the reviewed picture of stage; a change to stage.yaml, the schema or the
     # capacity rules shows up here as a readable diff.
-    assert piped == GOLDEN.read_text(), f"describe output changed; review it, then regenerate: {REGENERATE}"
+    assert piped == GOLDEN.read_text(), f"describe output changed; review it, then regenerate: {REGENERATE} (all generated files: make regen)"
 
 
 def test_piped_output_is_plain_text(piped):

@@ -127,7 +127,7 @@ def test_readme_picture_shows_every_stage_service(stage_cfg):
     """docs/stage.svg (embedded in the README as docs/stage.png) must not miss a service of stage.yaml."""
     nodes, _ = svg_titles(ROOT / "docs" / "stage.svg")
     missing = sorted(diagram.node_id("svc", n) for n in stage_cfg.services if diagram.node_id("svc", n) not in nodes)
-    assert not missing, f"docs/stage.* is stale ({missing}); regenerate: python main.py diagram --env stage -o docs/stage"
+    assert not missing, f"docs/stage.* is stale ({missing}); regenerate: make regen (or python main.py diagram --env stage -o docs/stage)"
     assert "docs/stage.png" in (ROOT / "README.md").read_text()
 
 

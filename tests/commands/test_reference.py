@@ -17,7 +17,7 @@ REFERENCE = ROOT / "docs" / "env-reference.md"
 def test_checked_in_reference_is_up_to_date():
     assert REFERENCE.read_text() == reference.render(), (
         f"docs/env-reference.md is out of date with modules/config/; regenerate it: "
-        f"{reference.REGENERATE_COMMAND}")
+        f"{reference.REGENERATE_COMMAND} (all generated files: make regen)")
 
 
 def test_every_schema_field_has_a_description():

@@ -32,7 +32,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def test_checked_in_schema_is_up_to_date():
     assert SCHEMA_FILE.read_text() == schema.render(), (
-        f"{schema.SCHEMA_FILE} is out of date with modules/config/; regenerate it: {schema.REGENERATE_COMMAND}")
+        f"{schema.SCHEMA_FILE} is out of date with modules/config/; regenerate it: {schema.REGENERATE_COMMAND} (all generated files: make regen)")
 
 
 def test_schema_is_a_valid_draft_2020_12_schema_with_descriptions_and_defaults():

@@ -5,18 +5,18 @@ without losing earlier output or local state."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
-import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main
+from conftest import MAIN_ENV, PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main
 from modules.build_context import context_tag
 from modules.commands import synth
 
@@ -30,44 +30,6 @@ def test_env_selection_by_name_and_variable(tmp_path):
     a = (tmp_path / "a/stacks/araquem-stage/cdk.tf.json").read_bytes()
     b = (tmp_path / "b/stacks/araquem-stage/cdk.tf.json").read_bytes()
     assert a == b  # also: two synths of the same input are byte-identical
-
-
-def test_synth_replaces_earlier_output_and_keeps_what_it_did_not_write(tmp_path):
-    out = tmp_path / "cdktf.out"
-    stack = out / "stacks/araquem-stage"
-    stack.mkdir(parents=True)
-    (out / "manifest.json").write_text(json.dumps(EARLIER_MANIFEST))
-    (stack / "cdk.tf.json").write_text('{"earlier": true}')
-    (out / "NOTES.md").write_text("a user's notes")
-    proc = run_main("synth", "--outdir", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads((stack / "cdk.tf.json").read_text()) != {"earlier": True}
-    assert (out / "NOTES.md").read_text() == "a user's notes"
-    assert not list(tmp_path.glob(".cdktf.out.*-*"))
-    umask = os.umask(0)
-    os.umask(umask)
-    for directory in (out, out / "stacks", stack):  # not mkdtemp's 0700
-        assert directory.stat().st_mode & 0o777 == 0o777 & ~umask, directory
-
-
-EARLIER_MANIFEST = {"version": "0.21.0", "stacks": {"araquem-stage": {
-    "name": "araquem-stage", "constructPath": "araquem-stage", "workingDirectory": "stacks/araquem-stage",
-    "synthesizedStackPath": "stacks/araquem-stage/cdk.tf.json", "annotations": [], "dependencies": []}}}
-
-
-def test_resynth_keeps_local_state_of_every_stack(synths, tmp_path):
-    """Local state lives in cdktf.out/stacks/<stack>/; neither a re-synth nor another --env may lose it."""
-    out = tmp_path / "cdktf.out"
-    session_dev_eu = synths.of_file(ROOT / "envs" / "dev-eu.yaml")  # earlier output: the session's dev-eu synth
-    shutil.copytree(session_dev_eu.dir.parent.parent, out)
-    dev_state = out / "stacks/araquem-dev-eu/terraform.araquem-dev-eu.tfstate"
-    dev_state.write_text('{"serial": 7}')
-    assert run_main("--env", "stage", "synth", "--outdir", str(out)).returncode == 0
-    stage_state = out / "stacks/araquem-stage/terraform.araquem-stage.tfstate"
-    stage_state.write_text('{"serial": 3}')
-    assert run_main("--env", "stage", "synth", "--outdir", str(out)).returncode == 0
-    assert dev_state.read_text() == '{"serial": 7}' and stage_state.read_text() == '{"serial": 3}'
-    assert (out / "stacks/araquem-stage/cdk.tf.json").is_file()
 
 
 # ------------------------------------------------- image_tags: which tag each build gets
@@ -189,148 +151,6 @@ def test_app_built_images_run_the_recorded_release(monkeypatch, capsys, stage_cf
     assert synth.image_tags(cfg)["api"] == APP_TAG
 
 
-# ------------------------------------------------- the swap: local state survives a failure at every step
-STATE_FILES = {  # what `cdktf deploy` / terraform leave in a stack directory, and a user's own file
-    "stacks/araquem-stage/terraform.araquem-stage.tfstate": b'{"serial": 41, "lineage": "only-copy"}',
-    "stacks/araquem-stage/terraform.araquem-stage.tfstate.backup": b'{"serial": 40}',
-    "stacks/araquem-stage/.terraform.lock.hcl": b'provider "registry.terraform.io/hashicorp/aws" {}',
-    "stacks/araquem-stage/.terraform/providers/aws/terraform-provider-aws": b"\x7fELF provider",
-    "stacks/araquem-stage/.terraform/terraform.tfstate": b'{"backend": "local"}',
-    "stacks/araquem-dev-eu/terraform.araquem-dev-eu.tfstate": b'{"serial": 7}',
-    "stacks/araquem-dev-eu/cdk.tf.json": b'{"dev": true}',
-    "NOTES.md": b"kept by synth",
-}
-OLD_STACK, NEW_STACK = b'{"old": true}', b'{"new": true}'
-# Every file-system call the lock, the cleanup and the swap make; each is made to fail in turn.
-FAULTABLE = [(os, "rename"), (os, "link"), (os, "mkdir"), (os, "symlink"), (os, "rmdir"), (os, "unlink"),
-             (shutil, "copy2"), (shutil, "copymode"), (shutil, "rmtree"), (tempfile, "mkdtemp"),
-             (Path, "write_text"), (Path, "write_bytes")]
-
-
-def _earlier_output(out: Path) -> None:
-    (out / "stacks/araquem-stage").mkdir(parents=True)
-    (out / "manifest.json").write_text(json.dumps(EARLIER_MANIFEST))
-    (out / "stacks/araquem-stage/cdk.tf.json").write_bytes(OLD_STACK)
-    for rel, data in STATE_FILES.items():
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_bytes(data)
-    os.symlink("aws/terraform-provider-aws", out / "stacks/araquem-stage/.terraform/providers/current")
-
-
-def _fake_cdktf(target: Path) -> None:
-    """What cdktf writes: the manifest and one stack (through the same os calls, so they can fail too)."""
-    (target / "stacks/araquem-stage").mkdir(parents=True)
-    (target / "manifest.json").write_text(json.dumps(EARLIER_MANIFEST))
-    (target / "stacks/araquem-stage/cdk.tf.json").write_bytes(NEW_STACK)
-
-
-class Fault:
-    """Makes the n-th call (counted over every FAULTABLE function) raise `error`."""
-
-    def __init__(self, monkeypatch, n: int, error: BaseException):
-        self.calls, self.n, self.error, self.fired = 0, n, error, None
-        for owner, name in FAULTABLE:
-            monkeypatch.setattr(owner, name, self._wrap(getattr(owner, name), f"{owner.__name__}.{name}"))
-
-    def _wrap(self, real, label):
-        def faulty(*args, **kwargs):
-            self.calls += 1
-            if self.calls == self.n:
-                self.fired = label
-                raise self.error
-            return real(*args, **kwargs)
-        return faulty
-
-
-def _assert_state_kept(out: Path) -> None:
-    for rel, data in STATE_FILES.items():
-        assert (out / rel).read_bytes() == data, rel
-    assert os.readlink(out / "stacks/araquem-stage/.terraform/providers/current") == "aws/terraform-provider-aws"
-    assert (out / "stacks/araquem-stage/cdk.tf.json").read_bytes() in (OLD_STACK, NEW_STACK)
-
-
-@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
-                         ids=["no-space", "ctrl-c"])
-def test_local_state_survives_a_failure_at_every_step_of_the_swap(tmp_path, monkeypatch, error):
-    steps = 0
-    for n in range(1, 200):
-        base = tmp_path / str(n)
-        base.mkdir()
-        out = base / "cdktf.out"
-        _earlier_output(out)
-        with monkeypatch.context() as patch:
-            fault = Fault(patch, n, error)
-            try:
-                synth.write_output(out, _fake_cdktf)
-            except type(error):
-                assert fault.fired, "an error nobody injected"
-        _assert_state_kept(out)  # the earlier output (or the new one) with every state file, byte for byte
-        if not fault.fired:
-            assert (out / "stacks/araquem-stage/cdk.tf.json").read_bytes() == NEW_STACK
-            break
-        steps += 1
-        synth.write_output(out, _fake_cdktf)  # the next synth cleans up and succeeds
-        _assert_state_kept(out)
-        assert (out / "stacks/araquem-stage/cdk.tf.json").read_bytes() == NEW_STACK
-        assert sorted(p.name for p in base.iterdir()) == [".cdktf.out.lock", "cdktf.out"], f"fault at {fault.fired}"
-    assert steps >= 20, f"only {steps} file-system steps were interrupted"
-
-
-def test_an_interrupted_swap_is_put_back_by_the_next_synth(tmp_path):
-    """Killed between its two renames: no outdir, the earlier output in .old-*/out. The next synth restores
-    it (never deletes it), removes only staging directories that carry its marker, then swaps."""
-    out = tmp_path / "cdktf.out"
-    retired = tmp_path / ".cdktf.out.old-k1ll3d"
-    _earlier_output(retired / "out")
-    (retired / synth.MARKER).write_text("old")
-    half_written = tmp_path / ".cdktf.out.new-k1ll3d"
-    (half_written / "out").mkdir(parents=True)
-    (half_written / synth.MARKER).write_text("new")
-    not_ours = tmp_path / ".cdktf.out.new-mine"  # the name pattern but no marker: a user's
-    not_ours.mkdir()
-    (not_ours / "keep.txt").write_text("mine")
-    synth.write_output(out, _fake_cdktf)
-    _assert_state_kept(out)
-    assert (out / "stacks/araquem-stage/cdk.tf.json").read_bytes() == NEW_STACK
-    assert not retired.exists() and not half_written.exists()
-    assert (not_ours / "keep.txt").read_text() == "mine"
-
-
-def test_state_is_linked_or_copied_never_moved(tmp_path, monkeypatch):
-    """Until the swap the earlier output stays complete: a failure just before the swap loses nothing."""
-    out = tmp_path / "cdktf.out"
-    _earlier_output(out)
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    real_rename = os.rename
-
-    def fail_the_swap(src, dst):
-        if Path(src) == out:
-            assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-            raise OSError(errno.EIO, "Input/output error", str(src))
-        return real_rename(src, dst)
-
-    monkeypatch.setattr(os, "rename", fail_the_swap)
-    with pytest.raises(OSError):
-        synth.write_output(out, _fake_cdktf)
-    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    assert not list(tmp_path.glob(".cdktf.out.*-*"))
-
-
-@pytest.mark.parametrize("content", [None, "{}", '{"version": "0.21.0", "stacks": {"x": {"name": "x"}}}', "not json"],
-                         ids=["no-manifest", "empty-object", "stack-without-paths", "not-json"])
-def test_only_cdktf_output_is_recognised(tmp_path, content):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out/thesis.odt").write_text("only copy")
-    if content is not None:
-        (tmp_path / "out/manifest.json").write_text(content)
-    with pytest.raises(synth.UsageError, match="is not earlier synth output"):
-        synth.checked_outdir(tmp_path / "out")
-    (tmp_path / "out/manifest.json").write_text(json.dumps(EARLIER_MANIFEST))
-    assert synth.checked_outdir(tmp_path / "out") == (tmp_path / "out").resolve()
-    (tmp_path / "empty").mkdir()
-    assert synth.checked_outdir(tmp_path / "empty") == (tmp_path / "empty").resolve()  # nothing to lose
-
-
 # ------------------------------------------------- image_tag: git's own words when it cannot say
 def test_git_failure_shows_gits_message(tmp_path, monkeypatch, stage_cfg):
     """A checkout owned by another user: git refuses with "dubious ownership"; synth must say so."""
@@ -346,3 +166,43 @@ def test_git_failure_shows_gits_message(tmp_path, monkeypatch, stage_cfg):
         synth.image_tag(stage_cfg)
     message = str(raised.value)
     assert "dubious ownership" in message and str(repo) in message and "not a git checkout" not in message
+
+
+# ------------------------------------------------- jsii's Node process dying mid-synth
+def _child_running(parent: int, needle: str) -> int | None:
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except (OSError, StopIteration, ValueError):
+            continue
+        if ppid == parent and needle.encode() in cmdline:
+            return int(status.parent.name)
+    return None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_killed_node_process_is_one_line_and_the_earlier_output_stays(tmp_path, synths, sig):
+    """The OOM killer (SIGKILL) or a SIGTERM ends Node while the stack is being built: one line naming the
+    signal, nothing after it (no JSONDecodeError, no BrokenPipe traceback from jsii's exit hook)."""
+    out = tmp_path / "cdktf.out"
+    shutil.copytree(synths.of_file(ROOT / "envs" / "stage.yaml").dir.parent.parent, out)
+    before = (out / "stacks/araquem-stage/cdk.tf.json").read_bytes()
+    proc = subprocess.Popen([PYTHON, str(ROOT / "main.py"), "synth", "--outdir", str(out)], cwd=ROOT,
+                            env={**os.environ, **{k: v for k, v in MAIN_ENV.items() if v is not None}},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    node = None
+    while node is None and proc.poll() is None and time.monotonic() < deadline:
+        node = _child_running(proc.pid, "jsii-runtime")
+        time.sleep(0.05)
+    assert node, "no jsii Node process seen"
+    time.sleep(0.5)  # inside the synth, past jsii's handshake
+    os.kill(node, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    lines = [line for line in err.splitlines() if not line.startswith("notice:")]
+    assert lines == [f"error: the synth's Node process (jsii) was killed (signal {int(sig)}, {sig.name}"
+                     + (": out of memory?" if sig == signal.SIGKILL else "")
+                     + "); the earlier output is left as it was"], err
+    assert (out / "stacks/araquem-stage/cdk.tf.json").read_bytes() == before

@@ -101,7 +101,7 @@ BAD_ENV_FILES = [
                                                       "allowed_cidrs": ["0.0.0.0/0"]}),
      "alb.grafana", ["0.0.0.0/0 opens Grafana to everyone", "VPN"]),
     ("grafana-internal-public-range", _set("alb.grafana", {"allowed_cidrs": ["8.8.8.0/24"]}), "alb.grafana",
-     ["8.8.8.0/24 is public", "private ranges", "'vpn'"]),
+     ["8.8.8.0/24 is public", "a private range (RFC 1918", "'vpn'"]),
     ("grafana-host-is-a-url", _set("alb.grafana", {"exposure": "vpn", "host": "https://grafana.example.com",
                                                    "allowed_cidrs": ["198.51.100.0/24"]}),
      "alb.grafana.host", ["not a lower-case DNS host name", "grafana.example.com"]),

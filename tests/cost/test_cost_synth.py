@@ -130,6 +130,10 @@ def test_a_directory_without_a_synth_or_with_several_stacks_is_refused(stage, tm
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(SynthError, match="several stacks; stacks: araquem-dev, araquem-stage; name one with --stack"):
         stack_file(tmp_path)
+    with pytest.raises(SynthError, match="names stacks/araquem-dev/cdk.tf.json, which is not there"):
+        stack_file(tmp_path, "araquem-dev")
+    (tmp_path / "stacks/araquem-dev").mkdir(parents=True)
+    (tmp_path / "stacks/araquem-dev/cdk.tf.json").write_text("{}")
     assert stack_file(tmp_path, "araquem-dev") == tmp_path / "stacks" / "araquem-dev" / "cdk.tf.json"
     with pytest.raises(SynthError, match="stack 'nope' is not in it"):
         stack_file(tmp_path, "nope")

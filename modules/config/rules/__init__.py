@@ -18,8 +18,8 @@ passing case in tests/config/ (test_config_rules*.py).
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
-Rules read the EnvConfig by duck typing (its views: task_owners(), containers_of(), ...), so no rule
-module imports modules/config/env.py at run time: env.py imports this package, no cycle.
+Rules read the EnvConfig's views (task_owners(), containers_of(), ...). env.py does not import this
+package: this package registers its `check` with env.register_rules() below, so the import goes one way only.
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ from modules.config.rules.tasks import (
     task_has_an_essential_container,
 )
 
-if TYPE_CHECKING:  # annotations only: env.py imports this package
+from modules.config.env import register_rules
+
+if TYPE_CHECKING:
     from modules.config.env import EnvConfig
 
 __all__ = ["RULES", "Rule", "check", "only_when_consistent", "problems"]
@@ -139,3 +141,6 @@ def check(cfg: EnvConfig, skip: Iterable[str] = ()) -> None:
     found = problems(cfg, skip)
     if found:
         raise CrossFieldErrors(found)
+
+
+register_rules(lambda cfg, skip: check(cfg, skip=skip))

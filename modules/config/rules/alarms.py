@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from modules.config.base import Problem
 from modules.config.defaults import partition_of
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from modules.config import capacity
+import modules.config.capacity as capacity
 from modules.config.base import Problem
 from modules.config.rules.common import only_when_consistent
 from modules.config.schedules import WEEKDAYS, describe_run, runs_outside
 from modules.config.services import Kind
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from modules.config.base import Problem
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 Rule = Callable[["EnvConfig"], list[Problem]]

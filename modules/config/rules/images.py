@@ -8,7 +8,7 @@ from modules.config.base import Problem
 from modules.config.defaults import DOCKER_HUB_SECRET_KEYS, PULL_THROUGH_PREFIX_MAX, PULL_THROUGH_UPSTREAMS
 from modules.config.registry import pull_through_source, split_reference
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 

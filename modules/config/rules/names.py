@@ -22,7 +22,7 @@ from modules.config.defaults import (
 )
 from modules.config.services import Kind
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 

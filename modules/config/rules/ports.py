@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from modules.config.base import Problem
 from modules.config.services import Kind
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from modules.config.base import Problem
 from modules.config.defaults import ECS_TASK_CPU_MIN_UNITS, TASK_DEFINITION_MAX_BYTES
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 # Upper bounds of what the synth fills in and the env file does not show (bytes of JSON): an ARN prefix

@@ -1,4 +1,5 @@
-"""Render `terraform show -json <planfile>` as Markdown for one sticky pull-request comment.
+"""Render a Terraform plan as Markdown for one sticky pull-request comment: `terraform show -json <planfile>`
+output or Terraform Cloud's redacted plan JSON (what scripts/tfc_run.py saves; plan_changes.py reads both).
 
     python main.py plan-summary plan.json --synth cdktf.out/stacks/araquem-stage/cdk.tf.json --commit SHA \
         --run-json run.json
@@ -22,7 +23,7 @@ error text, its beginning and end kept when it does not fit.
 
 Reading the plan: plan_changes.py; here: rendering and the command line.
 
-Exit codes: 0 ok, 2 bad input (missing or unreadable file, not plan JSON).
+Exit codes: 0 ok, 2 bad input (missing or unreadable file, not plan JSON in either shape).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from pathlib import Path
 from modules.commands.plan_changes import KINDS, SYMBOL, Change, PlanInputError, Summary, load_construct_paths, \
     load_plan, summarize
 
-HELP = "render `terraform show -json` plan output as a Markdown PR comment (sticky, size-limited)"
+HELP = ("render plan JSON (`terraform show -json` or Terraform Cloud's redacted plan) as a Markdown PR comment "
+        "(sticky, size-limited)")
 NEEDS_ENV = False
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 

@@ -431,3 +431,42 @@ def test_redacted_plan_without_changes_may_omit_every_list(tmp_path):
     path.write_text('{"plan_format_version": "1.2", "provider_format_version": "1.0"}')
     summary = summarize(load_plan(str(path)), STACK)
     assert summary.changes == [] and summary.outputs == [] and summary.drift == 0
+
+
+# ---------------------------------------------------------------- policy checks and run tasks (run.json "checks")
+CHECKS = [  # as scripts/tfc_run.py writes them from the API reference's samples (tests/test_tfc_run.py)
+    {"kind": "policy check", "name": "Sentinel (organization)", "status": "soft_failed",
+     "detail": "0 passed, 0 hard-failed, 1 soft-failed, 0 advisory-failed", "url": ""},
+    {"kind": "run task", "name": "example-task", "status": "passed",
+     "detail": "post_plan, mandatory: No issues found.", "url": "https://external.service/project/task-123abc"},
+]
+
+
+def test_comment_lists_policy_checks_and_run_tasks(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"id": "run-1", "url": "https://tfc/run-1", "status": "planned_and_finished",
+                                    "error": "", "checks": CHECKS}))
+    proc = run_main("plan-summary", str(REDACTED / "plan-json-basic.json"), "--stack", STACK, "--run-json",
+                    str(run_json))
+    assert proc.returncode == 0, proc.stderr
+    checks = section(proc.stdout, "Policy checks and run tasks")
+    assert "- **soft_failed** policy check `Sentinel (organization)`: 0 passed, 0 hard-failed, 1 soft-failed" in checks
+    assert ("- **passed** run task `example-task`: post_plan, mandatory: No issues found. "
+            "([details](https://external.service/project/task-123abc))") in checks
+    assert proc.stdout.index("#### Policy checks") < proc.stdout.index("#### Changes by construct")
+
+
+def test_failed_run_comment_lists_the_checks_that_stopped_it(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"id": "run-1", "url": "https://tfc/run-1", "status": "policy_override",
+                                    "error": "The run stopped at 'policy_override'", "checks": CHECKS}))
+    proc = run_main("plan-summary", "--stack", STACK, "--run-json", str(run_json))
+    assert proc.returncode == 0, proc.stderr
+    assert "(`policy_override`)" in proc.stdout and "**soft_failed** policy check" in proc.stdout
+
+
+def test_run_json_with_malformed_checks_exits_2(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"status": "planned", "error": "", "checks": "soft_failed"}))
+    proc = run_main("plan-summary", str(NO_CHANGES), "--stack", STACK, "--run-json", str(run_json))
+    assert proc.returncode == 2 and "checks: expected a list of objects" in proc.stderr

@@ -10,10 +10,12 @@ end with no run waiting for confirmation: the fake records each discard and canc
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from modules.commands.plan_summary import MARKER
 from test_tfc_run import APPLY_LOG, PLAN_FIXTURE, RUN_ID, TFC_FIXTURES, FakeTfc
 from test_workflows import DEPLOY, PLAN, github_files, load, run_step, step, steps, tfc_workspace
@@ -229,3 +231,25 @@ def test_bootstrap_job_discards_its_run_when_it_fails(tmp_path, stage, stage_cfg
     # and without a run (synth or the upload failed): nothing to do
     (root / "run.json").unlink()
     assert run_step(cleanup["run"], root, {"ARAQUEM_ENV": "stage", **gh}).returncode == 0
+
+
+# ---------------------------------------------------------------- docs/delivery.md
+DELIVERY_DOC = ROOT / "docs" / "delivery.md"
+
+
+def test_delivery_doc_names_every_terraform_cloud_token_where_it_lives():
+    """The token table of docs/delivery.md against the workflows: each TF_* secret, in which environment."""
+    used: dict[str, set] = {}
+    for path in (PLAN, DEPLOY):
+        for job in load(path)["jobs"].values():
+            for token in re.findall(r"secrets\.(TF_\w+)", json.dumps(job)):
+                used.setdefault(token, set()).add(job.get("environment"))
+    rows = {m["token"]: m["where"] for m in re.finditer(r"^\| `(?P<token>TF_\w+)` \| (?P<where>[^|]+) \|",
+                                                          DELIVERY_DOC.read_text(), re.M)}
+    assert set(rows) == set(used) and used, (rows, used)
+    for token, environments in used.items():
+        for environment in environments:
+            expected = f"environment `{environment}` only" if environment else "repository secret"
+            assert expected in rows[token], (token, rows[token])
+    # the condition the doc quotes is the job's own
+    assert f"`if: {load(DEPLOY)['jobs']['discard-leftover-run']['if']}`" in DELIVERY_DOC.read_text()

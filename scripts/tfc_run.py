@@ -61,7 +61,9 @@ POLL_SECONDS = float(os.environ.get("TFC_POLL_SECONDS", "5"))
 # A plan waits for a free worker and for the runs queued before it. An apply must fit a first deploy: the ACM
 # certificate validation alone may take 75 min (aws_acm_certificate_validation's create timeout), plus the
 # cache cluster and the rest; the deploy job's timeout-minutes is above this.
-PLAN_TIMEOUT_SECONDS = float(os.environ.get("TFC_TIMEOUT_SECONDS") or os.environ.get("TFC_PLAN_TIMEOUT_SECONDS") or 3600)
+# TFC_TIMEOUT_SECONDS (the tests) sets both.
+PLAN_TIMEOUT_SECONDS = float(os.environ.get("TFC_TIMEOUT_SECONDS") or os.environ.get("TFC_PLAN_TIMEOUT_SECONDS")
+                             or 3600)
 APPLY_TIMEOUT_SECONDS = float(os.environ.get("TFC_TIMEOUT_SECONDS") or os.environ.get("TFC_APPLY_TIMEOUT_SECONDS")
                               or 9000)
 DISCARD_WAIT_SECONDS = 120  # discard and cancel are queued requests; the run ends shortly after
@@ -278,10 +280,9 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-def wait_for(client: Client, run_id: str, done, timeout: float, log=None) -> dict:  # noqa: ANN001
+def wait_for(client: Client, run_id: str, done, timeout: float) -> dict:  # noqa: ANN001
     """Poll the run until `done(run)`, a final status or a decision; returns the run document's data. Prints every
     status change and, while one lasts, a line every PROGRESS_SECONDS. Raises StillRunning on timeout."""
-    log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     start = time.monotonic()
     deadline, last, last_print = start + timeout, None, start
     while True:
@@ -290,7 +291,7 @@ def wait_for(client: Client, run_id: str, done, timeout: float, log=None) -> dic
         now = time.monotonic()
         if status != last or now - last_print >= PROGRESS_SECONDS:
             what = RUN_STATES.get(status, "not in Terraform Cloud's documented run states; still waiting")
-            log(f"[{_minutes(now - start)}] run {run_id}: {status} ({what})")
+            print(f"[{_minutes(now - start)}] run {run_id}: {status} ({what})", file=sys.stderr, flush=True)
             last, last_print = status, now
         if done(run) or status in FINAL | DECISION:
             return run
@@ -490,10 +491,23 @@ def apply_log(client: Client, run: dict, status: str) -> str:
     return error_text(client, phase, f"the run ended '{status}'")
 
 
+def link_of(client: Client, run: dict, org_workspace: tuple[str, str] | None) -> str:
+    """The run's page. Without a stack dir (the deploy and discard jobs do not synthesize), the organization and
+    workspace names come from the run's workspace (GET /workspaces/:id)."""
+    if not org_workspace:
+        try:
+            ws = client.request("GET", f"/workspaces/{_related(run, 'workspace')[0]}")["data"]
+            org_workspace = (ws["relationships"]["organization"]["data"]["id"], ws["attributes"]["name"])
+        except (TfcError, KeyError, IndexError, TypeError):
+            return f"run {run['id']} (its workspace could not be read for a link)"
+    return run_url(client, *org_workspace, run["id"])
+
+
 def apply_run(client: Client, run_id: str, args: argparse.Namespace) -> int:
     url = run_url(client, *args.org_workspace, run_id) if args.org_workspace else f"run {run_id}"
     try:
         run = client.request("GET", f"/runs/{run_id}")["data"]
+        url = link_of(client, run, args.org_workspace)
         status = run["attributes"]["status"]
         if status in PLANNED_FINAL:
             print(f"run {run_id} is {status}: nothing to apply", file=sys.stderr)
@@ -542,6 +556,7 @@ def discard_run(client: Client, run_id: str, args: argparse.Namespace) -> int:
 
     try:
         run = client.request("GET", f"/runs/{run_id}")["data"]
+        url = link_of(client, run, args.org_workspace)
         status, actions = run["attributes"]["status"], run["attributes"].get("actions", {})
         if status in FINAL:
             return report(f"run {run_id} already '{status}': nothing left waiting ({url})", EXIT_OK)
@@ -592,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("run_id")
         p.add_argument("--stack-dir", type=Path, help="read the hostname from its cloud block (else $TFC_HOSTNAME)")
-        p.add_argument("--run-json")
+        if name == "apply":
+            p.add_argument("--run-json")
         p.add_argument("--summary", metavar="FILE", help="append a Markdown report here ($GITHUB_STEP_SUMMARY)")
         p.add_argument("--message", default=message)
     parser.add_argument("--api-url", default=os.environ.get("TFC_API_URL"), help=argparse.SUPPRESS)  # tests

@@ -209,7 +209,7 @@ def test_failed_apply_shows_its_log_and_a_timed_out_apply_is_never_cut_off(tmp_p
         flow.deploy_job()
         assert flow.result["deploy"] == "failure"
         summary = Path(flow.gh["GITHUB_STEP_SUMMARY"]).read_text()
-        assert "still `applying`" in summary and f"/runs/{RUN_ID}" in summary
+        assert "still `applying`" in summary and f"/app/araquem/workspaces/araquem-stage/runs/{RUN_ID}" in summary
         proc = flow.discard_job()
         assert proc.returncode == 1 and "not interrupted" in proc.stderr
     assert fake.discarded == []  # an apply is never interrupted; the job failed saying so

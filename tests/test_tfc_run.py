@@ -138,9 +138,11 @@ class FakeTfc:
             def do_GET(self):  # noqa: N802
                 self._record()
                 p = self.path
-                if p == f"/api/v2/organizations/{ORG}/workspaces/{WORKSPACE}":
+                if p in (f"/api/v2/organizations/{ORG}/workspaces/{WORKSPACE}", f"/api/v2/workspaces/{WS_ID}"):
                     return self._reply(200, {"data": {"id": WS_ID, "type": "workspaces",
-                                                      "attributes": {"name": WORKSPACE}}})
+                                                      "attributes": {"name": WORKSPACE}, "relationships": {
+                                                          "organization": {"data": {"id": ORG,
+                                                                                    "type": "organizations"}}}}})
                 if p == "/api/v2/configuration-versions/cv-Fake":
                     status = fake._next(fake.cv_statuses)
                     return self._reply(200, {"data": {"id": "cv-Fake", "type": "configuration-versions",
@@ -403,7 +405,8 @@ def test_apply_timeout_says_the_run_is_still_applying_and_links_it(tmp_path):
         discard = tfc(["discard", RUN_ID, "--summary", str(job_summary)], fake, tmp_path)
     assert "still 'applying'" in proc.stderr and "holds the workspace" in proc.stderr
     result = json.loads((tmp_path / "applied.json").read_text())
-    assert result["status"] == "applying" and RUN_ID in result["url"]
+    page = f"https://app.terraform.io/app/{ORG}/workspaces/{WORKSPACE}/runs/{RUN_ID}"
+    assert result["status"] == "applying" and result["url"] == page and page in proc.stderr
     assert "### Terraform Cloud run still `applying`" in job_summary.read_text()
     assert discard.returncode == 1 and "not interrupted" in discard.stderr
     assert fake.discarded == []
@@ -497,3 +500,19 @@ def test_bad_input_exits_2_without_calling_the_api(tmp_path, case):
         proc = tfc(["apply" if case == "bad-run-id" else "discard", "run-1; rm -rf /"], None, tmp_path)
         assert "is not a run id" in proc.stderr
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_a_long_wait_is_never_silent(capsys):
+    module = load_script()
+    module.POLL_SECONDS, module.PROGRESS_SECONDS = 0, 0  # every poll counts as "a while"
+    statuses = iter(["plan_queued", "plan_queued", "plan_queued", "some_new_status", "planned_and_finished"])
+
+    class Client:
+        def request(self, method, path):
+            return {"data": {"id": RUN_ID, "attributes": {"status": next(statuses)}}}
+
+    run = module.wait_for(Client(), RUN_ID, lambda r: False, timeout=60)
+    assert run["attributes"]["status"] == "planned_and_finished"
+    err = capsys.readouterr().err
+    assert err.count(f"run {RUN_ID}: plan_queued (waiting for a worker to plan)") == 3
+    assert "some_new_status (not in Terraform Cloud's documented run states; still waiting)" in err

@@ -1,4 +1,12 @@
-"""Terraform's plan JSON (`terraform show -json <planfile>`) read into a Summary of changes.
+"""Terraform's plan JSON read into a Summary of changes. Two shapes, one reading:
+
+- `terraform show -json <planfile>`: `format_version`, `resource_changes`, `output_changes`, `planned_values`, ...
+- Terraform Cloud's `GET /plans/:id/json-output-redacted` (what scripts/tfc_run.py saves): Terraform's own
+  `jsonformat.Plan` (internal/command/jsonformat/plan.go), `plan_format_version`, `resource_changes`,
+  `resource_drift`, `output_changes`, `relevant_attributes`, `provider_schemas`; no `format_version`, and
+  empty lists left out (`omitempty`).
+
+Both carry the same `jsonplan.ResourceChange` entries, so everything below reads either.
 
 Which resources change and how (add, change, replace, destroy, forget), why (Terraform's action
 reason, the attributes forcing a replacement), grouped under the cdktf construct that made them;
@@ -71,16 +79,29 @@ def _load_json(path: str, what: str) -> Any:
         ) from None
 
 
-def load_plan(path: str) -> dict:
-    what = "the output of `terraform show -json <planfile>`"
-    plan = _load_json(path, what)
-    if not isinstance(plan, dict) or "format_version" not in plan:
-        raise PlanInputError(f"{path}: no 'format_version' key: this is not {what}")
-    if str(plan["format_version"]).split(".")[0] != SUPPORTED_FORMAT_MAJOR:
+SHOW_JSON = "the output of `terraform show -json <planfile>`"
+REDACTED_JSON = "Terraform Cloud's redacted plan JSON (GET /plans/:id/json-output-redacted)"
+
+
+def _check_version(path: str, plan: dict, key: str) -> None:
+    if str(plan[key]).split(".")[0] != SUPPORTED_FORMAT_MAJOR:
         raise PlanInputError(
-            f"{path}: format_version {plan['format_version']!r} is not supported; "
-            f"allowed: {SUPPORTED_FORMAT_MAJOR}.x (Terraform >= 1.0)"
-        )
+            f"{path}: {key} {plan[key]!r} is not supported; allowed: {SUPPORTED_FORMAT_MAJOR}.x (Terraform >= 1.0)")
+
+
+def load_plan(path: str) -> dict:
+    """Either plan shape (module docstring); exits through PlanInputError on anything else."""
+    what = f"{SHOW_JSON} or {REDACTED_JSON}"
+    plan = _load_json(path, what)
+    if not isinstance(plan, dict) or ("format_version" not in plan and "plan_format_version" not in plan):
+        raise PlanInputError(f"{path}: neither 'format_version' nor 'plan_format_version': this is not {what}")
+    if "format_version" not in plan:
+        _check_version(path, plan, "plan_format_version")
+        for key in ("resource_changes", "resource_drift", "relevant_attributes"):
+            if not isinstance(plan.get(key) or [], list):
+                raise PlanInputError(f"{path}: {key}: expected a list, got {type(plan[key]).__name__}")
+        return plan
+    _check_version(path, plan, "format_version")
     if "planned_values" not in plan and "resource_changes" not in plan:
         raise PlanInputError(
             f"{path}: a state, not a plan (no 'resource_changes'); run `terraform show -json` on a saved "

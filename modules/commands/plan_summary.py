@@ -1,4 +1,5 @@
-"""Render `terraform show -json <planfile>` as Markdown for one sticky pull-request comment.
+"""Render a Terraform plan as Markdown for one sticky pull-request comment: `terraform show -json <planfile>`
+output or Terraform Cloud's redacted plan JSON (what scripts/tfc_run.py saves; plan_changes.py reads both).
 
     python main.py plan-summary plan.json --synth cdktf.out/stacks/araquem-stage/cdk.tf.json --commit SHA \
         --run-json run.json
@@ -17,12 +18,13 @@ say it is not sensitive, and masked otherwise. The comment is kept under GitHub'
 does not fit is replaced by one line saying how many changes were left out and where the full plan is.
 A task definition's change is shown per container and field (plan_changes.py). The head names the commit
 (`--commit`) and links the run (`--run-url`, or the Terraform Cloud run of `--run-json`, the file
-scripts/tfc_run.py writes). A failed run (`--run-json` with an error, no plan) gets a comment with its
-error text, its beginning and end kept when it does not fit.
+scripts/tfc_run.py writes), whose policy checks and run task results are listed under the head. A failed run
+(`--run-json` with an error, no plan) gets a comment with its error text, its beginning and end kept when it
+does not fit.
 
 Reading the plan: plan_changes.py; here: rendering and the command line.
 
-Exit codes: 0 ok, 2 bad input (missing or unreadable file, not plan JSON).
+Exit codes: 0 ok, 2 bad input (missing or unreadable file, not plan JSON in either shape).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from modules.input_files import SMALL_JSON_MAX_BYTES, InputFileError, decode_utf
 from modules.commands.plan_changes import KINDS, SYMBOL, Change, PlanInputError, Summary, load_construct_paths, \
     load_plan, summarize
 
-HELP = "render `terraform show -json` plan output as a Markdown PR comment (sticky, size-limited)"
+HELP = ("render plan JSON (`terraform show -json` or Terraform Cloud's redacted plan) as a Markdown PR comment "
+        "(sticky, size-limited)")
 NEEDS_ENV = False
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -81,6 +84,26 @@ def _head(summary: Summary, run_url: str | None, commit: str | None = None) -> s
     if run_url:
         head += ["", f"Full plan: {run_url}"]
     return "\n".join(head)
+
+
+MAX_CHECKS = 50  # policy checks and run task results listed; each line is bounded by tfc_run.py
+
+
+def _checks_lines(checks: list[dict]) -> list[str]:
+    """The run's policy checks and run task results (run.json "checks", from scripts/tfc_run.py)."""
+    if not checks:
+        return []
+    lines = ["\n#### Policy checks and run tasks\n"]
+    for check in checks[:MAX_CHECKS]:
+        text = f"- **{check.get('status', '?')}** {check.get('kind', 'check')} `{check.get('name', '?')}`"
+        if check.get("detail"):
+            text += f": {check['detail']}"
+        if check.get("url"):
+            text += f" ([details]({check['url']}))"
+        lines.append(text)
+    if len(checks) > MAX_CHECKS:
+        lines.append(f"- … and {len(checks) - MAX_CHECKS} more (in the run)")
+    return lines
 
 
 def _callouts(summary: Summary) -> list[str]:
@@ -158,10 +181,11 @@ def _add_groups(page: _Page, groups: list[tuple[str, list[Change]]]) -> tuple[bo
 
 
 def render(summary: Summary, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | None = None,
-           commit: str | None = None) -> str:
+           commit: str | None = None, checks: list[dict] = ()) -> str:
     """Markdown for the comment, at most `limit` bytes; the marker is always the first line."""
     groups = _groups(summary)
-    blocks = [_head(summary, run_url, commit), *_callouts(summary)] + (["\n#### Changes by construct"] if groups else [])
+    blocks = [_head(summary, run_url, commit), *_checks_lines(list(checks)), *_callouts(summary)] + (
+        ["\n#### Changes by construct"] if groups else [])
     total = len(summary.changes)
     # Room for the longest possible notice and a closing </details> is always kept free.
     page = _Page(limit, reserve=_size(_truncation_notice(total, total, run_url)) + _size(CLOSE_GROUP) + 2)
@@ -182,12 +206,13 @@ def _fence(text: str) -> str:
 
 
 def render_failure(stack: str, error: str, limit: int = GITHUB_COMMENT_LIMIT, run_url: str | None = None,
-                   commit: str | None = None, status: str = "errored") -> str:
+                   commit: str | None = None, status: str = "errored", checks: list[dict] = ()) -> str:
     """The comment of a run that produced no plan: its error text, cut in the middle when too long."""
     head = _title(stack, commit) + [
         f"**The plan failed** (`{status}`): an earlier plan shown here no longer applies."]
     if run_url:
         head += ["", f"Full log: {run_url}"]
+    head += _checks_lines(list(checks))
     head_text = "\n".join(head) + "\n\n"
     fence = _fence(error)
     frame = _size(head_text) + 2 * _size(fence) + _size("text\n\n\n")
@@ -213,6 +238,9 @@ def _read_run(path: str) -> dict:
         raise PlanInputError(f"{path}: not the run.json scripts/tfc_run.py writes: {exc}") from None
     if not isinstance(run, dict) or "status" not in run:
         raise PlanInputError(f"{path}: no 'status': not the run.json scripts/tfc_run.py writes")
+    checks = run.get("checks") or []
+    if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
+        raise PlanInputError(f"{path}: checks: expected a list of objects (policy checks and run tasks)")
     return run
 
 
@@ -248,11 +276,13 @@ def run(args: argparse.Namespace, cfg: object = None) -> int:
             raise PlanInputError("no stack name: pass --stack NAME (or --synth with the stack's cdk.tf.json)")
         limit = min(args.limit, GITHUB_COMMENT_LIMIT)
         if run.get("error"):
-            markdown = render_failure(stack, run["error"], limit, run_url, args.commit, run.get("status", "errored"))
+            markdown = render_failure(stack, run["error"], limit, run_url, args.commit, run.get("status", "errored"),
+                                      run.get("checks") or [])
         elif not args.plan:
             raise PlanInputError("no plan file: pass the plan JSON (or --run-json of a failed run)")
         else:
-            markdown = render(summarize(load_plan(args.plan), stack, paths), limit, run_url, args.commit)
+            markdown = render(summarize(load_plan(args.plan), stack, paths), limit, run_url, args.commit,
+                              run.get("checks") or [])
         if args.output:
             try:
                 Path(args.output).write_text(markdown, encoding="utf-8")

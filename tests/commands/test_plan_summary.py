@@ -19,13 +19,16 @@ import pytest
 
 from conftest import ROOT, run_main
 from modules.commands import plan_summary
-from modules.commands.plan_changes import _container_changes, construct_of, load_construct_paths, summarize
+from modules.commands.plan_changes import _container_changes, construct_of, load_construct_paths, load_plan, \
+    summarize
 from modules.commands.plan_summary import GITHUB_COMMENT_LIMIT, render, render_failure
 
 FIXTURES = ROOT / "tests" / "fixtures" / "plans"
 CHANGES = FIXTURES / "plan-changes.json"
 NO_CHANGES = FIXTURES / "plan-no-changes.json"
 SYNTH = FIXTURES / "cdk.tf.json"
+# Terraform Cloud's json-output-redacted shape, from Terraform's own test data (tests/fixtures/tfc/README.md)
+REDACTED = ROOT / "tests" / "fixtures" / "tfc" / "plans-redacted"
 STACK = "araquem-fixture"
 
 
@@ -320,7 +323,12 @@ def test_module_entry_reads_stdin():
 BAD_INPUTS = [
     ("missing.json", None, ["--stack", "s"], "missing.json: no such file"),
     ("garbage.json", "{not json", ["--stack", "s"], "garbage.json: not JSON (line 1, column 2"),
-    ("synth.json", SYNTH.read_text(), ["--stack", "s"], "no 'format_version' key"),
+    ("synth.json", SYNTH.read_text(), ["--stack", "s"], "neither 'format_version' nor 'plan_format_version'"),
+    # What json-output-redacted holds for a plan that errored (Terraform's plan-json-error test data): no plan.
+    ("errored.json", (REDACTED / "plan-json-error.json").read_text(), ["--stack", "s"],
+     "neither 'format_version' nor 'plan_format_version'"),
+    ("future-redacted.json", '{"plan_format_version": "2.0"}', ["--stack", "s"],
+     "plan_format_version '2.0' is not supported"),
     ("state.json", '{"format_version": "1.0", "values": {}}', ["--stack", "s"], "a state, not a plan"),
     ("future.json", '{"format_version": "2.0", "resource_changes": []}', ["--stack", "s"],
      "format_version '2.0' is not supported"),
@@ -378,3 +386,87 @@ def test_stage_stack_groups_one_section_per_workload(stage, stage_cfg):
 def test_no_plan_and_no_failed_run_exits_2(tmp_path):
     proc = run_main("plan-summary", "--stack", STACK)
     assert proc.returncode == 2 and "no plan file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- Terraform Cloud's redacted plan shape
+# GET /plans/:id/json-output-redacted returns Terraform's jsonformat.Plan (plan_format_version, no
+# format_version), not `terraform show -json` output. The fixtures are hashicorp/terraform's own test data for
+# that endpoint (internal/cloud/testdata/*/plan-redacted.json); plan-json-basic also ships the unredacted
+# `terraform show -json` output of the same plan.
+def test_redacted_plan_renders_like_the_show_json_of_the_same_plan():
+    redacted = json.loads((REDACTED / "plan-json-basic.json").read_text())
+    assert "format_version" not in redacted and redacted["plan_format_version"].startswith("1.")
+    shown = json.loads((REDACTED / "plan-json-basic.unredacted.json").read_text())
+    assert "format_version" in shown
+    text = render(summarize(redacted, STACK))
+    assert "Plan: **1** to add, **0** to change, **0** to replace, **0** to destroy." in text
+    assert "`null_resource.foo`" in text
+    assert text == render(summarize(shown, STACK))
+
+
+@pytest.mark.parametrize("fixture,expected", [
+    ("plan-json-basic.json", "Plan: **1** to add"),
+    ("plan-json-no-changes.json", "**No changes.**"),  # its one resource is a no-op
+    ("apply-json-with-outputs.json", "#### Outputs"),
+])
+def test_cli_reads_the_redacted_shape(tmp_path, fixture, expected):
+    out = tmp_path / "comment.md"
+    proc = run_main("plan-summary", str(REDACTED / fixture), "--stack", STACK, "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert expected in out.read_text()
+
+
+def test_redacted_outputs_mask_sensitive_values():
+    plan = json.loads((REDACTED / "apply-json-with-outputs.json").read_text())
+    secret = plan["output_changes"]["secret"]
+    assert secret["after_sensitive"] is True and isinstance(secret["after"], str) and secret["after"]
+    text = render(summarize(plan, STACK))
+    assert "- `secret`: _(sensitive)_" in text and secret["after"] not in text
+    assert '- `simple`: `["some","list"]`' in text
+
+
+def test_redacted_plan_without_changes_may_omit_every_list(tmp_path):
+    # jsonformat.Plan marks resource_changes, output_changes, resource_drift ... `omitempty`.
+    path = tmp_path / "empty.json"
+    path.write_text('{"plan_format_version": "1.2", "provider_format_version": "1.0"}')
+    summary = summarize(load_plan(str(path)), STACK)
+    assert summary.changes == [] and summary.outputs == [] and summary.drift == 0
+
+
+# ---------------------------------------------------------------- policy checks and run tasks (run.json "checks")
+CHECKS = [  # as scripts/tfc_run.py writes them from the API reference's samples (tests/test_tfc_run.py)
+    {"kind": "policy check", "name": "Sentinel (organization)", "status": "soft_failed",
+     "detail": "0 passed, 0 hard-failed, 1 soft-failed, 0 advisory-failed", "url": ""},
+    {"kind": "run task", "name": "example-task", "status": "passed",
+     "detail": "post_plan, mandatory: No issues found.", "url": "https://external.service/project/task-123abc"},
+]
+
+
+def test_comment_lists_policy_checks_and_run_tasks(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"id": "run-1", "url": "https://tfc/run-1", "status": "planned_and_finished",
+                                    "error": "", "checks": CHECKS}))
+    proc = run_main("plan-summary", str(REDACTED / "plan-json-basic.json"), "--stack", STACK, "--run-json",
+                    str(run_json))
+    assert proc.returncode == 0, proc.stderr
+    checks = section(proc.stdout, "Policy checks and run tasks")
+    assert "- **soft_failed** policy check `Sentinel (organization)`: 0 passed, 0 hard-failed, 1 soft-failed" in checks
+    assert ("- **passed** run task `example-task`: post_plan, mandatory: No issues found. "
+            "([details](https://external.service/project/task-123abc))") in checks
+    assert proc.stdout.index("#### Policy checks") < proc.stdout.index("#### Changes by construct")
+
+
+def test_failed_run_comment_lists_the_checks_that_stopped_it(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"id": "run-1", "url": "https://tfc/run-1", "status": "policy_override",
+                                    "error": "The run stopped at 'policy_override'", "checks": CHECKS}))
+    proc = run_main("plan-summary", "--stack", STACK, "--run-json", str(run_json))
+    assert proc.returncode == 0, proc.stderr
+    assert "(`policy_override`)" in proc.stdout and "**soft_failed** policy check" in proc.stdout
+
+
+def test_run_json_with_malformed_checks_exits_2(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"status": "planned", "error": "", "checks": "soft_failed"}))
+    proc = run_main("plan-summary", str(NO_CHANGES), "--stack", STACK, "--run-json", str(run_json))
+    assert proc.returncode == 2 and "checks: expected a list of objects" in proc.stderr

@@ -100,6 +100,7 @@ def load_plan(path: str) -> dict:
         for key in ("resource_changes", "resource_drift", "relevant_attributes"):
             if not isinstance(plan.get(key) or [], list):
                 raise PlanInputError(f"{path}: {key}: expected a list, got {type(plan[key]).__name__}")
+        _check_entries(path, plan)
         return plan
     _check_version(path, plan, "format_version")
     if "planned_values" not in plan and "resource_changes" not in plan:
@@ -109,7 +110,47 @@ def load_plan(path: str) -> dict:
         )
     if not isinstance(plan.get("resource_changes", []), list):
         raise PlanInputError(f"{path}: resource_changes: expected a list, got {type(plan['resource_changes']).__name__}")
+    _check_entries(path, plan)
     return plan
+
+
+def _check_entries(path: str, plan: dict) -> None:
+    """Each change has the shape both formats share (an object with an address and a change whose actions
+    are a list of strings; output_changes an object of such changes): anything else is named, not a crash."""
+    def bad(where: str, what: str) -> PlanInputError:
+        return PlanInputError(f"{path}: {where}: {what}; this is not a plan Terraform wrote")
+
+    for key in ("resource_changes", "resource_drift", "relevant_attributes"):
+        if not isinstance(plan.get(key) or [], list):
+            raise bad(key, f"a list expected, not {type(plan[key]).__name__}")
+    for index, entry in enumerate(plan.get("relevant_attributes") or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource", ""), str):
+            raise bad(f"relevant_attributes[{index}]", "an object with a 'resource' address expected")
+        if not isinstance(entry.get("attribute") or [], list):
+            raise bad(f"relevant_attributes[{index}].attribute", "a list (an attribute path) expected")
+    for key in ("resource_changes", "resource_drift"):
+        for index, entry in enumerate(plan.get(key) or []):
+            where = f"{key}[{index}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
+                raise bad(where, "an object with an 'address' expected")
+            change = entry.get("change")
+            if not isinstance(change, dict):
+                raise bad(f"{where}.change", "an object expected")
+            actions = change.get("actions")
+            if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+                raise bad(f"{where}.change.actions", "a list of action names expected")
+            if entry.get("action_reason") is not None and not isinstance(entry["action_reason"], str):
+                raise bad(f"{where}.action_reason", "a reason name expected")
+            replace_paths = change.get("replace_paths") or []
+            if not isinstance(replace_paths, list) or not all(isinstance(path, list) for path in replace_paths):
+                raise bad(f"{where}.change.replace_paths", "a list of attribute paths expected")
+            for side in ("after_unknown", "before_sensitive", "after_sensitive"):
+                if side in change and not isinstance(change[side], (dict, bool, list)) and change[side] is not None:
+                    raise bad(f"{where}.change.{side}", "an object or a boolean expected")
+    outputs = plan.get("output_changes") or {}
+    if not isinstance(outputs, dict) or not all(
+            isinstance(o, dict) and isinstance(o.get("actions", []), list) for o in outputs.values()):
+        raise bad("output_changes", "an object of name -> change expected")
 
 
 def load_construct_paths(path: str) -> tuple[str | None, dict[str, str]]:

@@ -94,6 +94,15 @@ CASES = [
      ["p.json: is larger than 256 MiB"]),
     ("plan-a-state", lambda t: ["plan-summary", "--stack", "s", _write("p.json", '{"format_version": "1.0", "values": {}}')(t)],
      ["a state, not a plan"]),
+    ("plan-entry-not-an-object",
+     lambda t: ["plan-summary", "--stack", "s", _write("p.json", '{"format_version": "1.2", "resource_changes": [1]}')(t)],
+     ["resource_changes[0]: an object with an 'address' expected"]),
+    ("plan-actions-not-a-list", lambda t: ["plan-summary", "--stack", "s", _write("p.json", json.dumps(
+        {"format_version": "1.2", "resource_changes": [{"address": "a", "change": {"actions": "create"}}]}))(t)],
+     ["resource_changes[0].change.actions: a list of action names expected"]),
+    ("redacted-plan-outputs-a-list", lambda t: ["plan-summary", "--stack", "s", _write("p.json", json.dumps(
+        {"plan_format_version": "1.2", "output_changes": [1]}))(t)],
+     ["output_changes: an object of name -> change expected"]),
     ("run-json-directory", lambda t: ["plan-summary", "--stack", "s", "--run-json", _directory("run")(t)],
      ["run: is a directory", "run.json"]),
     ("run-json-over-the-cap",
@@ -194,3 +203,39 @@ def test_merge_keys_load_as_the_safe_loader_merges_them(tmp_path):
     environment = cfg.services["rag-refresh-cron"].environment
     assert environment["QUALITY_SAMPLES_GLOB"] == "/opt/quality/samples/*.json"  # merged from the anchor
     assert environment["CRON_CYCLES"] == "1" and environment["TZ"] == "America/Sao_Paulo"  # its own keys stay
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, prefix + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, prefix + (index,))
+
+
+@pytest.mark.parametrize("fixture", [PLAN, ROOT / "tests/fixtures/tfc/plans-redacted/plan-json-basic.json"],
+                         ids=["show-json", "tfc-redacted"])
+def test_a_mangled_plan_is_rendered_or_refused_never_a_crash(fixture, tmp_path):
+    """Every node of a real plan (both shapes) replaced in turn by a value of another type: plan-summary
+    renders it (exit 0) or names what is wrong (exit 2), never an internal error (exit 1)."""
+    import copy  # noqa: PLC0415
+    import random  # noqa: PLC0415
+
+    plan = json.loads(fixture.read_text())
+    paths = [p for p in _paths(plan) if p]
+    rng = random.Random(4)  # fixed: the same 120 mutations every run
+    crashes = []
+    for path in rng.sample(paths, min(120, len(paths))):
+        mangled = copy.deepcopy(plan)
+        node = mangled
+        for key in path[:-1]:
+            node = node[key]
+        replacement = rng.choice([None, 7, "text", [], {}, [1], {"k": 1}])
+        node[path[-1]] = replacement
+        (tmp_path / "p.json").write_text(json.dumps(mangled))
+        proc = run_main_in_process("plan-summary", "--stack", "s", str(tmp_path / "p.json"), env={"ARAQUEM_DEBUG": "1"})
+        if proc.returncode not in (0, 2) or "Traceback" in proc.stderr:
+            crashes.append(f"{'.'.join(map(str, path))} = {replacement!r}: {proc.stderr.strip()[-700:]}")
+    assert not crashes, "\n".join(crashes)

@@ -33,6 +33,9 @@ DEFAULT_ECR_KEEP_LAST = 20
 DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS = 7
 DEFAULT_KMS_DELETION_WINDOW_DAYS = 30  # longest AWS allows: a scheduled key deletion can still be cancelled
 REDIS_AUTH_TOKEN_LENGTH = 64  # ElastiCache AUTH tokens are 16-128 printable characters
+# The secrets the stack itself creates with a cache, named like the env file's (<project>-<environment>/<name>)
+CACHE_AUTH_TOKEN_SECRET = "redis-auth-token"
+CACHE_URL_SECRET = "redis-url"
 SECRET_RECOVERY_WINDOWS = "0 (delete at once) or 7-30"  # what Secrets Manager accepts
 # ECR pull-through cache: upstream name -> (registry host, credentials needed). Docker Hub needs a
 # Secrets Manager secret whose name starts with `ecr-pullthroughcache/`; the others are anonymous.
@@ -164,7 +167,7 @@ LOG_RETENTION_DAYS_ALLOWED = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 40
 # letters, digits, spaces and _ . : / = + - @; the `aws:` prefix is reserved for AWS.
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
-TAG_CHARACTERS = r"^[\w .:/=+\-@]*$"
+TAG_CHARACTERS = r"[\w .:/=+\-@]*"  # the whole value (re.fullmatch): no trailing newline
 TAG_RESERVED_PREFIX = "aws:"
 # At most 50 user tags per resource; the stack adds Project and Environment to every resource and Name/Tier
 # to some, which leaves 46 for the env file's `tags`.

@@ -71,7 +71,11 @@ from modules.config.rules.references import (
     service_references_resolve,
     variables_are_set_once,
 )
-from modules.config.rules.secrets import secrets_read_at_apply_exist_before_it
+from modules.config.rules.secrets import (
+    database_key_is_in_the_secret_region,
+    secret_names_are_not_the_stacks_own,
+    secrets_read_at_apply_exist_before_it,
+)
 from modules.config.rules.tasks import (
     task_cpu_is_reserved,
     task_definition_fits_64kib,
@@ -119,6 +123,8 @@ RULES: list[Rule] = [
     subnets_hold_what_they_must,
     tasks_fit_capacity,
     alarm_topics_are_in_the_stack_region,
+    secret_names_are_not_the_stacks_own,
+    database_key_is_in_the_secret_region,
 ]
 
 

@@ -1,5 +1,5 @@
 """modules/config/kinds.py: one validator per kind of value. Each kind's bad values are fed through every field
-of that kind (found by walking the schema: tests/config/kind_fields.py) and get the same verdict, at that field;
+of that kind (found by walking the schema: tests/config/schema_fields.py) and get the same verdict, at that field;
 its good values load in every one of them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from config_mutations import all_of, certificate_arn, delete_path, grafana_sso, model_problems, set_path
-from kind_fields import fields_by_kind
+from schema_fields import fields_by_kind
 from modules.config.base import dotted
 
 ACCOUNT = "123456789012"

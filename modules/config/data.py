@@ -81,12 +81,12 @@ class Database(Strict):
     identifier: str | None = Field(None, description="RDS instance or cluster identifier (instance/cluster)")
     endpoint: str | None = Field(None, description="host name (endpoint mode)")
     port: Port = Field(DEFAULT_DB_PORT, description="Postgres port opened from allow_from services")
-    security_group_id: SecurityGroupId | None = Field(None, description="DB security group")
+    security_group_id: SecurityGroupId | None = Field(None, description="DB security group (sg-<8 or 17 hex digits>)")
     credentials_secret_arn: Arn("secretsmanager") | None = Field(
-        None, description="existing secret with the DB credentials"
+        None, description="existing secret with the DB credentials (its ARN: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)"
     )
     credentials_kms_key_arn: Arn("kms") | None = Field(
-        None, description="customer-managed key of that secret, if any (in the secret's Region)"
+        None, description="customer-managed key of that secret, if any, in the secret's Region (its ARN: arn:<partition>:kms:<region>:<account>:key/<key id>)"
     )
     username_key: str = Field("username", min_length=1, description="JSON key of the user name in the secret")
     password_key: str = Field("password", min_length=1, description="JSON key of the password in the secret")

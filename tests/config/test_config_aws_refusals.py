@@ -165,6 +165,10 @@ REFUSED = [
     ("tag-trailing-newline", env(("tags", {"Team": "ml\n"})), "tags", ["tag 'Team' value 'ml\\n'"]),
     ("secret-named-like-the-cache-url", env(("cache", {"allow_from": ["web"]}), ("secrets", {"redis-url": {}})),
      "secrets.redis-url", ["is the name of the secret the stack creates for the cache"]),
+    ("sg-inbound-over-quota", env(("alb.allowed_cidrs", [f"198.51.{i}.0/24" for i in range(61)])), "alb.allowed_cidrs",
+     ["security group 'shop-qa-alb' would get 61 inbound IPv4 rules", "AWS allows 60 per group"]),
+    ("sg-outbound-over-quota", env(("services.web.egress", [{"port": p} for p in range(1000, 1061)])),
+     "services.web.egress", ["security group 'shop-qa-task-web' would get 61 outbound IPv4 rules"]),
     ("secret-named-like-the-cache-token", env(("cache", {"allow_from": ["web"]}), ("secrets", {"redis-auth-token": {}})),
      "secrets.redis-auth-token", ["the stack creates for the cache"]),
 ]
@@ -215,6 +219,8 @@ ACCEPTED = [
     ("efs-ids-2-32-minus-1", env(("volumes", {"data": {"uid": 2 ** 32 - 1, "gid": 2 ** 32 - 1}}))),
     ("image-255", env(("services.web.image", f"quay.io/{label(239)}/web:1.0"), NO_CACHE)),
     ("redis-url-without-cache", env(("secrets", {"redis-url": {}}))),
+    ("sg-inbound-60", env(("alb.allowed_cidrs", [f"198.51.{i}.0/24" for i in range(60)]))),
+    ("sg-outbound-60", env(("services.web.egress", [{"port": p} for p in range(1000, 1060)]))),
 ]
 
 

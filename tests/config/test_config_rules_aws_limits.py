@@ -38,6 +38,14 @@ CASES = [
     (R.image_references_fit, set_path("services.ollama.image", f"ollama/{'o' * 200}:0.3.14"), "services.ollama.image",
      ["through the pull-through cache", "at most 255"]),
     (R.image_references_fit, unchanged, None, []),
+    # stage's ALB listens on 80 and 443: 31 CIDRs are 62 inbound rules, 30 are 60
+    (R.security_group_rules_fit_the_quota, set_path("alb.allowed_cidrs", [f"198.51.{i}.0/24" for i in range(31)]),
+     "alb.allowed_cidrs", ["'araquem-stage-alb' would get 62 inbound IPv4 rules", "allows 60 per group"]),
+    (R.security_group_rules_fit_the_quota, set_path("services.api.egress", [{"port": p} for p in range(1000, 1060)]),
+     "services.api.egress", ["'araquem-stage-task-api' would get", "outbound"]),
+    (R.security_group_rules_fit_the_quota, set_path("alb.allowed_cidrs", [f"198.51.{i}.0/24" for i in range(30)]),
+     None, []),
+    (R.security_group_rules_fit_the_quota, unchanged, None, []),
 ]
 
 

@@ -17,6 +17,7 @@ from modules.config.defaults import (
     LB_NAME_MAX,
     S3_RESERVED_BUCKET_PREFIXES,
     S3_RESERVED_BUCKET_SUFFIXES,
+    SECURITY_GROUP_RULES_MAX,
     WAF_MANAGED_RULE_GROUPS,
     WAF_MANAGED_RULE_GROUPS_AS_OF,
 )
@@ -130,3 +131,46 @@ def image_references_fit(cfg: EnvConfig) -> list[Problem]:
                              f"characters; allowed: at most {ECS_IMAGE_MAX} (ContainerDefinition image): shorten "
                              "the image name or tag"))
     return problems
+
+
+def security_group_rules_fit_the_quota(cfg: EnvConfig) -> list[Problem]:
+    """Each security group the stack creates gets at most 60 inbound and 60 outbound rules, counted from what the
+    generator creates (modules/security_group_plan.py, and database.allow_from's egress): the default VPC quota,
+    enforced separately for IPv4 and IPv6, where a rule referencing a group counts for both.
+    https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups"""
+    from modules.security_group_plan import egress_plan, ingress_plan, task_group  # noqa: PLC0415  (a cycle at import)
+
+    counts: dict[tuple[str, str, str], int] = {}
+
+    def count(group: str, direction: str, cidr: str | None) -> None:
+        families = ("IPv6",) if cidr and ":" in cidr else ("IPv4",) if cidr else ("IPv4", "IPv6")
+        for family in families:
+            counts[(group, direction, family)] = counts.get((group, direction, family), 0) + 1
+
+    for rule in ingress_plan(cfg):
+        count(rule.destination, "inbound", rule.source_cidr)
+    for rule in egress_plan(cfg):
+        count(rule.group, "outbound", rule.destination_cidr)
+    for owner in sorted({cfg.task_owner(s) for s in cfg.database.allow_from}):  # modules/database.py
+        count(task_group(owner), "outbound", None)
+    worst: dict[tuple[str, str], tuple[int, str]] = {}  # one problem per group and direction: its fuller family
+    for (group, direction, family), number in sorted(counts.items()):
+        worst[(group, direction)] = max(worst.get((group, direction), (0, "")), (number, family))
+    problems = []
+    for (group, direction), (number, family) in sorted(worst.items()):
+        if number > SECURITY_GROUP_RULES_MAX:
+            where = _group_field(cfg, group, direction)
+            problems.append((where, f"security group '{cfg.name}-{group}' would get {number} {direction} {family} "
+                             f"rules; AWS allows {SECURITY_GROUP_RULES_MAX} per group (VPC quota 'Inbound or outbound "
+                             "rules per security group', default): fewer CIDRs, sources or egress entries"))
+    return problems
+
+
+def _group_field(cfg: EnvConfig, group: str, direction: str) -> tuple:
+    """The env-file field whose entries fill a group's rules."""
+    if group == "alb":
+        return ("alb", "allowed_cidrs")
+    if group.startswith("task-"):
+        owner = group[len("task-"):]
+        return ("services", owner, "egress") if direction == "outbound" else ("services", owner, "allow_from")
+    return (group,)

@@ -252,6 +252,7 @@ S3_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--tabl
 ACM_FIRST_DOMAIN_MAX_OCTETS = 64  # ACM RequestCertificate: the first domain name, periods included
 ALB_MATCHER_CODE_RANGE = (200, 499)  # ELB Matcher HttpCode for an Application Load Balancer's HTTP checks
 ECS_IMAGE_MAX = 255  # ECS ContainerDefinition image: up to 255 characters
+SSM_PARAMETER_ARN_MAX = 1011  # SSM PutParameter: a parameter's name, with its full ARN
 SECURITY_GROUP_RULES_MAX = 60  # VPC quota: inbound (and, separately, outbound) rules per security group, default
 # ALB predefined TLS security policies (ELB user guide, "Security policies for your Application Load Balancer";
 # as listed 2025-10). ALBs take no custom policy. A new policy is one line here.

@@ -126,6 +126,8 @@ REFUSED = [
      ["secret name 'shop-qa/KKK", "1-512 characters", "secretsmanager CreateSecret Name"]),
     ("ssm-parameter-name-too-long", env(("parameters", {"P" * 2045: "v"})), "parameters.PPPP",
      ["parameter name '/shop/qa/PPP", "1-2048 characters", "ssm PutParameter Name"]),
+    ("ssm-parameter-arn-over-1011", env(("parameters", {"P" * 1000: "v"})), "parameters.PPPP",
+     ["the parameter's ARN would be 1053 characters", "at most 1011", "a key of at most 958"]),
     ("acm-domain-65-octets", domain(label(53) + ".shop.io", "api"), "alb.domain.api_record",
      ["is 65 octets", "at most 64", "RequestCertificate DomainName"]),
     ("alarm-actions-6", env(("alarms", {"topic_arns": [f"{TOPIC}{i}" for i in range(5)]})), "alarms.topic_arns",
@@ -219,6 +221,7 @@ ACCEPTED = [
     ("efs-ids-2-32-minus-1", env(("volumes", {"data": {"uid": 2 ** 32 - 1, "gid": 2 ** 32 - 1}}))),
     ("image-255", env(("services.web.image", f"quay.io/{label(239)}/web:1.0"), NO_CACHE)),
     ("redis-url-without-cache", env(("secrets", {"redis-url": {}}))),
+    ("ssm-parameter-arn-1011", env(("parameters", {"P" * 958: "v"}))),
     ("sg-inbound-60", env(("alb.allowed_cidrs", [f"198.51.{i}.0/24" for i in range(60)]))),
     ("sg-outbound-60", env(("services.web.egress", [{"port": p} for p in range(1000, 1060)]))),
 ]

@@ -46,6 +46,9 @@ CASES = [
     (R.security_group_rules_fit_the_quota, set_path("alb.allowed_cidrs", [f"198.51.{i}.0/24" for i in range(30)]),
      None, []),
     (R.security_group_rules_fit_the_quota, unchanged, None, []),
+    (R.parameter_names_fit, set_path("parameters.P" + "P" * 999, "v"), "parameters.PP",
+     ["would be 1059 characters", "at most 1011", "a key of at most 952 characters"]),
+    (R.parameter_names_fit, set_path("parameters.P" + "P" * 951, "v"), None, []),
 ]
 
 

@@ -38,6 +38,7 @@ from modules.config.rules.aws_limits import (
     certificate_domain_fits_64_octets,
     health_check_matcher_is_in_range,
     image_references_fit,
+    parameter_names_fit,
     security_group_rules_fit_the_quota,
     tls_policy_is_offered,
     waf_rule_groups_are_offered,
@@ -147,6 +148,7 @@ RULES: list[Rule] = [
     waf_rule_groups_are_offered,
     image_references_fit,
     security_group_rules_fit_the_quota,
+    parameter_names_fit,
 ]
 
 

@@ -18,8 +18,10 @@ from modules.config.defaults import (
     S3_RESERVED_BUCKET_PREFIXES,
     S3_RESERVED_BUCKET_SUFFIXES,
     SECURITY_GROUP_RULES_MAX,
+    SSM_PARAMETER_ARN_MAX,
     WAF_MANAGED_RULE_GROUPS,
     WAF_MANAGED_RULE_GROUPS_AS_OF,
+    partition_of,
 )
 from modules.config.registry import pull_through_source
 from modules.naming import TERRAFORM_UNIQUE_SUFFIX_LENGTH, access_log_bucket_prefix, load_balancer_name
@@ -174,3 +176,18 @@ def _group_field(cfg: EnvConfig, group: str, direction: str) -> tuple:
         owner = group[len("task-"):]
         return ("services", owner, "egress") if direction == "outbound" else ("services", owner, "allow_from")
     return (group,)
+
+
+def parameter_names_fit(cfg: EnvConfig) -> list[Problem]:
+    """Each SSM parameter's name `/<project>/<environment>/<key>` keeps its ARN within 1011 characters (the API
+    model allows a 2048-character name, which counts room for system attributes).
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html"""
+    partition = partition_of(cfg.region)
+    problems = []
+    for key in cfg.parameters:
+        arn = f"arn:{partition}:ssm:{cfg.region}:{'0' * 12}:parameter{cfg.parameter_prefix}{key}"
+        if len(arn) > SSM_PARAMETER_ARN_MAX:
+            problems.append((("parameters", key), f"the parameter's ARN would be {len(arn)} characters; SSM allows at "
+                             f"most {SSM_PARAMETER_ARN_MAX} for the name with its ARN (PutParameter Name): a key of at "
+                             f"most {len(key) - (len(arn) - SSM_PARAMETER_ARN_MAX)} characters"))
+    return problems

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modules.config.defaults import LB_NAME_MAX
+from modules.naming import TERRAFORM_UNIQUE_SUFFIX_LENGTH, access_log_bucket_prefix, load_balancer_name
+
 if TYPE_CHECKING:  # annotations only: env.py imports the rules, which import this module
     from modules.config.env import EnvConfig
 
@@ -80,8 +83,15 @@ def _certificate_alternatives(cfg: EnvConfig, *_: Any) -> list[str]:
     return [host] if cfg.alb.domain and cfg.alb.https and exposed and host else []
 
 
+def _bucket(cfg: EnvConfig) -> list[str]:
+    """The access log bucket's name as S3 receives it: the prefix and Terraform's 26 digits."""
+    prefix = access_log_bucket_prefix(cfg.name)
+    return [prefix + "0" * TERRAFORM_UNIQUE_SUFFIX_LENGTH] if cfg.alb.access_logs else []
+
+
 def _alarm_actions(cfg: EnvConfig) -> list[str]:
-    """The actions of the stack's alarms (modules/notifications.py): its own topic, then alarms.topic_arns."""
+    """The actions of the stack's alarms (modules/notifications.py): its own topic (its ARN's length does not
+    matter here: only the count is limited), then alarms.topic_arns."""
     own = [f"arn:aws:sns:{cfg.region}:000000000000:{cfg.name}-alarms"] if cfg.alarms.create_topic else []
     return own + list(cfg.alarms.topic_arns)
 
@@ -92,7 +102,10 @@ def _failure_alarm_actions(cfg: EnvConfig, loc: tuple, _: Any) -> list[list[str]
 
 
 def _secret_description(cfg: EnvConfig, loc: tuple, value: str) -> list[str]:
-    keys = cfg.secrets[loc[1]].keys  # modules/secrets.py appends the JSON keys
+    secret = cfg.secrets[loc[1]]
+    if secret.existing:  # created out of band: the stack only reads it
+        return []
+    keys = secret.keys  # modules/secrets.py appends the JSON keys
     return [(value + " " if value else "") + f"(JSON keys: {', '.join(keys)})" if keys else value]
 
 
@@ -116,10 +129,11 @@ REACHES: tuple[Reach, ...] = (
           "flow log group name"),
     Reach("environment", _api("logs CreateLogGroup logGroupName"), _as(lambda c: [f"/aws/vpc/{c.name}/flow-logs"]),
           "flow log group name"),
-    Reach("project", _api("elbv2 CreateLoadBalancer Name"), what="ALB name", rule="alb_name_is_not_reserved"),
-    Reach("project", _api("s3 CreateBucket Bucket"), what="access log bucket name",
+    Reach("project", _api("elbv2 CreateLoadBalancer Name"), _as(lambda c: [load_balancer_name(c.name, LB_NAME_MAX)]),
+          "ALB name", rule="alb_name_is_not_reserved"),
+    Reach("project", _api("s3 CreateBucket Bucket"), _as(_bucket), "access log bucket name",
           rule="access_log_bucket_name_is_allowed"),
-    Reach("environment", _api("s3 CreateBucket Bucket"), what="access log bucket name",
+    Reach("environment", _api("s3 CreateBucket Bucket"), _as(_bucket), "access log bucket name",
           rule="access_log_bucket_name_is_allowed"),
     Reach("project", _api("wafv2 CreateWebACL Name"),
           _as(lambda c: [f"{c.name}-alb"] if c.alb.waf.enabled else []), "web ACL name"),

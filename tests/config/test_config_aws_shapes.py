@@ -114,3 +114,18 @@ def test_a_message_quotes_the_limit_and_the_api_member(tmp_path):
     line = next(line for line in str(caught.value).splitlines() if "alb.health_check.path" in line)
     assert re.search(r"is 1101 characters; allowed: 1-1024 characters \(elbv2 CreateTargetGroup HealthCheckPath, "
                      r"AWS API model\)", line), line
+
+
+def test_the_values_checked_are_the_values_synth_sends(stage, stage_cfg):
+    """Each name the table derives for stage (a secret's name, a role's, a log group's, a schedule's description,
+    ...) is in stage's synthesized JSON: the check sees what AWS will receive, not an invented value."""
+    checked = 0
+    for reach in aws_shapes.REACHES:
+        if not (reach.sent and reach.what):
+            continue
+        for loc, value in aws_shapes.values_at(stage_cfg, reach.field):
+            for sent in reach.sent(stage_cfg, loc, value):
+                if isinstance(sent, str) and "0" * 12 not in sent:  # placeholders: Terraform's digits, an account
+                    assert f'"{sent}"' in stage.text, f"{reach.field} -> {reach.api}: {sent!r} is not in the stack"
+                    checked += 1
+    assert checked > 20

@@ -47,7 +47,7 @@ def access_log_bucket_name_is_allowed(cfg: EnvConfig) -> list[Problem]:
     if not cfg.alb.access_logs:
         return []
     prefix = access_log_bucket_prefix(cfg.name)
-    name = prefix + "0" * TERRAFORM_UNIQUE_SUFFIX_LENGTH  # the form of the name S3 receives
+    name = prefix + "0" * TERRAFORM_UNIQUE_SUFFIX_LENGTH  # the form of the name S3 receives (aws_shapes._bucket)
     bad = [p for p in S3_RESERVED_BUCKET_PREFIXES if name.startswith(p)]
     bad += [s for s in S3_RESERVED_BUCKET_SUFFIXES if name.endswith(s)]
     if not bad:

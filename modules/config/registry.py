@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from modules.config.base import EnvVarName, Name, Strict
+from modules.config.base import EnvVarName, Strict
 from modules.config.kinds import SecretName
 from modules.config.defaults import (
     DEFAULT_ECR_KEEP_LAST,

@@ -59,13 +59,12 @@ from constructs import Construct
 
 from modules.config import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, LB_NAME_MAX, EnvConfig
 from modules.domain import Domain
-from modules.naming import fit_name
+from modules.naming import access_log_bucket_prefix, fit_name, load_balancer_name
 from modules.network import Network, flat_output
 from modules.secrets import Secrets
 from modules.security_groups import HTTP_PORT, HTTPS_PORT, SecurityGroups, grafana_via_alb
 
 ACCESS_LOG_PREFIX = "alb"
-BUCKET_PREFIX_LIMIT = 37  # S3 bucket_prefix: 63 minus the 26 characters Terraform appends
 GRAFANA_RULE_PRIORITY = 10
 # Regions where ALB access logs are written by a regional ELB account (aws_elb_service_account knows it);
 # regions opened since August 2022 have none and use the log-delivery service principal instead.
@@ -91,7 +90,7 @@ class Alb(Construct):
         bucket, bucket_policy = self._access_log_bucket() if alb_cfg.access_logs else (None, None)
 
         lb = Lb(
-            self, "alb", name=fit_name(cfg.name, LB_NAME_MAX), load_balancer_type="application", internal=False,
+            self, "alb", name=load_balancer_name(cfg.name, LB_NAME_MAX), load_balancer_type="application", internal=False,
             subnets=network.public_subnet_ids, security_groups=[security.alb_id],
             drop_invalid_header_fields=True,  # no request smuggling through malformed headers
             enable_deletion_protection=alb_cfg.deletion_protection, idle_timeout=alb_cfg.idle_timeout,
@@ -189,7 +188,7 @@ class Alb(Construct):
     def _access_log_bucket(self) -> tuple[S3Bucket, S3BucketPolicy]:
         """Encrypted, private, TLS-only, versioned bucket the region's ELB account may write access logs to."""
         cfg = self._cfg
-        bucket = S3Bucket(self, "access_logs", bucket_prefix=fit_name(f"{cfg.name}-alb-logs", BUCKET_PREFIX_LIMIT - 1) + "-",
+        bucket = S3Bucket(self, "access_logs", bucket_prefix=access_log_bucket_prefix(cfg.name),
                           force_destroy=False)
         S3BucketPublicAccessBlock(self, "access_logs_public_access", bucket=bucket.id, block_public_acls=True,
                                   block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)

@@ -17,6 +17,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_version import Secretsmanage
 from constructs import Construct
 
 from modules.config import CACHE_ID_SUFFIX, REDIS_AUTH_TOKEN_LENGTH, EnvConfig
+from modules.config.defaults import CACHE_AUTH_TOKEN_SECRET, CACHE_URL_SECRET
 from modules.network import Network, flat_output
 from modules.secrets import Secrets
 from modules.security_groups import SecurityGroups
@@ -37,7 +38,7 @@ class Cache(Construct):
         self._cfg = cfg
         name = cfg.name + CACHE_ID_SUFFIX
 
-        token_secret = secrets.new_secret(self, "auth_token_secret", f"{cfg.name}/redis-auth-token",
+        token_secret = secrets.new_secret(self, "auth_token_secret", f"{cfg.name}/{CACHE_AUTH_TOKEN_SECRET}",
                                           "ElastiCache Redis AUTH token (generated at apply time)")
         token_version = secrets.generate_value(self, "auth_token_value", token_secret, REDIS_AUTH_TOKEN_LENGTH,
                                                generation=1)
@@ -73,7 +74,7 @@ class Cache(Construct):
         self.primary_endpoint: str = self.group.primary_endpoint_address
         self.port: int = cache.port
 
-        url_secret = secrets.new_secret(self, "url_secret", f"{cfg.name}/redis-url",
+        url_secret = secrets.new_secret(self, "url_secret", f"{cfg.name}/{CACHE_URL_SECRET}",
                                         f"{cache.url_variable} for {', '.join(cache.allow_from) or 'clients'} "
                                         "(rediss:// with the AUTH token)")
         SecretsmanagerSecretVersion(

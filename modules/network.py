@@ -35,10 +35,10 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from modules.config import INTERFACE_ENDPOINT_SERVICES, EnvConfig
+from modules.config import EnvConfig
 from modules.naming import fit_name
-
-ANYWHERE_IPV4 = "0.0.0.0/0"
+# cdktf-free, shared with the config rules that count security group rules
+from modules.security_group_plan import ANYWHERE_IPV4, interface_endpoint_services  # noqa: F401
 
 
 def flat_output(scope: Construct, name: str, value, description: str) -> TerraformOutput:
@@ -46,13 +46,6 @@ def flat_output(scope: Construct, name: str, value, description: str) -> Terrafo
     output = TerraformOutput(scope, name, value=value, description=description)
     output.override_logical_id(name)
     return output
-
-
-def interface_endpoint_services(cfg: EnvConfig) -> list[str]:
-    """AWS service suffixes of the interface endpoints switched on in the env file, sorted."""
-    switches = cfg.network.endpoints
-    return sorted(svc for switch, services in INTERFACE_ENDPOINT_SERVICES.items()
-                  if getattr(switches, switch) for svc in services)
 
 
 class Network(Construct):

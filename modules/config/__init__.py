@@ -3,6 +3,7 @@
 Layout (one concern per module):
   defaults.py   every default and AWS limit, a named constant defined once
   base.py       the strict base model, name/port/CIDR types, error locations
+  kinds.py      one validator per kind of value: tags, ARNs by service, security group ids, secret names
   network.py    network: VPC, subnets, NAT, flow logs, endpoints
   edge.py       alb (Grafana exposure, OIDC) and terraform_cloud
   compute.py    cluster and its capacity providers
@@ -12,6 +13,7 @@ Layout (one concern per module):
   alarms.py     alarms: where every alarm of the stack notifies (SNS topics, subscriptions)
   env.py        EnvConfig: the whole file and its derived views; runs the rules
   rules/        cross-field rules, small named functions by concern, registered in rules.RULES
+  aws_shapes.py field -> AWS API member, and the members' constraints (aws_shapes.json, from botocore's models)
   capacity.py   instance specs and the capacity fit (one of the rules)
   loading.py    load(): file reading, YAML, error collection and rendering (ConfigError)
 

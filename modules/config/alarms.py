@@ -17,13 +17,13 @@ from modules.config.defaults import (
     ALARM_SUBSCRIPTION_PROTOCOLS,
     DEFAULT_ALARM_CREATE_TOPIC,
     DEFAULT_ALARM_NOTIFY_OK,
-    SNS_TOPIC_ARN_PATTERN,
 )
+from modules.config.kinds import SnsTopicArn, arn_pattern
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 HTTPS_PATTERN = r"^https://[^\s/]+(/\S*)?$"
-SQS_ARN_PATTERN = r"^arn:aws(-cn|-us-gov)?:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"
-LAMBDA_ARN_PATTERN = r"^arn:aws(-cn|-us-gov)?:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$"
+SQS_ARN_PATTERN = arn_pattern("sqs")
+LAMBDA_ARN_PATTERN = arn_pattern("lambda")
 # What a KMS key encrypting an alarm topic must let CloudWatch do, so an alarm's message reaches the topic (SNS
 # developer guide, key management: "Enable compatibility between event sources from AWS services and encrypted
 # topics"): the stack's own key grants it (modules/notifications.py), preflight checks existing topics' keys.
@@ -55,7 +55,7 @@ class AlarmSubscription(Strict):
     @model_validator(mode="after")
     def _endpoint_form(self) -> AlarmSubscription:
         pattern, form = ENDPOINT_FORMS[self.protocol]
-        if not re.match(pattern, self.endpoint):
+        if not re.fullmatch(pattern, self.endpoint):
             raise ValueError(f"endpoint '{self.endpoint}' is not what protocol '{self.protocol}' delivers to; "
                              f"allowed: {form}")
         return self
@@ -70,17 +70,12 @@ class Alarms(Strict):
         "output alarm_topic_arn)")
     subscriptions: list[AlarmSubscription] = Field(
         default_factory=list, description="subscriptions to the created topic (email ones need confirming)")
-    topic_arns: list[str] = Field(
-        default_factory=list, json_schema_extra={"items": {"type": "string", "pattern": SNS_TOPIC_ARN_PATTERN}},
-        description="existing SNS topics (in the stack's Region) the alarms notify too")
+    topic_arns: list[SnsTopicArn] = Field(
+        default_factory=list, description="existing SNS topics (in the stack's Region) the alarms notify too")
     notify_ok: bool = Field(DEFAULT_ALARM_NOTIFY_OK, description="notify the same targets when an alarm clears")
 
     @model_validator(mode="after")
     def _routes_somewhere(self) -> Alarms:
-        for arn in self.topic_arns:
-            if not re.match(SNS_TOPIC_ARN_PATTERN, arn):
-                raise ValueError(f"topic_arns: '{arn}' is not an SNS topic ARN; allowed: "
-                                 "arn:<aws|aws-cn|aws-us-gov>:sns:<region>:<12-digit account>:<topic name>")
         if len(set(self.topic_arns)) != len(self.topic_arns):
             raise ValueError("topic_arns: a topic is listed twice; list each once")
         if self.subscriptions and not self.create_topic:

@@ -15,6 +15,7 @@ from modules.config.defaults import LOG_RETENTION_DAYS_ALLOWED
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 PORT_RANGE = (1, 65535)
+KIND_KEY = "x-value-kind"  # JSON Schema keyword naming a field's value kind (modules/config/kinds.py)
 # A problem found by a cross-field rule: (field path as a tuple of keys and list indexes, message).
 Problem = tuple[tuple, str]
 
@@ -69,7 +70,8 @@ def _retention(value: int) -> int:
 
 RETENTION_CHOICES = f"one of {', '.join(map(str, LOG_RETENTION_DAYS_ALLOWED))} (CloudWatch Logs)"
 RetentionDays = Annotated[int, AfterValidator(_retention),
-                          Field(json_schema_extra={"enum": list(LOG_RETENTION_DAYS_ALLOWED)})]
+                          Field(json_schema_extra={"enum": list(LOG_RETENTION_DAYS_ALLOWED),
+                                                           KIND_KEY: "retention-days"})]
 
 
 @functools.cache

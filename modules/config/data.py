@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from modules.config.base import RETENTION_CHOICES, EnvVarName, Name, Port, RetentionDays, Strict
+from modules.config.kinds import Arn, SecurityGroupId
 from modules.config.defaults import (
     DEFAULT_VOLUME_CONCURRENT_WRITERS,
     CACHE_ENGINE_VERSIONS,
@@ -80,12 +81,12 @@ class Database(Strict):
     identifier: str | None = Field(None, description="RDS instance or cluster identifier (instance/cluster)")
     endpoint: str | None = Field(None, description="host name (endpoint mode)")
     port: Port = Field(DEFAULT_DB_PORT, description="Postgres port opened from allow_from services")
-    security_group_id: str | None = Field(None, pattern=r"^sg-[0-9a-f]+$", description="DB security group")
-    credentials_secret_arn: str | None = Field(
-        None, pattern=r"^arn:aws[a-z-]*:secretsmanager:", description="existing secret with the DB credentials"
+    security_group_id: SecurityGroupId | None = Field(None, description="DB security group (sg-<8 or 17 hex digits>)")
+    credentials_secret_arn: Arn("secretsmanager") | None = Field(
+        None, description="existing secret with the DB credentials (its ARN: arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)"
     )
-    credentials_kms_key_arn: str | None = Field(
-        None, pattern=r"^arn:aws[a-z-]*:kms:", description="customer-managed key of that secret, if any"
+    credentials_kms_key_arn: Arn("kms") | None = Field(
+        None, description="customer-managed key of that secret, if any, in the secret's Region (its ARN: arn:<partition>:kms:<region>:<account>:key/<key id>)"
     )
     username_key: str = Field("username", min_length=1, description="JSON key of the user name in the secret")
     password_key: str = Field("password", min_length=1, description="JSON key of the password in the secret")

@@ -33,6 +33,9 @@ DEFAULT_ECR_KEEP_LAST = 20
 DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS = 7
 DEFAULT_KMS_DELETION_WINDOW_DAYS = 30  # longest AWS allows: a scheduled key deletion can still be cancelled
 REDIS_AUTH_TOKEN_LENGTH = 64  # ElastiCache AUTH tokens are 16-128 printable characters
+# The secrets the stack itself creates with a cache, named like the env file's (<project>-<environment>/<name>)
+CACHE_AUTH_TOKEN_SECRET = "redis-auth-token"
+CACHE_URL_SECRET = "redis-url"
 SECRET_RECOVERY_WINDOWS = "0 (delete at once) or 7-30"  # what Secrets Manager accepts
 # ECR pull-through cache: upstream name -> (registry host, credentials needed). Docker Hub needs a
 # Secrets Manager secret whose name starts with `ecr-pullthroughcache/`; the others are anonymous.
@@ -164,7 +167,7 @@ LOG_RETENTION_DAYS_ALLOWED = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 40
 # letters, digits, spaces and _ . : / = + - @; the `aws:` prefix is reserved for AWS.
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
-TAG_CHARACTERS = r"^[\w .:/=+\-@]*$"
+TAG_CHARACTERS = r"[\w .:/=+\-@]*"  # the whole value (re.fullmatch): no trailing newline
 TAG_RESERVED_PREFIX = "aws:"
 # At most 50 user tags per resource; the stack adds Project and Environment to every resource and Name/Tier
 # to some, which leaves 46 for the env file's `tags`.
@@ -239,3 +242,47 @@ DNS_NAME_MAX = 253
 DEFAULT_API_RECORD = "api"
 DEFAULT_GRAFANA_RECORD = "grafana"
 DNS_VALIDATION_RECORD_TTL = 60  # seconds; ACM only needs the CNAME to exist (terraform-aws-acm uses 60 too)
+
+# ---------------------------------------------------------------- AWS limits the API models do not carry
+# (rules/aws_limits.py; each rule's docstring cites its page)
+ALB_RESERVED_NAME_PREFIX = "internal-"  # ELB CreateLoadBalancer: a name must not begin with "internal-"
+# S3 general purpose bucket naming rules: reserved prefixes and suffixes
+S3_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+S3_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+ACM_FIRST_DOMAIN_MAX_OCTETS = 64  # ACM RequestCertificate: the first domain name, periods included
+ALB_MATCHER_CODE_RANGE = (200, 499)  # ELB Matcher HttpCode for an Application Load Balancer's HTTP checks
+ECS_IMAGE_MAX = 255  # ECS ContainerDefinition image: up to 255 characters
+SSM_PARAMETER_ARN_MAX = 1011  # SSM PutParameter: a parameter's name, with its full ARN
+SECURITY_GROUP_RULES_MAX = 60  # VPC quota: inbound (and, separately, outbound) rules per security group, default
+# ALB predefined TLS security policies (ELB user guide, "Security policies for your Application Load Balancer";
+# as listed 2025-10). ALBs take no custom policy. A new policy is one line here.
+ALB_TLS_POLICIES_AS_OF = "2025-10"
+ALB_TLS_POLICIES = (
+    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06", "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-1-2021-06", "ELBSecurityPolicy-TLS13-1-0-2021-06", "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04", "ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10", "ELBSecurityPolicy-FS-1-2-Res-2019-08", "ELBSecurityPolicy-FS-1-2-2019-08",
+    "ELBSecurityPolicy-FS-1-1-2019-08", "ELBSecurityPolicy-FS-2018-06",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06", "ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-TLS-1-1-2017-01",
+    "ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-TLS-1-0-2015-04", "ELBSecurityPolicy-2015-05",
+)
+# AWS WAF managed rule groups of vendor AWS (WAF developer guide, "AWS Managed Rules rule groups list";
+# as listed 2025-10). A new group is one line here.
+WAF_MANAGED_RULE_GROUPS_AS_OF = "2025-10"
+WAF_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet", "AWSManagedRulesAdminProtectionRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesLinuxRuleSet", "AWSManagedRulesUnixRuleSet",
+    "AWSManagedRulesWindowsRuleSet", "AWSManagedRulesPHPRuleSet", "AWSManagedRulesWordPressRuleSet",
+    "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList", "AWSManagedRulesBotControlRuleSet",
+    "AWSManagedRulesATPRuleSet", "AWSManagedRulesACFPRuleSet", "AWSManagedRulesAntiDDoSRuleSet",
+)

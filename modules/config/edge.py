@@ -8,7 +8,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from modules.config.base import NON_INTERNET_TEXT, Cidr, EnvVarName, Name, Port, Strict, address_space_kind, is_non_internet
+from modules.config.base import (
+    NON_INTERNET_TEXT,
+    RETENTION_CHOICES,
+    Cidr,
+    Name,
+    Port,
+    RetentionDays,
+    Strict,
+    address_space_kind,
+    is_non_internet,
+)
+from modules.config.kinds import Arn, SecretName
 from modules.config.defaults import (
     ALB_IDLE_TIMEOUT_RANGE,
     DEFAULT_ALB_IDLE_TIMEOUT,
@@ -34,9 +45,6 @@ from modules.config.defaults import (
     WAF_RATE_LIMIT_RANGE,
     WAF_RATE_WINDOWS,
 )
-
-ACM_CERTIFICATE_ARN_PATTERN = (r"^arn:aws(-cn|-us-gov)?:acm:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:"
-                               r"certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 
 
 # A lower-case DNS host name with at least two labels (no scheme, port, path or trailing dot).
@@ -99,7 +107,7 @@ class Oidc(Strict):
     token_endpoint: str = Field(pattern=r"^https://", description="OIDC token endpoint URL")
     user_info_endpoint: str = Field(pattern=r"^https://", description="OIDC user info endpoint URL")
     client_id: str = Field(description="OIDC client id (not secret)")
-    client_secret: Name | EnvVarName = Field(description="name of a secret in `secrets` holding the client secret")
+    client_secret: SecretName = Field(description="name of a secret in `secrets` holding the client secret")
 
 
 class GrafanaExposure(Strict):
@@ -165,7 +173,8 @@ class Waf(Strict):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_WAF_MANAGED_RULE_GROUPS.items()},
         description="AWS managed rule groups -> rules of the group switched to count-only",
     )
-    log_retention_days: int = Field(DEFAULT_WAF_LOG_RETENTION_DAYS, ge=1, description="days WAF logs are kept")
+    log_retention_days: RetentionDays = Field(DEFAULT_WAF_LOG_RETENTION_DAYS,
+                                              description=f"days WAF logs are kept: {RETENTION_CHOICES}")
     redacted_headers: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]] = Field(
         default_factory=lambda: list(DEFAULT_WAF_REDACTED_HEADERS),
         description="request headers (lower case) redacted from the WAF logs",
@@ -207,9 +216,8 @@ class Domain(Strict):
 class Alb(Strict):
     https: bool = Field(True, description="HTTPS listener (HTTP redirects to it)")
     # ACM certificate ARNs: arn:<partition>:acm:<region>:<account>:certificate/<uuid> (ACM API reference).
-    certificate_arn: str | None = Field(
-        None, json_schema_extra={"pattern": ACM_CERTIFICATE_ARN_PATTERN},
-        description="an ISSUED ACM certificate managed elsewhere, instead of domain "
+    certificate_arn: Arn("acm") | None = Field(
+        None, description="an ISSUED ACM certificate managed elsewhere, instead of domain "
         "(arn:aws:acm:<the ALB's region>:<account>:certificate/<id>)",
     )
     domain: Domain | None = Field(
@@ -231,14 +239,6 @@ class Alb(Strict):
     )
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
     waf: Waf = Field(default_factory=Waf, description="WAF in front of the ALB")
-
-    @field_validator("certificate_arn")
-    @classmethod
-    def _certificate_arn(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(ACM_CERTIFICATE_ARN_PATTERN, value):
-            raise ValueError(f"'{value}' is not an ACM certificate ARN; allowed: "
-                             "arn:<aws|aws-cn|aws-us-gov>:acm:<region>:<12-digit account>:certificate/<uuid>")
-        return value
 
     @model_validator(mode="after")
     def _certificate(self) -> Alb:

@@ -9,7 +9,6 @@ it is imported, which modules/config/__init__.py does, and validation refuses to
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -32,14 +31,9 @@ from modules.config.defaults import (
     REPLACE_DEPLOYMENT,
     ROLLING_DEPLOYMENT,
     SSM_STANDARD_VALUE_MAX,
-    STACK_TAG_KEYS,
-    TAGS_PER_RESOURCE_MAX,
-    TAG_CHARACTERS,
-    TAG_KEY_MAX,
-    TAG_RESERVED_PREFIX,
-    TAG_VALUE_MAX,
 )
 from modules.config.edge import Alb, TerraformCloud
+from modules.config.kinds import SecretName, Tags
 from modules.config.network import Network
 from modules.config.registry import Registry, pull_through_source
 from modules.config.services import Kind, Service
@@ -54,7 +48,7 @@ class EnvConfig(Strict):
     region: str = Field(DEFAULT_REGION, json_schema_extra={"enum": list(AWS_REGIONS)},
                         description=f"AWS Region code, e.g. us-east-1, eu-west-1 (as of {AWS_REGIONS_AS_OF})")
     account_id: str | None = Field(None, pattern=r"^\d{12}$", description="guards against the wrong account")
-    tags: dict[str, str] = Field(default_factory=dict, description="tags on every resource")
+    tags: Tags = Field(default_factory=dict, description="tags on every resource")
     terraform_cloud: TerraformCloud | None = Field(None, description="omit for a local backend")
     network: Network = Field(description="VPC, subnets, NAT, flow logs, VPC endpoints")
     alb: Alb = Field(description="the public Application Load Balancer")
@@ -62,7 +56,7 @@ class EnvConfig(Strict):
     service_connect_namespace: str | None = Field(None, description=f"default {DEFAULT_SERVICE_CONNECT_NAMESPACE}")
     cache: Cache | None = Field(None, description="omit for no Redis")
     database: Database = Field(default_factory=Database)
-    secrets: dict[Name | EnvVarName, Secret] = Field(default_factory=dict)
+    secrets: dict[SecretName, Secret] = Field(default_factory=dict)
     secrets_kms: bool = Field(False, description="customer-managed KMS key for secrets and parameters")
     secrets_recovery_window_days: RecoveryWindow = Field(
         DEFAULT_SECRET_RECOVERY_DAYS, description="days a deleted secret can be restored (0: at once)"
@@ -90,27 +84,6 @@ class EnvConfig(Strict):
         if value not in AWS_REGIONS:
             raise ValueError(f"'{value}' is not an AWS Region code (as of {AWS_REGIONS_AS_OF}); allowed: "
                              f"{', '.join(AWS_REGIONS)}")
-        return value
-
-    @field_validator("tags")
-    @classmethod
-    def _tag_limits(cls, value: dict[str, str]) -> dict[str, str]:
-        # AWS tagging limits: key 1-128, value 0-256 characters of letters, digits, spaces and _ . : / = + - @;
-        # keys starting with `aws:` are reserved for AWS (tag APIs reject them); 50 tags per resource.
-        room = TAGS_PER_RESOURCE_MAX - len(STACK_TAG_KEYS)
-        if len(value) > room:
-            raise ValueError(f"{len(value)} tags; AWS allows {TAGS_PER_RESOURCE_MAX} per resource and the stack adds "
-                             f"{', '.join(STACK_TAG_KEYS)}: allowed: at most {room}")
-        for key, tag in value.items():
-            if key.lower().startswith(TAG_RESERVED_PREFIX):
-                raise ValueError(f"tag key '{key}': the prefix '{TAG_RESERVED_PREFIX}' is reserved for AWS; "
-                                 "use another key")
-            if not 1 <= len(key) <= TAG_KEY_MAX or not re.match(TAG_CHARACTERS, key):
-                raise ValueError(f"tag key '{key}': allowed are 1-{TAG_KEY_MAX} letters, digits, spaces and "
-                                 "_ . : / = + - @")
-            if len(tag) > TAG_VALUE_MAX or not re.match(TAG_CHARACTERS, tag):
-                raise ValueError(f"tag '{key}' value '{tag[:40]}': allowed are 0-{TAG_VALUE_MAX} letters, "
-                                 "digits, spaces and _ . : / = + - @")
         return value
 
     # ------------------------------------------------------------ derived views

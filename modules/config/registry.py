@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from modules.config.base import EnvVarName, Name, Strict
+from modules.config.base import EnvVarName, Strict
+from modules.config.kinds import SecretName
 from modules.config.defaults import (
     DEFAULT_ECR_KEEP_LAST,
     DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS,
@@ -35,7 +36,7 @@ class Registry(Strict):
         "app-release workflow, so every deployed state is a commit (the variable still overrides it)",
     )
     pull_through_cache: bool = Field(True, description="ECR pull-through cache for public images")
-    docker_hub_secret: Name | None = Field(
+    docker_hub_secret: SecretName | None = Field(
         None, description="secret with Docker Hub username/accessToken (needed for docker-hub upstream)"
     )
     require_image_digests: bool = Field(

@@ -34,6 +34,7 @@ from modules.config.defaults import (
     PORT_NAME_MAX,
     PORT_NAME_PATTERN,
 )
+from modules.config.kinds import SecretName, SnsTopicArn
 from modules.config.registry import split_reference
 from modules.config.schedules import schedule_problem
 
@@ -228,9 +229,9 @@ class FailureAlarm(Strict):
     period: int = Field(DEFAULT_FAILURE_ALARM_PERIOD, ge=ALARM_PERIOD_RANGE[0], le=ALARM_PERIOD_RANGE[1],
                         description="seconds the alarm counts over (a multiple of 60); one interval of a schedule")
     threshold: int = Field(DEFAULT_FAILURE_ALARM_THRESHOLD, ge=1, description="failure lines per period that alarm")
-    alarm_actions: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:")]] = Field(
+    alarm_actions: list[SnsTopicArn] = Field(
         default_factory=list,
-        description="ARNs notified on ALARM and OK besides the `alarms` targets (e.g. another SNS topic)")
+        description="SNS topics (in the stack's Region) notified on ALARM and OK besides the `alarms` targets")
 
     @field_validator("period")
     @classmethod
@@ -277,7 +278,7 @@ class Service(Strict):
         json_schema_extra=or_short_form({"type": "array", "items": {"type": "string"},
                                                        "description": "[A, B] is short for {A: A, B: B}"}),
     )
-    secrets_from: list[Name] = Field(default_factory=list, description="JSON secrets whose every key is injected")
+    secrets_from: list[SecretName] = Field(default_factory=list, description="JSON secrets whose every key is injected")
     volumes: list[VolumeMount] = Field(default_factory=list, description="persistent volumes (EFS) mounted")
     health_check: HealthCheck | None = Field(None, description="container health check (depends_on waits for it)")
     depends_on: list[Name] = Field(default_factory=list, description="start order (seed §5)")

@@ -77,7 +77,7 @@ BAD_ENV_FILES = [
     ("dependency-cycle", _set("services.tempo.depends_on", ["api"]), "services.",
      ["dependency cycle"]),
     ("database-without-identifier", _set("database", {"mode": "instance", "credentials_secret_arn":
-                                                      "arn:aws:secretsmanager:us-east-1:1:secret:x"}),
+                                                      "arn:aws:secretsmanager:us-east-1:000000000000:secret:x-AbCdEf"}),
      "database", ["needs 'identifier'"]),
     ("alb-target-port", _set("alb.target.port", 8080), "alb.target.port", ["not a port of 'api'"]),
     ("dangling-parameter", _set("services.api.parameters", ["EXECUTOR_MOD"]), "services.api.parameters.EXECUTOR_MOD",

@@ -12,9 +12,9 @@ CERT = "arn:{partition}:acm:{region}:000000000000:certificate/00000000-0000-0000
 CASES = [
     (R.certificate_is_in_the_alb_region, certificate_arn(CERT.format(partition="aws",
                                                                                       region="eu-west-1")),
-     "alb.certificate_arn", ["in eu-west-1 (aws) but the ALB is in us-east-1 (aws)", "arn:aws:acm:us-east-1:"]),
-    (R.certificate_is_in_the_alb_region, all_of(set_path("region", "cn-north-1"), certificate_arn(CERT.format(partition="aws", region="cn-north-1"))),
-     "alb.certificate_arn", ["(aws) but the ALB is in cn-north-1 (aws-cn)", "arn:aws-cn:acm:cn-north-1:"]),
+     "alb.certificate_arn", ["is in eu-west-1 (aws), but the ALB is in us-east-1 (aws)", "arn:aws:acm:us-east-1:"]),
+    (R.certificate_is_in_the_alb_region, all_of(set_path("region", "cn-north-1"), certificate_arn(CERT.format(partition="aws-cn", region="cn-northwest-1"))),
+     "alb.certificate_arn", ["in cn-northwest-1 (aws-cn), but the ALB is in cn-north-1 (aws-cn)", "arn:aws-cn:acm:cn-north-1:"]),
     (R.certificate_is_in_the_alb_region, all_of(set_path("region", "cn-north-1"), certificate_arn(CERT.format(partition="aws-cn", region="cn-north-1"))), None, []),
     (R.certificate_is_in_the_alb_region, unchanged, None, []),
 ]

@@ -15,6 +15,8 @@ passing case in tests/config/ (test_config_rules*.py).
   edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
   secrets.py     secrets a first apply reads exist (with values) before it
   alarms.py      the SNS topics alarms notify are in the stack's Region
+  aws_api.py     values against AWS's own API models (min, max, pattern, enum; modules/config/aws_shapes.py)
+  aws_limits.py  AWS limits the models do not carry: reserved prefixes, documented lists, quotas
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
@@ -29,6 +31,18 @@ from typing import TYPE_CHECKING
 
 from modules.config.base import CrossFieldErrors, Problem
 from modules.config.rules.alarms import alarm_topics_are_in_the_stack_region
+from modules.config.rules.aws_api import values_fit_aws_api_models
+from modules.config.rules.aws_limits import (
+    access_log_bucket_name_is_allowed,
+    alb_name_is_not_reserved,
+    certificate_domain_fits_64_octets,
+    health_check_matcher_is_in_range,
+    image_references_fit,
+    parameter_names_fit,
+    security_group_rules_fit_the_quota,
+    tls_policy_is_offered,
+    waf_rule_groups_are_offered,
+)
 from modules.config.rules.capacity import (
     gpus_on_gpu_providers,
     scheduled_tasks_run_inside_off_hours,
@@ -71,7 +85,11 @@ from modules.config.rules.references import (
     service_references_resolve,
     variables_are_set_once,
 )
-from modules.config.rules.secrets import secrets_read_at_apply_exist_before_it
+from modules.config.rules.secrets import (
+    database_key_is_in_the_secret_region,
+    secret_names_are_not_the_stacks_own,
+    secrets_read_at_apply_exist_before_it,
+)
 from modules.config.rules.tasks import (
     task_cpu_is_reserved,
     task_definition_fits_64kib,
@@ -121,6 +139,18 @@ RULES: list[Rule] = [
     subnets_hold_what_they_must,
     tasks_fit_capacity,
     alarm_topics_are_in_the_stack_region,
+    secret_names_are_not_the_stacks_own,
+    database_key_is_in_the_secret_region,
+    values_fit_aws_api_models,
+    alb_name_is_not_reserved,
+    access_log_bucket_name_is_allowed,
+    certificate_domain_fits_64_octets,
+    health_check_matcher_is_in_range,
+    tls_policy_is_offered,
+    waf_rule_groups_are_offered,
+    image_references_fit,
+    security_group_rules_fit_the_quota,
+    parameter_names_fit,
 ]
 
 

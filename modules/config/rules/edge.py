@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modules.config.base import Problem
-from modules.config.defaults import partition_of
-from modules.config.rules.common import undefined
+from modules.config.rules.common import arn_outside_the_region, undefined
 from modules.config.services import Kind
 
 if TYPE_CHECKING:  # annotations only
@@ -58,10 +57,6 @@ def certificate_is_in_the_alb_region(cfg: EnvConfig) -> list[Problem]:
     arn = cfg.alb.certificate_arn
     if not arn:
         return []
-    _, partition, _, region, *_ = arn.split(":")
-    expected = partition_of(cfg.region)
-    if (partition, region) == (expected, cfg.region):
-        return []
-    return [(("alb", "certificate_arn"), f"the certificate is in {region} ({partition}) but the ALB is in "
-             f"{cfg.region} ({expected}); an ALB takes ACM certificates of its own Region only: request or "
-             f"import one in {cfg.region} (arn:{expected}:acm:{cfg.region}:...)")]
+    return arn_outside_the_region(cfg.region, ("alb", "certificate_arn"), arn, "the ALB is",
+                                  f"an ALB takes ACM certificates of its own Region only: request or import one in "
+                                  f"{cfg.region}")

@@ -167,7 +167,7 @@ def idle_timeout(cfg: EnvConfig, cname: str, pm: PortMapping) -> Seconds:
         return Seconds(pm.idle_timeout, "set")
     best = Seconds(SERVICE_CONNECT_IDLE_TIMEOUT[pm.protocol], "AWS default")
     per_request = per_request_timeout(cfg, cname, pm)
-    if per_request.limit > best.limit:
+    if pm.protocol != "tcp" and per_request.limit > best.limit:
         best = Seconds(per_request.value, "= per-request")
     if (cname, pm.port) in alb_target_ports(cfg):
         alb = alb_idle_timeout(cfg)
@@ -195,7 +195,7 @@ def alb_idle_timeout(cfg: EnvConfig) -> Seconds:
     target = cfg.alb.target
     ports = [pm for pm in cfg.services[target.service].ports if pm.port == target.port] \
         if target.service in cfg.services else []
-    if ports:
+    if ports and ports[0].protocol != "tcp":  # a tcp port says nothing about its requests
         waited = per_request_timeout(cfg, target.service, ports[0])
         if waited.limit > best.limit:
             best = Seconds(int(min(waited.limit, ALB_IDLE_TIMEOUT_RANGE[1])), f"{target.service}:{target.port} "
@@ -209,6 +209,7 @@ def keep_alive_environment(cfg: EnvConfig, cname: str) -> dict[str, str]:
     if cname != cfg.alb.target.service:
         return {}
     svc = cfg.services[cname]
-    if UVICORN_KEEP_ALIVE_VARIABLE in {*svc.environment, *svc.parameters, *svc.secrets}:
+    from_secrets = {key for name in svc.secrets_from if name in cfg.secrets for key in cfg.secrets[name].keys}
+    if UVICORN_KEEP_ALIVE_VARIABLE in {*svc.environment, *svc.parameters, *svc.secrets, *from_secrets}:
         return {}
     return {UVICORN_KEEP_ALIVE_VARIABLE: str(alb_idle_timeout(cfg).value + ALB_BACKEND_KEEP_ALIVE_MARGIN)}

@@ -17,6 +17,7 @@ CASES = [
     (R.service_connect_idle_covers_per_request, set_path("services.ollama.ports", [{"port": 11434, "idle_timeout": 0}]),
      None, []),
     (R.service_connect_idle_covers_per_request, unchanged, None, []),
+    (R.service_connect_idle_covers_per_request, set_path("services.tempo.ports.1.protocol", "tcp"), None, []),
     # the api waits on ollama (600 s): an ALB idle timeout of 60 s answers 504 first
     (R.alb_idle_timeout_covers_its_target, set_path("alb.idle_timeout", 60), "alb.idle_timeout",
      ["60 s is shorter than a request to api:8000 may take", "calls ollama:11434", "at least 600"]),

@@ -35,11 +35,14 @@ CASES = [
     (R.readers_mount_the_writers_volume, set_path("services.api.volumes", []), "services.api.parameters.RAG_INDEX_PATH",
      ["'/app/data/rag/index' is under rag-indexer's mount of volume 'rag'", "api mounts no volume there",
       "'rag:/app/data/rag' to services.api.volumes"]),
-    # ...and on a volume of its own it reads other data
+    # ...and the shared volume mounted one level up names other files by the same path
+    (R.readers_mount_the_writers_volume, set_path("services.api.volumes", ["rag:/app/data"]),
+     "services.api.parameters.RAG_INDEX_PATH", ["on volume 'rag' in both", "api mounts it at /app/data",
+                                                "rag-indexer at /app/data/rag", "mount it at /app/data/rag"]),
+    # a volume of its own at that path holds its own data (two services may both keep theirs under /data)
     (R.readers_mount_the_writers_volume, all_of(set_path("volumes.api-rag", {"uid": 1000, "gid": 1000}),
                                                 set_path("services.api.volumes", ["api-rag:/app/data/rag"])),
-     "services.api.parameters.RAG_INDEX_PATH", ["on volume 'api-rag' (/app/data/rag) in api", "but on 'rag'",
-                                                "not the same data"]),
+     None, []),
     # a read-only mount of the writer's volume is a reader's: rag-indexer reading it does not make it written
     (R.readers_mount_the_writers_volume, all_of(set_path("services.api.volumes", []),
                                                 set_path("services.rag-indexer.volumes", ["rag:/app/data/rag:ro"])),

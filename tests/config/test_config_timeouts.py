@@ -68,3 +68,10 @@ def test_no_limit_passes_to_the_callers_and_the_alb_takes_its_longest():
 def test_a_dependency_cycle_does_not_recurse_forever():
     cfg = schema_only(set_path("services.ollama.depends_on", ["api"]))  # no_dependency_cycles reports it
     assert T.per_request_timeout(cfg, "api", _port(cfg, "api", 8000)).value == INFERENCE_REQUEST_TIMEOUT
+
+
+def test_a_tcp_port_keeps_its_own_idle_default():
+    """tcp has no per-request timeout (AWS): nothing is derived from one, the idle default (1 h) stands."""
+    cfg = schema_only(set_path("services.tempo.ports.1.protocol", "tcp"))
+    assert _written(cfg, "tempo", 4317) == (None, None)
+    assert T.idle_timeout(cfg, "tempo", _port(cfg, "tempo", 4317)).value == 3600

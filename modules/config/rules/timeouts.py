@@ -31,6 +31,8 @@ def service_connect_idle_covers_per_request(cfg: EnvConfig) -> list[Problem]:
     timeout (set or derived from the calls): AWS closes an idle connection first, cutting the request."""
     problems = []
     for cname, i, pm in _ports(cfg):
+        if pm.protocol == "tcp":
+            continue  # no per-request timeout on a tcp port (AWS)
         per_request, idle = per_request_timeout(cfg, cname, pm), idle_timeout(cfg, cname, pm)
         if idle.limit < per_request.limit:
             waits = "without limit" if per_request.value == 0 else f"{per_request.value} s"
@@ -49,8 +51,8 @@ def alb_idle_timeout_covers_its_target(cfg: EnvConfig) -> list[Problem]:
     target = cfg.alb.target
     ports = [pm for pm in cfg.services[target.service].ports if pm.port == target.port] \
         if target.service in cfg.services else []
-    if not ports:
-        return []  # alb_target_is_a_service_port reports it
+    if not ports or ports[0].protocol == "tcp":
+        return []  # alb_target_is_a_service_port reports a missing port; a tcp port has no per-request timeout
     waited, alb = per_request_timeout(cfg, target.service, ports[0]), alb_idle_timeout(cfg)
     if alb.limit >= waited.limit:
         return []

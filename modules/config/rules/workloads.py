@@ -58,9 +58,10 @@ def _covering_mount(svc, path: str):
 
 def readers_mount_the_writers_volume(cfg: EnvConfig) -> list[Problem]:
     """A path one container is given (an environment value or parameter such as RAG_INDEX_PATH) that lies
-    under another container's writable volume mount is read from that same volume: the reader mounts the
-    volume so the path falls on it, at the same place within it. Otherwise the reader looks at its own
-    empty filesystem and never sees what the writer wrote (each container mounts only its own volumes)."""
+    under another container's writable volume mount is on a volume of the reader too; when that is the
+    writer's volume, mounted at the same path. Otherwise the reader looks at its own empty filesystem (or
+    other files of the shared volume) and never sees what the writer wrote (each container mounts only its
+    own volumes). A different volume of the reader's own there is its own data, not a reader's."""
     problems = []
     for reader, rsvc in cfg.services.items():
         for loc, path in _path_values(cfg, rsvc):
@@ -77,12 +78,13 @@ def readers_mount_the_writers_volume(cfg: EnvConfig) -> list[Problem]:
                                             f"({theirs.path}), which {writer} writes, but {reader} mounts no volume "
                                             f"there: it would read its own empty filesystem; add "
                                             f"'{theirs.volume}:{theirs.path}' to services.{reader}.volumes"))
-                elif mine.volume != theirs.volume or posixpath.relpath(path, mine.path) != posixpath.relpath(
+                elif mine.volume == theirs.volume and posixpath.relpath(path, mine.path) != posixpath.relpath(
                         path, theirs.path):
-                    problems.append((where, f"'{path}' lies on volume '{mine.volume}' ({mine.path}) in {reader} "
-                                            f"but on '{theirs.volume}' ({theirs.path}) in {writer}, which writes "
-                                            f"it: not the same data; mount '{theirs.volume}:{theirs.path}' in "
-                                            f"{reader} too"))
+                    problems.append((where, f"'{path}' is on volume '{mine.volume}' in both, but {reader} mounts it "
+                                            f"at {mine.path} and {writer} at {theirs.path}: the same path names "
+                                            f"different files; mount it at {theirs.path} in {reader} too"))
+                # a volume of the reader's own at that path holds its own data (two services may both keep
+                # theirs under /data): not a reader of the writer's
                 break  # one writer named is enough to fix it
     return problems
 

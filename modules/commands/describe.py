@@ -53,6 +53,8 @@ def connect_name(cfg: EnvConfig, name: str) -> list[str]:
 def kind_text(svc: Service) -> str:
     if svc.kind == Kind.scheduled:
         return f"scheduled {svc.schedule} {svc.schedule_timezone}"
+    if svc.is_loop:
+        return "sidecar (loop)"
     return svc.kind.value
 
 

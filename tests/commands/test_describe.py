@@ -243,3 +243,11 @@ def test_timeouts_show_what_the_generator_derives(piped, stage_cfg):
     assert rows["api:8000"][1] == "600" and "calls ollama:11434" in " ".join(rows["api:8000"])
     assert "ALB idle timeout: 600 s (api:8000 waits 600 s)" in piped
     assert int(rows["api:8000"][2]) > 600
+
+
+def test_a_loop_sidecar_says_so():
+    """tests/fixtures/envs/ap-southeast-2-cpu-llm.yaml: keep-warm serves no port (a loop, allowed in a one-task
+    host); describe marks it, so a reader sees why scaling its host would be refused."""
+    cfg = load(ROOT / "tests" / "fixtures" / "envs" / "ap-southeast-2-cpu-llm.yaml")
+    assert describe.kind_text(cfg.services["keep-warm"]) == "sidecar (loop)"
+    assert describe.kind_text(cfg.services["llm"]) == "service"

@@ -62,6 +62,7 @@ from modules.domain import Domain
 from modules.naming import access_log_bucket_prefix, fit_name, load_balancer_name
 from modules.network import Network, flat_output
 from modules.secrets import Secrets
+from modules.config.timeouts import alb_idle_timeout
 from modules.security_groups import HTTP_PORT, HTTPS_PORT, SecurityGroups, grafana_via_alb
 
 ACCESS_LOG_PREFIX = "alb"
@@ -93,7 +94,7 @@ class Alb(Construct):
             self, "alb", name=load_balancer_name(cfg.name, LB_NAME_MAX), load_balancer_type="application", internal=False,
             subnets=network.public_subnet_ids, security_groups=[security.alb_id],
             drop_invalid_header_fields=True,  # no request smuggling through malformed headers
-            enable_deletion_protection=alb_cfg.deletion_protection, idle_timeout=alb_cfg.idle_timeout,
+            enable_deletion_protection=alb_cfg.deletion_protection, idle_timeout=alb_idle_timeout(cfg).value,
             access_logs=LbAccessLogs(bucket=bucket.bucket, prefix=ACCESS_LOG_PREFIX, enabled=True) if bucket else None,
             depends_on=[bucket_policy] if bucket_policy else None,  # the ALB checks it may write before enabling
         )

@@ -46,6 +46,7 @@ from constructs import Construct
 
 from modules import container as containers
 from modules.config import DEFAULT_HEALTH_START_PERIOD, EnvConfig, Kind
+from modules.config.timeouts import service_connect_timeouts
 from modules.task_owner import TaskOwner
 
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
@@ -164,7 +165,7 @@ def _service_connect(task: TaskOwner, log_group_name: str) -> EcsServiceServiceC
             port_name=containers.port_name(cname, pm.port, pm.name),
             discovery_name=containers.port_name(cname, pm.port, pm.name),
             client_alias=EcsServiceServiceConnectConfigurationServiceClientAlias(port=pm.port, dns_name=cname),
-            timeout=_timeout(pm),
+            timeout=_timeout(task.cfg, cname, pm),
         )
         for cname, svc in task.containers.items()
         for pm in svc.ports
@@ -184,14 +185,16 @@ def _service_connect(task: TaskOwner, log_group_name: str) -> EcsServiceServiceC
     )
 
 
-def _timeout(pm) -> EcsServiceServiceConnectConfigurationServiceTimeout | None:
-    """The port's Service Connect timeouts, when the env file sets them. Unset, AWS applies its own: 15 s
-    per request and 300 s idle for HTTP/HTTP2/gRPC, 3600 s idle for TCP (ECS API TimeoutConfiguration);
-    the clients' proxies enforce them when calling this port."""
-    if pm.idle_timeout is None and pm.per_request_timeout is None:
+def _timeout(cfg: EnvConfig, cname: str, pm) -> EcsServiceServiceConnectConfigurationServiceTimeout | None:
+    """The port's Service Connect timeouts: the env file's, else derived from who calls it and whom its task
+    calls (modules/config/timeouts.py). Where neither says anything AWS applies its own: 15 s per request and
+    300 s idle for HTTP/HTTP2/gRPC, 3600 s idle for TCP (ECS API TimeoutConfiguration); the clients' proxies
+    enforce them when calling this port."""
+    per_request, idle = service_connect_timeouts(cfg, cname, pm)
+    if per_request is None and idle is None:
         return None
     return EcsServiceServiceConnectConfigurationServiceTimeout(
-        idle_timeout_seconds=pm.idle_timeout, per_request_timeout_seconds=pm.per_request_timeout
+        idle_timeout_seconds=idle, per_request_timeout_seconds=per_request
     )
 
 

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from conftest import STAGE_ZONE, variant
+from modules.config.timeouts import alb_idle_timeout
 from test_security_groups import group_names, rules
 
 VPN = "198.51.100.0/24"
@@ -86,7 +87,7 @@ def test_stage_alb_is_internet_facing_in_public_subnets_behind_its_group(stage, 
     assert lb["load_balancer_type"] == "application" and lb["internal"] is False
     assert lb["drop_invalid_header_fields"] is True
     assert lb["enable_deletion_protection"] is stage_cfg.alb.deletion_protection
-    assert lb["idle_timeout"] == stage_cfg.alb.idle_timeout
+    assert lb["idle_timeout"] == alb_idle_timeout(stage_cfg).value  # derived: stage sets none
     assert lb["subnets"] == stage.json["output"]["public_subnet_ids"]["value"]
     assert [group_names(stage)[g] for g in lb["security_groups"]] == ["alb"]
     assert stage.json["output"]["alb_dns_name"]["value"] == f"${{aws_lb.{next(iter(stage.resources('aws_lb')))}.dns_name}}"

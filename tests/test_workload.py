@@ -67,6 +67,9 @@ def crons_as_sidecars(data: dict) -> None:
         cron["environment"].update({"QUALITY_API_URL" if name == "quality-cron" else "RAG_API_URL":
                                     "http://localhost:8000", "CRON_CYCLES": "0"})
     data["services"]["api"]["allow_from"] = ["prometheus", "grafana"]
+    # a loop sidecar runs once per task of its host: refused unless the api stays at one task
+    data["services"]["api"].pop("scaling", None)
+    data["services"]["api"]["desired_count"] = 1
 
 
 # ---------------------------------------------------------------- helpers over the synthesized JSON

@@ -1,8 +1,8 @@
 """`python main.py describe`: what an env file deploys, as tables an operator can read.
 
-Reads the validated EnvConfig only (no cdktf/jsii), so it answers instantly. Three tables:
+Reads the validated EnvConfig only (no cdktf/jsii), so it answers instantly. Four tables:
 services (where and how each container runs), wiring (volumes, secrets, parameters, managed data,
-start order) and capacity per capacity provider (from modules/config/capacity.py). Box drawing and colour
+start order), the Service Connect timeouts per port (set or derived) and capacity per capacity provider (from modules/config/capacity.py). Box drawing and colour
 only when stdout is a terminal; piped output is plain, aligned text (stable: tests compare it).
 """
 
@@ -56,6 +56,8 @@ def connect_name(cfg: EnvConfig, name: str) -> list[str]:
 def kind_text(svc: Service) -> str:
     if svc.kind == Kind.scheduled:
         return f"scheduled {svc.schedule} {svc.schedule_timezone}"
+    if svc.is_loop:
+        return "sidecar (loop)"
     return svc.kind.value
 
 
@@ -168,6 +170,24 @@ def wiring_table(cfg: EnvConfig) -> Table:
                             "ALLOWED FROM", "DEPENDS ON"), rows, groups=task_groups(cfg))
 
 
+def timeouts_table(cfg: EnvConfig) -> Table:
+    """Every Service Connect port: how long a request to it may take and a connection stay idle, as set or
+    derived from who calls it (modules/config/timeouts.py), and why."""
+    from modules.config import timeouts  # noqa: PLC0415  (pure Python)
+
+    rows = []
+    for name in service_order(cfg):
+        for pm in cfg.services[name].ports:
+            if cfg.services[cfg.task_owner(name)].kind != Kind.service:
+                continue  # not in the mesh: no Service Connect port
+            per_request, idle = timeouts.per_request_timeout(cfg, name, pm), timeouts.idle_timeout(cfg, name, pm)
+            rows.append(tuple(_cell(v) for v in (
+                f"{name}:{pm.port}", per_request.value if pm.protocol != "tcp" else NONE, idle.value,
+                f"{per_request.reason}; idle: {idle.reason}" if pm.protocol != "tcp" else f"idle: {idle.reason}")))
+    return Table("Timeouts (Service Connect, per called port; 0 = no limit)",
+                 ("PORT", "PER REQUEST s", "IDLE s", "WHY"), rows, frozenset({1, 2}))
+
+
 def _used(needed: int, available: int) -> str:
     if not needed and not available:
         return NONE
@@ -192,7 +212,9 @@ def capacity_table(cfg: EnvConfig) -> Table:
 
 
 def summary_lines(cfg: EnvConfig) -> list[str]:
-    target = cfg.alb.target
+    from modules.config.timeouts import alb_idle_timeout  # noqa: PLC0415  (pure Python)
+
+    target, alb_idle = cfg.alb.target, alb_idle_timeout(cfg)
     if cfg.database.mode == "none":
         database = "none referenced"
     else:
@@ -205,6 +227,7 @@ def summary_lines(cfg: EnvConfig) -> list[str]:
         f"{cfg.name} ({cfg.region}, {cfg.network.az_count} AZs, {backend})",
         f"ALB -> {target.service}:{target.port} ({'HTTPS' if cfg.alb.https else 'HTTP'}){grafana}; "
         f"Service Connect namespace {cfg.namespace}",
+        f"ALB idle timeout: {alb_idle.value} s ({alb_idle.reason})",
         f"cache: {cache}; database: {database}; "
         f"{len(cfg.services)} container(s) in {len(cfg.task_owners())} task definition(s)",
     ]
@@ -296,7 +319,7 @@ def render_box(table: Table, colour: bool) -> str:
 
 def render(cfg: EnvConfig, box: bool = False, colour: bool = False) -> str:
     capacity = capacity_table(cfg)
-    tables = [services_table(cfg), wiring_table(cfg), capacity]
+    tables = [services_table(cfg), wiring_table(cfg), timeouts_table(cfg), capacity]
     blocks = ["\n".join(summary_lines(cfg))]
     blocks += [render_box(t, colour) if box else render_plain(t) for t in tables]
     return "\n\n".join(blocks) + "\n"

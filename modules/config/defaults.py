@@ -66,6 +66,34 @@ DEFAULT_CPU_TARGET_PERCENT = 70
 SERVICE_CONNECT_PER_REQUEST_TIMEOUT = 15  # seconds, HTTP/HTTP2/gRPC
 SERVICE_CONNECT_IDLE_TIMEOUT = {"http": 300, "http2": 300, "grpc": 300, "tcp": 3600}  # seconds
 SERVICE_CONNECT_TIMEOUT_MAX = 2147483647  # the API's maximum for both
+# Timeouts derived from the call pattern (modules/config/timeouts.py) when the env file sets none. AWS's rules
+# they obey: Service Connect cuts an HTTP/HTTP2/gRPC request after 15 s and closes a connection idle 300 s (tcp:
+# 3600 s) unless the called port's TimeoutConfiguration says otherwise (ECS API reference, TimeoutConfiguration:
+# perRequestTimeoutSeconds, idleTimeoutSeconds; 0 disables one; an idle timeout below the per-request one
+# closes the connection first); an ALB's idle timeout is 1-4000 s, 60 by default, and its targets should keep
+# idle connections open longer than it, or the ALB may reuse one the target just closed: a 502 (ELB user
+# guide, "Edit attributes for your Application Load Balancer", Connection idle timeout).
+# An inference server (a GPU service, or an image of INFERENCE_SERVER_IMAGES) answers after a cold model
+# load from EFS plus a generation queued behind its parallel slots: minutes for an 8B model, not 15 s.
+INFERENCE_REQUEST_TIMEOUT = 600  # seconds: per-request and idle on its ports, and on its callers' ports
+INFERENCE_SERVER_IMAGES = (  # public images (repository, without tag) that serve LLM generations over HTTP
+    "ollama/ollama", "vllm/vllm-openai", "ghcr.io/huggingface/text-generation-inference", "localai/localai",
+)
+# Grafana's datasource queries run through its data proxy, which gives up after [dataproxy] timeout = 30 s
+# (Grafana's defaults.ini; GF_DATAPROXY_TIMEOUT overrides it): the ports Grafana queries wait that long.
+GRAFANA_DATAPROXY_TIMEOUT = 30
+GRAFANA_DATAPROXY_TIMEOUT_VARIABLE = "GF_DATAPROXY_TIMEOUT"
+# The ALB's backend keeps idle connections this much longer than the ALB's idle timeout (AWS: larger than it):
+# Service Connect's idle timeout on an ALB target port, and the api's own HTTP keep-alive.
+ALB_BACKEND_KEEP_ALIVE_MARGIN = 60  # seconds
+# The seed's api is FastAPI/Uvicorn; uvicorn's CLI reads each option from UVICORN_<OPTION> (click's
+# auto_envvar_prefix) and keeps idle connections only 5 s by default, far below any ALB idle timeout.
+# The generator sets it on the ALB target's container unless the env file does; other servers ignore it.
+UVICORN_KEEP_ALIVE_VARIABLE = "UVICORN_TIMEOUT_KEEP_ALIVE"
+UVICORN_DEFAULT_KEEP_ALIVE = 5
+# A sidecar is a loop (periodic work of its own: compose's crons next to the api) unless it serves ports: it
+# runs once per task, so a host with several tasks runs it several times per interval (`Service.loop`).
+DEFAULT_SIDECAR_LOOP_WITHOUT_PORTS = True
 DEFAULT_VOLUME_CONCURRENT_WRITERS = False  # a volume has one writing task unless it says otherwise
 DEFAULT_DNS_DISCOVERY = False  # Cloud Map DNS names only for services that need them
 # failure alarms: a metric filter on a container's log group + an alarm on its count

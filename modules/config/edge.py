@@ -232,10 +232,11 @@ class Alb(Strict):
     access_logs: bool = Field(False, description="access logs to an encrypted S3 bucket")
     access_logs_retention_days: int = Field(DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS, ge=1,
                                             description="days access log objects are kept")
-    idle_timeout: int = Field(
-        DEFAULT_ALB_IDLE_TIMEOUT, ge=ALB_IDLE_TIMEOUT_RANGE[0], le=ALB_IDLE_TIMEOUT_RANGE[1],
+    idle_timeout: int | None = Field(
+        None, ge=ALB_IDLE_TIMEOUT_RANGE[0], le=ALB_IDLE_TIMEOUT_RANGE[1],
         description="seconds a connection may carry no data before the ALB closes it (a 504 for a request "
-        "still waiting): above the longest time the target may stay silent, e.g. an api waiting on an LLM",
+        "still waiting); default: the per-request timeout of the target port (e.g. an api waiting on an LLM: "
+        f"modules/config/timeouts.py), at least AWS's {DEFAULT_ALB_IDLE_TIMEOUT} s",
     )
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
     waf: Waf = Field(default_factory=Waf, description="WAF in front of the ALB")

@@ -25,6 +25,7 @@ from modules.config.defaults import (
     DEFAULT_HEALTH_START_PERIOD,
     DEFAULT_HEALTH_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEZONE,
+    DEFAULT_SIDECAR_LOOP_WITHOUT_PORTS,
     IMAGE_DIGEST_PATTERN,
     SG_DESCRIPTION_PATTERN,
     ECS_HEALTH_INTERVAL_RANGE,
@@ -307,6 +308,11 @@ class Service(Strict):
     )
     failure_alarm: FailureAlarm | None = Field(
         None, description="CloudWatch metric filter + alarm on failure lines in this container's log")
+    loop: bool | None = Field(
+        None, description="kind sidecar: it repeats work on its own clock (a cron loop), so it must run once, "
+        "not once per task of its host: refused in a host that can run more than one task (use kind "
+        "scheduled); default: true for a sidecar without ports, false for one serving ports (a per-task helper)",
+    )
 
     @field_validator("cpu")
     @classmethod
@@ -323,6 +329,15 @@ class Service(Strict):
     def host(self) -> str | None:
         """The service whose task holds this container (None for task-owning kinds)."""
         return self.init_of or self.sidecar_of
+
+    @property
+    def is_loop(self) -> bool:
+        """A sidecar doing periodic work of its own (env file `loop`, else: it serves no port)."""
+        if self.kind != Kind.sidecar:
+            return False
+        if self.loop is not None:
+            return self.loop
+        return DEFAULT_SIDECAR_LOOP_WITHOUT_PORTS and not self.ports
 
     @property
     def is_essential(self) -> bool:
@@ -361,6 +376,8 @@ class Service(Strict):
                 "an init/sidecar container runs in its host's task: set capacity_provider, scaling and "
                 "allow_from on the host service"
             )
+        if self.loop is not None and self.kind != Kind.sidecar:
+            raise ValueError("'loop' applies to kind 'sidecar' only (a periodic task is kind 'scheduled')")
         if self.kind != Kind.service and self.scaling:
             raise ValueError("'scaling' applies to kind 'service' only")
         if self.kind != Kind.service and self.dns_discovery:

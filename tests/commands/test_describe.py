@@ -230,3 +230,24 @@ def test_minimal_env_file(tmp_path):
     proc = run_main("--env-file", str(path), "diagram", "-o", str(tmp_path / "mini"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "mini.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_timeouts_show_what_the_generator_derives(piped, stage_cfg):
+    """stage sets no timeout: describe shows the derived ones with their reason, one row per Service Connect port,
+    and the ALB's idle timeout, which the api's idle timeout exceeds."""
+    block = piped.split("\n\nTimeouts")[1].split("\n\n")[0]
+    rows = {line.split()[0]: line.split() for line in block.splitlines()[3:] if line and not line.startswith(" ")}
+    assert set(rows) == {f"{name}:{pm.port}" for name, svc in stage_cfg.services.items() for pm in svc.ports
+                         if stage_cfg.services[stage_cfg.task_owner(name)].kind.value == "service"}
+    assert rows["ollama:11434"][1:3] == ["600", "600"] and "inference server" in " ".join(rows["ollama:11434"])
+    assert rows["api:8000"][1] == "600" and "calls ollama:11434" in " ".join(rows["api:8000"])
+    assert "ALB idle timeout: 600 s (api:8000 waits 600 s)" in piped
+    assert int(rows["api:8000"][2]) > 600
+
+
+def test_a_loop_sidecar_says_so():
+    """tests/fixtures/envs/ap-southeast-2-cpu-llm.yaml: keep-warm serves no port (a loop, allowed in a one-task
+    host); describe marks it, so a reader sees why scaling its host would be refused."""
+    cfg = load(ROOT / "tests" / "fixtures" / "envs" / "ap-southeast-2-cpu-llm.yaml")
+    assert describe.kind_text(cfg.services["keep-warm"]) == "sidecar (loop)"
+    assert describe.kind_text(cfg.services["llm"]) == "service"

@@ -261,3 +261,20 @@ def test_a_job_with_a_dangling_depends_on_is_reported_not_a_crash():
         _set("services.rag-indexer.depends_on", ["nope"])))]
     assert ("services.rag-indexer.depends_on[0]", "'nope' is not a defined service; defined: "
             f"{sorted(stage_data()['services'])}") in found
+
+
+def test_a_rule_registered_after_the_gated_one_still_reports():
+    """Every problem at once: a rule listed after the gated capacity fit (volume_users_own_their_volumes) reports
+    its problem together with an earlier rule's, and together with a problem that makes the fit skip."""
+    names = [rule.__name__ for rule in rules.RULES]
+    assert names.index("volume_users_own_their_volumes") > names.index("tasks_fit_capacity")
+    both = _all(_set("services.api.depends_on", ["nope"]), _set("services.grafana.user", "1000:1000"))
+    paths = [dotted(loc) for loc, _ in rules.problems(schema_only(both))]
+    assert paths == ["services.api.depends_on[0]", "services.grafana.user"]
+    # the capacity fit's own problem waits, the later rule's does not
+    also_too_big = _all(both, _set("services.ollama.memory", 65536))
+    paths = [dotted(loc) for loc, _ in rules.problems(schema_only(also_too_big))]
+    assert paths == ["services.api.depends_on[0]", "services.grafana.user"]
+    # a later rule's problem alone still skips the fit (its figures would assume a sound config)
+    fit_and_later = _all(_set("services.grafana.user", "1000:1000"), _set("services.ollama.memory", 65536))
+    assert [dotted(loc) for loc, _ in rules.problems(schema_only(fit_and_later))] == ["services.grafana.user"]

@@ -2,7 +2,9 @@
 
 Each rule is a function `rule(cfg) -> list[Problem]` whose docstring states the rule, defined in the
 module of its concern and registered once in RULES below. EnvConfig runs them in RULES order after every
-section has validated (`check()`), and every problem found is reported at once. Adding a rule: one
+section has validated (`check()`), and every problem found is reported at once: a rule marked
+only_when_consistent (its figures assume a sound config) runs after all the others, and only when they
+found nothing; it never hides another rule's problem. Adding a rule: one
 function in its concern's module (a new module for a new concern), one line in RULES, a failing and a
 passing case in tests/config/ (test_config_rules*.py).
 
@@ -18,6 +20,8 @@ passing case in tests/config/ (test_config_rules*.py).
   aws_api.py     values against AWS's own API models (min, max, pattern, enum; modules/config/aws_shapes.py)
   aws_limits.py  AWS limits the models do not carry: reserved prefixes, documented lists, quotas
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
+  timeouts.py    Service Connect and ALB timeouts, set or derived (modules/config/timeouts.py), obey AWS
+  workloads.py   loop sidecars run once; readers mount the writer's volume; users own their volumes
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
 Rules read the EnvConfig's views (task_owners(), containers_of(), ...). env.py does not import this
@@ -95,6 +99,16 @@ from modules.config.rules.tasks import (
     task_definition_fits_64kib,
     task_has_an_essential_container,
 )
+from modules.config.rules.timeouts import (
+    alb_backends_outlast_the_alb_idle_timeout,
+    alb_idle_timeout_covers_its_target,
+    service_connect_idle_covers_per_request,
+)
+from modules.config.rules.workloads import (
+    loop_sidecars_run_in_one_task,
+    readers_mount_the_writers_volume,
+    volume_users_own_their_volumes,
+)
 
 from modules.config.env import register_rules
 
@@ -151,18 +165,28 @@ RULES: list[Rule] = [
     image_references_fit,
     security_group_rules_fit_the_quota,
     parameter_names_fit,
+    service_connect_idle_covers_per_request,
+    alb_idle_timeout_covers_its_target,
+    alb_backends_outlast_the_alb_idle_timeout,
+    loop_sidecars_run_in_one_task,
+    readers_mount_the_writers_volume,
+    volume_users_own_their_volumes,
 ]
 
 
 def problems(cfg: EnvConfig, skip: Iterable[str] = ()) -> list[Problem]:
-    """Every problem the rules find, in RULES order; rules named in `skip` are left out."""
+    """Every problem the rules find; rules named in `skip` are left out. Every rule runs, in RULES order,
+    except those marked only_when_consistent: they run last, and only when the others found nothing (their
+    figures assume a sound config), so a problem of any other rule is reported whatever its place in RULES."""
+    chosen = [rule for rule in RULES if rule.__name__ not in skip]
+    gated = [rule for rule in chosen if getattr(rule, "only_when_consistent", False)]
     found: list[Problem] = []
-    for rule in RULES:
-        if rule.__name__ in skip:
-            continue
-        if getattr(rule, "only_when_consistent", False) and found:
-            break
-        found += rule(cfg)
+    for rule in chosen:
+        if rule not in gated:
+            found += rule(cfg)
+    if not found:
+        for rule in gated:
+            found += rule(cfg)
     return found
 
 

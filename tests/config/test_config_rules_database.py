@@ -40,6 +40,11 @@ CASES = [
      set_path("services.api.environment.DATABASE_URL", "sqlite:////app/data/rag/app.db"), None, []),
     (R.services_reading_a_database_are_given_one,
      set_path("services.api.environment.PGHOST", "ollama.araquem-stage.internal"), None, []),
+    # a database in another account or Region: reached with the api's own egress rule on 5432 and its URL
+    (R.services_reading_a_database_are_given_one,
+     all_of(api_env_keys("DATABASE_URL"), set_path("services.api.egress", [
+         {"port": 443}, {"port": 5432, "cidrs": ["10.90.0.0/16"], "description": "Postgres of the shared account"}])),
+     None, []),
     (R.services_reading_a_database_are_given_one, unchanged, None, []),
     (R.database_network_cidrs_do_not_overlap_the_vpc,
      database(network={"via": "peering", "vpc_id": PEER_VPC, "cidrs": ["10.90.0.0/16", "10.40.128.0/17"]}),

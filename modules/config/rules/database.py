@@ -49,16 +49,24 @@ def database_reads(cfg: EnvConfig, name: str) -> list[str]:
     return reads
 
 
+def _egress_by_hand(cfg: EnvConfig, name: str) -> bool:
+    """The service's task has its own `egress` rule on the database port: a Postgres the env file cannot
+    reference (another account or Region, docs/data-and-secrets.md), reached with a connection it was given."""
+    owner = cfg.task_owner(name)
+    return any(rule.port == cfg.database.port for svc in cfg.containers_of(owner).values() for rule in svc.egress)
+
+
 def services_reading_a_database_are_given_one(cfg: EnvConfig) -> list[Problem]:
     """A service that reads a Postgres connection (DATABASE_URL, libpq's PG* variables) has a database to
     reach: database.mode is not 'none', and the service (or the task it runs in) is in database.allow_from,
-    which opens the database's security group to its task and its task's egress to the database. Otherwise
+    which opens the database's security group to its task and its task's egress to the database; or its task
+    has an `egress` rule on the database port of its own (a database outside this account or Region). Otherwise
     the task starts with a connection string and no network path to it."""
     db, problems = cfg.database, []
     allowed = {cfg.task_owner(s) for s in db.allow_from if s in cfg.services}
     for name in cfg.services:
         reads = database_reads(cfg, name)
-        if not reads:
+        if not reads or _egress_by_hand(cfg, name):
             continue
         what = f"'{name}' reads {', '.join(reads)}, a Postgres connection"
         drop = f"or stop giving '{name}' those variables if it needs no database"
@@ -67,7 +75,8 @@ def services_reading_a_database_are_given_one(cfg: EnvConfig) -> list[Problem]:
                              f"{what}, but database.mode is 'none': nothing gives it a database (no endpoint, no "
                              "security-group rule, no egress to Postgres). Set database.mode (instance | cluster | "
                              f"endpoint) with its reference and allow_from: [{name}] (and database.network when the "
-                             f"database is in another VPC; docs/data-and-secrets.md), {drop}"))
+                             f"database is in another VPC; docs/data-and-secrets.md); for a database in another account or Region "
+                             f"give its task an egress rule on port {db.port} to its addresses, {drop}"))
         elif cfg.task_owner(name) not in allowed:
             problems.append((("services", name),
                              f"{what}, but it is not in database.allow_from: its task gets no egress to the "

@@ -117,6 +117,7 @@ def vpc_with_db_subnets(cidr: str, name: str | None = None) -> tuple[str, str]:
     """(vpc id, DB subnet group name): a VPC (tagged Name like the stack's when `name`) with two subnets."""
     ec2, rds = boto3.client("ec2", region_name=REGION), boto3.client("rds", region_name=REGION)
     vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as RDS recommends (and the stack's)
     if name:
         ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": name}])
     net = ipaddress.ip_network(cidr)
@@ -203,6 +204,12 @@ def test_with_database_network_a_database_in_another_vpc_passes_on_the_first_dep
     assert "routes both ways (1 route table(s) of the database's VPC back to 10.40.0.0/16)" in network.text
     given = peered("elsewhere", other_vpc, cidrs=["10.90.0.0/17"])  # a part of its block is fine
     assert levels(preflight.check_database(env_cfg(tmp_path, given), aws)) == ["ok", "ok"]
+    # DNS over the peering needs DNS hostnames in the database's VPC too (moto, like AWS, creates it off)
+    boto3.client("ec2", region_name=REGION).modify_vpc_attribute(VpcId=other_vpc, EnableDnsHostnames={"Value": False})
+    findings = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", other_vpc)), aws)
+    assert levels(findings) == ["ok", "ok", "warn"] and "enableDnsHostnames off" in findings[2].text
+    no_dns = peered("elsewhere", other_vpc, dns_resolution=False)
+    assert levels(preflight.check_database(env_cfg(tmp_path, no_dns), aws)) == ["ok", "ok"]
 
 
 def test_database_network_that_cannot_work_fails(aws, tmp_path):

@@ -264,7 +264,24 @@ def check_database_path(cfg: EnvConfig, aws: Aws, db_vpc: str | None) -> list[Fi
                                              f"is {net.vpc_id}"))
     if net.via == "transit_gateway":
         findings += _transit_gateway_routing(cfg, ec2)
+    elif net.dns_resolution:
+        findings += _peer_dns(cfg, ec2)
     return findings
+
+
+def _peer_dns(cfg: EnvConfig, ec2) -> list[Finding]:
+    """DNS resolution over a peering works only when both VPCs have DNS resolution and DNS hostnames on (VPC
+    peering guide, "Enable DNS resolution for a VPC peering connection"); the stack's VPC has both."""
+    net = cfg.database.network
+    off = [attribute for attribute, key in (("enableDnsSupport", "EnableDnsSupport"),
+                                            ("enableDnsHostnames", "EnableDnsHostnames"))
+           if not ec2.describe_vpc_attribute(VpcId=net.vpc_id, Attribute=attribute)[key]["Value"]]
+    if not off:
+        return []
+    return [Finding(WARN, "database network",
+                    f"{net.vpc_id} has {' and '.join(off)} off: the database's DNS names will not resolve to private "
+                    "addresses over the peering (dns_resolution); turn them on (aws ec2 modify-vpc-attribute "
+                    f"--vpc-id {net.vpc_id} --enable-dns-hostnames) or use a private endpoint")]
 
 
 def _existing_peering(cfg: EnvConfig, ec2, stack_vpc: str | None) -> tuple[Finding | None, set[str]]:

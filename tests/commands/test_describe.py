@@ -230,3 +230,8 @@ def test_minimal_env_file(tmp_path):
     proc = run_main("--env-file", str(path), "diagram", "-o", str(tmp_path / "mini"))
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "mini.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_says_where_a_database_in_another_vpc_is_and_how_it_is_reached():
+    cfg = load(ROOT / "tests" / "fixtures" / "envs" / "ap-southeast-2-peered-db.yaml")
+    assert "database: instance ledger-syd-pg:5432 in vpc-0a1b2c3d4e5f60718 (peering);" in describe.summary_lines(cfg)[2]

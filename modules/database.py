@@ -5,6 +5,12 @@ at plan time); `endpoint` takes them from the env file; `none` creates nothing. 
 DB's group to each `database.allow_from` task group (and that group's egress to the DB) and hands those services the connection: host,
 port (and database name) as SSM parameters, user and password as keys of the existing credentials
 secret (values stay in Secrets Manager; only ARNs are in the JSON).
+
+A database in another VPC (`database.network`, modules/database_network.py): over a same-Region peering the
+rules still name the groups (AWS accepts a reference to a peer VPC's group once the peering is active, so
+they are created after it); through a transit gateway a group cannot be named across (without the gateway's
+security-group referencing, not switched on here), so the DB's group admits the stack's private subnets and
+the task groups leave towards the database VPC's blocks.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules.config import EnvConfig
+from modules.database_network import DatabaseNetwork
 from modules.network import flat_output
 from modules.parameters import Parameters
 from modules.security_groups import SecurityGroups
@@ -26,7 +33,7 @@ class Database(Construct):
     """Exposes `secret_env()`, `secret_arns`, `kms_key_arns`, `parameter_arns`, `host`, `port`, `security_group_id`."""
 
     def __init__(self, scope: Construct, construct_id: str, cfg: EnvConfig, security: SecurityGroups,
-                 parameters: Parameters):
+                 parameters: Parameters, path: DatabaseNetwork | None = None):
         super().__init__(scope, construct_id)
         db = cfg.database
         self._env: dict[str, str] = {}
@@ -38,7 +45,10 @@ class Database(Construct):
             return
 
         self._locate(db)
-        self._open_to(cfg, security)
+        if path is not None and path.via == "transit_gateway":
+            self._open_across_transit_gateway(cfg, security, path)
+        else:
+            self._open_to(cfg, security, path.ready if path is not None else None)
         self._hand_over(cfg, parameters)
         flat_output(self, "database_host", self.host, "Postgres host (existing database)")
         flat_output(self, "database_security_group_id", self.security_group_id,
@@ -62,8 +72,10 @@ class Database(Construct):
             # list token cannot be indexed in Python, so Terraform's element() picks it at plan time).
             self.security_group_id = Token.as_string(Fn.element(Fn.sort(groups), 0))
 
-    def _open_to(self, cfg: EnvConfig, security: SecurityGroups) -> None:
-        """The DB's group admits each `database.allow_from` task group, and that group may leave towards it."""
+    def _open_to(self, cfg: EnvConfig, security: SecurityGroups, after: list | None) -> None:
+        """The DB's group admits each `database.allow_from` task group, and that group may leave towards it.
+        `after`: the peering to the DB's VPC (and its options), which must be active before a rule names a group
+        across it."""
         for owner in sorted({cfg.task_owner(s) for s in cfg.database.allow_from}):
             VpcSecurityGroupIngressRule(
                 self, f"ingress_from_{owner}",
@@ -73,6 +85,7 @@ class Database(Construct):
                 from_port=self.port,
                 to_port=self.port,
                 description=f"{cfg.name}: Postgres from {owner} (database.allow_from)",
+                depends_on=after,
             )
             # and the way out of the task's group (task groups have no catch-all egress)
             VpcSecurityGroupEgressRule(
@@ -83,6 +96,33 @@ class Database(Construct):
                 from_port=self.port,
                 to_port=self.port,
                 description=f"{owner} to Postgres (database.allow_from)",
+                depends_on=after,
+            )
+
+    def _open_across_transit_gateway(self, cfg: EnvConfig, security: SecurityGroups, path: DatabaseNetwork) -> None:
+        """The DB's group admits the stack's private subnets (where every task runs; only the allow_from task
+        groups have the egress below), and each allow_from task group may leave towards the database VPC."""
+        for i, cidr in enumerate(path.stack_subnet_cidrs):
+            VpcSecurityGroupIngressRule(
+                self, f"ingress_from_private_{i}",
+                security_group_id=self.security_group_id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=self.port,
+                to_port=self.port,
+                description=f"{cfg.name}: Postgres from private subnet {i + 1} (database.allow_from, transit gateway)",
+            )
+        for owner in sorted({cfg.task_owner(s) for s in cfg.database.allow_from}):
+            each, cidr = path.each_peer_cidr()
+            VpcSecurityGroupEgressRule(
+                self, f"egress_from_{owner}",
+                for_each=each,
+                security_group_id=security.for_service(owner),
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=self.port,
+                to_port=self.port,
+                description=f"{owner} to Postgres (database.allow_from, transit gateway)",
             )
 
     def _hand_over(self, cfg: EnvConfig, parameters: Parameters) -> None:

@@ -15,6 +15,7 @@ from modules.security_groups import SecurityGroups
 from modules.alb import Alb
 from modules.cache import Cache
 from modules.database import Database
+from modules.database_network import DatabaseNetwork
 from modules.domain import Domain
 from modules.ecs_service import order_after, service_connect_callees
 from modules.parameters import Parameters
@@ -69,7 +70,9 @@ class AraquemStack(TerraformStack):
         self.cluster = Cluster(self, "cluster", cfg, self.network, self.security)
         # ---- managed data (Cache, Database)
         self.cache = Cache(self, "cache", cfg, self.network, self.security, self.secrets) if cfg.cache else None
-        self.database = Database(self, "database", cfg, self.security, self.parameters)
+        self.database_network = DatabaseNetwork(self, "database_network", cfg, self.network) \
+            if cfg.database.network else None
+        self.database = Database(self, "database", cfg, self.security, self.parameters, self.database_network)
         # ---- workloads (Volumes, Workload per task owner)
         self.volumes = Volumes(self, "volumes", cfg=cfg, network=self.network, security=self.security)
         self.namespaces = Namespaces(self, "namespaces", cfg=cfg, network=self.network)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import importlib.util
 import json
 import os
@@ -87,7 +88,7 @@ def _drop_cache(data: dict) -> None:
 
 
 def _drop_pull_through_cache(data: dict) -> None:
-    data["registry"]["pull_through_cache"] = False
+    data.setdefault("registry", {})["pull_through_cache"] = False  # a file may leave the section out
 
 
 def _drop_scaling(data: dict) -> None:
@@ -197,6 +198,11 @@ def preconditions(cfg) -> list[Precondition]:
     - `database` (any mode but none): its credentials secret (`credentials_secret_arn` rewritten), a security
       group (`security_group_id` rewritten when the file names one; otherwise the one the DB carries), and for
       `instance` / `cluster` the RDS instance / cluster by `identifier`, carrying that group.
+    - `database.network`: the database's own VPC first (`vpc_id` rewritten; its blocks: the file's `cidrs`, else
+      one outside `network.vpc_cidr`), with a DB subnet group the instance / cluster is created in, the file's
+      number of `route_table_ids` (rewritten) or one route table besides the main one, and for
+      `via: transit_gateway` the gateway with that VPC attached (`transit_gateway_id` rewritten). The group
+      above is then created in that VPC.
     """
     needed: list[Precondition] = []
     if cfg.alb.domain:
@@ -210,6 +216,14 @@ def preconditions(cfg) -> list[Precondition]:
     if db.mode != "none":
         secret_name = SECRET_ARN_SUFFIX.sub("", db.credentials_secret_arn.split(":secret:", 1)[1])
         needed.append(Precondition("database secret", secret_name, rewrites="database.credentials_secret_arn"))
+        if db.network:
+            needed.append(Precondition("database vpc", f"{cfg.name}-database-vpc", rewrites="database.network.vpc_id"))
+            if db.network.route_table_ids:
+                needed.append(Precondition("database route tables", f"{cfg.name}-database",
+                                           rewrites="database.network.route_table_ids"))
+            if db.network.via == "transit_gateway":
+                needed.append(Precondition("transit gateway", f"{cfg.name}-database",
+                                           rewrites="database.network.transit_gateway_id"))
         needed.append(Precondition("security group", f"{cfg.name}-database",
                                    rewrites="database.security_group_id" if db.security_group_id else None))
         if db.mode in ("instance", "cluster"):
@@ -217,7 +231,7 @@ def preconditions(cfg) -> list[Precondition]:
     return needed
 
 
-def set_field(data: dict, dotted: str, value: str) -> None:
+def set_field(data: dict, dotted: str, value: str | list[str]) -> None:
     *parents, leaf = dotted.split(".")
     for key in parents:
         data = data[key]
@@ -243,24 +257,69 @@ def create_precondition(need: Precondition, cfg, data: dict, client, created: di
         db = cfg.database
         text = json.dumps({db.username_key: "emulator", db.password_key: "emulator-password"})
         value = client("secretsmanager").create_secret(Name=need.name, SecretString=text)["ARN"]
+    elif need.kind == "database vpc":
+        value = created["database vpc"] = create_database_vpc(need.name, cfg, client("ec2"), client("rds"))
+        created["database subnet group"] = need.name
+    elif need.kind == "database route tables":
+        ec2 = client("ec2")
+        value = [ec2.create_route_table(VpcId=created["database vpc"])["RouteTable"]["RouteTableId"]
+                 for _ in cfg.database.network.route_table_ids]
+    elif need.kind == "transit gateway":
+        ec2 = client("ec2")
+        value = ec2.create_transit_gateway(Description=need.name)["TransitGateway"]["TransitGatewayId"]
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [created["database vpc"]]}])["Subnets"]
+        ec2.create_transit_gateway_vpc_attachment(TransitGatewayId=value, VpcId=created["database vpc"],
+                                                  SubnetIds=[s["SubnetId"] for s in subnets])
     elif need.kind == "security group":
         ec2 = client("ec2")
-        (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+        vpc = created.get("database vpc") or \
+            ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
         value = created["security group"] = ec2.create_security_group(
-            GroupName=need.name, Description="the existing database's group", VpcId=vpc["VpcId"])["GroupId"]
+            GroupName=need.name, Description="the existing database's group", VpcId=vpc)["GroupId"]
     elif need.kind == "rds instance":
         client("rds").create_db_instance(
             DBInstanceIdentifier=need.name, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
             MasterUsername="emulator", MasterUserPassword="emulator-password",
-            VpcSecurityGroupIds=[created["security group"]])
+            VpcSecurityGroupIds=[created["security group"]], **database_subnets(created))
     elif need.kind == "rds cluster":
         client("rds").create_db_cluster(
             DBClusterIdentifier=need.name, Engine="aurora-postgresql", MasterUsername="emulator",
-            MasterUserPassword="emulator-password", VpcSecurityGroupIds=[created["security group"]])
+            MasterUserPassword="emulator-password", VpcSecurityGroupIds=[created["security group"]],
+            **database_subnets(created))
     else:
         raise AssertionError(f"no way to create {need.kind}")
     if need.rewrites:
         set_field(data, need.rewrites, value)
+
+
+DATABASE_VPC_CANDIDATES = ("10.250.0.0/16", "172.30.0.0/16")  # the database's VPC when the file gives no block
+
+
+def create_database_vpc(name: str, cfg, ec2, rds) -> str:
+    """The database's own VPC, as the team has it: its blocks (the file's `cidrs`, else one outside
+    network.vpc_cidr), two subnets in a DB subnet group named like the VPC, and a route table besides the main
+    one (the stack adds its route back to each)."""
+    blocks = list(cfg.database.network.cidrs) or [next(
+        c for c in DATABASE_VPC_CANDIDATES if not ipaddress.ip_network(c).overlaps(
+            ipaddress.ip_network(cfg.network.vpc_cidr)))]
+    vpc = ec2.create_vpc(CidrBlock=blocks[0])["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": name}])
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    for block in blocks[1:]:
+        ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock=block)
+    halves = list(ipaddress.ip_network(blocks[0]).subnets(prefixlen_diff=2))[:2]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=str(half), AvailabilityZone=f"{cfg.region}{zone}")
+               ["Subnet"]["SubnetId"] for half, zone in zip(halves, "ab")]
+    rds.create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription="the database's subnets",
+                               SubnetIds=subnets)
+    if not cfg.database.network.route_table_ids:
+        ec2.create_route_table(VpcId=vpc)
+    return vpc
+
+
+def database_subnets(created: dict) -> dict:
+    """The DB subnet group of the database's own VPC, when the run created one (database.network)."""
+    return {"DBSubnetGroupName": created["database subnet group"]} if "database subnet group" in created else {}
 
 
 def emulator_env(tmp_path: Path, moto_url: str, source: Path = STAGE_FILE) -> Path:
@@ -563,7 +622,9 @@ def deploy_replan_destroy(project: Project) -> None:
     deployed = json.loads((stack_dir / "cdk.tf.json").read_text())
     state = run(["terraform", "state", "list"], cwd=stack_dir, env=env, timeout=120).stdout.split()
     declared = sum(len(v) for v in deployed.get("resource", {}).values())
-    assert len([a for a in state if not a.startswith("data.")]) == declared, "state misses resources"
+    # a for_each resource (database.network's routes) is one block and several instances (`addr["key"]`)
+    blocks = {a.split("[", 1)[0] for a in state if not a.startswith("data.")}
+    assert len(blocks) == declared, "state misses resources"
     check_edge_as_deployed(project)
     check_database_as_deployed(project)
 
@@ -663,11 +724,54 @@ def check_database_as_deployed(project: Project) -> None:
             for k in expected} == expected
     ec2 = client("ec2")
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
-    admitted = sorted({r["ReferencedGroupInfo"]["GroupId"] for r in rules
-                       if not r["IsEgress"] and "ReferencedGroupInfo" in r and r["FromPort"] == r["ToPort"] == port})
-    names = {g["GroupName"] for g in ec2.describe_security_groups(GroupIds=admitted)["SecurityGroups"]} if admitted \
-        else set()
-    assert names == {f"{cfg.name}-task-{cfg.task_owner(s)}" for s in db.allow_from}  # security_groups.TASK_PREFIX
+    if db.network and db.network.via == "transit_gateway":  # no group named across a gateway: the private subnets
+        assert sorted(r["CidrIpv4"] for r in rules if not r["IsEgress"] and r["FromPort"] == r["ToPort"] == port) \
+            == sorted(cfg.network.subnet_cidrs()["private"])
+    else:
+        admitted = sorted({r["ReferencedGroupInfo"]["GroupId"] for r in rules if not r["IsEgress"]
+                           and "ReferencedGroupInfo" in r and r["FromPort"] == r["ToPort"] == port})
+        names = {g["GroupName"] for g in ec2.describe_security_groups(GroupIds=admitted)["SecurityGroups"]} \
+            if admitted else set()
+        assert names == {f"{cfg.name}-task-{cfg.task_owner(s)}" for s in db.allow_from}  # security_groups.TASK_PREFIX
+    if db.network:
+        check_database_network_as_deployed(cfg, ec2)
+
+
+def check_database_network_as_deployed(cfg, ec2) -> None:
+    """database.network, read back: the link is up (peering active, the database VPC's DNS names answered
+    privately to the stack; or the stack's VPC attached to the gateway), every private route table of the stack
+    routes every block of the database's VPC through it, and every route table of that VPC (or those the file
+    names) routes network.vpc_cidr back through it."""
+    net = cfg.database.network
+    (stack_vpc,) = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [cfg.name]}])["Vpcs"]
+    (peer_vpc,) = ec2.describe_vpcs(VpcIds=[net.vpc_id])["Vpcs"]
+    blocks = sorted({a["CidrBlock"] for a in peer_vpc.get("CidrBlockAssociationSet", [])} | {peer_vpc["CidrBlock"]})
+    if net.via == "peering":
+        (link,) = ec2.describe_vpc_peering_connections(Filters=[
+            {"Name": "requester-vpc-info.vpc-id", "Values": [stack_vpc["VpcId"]]},
+            {"Name": "accepter-vpc-info.vpc-id", "Values": [net.vpc_id]}])["VpcPeeringConnections"]
+        assert link["Status"]["Code"] == "active"
+        assert link["AccepterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"] is net.dns_resolution
+        target, key = link["VpcPeeringConnectionId"], "VpcPeeringConnectionId"
+    else:
+        (attachment,) = ec2.describe_transit_gateway_vpc_attachments(Filters=[
+            {"Name": "vpc-id", "Values": [stack_vpc["VpcId"]]}])["TransitGatewayVpcAttachments"]
+        assert attachment["TransitGatewayId"] == net.transit_gateway_id and attachment["State"] == "available"
+        target, key = net.transit_gateway_id, "TransitGatewayId"
+
+    def routed(tables: list[dict]) -> dict[str, list[str]]:
+        return {t["RouteTableId"]: sorted(r["DestinationCidrBlock"] for r in t["Routes"] if r.get(key) == target)
+                for t in tables}
+
+    private = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [stack_vpc["VpcId"]]},
+                                                 {"Name": "tag:Name", "Values": [f"{cfg.name}-private-*"]}])
+    assert routed(private["RouteTables"]) == {t["RouteTableId"]: list(net.cidrs) or blocks
+                                              for t in private["RouteTables"]}
+    assert len(private["RouteTables"]) == len(cfg.availability_zones())
+    theirs = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}])["RouteTables"]
+    expected_back = set(net.route_table_ids) or {t["RouteTableId"] for t in theirs}
+    assert routed(theirs) == {t["RouteTableId"]: [cfg.network.vpc_cidr] if t["RouteTableId"] in expected_back else []
+                              for t in theirs}
 
 
 def test_emulator_replays_its_answer_to_an_sdk_retry():
@@ -799,6 +903,29 @@ def test_preconditions_of_a_looked_up_database(tmp_path, mode):
     ]
     data["database"]["security_group_id"] = "sg-0123456789abcdef0"
     assert needs(data, tmp_path)[-2] == ("security group", "araquem-stage-database", "database.security_group_id")
+
+
+PEERED_FIXTURE = ROOT / "tests" / "fixtures" / "envs" / "ap-southeast-2-peered-db.yaml"
+
+
+def test_preconditions_of_a_database_in_another_vpc(tmp_path):
+    """database.network: the database's VPC before its group (created in it) and the instance (in its subnets);
+    given route tables and a transit gateway are created and rewritten too."""
+    data = yaml.safe_load(PEERED_FIXTURE.read_text())
+    assert needs(data, tmp_path) == [
+        ("acm certificate", "ledger-syd", "alb.certificate_arn"),
+        ("database secret", "ledger/syd/postgres", "database.credentials_secret_arn"),
+        ("database vpc", "ledger-syd-database-vpc", "database.network.vpc_id"),
+        ("security group", "ledger-syd-database", None),
+        ("rds instance", "ledger-syd-pg", None),
+    ]
+    data["database"]["network"] = {"via": "transit_gateway", "vpc_id": "vpc-0123456789abcdef0",
+                                   "transit_gateway_id": "tgw-0123456789abcdef0", "route_table_ids": ["rtb-01"]}
+    assert needs(data, tmp_path)[2:5] == [
+        ("database vpc", "ledger-syd-database-vpc", "database.network.vpc_id"),
+        ("database route tables", "ledger-syd-database", "database.network.route_table_ids"),
+        ("transit gateway", "ledger-syd-database", "database.network.transit_gateway_id"),
+    ]
 
 
 def test_preconditions_of_dev_eu_make_its_placeholders_real(tmp_path):

@@ -18,13 +18,14 @@ from conftest import ROOT, run_main, variant
 DEV_EU_FILE = ROOT / "envs" / "dev-eu.yaml"
 TERRAFORM_VALIDATE = {"test_dev_eu_passes_terraform_validate": [lambda synths: synths.of_file(DEV_EU_FILE)]}
 
-# Seed §2 variables (plus the external .env keys of stage's api-env secret and REDIS_URL from the
+# Seed §2 variables (plus the external .env keys of stage's api-env secret: no DATABASE_URL while the seed's
+# Postgres is unconfirmed, stage.yaml's `database`; and REDIS_URL from the
 # ElastiCache that replaces compose's redis); §6 sizing; kind/placement from the mapping.
 # (service, kind, task owner, vCPU (§6), memory MiB range (§6), ports (§2), variables (§2), GPUs)
 SEED_SERVICES = [
     ("api", "service", "api", 1, (2048, 2048), [8000],
      ["EXECUTOR_MODE", "PROMETHEUS_URL", "GRAFANA_URL", "QUALITY_OPS_TOKEN", "RAG_INDEX_PATH", "OLLAMA_BASE_URL",
-      "OLLAMA_URL", "DATABASE_URL", "OPENAI_API_KEY", "REDIS_URL"], 0),
+      "OLLAMA_URL", "OPENAI_API_KEY", "REDIS_URL"], 0),
     # "controle de paralelismo, threads, cache e log"; 4-8 vCPU / 8-16 GB
     ("ollama", "service", "ollama", (4, 8), (8192, 16384), [11434],
      ["OLLAMA_NUM_PARALLEL", "OLLAMA_MAX_LOADED_MODELS", "OLLAMA_NUM_THREADS", "OLLAMA_KEEP_ALIVE", "OLLAMA_DEBUG"], 1),

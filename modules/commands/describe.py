@@ -219,6 +219,10 @@ def summary_lines(cfg: EnvConfig) -> list[str]:
         database = "none referenced"
     else:
         database = f"{cfg.database.mode} {cfg.database.identifier or cfg.database.endpoint}:{cfg.database.port}"
+        if cfg.database.network:  # in another VPC, connected by this stack
+            net = cfg.database.network
+            link = "peering" if net.via == "peering" else f"transit gateway {net.transit_gateway_id}"
+            database += f" in {net.vpc_id} ({link})"
     cache = f"Redis {cfg.cache.engine_version} on {cfg.cache.num_cache_clusters} x {cfg.cache.node_type}" \
         if cfg.cache else "none"
     backend = f"Terraform Cloud {cfg.terraform_cloud.organization}" if cfg.terraform_cloud else "local state"

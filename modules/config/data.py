@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from modules.config.base import RETENTION_CHOICES, EnvVarName, Name, Port, RetentionDays, Strict
+from modules.config.base import RETENTION_CHOICES, Cidr, EnvVarName, Name, Port, RetentionDays, Strict
 from modules.config.kinds import Arn, SecurityGroupId
 from modules.config.defaults import (
     DEFAULT_VOLUME_CONCURRENT_WRITERS,
@@ -72,6 +72,43 @@ class DatabaseEnv(Strict):
     password: EnvVarName = Field("PGPASSWORD", description="password (key of the credentials secret)")
 
 
+class DatabaseNetwork(Strict):
+    """The way from the stack's VPC to a database in another VPC of the same account and Region, built in
+    the same apply as the rest of the stack (modules/database_network.py; docs/data-and-secrets.md)."""
+
+    via: Literal["peering", "transit_gateway"] = Field(
+        description="peering: a VPC peering connection the stack creates and accepts; transit_gateway: an "
+        "attachment of the stack's VPC to the transit gateway the database's VPC is already attached to")
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]+$", description="the database's VPC (this account and Region)")
+    cidrs: list[Cidr] = Field(
+        default_factory=list, description="the database VPC's CIDR blocks the tasks route to (private route "
+        "tables); default: every CIDR block of vpc_id, looked up at plan time")
+    route_table_ids: list[Annotated[str, Field(pattern=r"^rtb-[0-9a-f]+$")]] = Field(
+        default_factory=list, description="the database VPC's route tables that get the route back to "
+        "network.vpc_cidr; default: every route table of vpc_id, looked up at plan time")
+    transit_gateway_id: str | None = Field(None, pattern=r"^tgw-[0-9a-f]+$",
+                                           description="via transit_gateway: the transit gateway")
+    dns_resolution: bool = Field(
+        True, description="via peering: the database's VPC answers its public DNS names (a publicly "
+        "accessible RDS endpoint) with private addresses to the stack's tasks")
+
+    @model_validator(mode="after")
+    def _via(self) -> DatabaseNetwork:
+        if self.via == "transit_gateway":
+            if not self.transit_gateway_id:
+                raise ValueError("via 'transit_gateway' needs 'transit_gateway_id' (tgw-...)")
+            if "dns_resolution" in self.model_fields_set:
+                raise ValueError("'dns_resolution' is a VPC peering option; a transit gateway has none "
+                                 "(remove it, or use via 'peering')")
+        elif self.transit_gateway_id:
+            raise ValueError("'transit_gateway_id' is for via 'transit_gateway'; via 'peering' takes none")
+        for name in ("cidrs", "route_table_ids"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"'{name}' lists a value twice: {values}")
+        return self
+
+
 class Database(Strict):
     """Reference to an existing Postgres (seed §3.2): nothing is created."""
 
@@ -93,11 +130,15 @@ class Database(Strict):
     name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_$]*$", description="database name (PGDATABASE)")
     env: DatabaseEnv = Field(default_factory=DatabaseEnv, description="env var names handed to allow_from")
     allow_from: list[Name] = Field(default_factory=list, description="services that may connect")
+    network: DatabaseNetwork | None = Field(
+        None, description="the database is in another VPC: how the stack's VPC reaches it (VPC peering or a "
+        "transit gateway attachment, routes both ways), created in the same apply; omit when it is in the "
+        "stack's VPC or already connected to it")
 
     @model_validator(mode="after")
     def _reference(self) -> Database:
         if self.mode == "none":
-            extra = [f for f in ("identifier", "endpoint", "security_group_id", "credentials_secret_arn")
+            extra = [f for f in ("identifier", "endpoint", "security_group_id", "credentials_secret_arn", "network")
                      if getattr(self, f)]
             if extra or self.allow_from:
                 raise ValueError(f"mode 'none' takes no reference, but {extra or ['allow_from']} is set")

@@ -251,3 +251,8 @@ def test_a_loop_sidecar_says_so():
     cfg = load(ROOT / "tests" / "fixtures" / "envs" / "ap-southeast-2-cpu-llm.yaml")
     assert describe.kind_text(cfg.services["keep-warm"]) == "sidecar (loop)"
     assert describe.kind_text(cfg.services["llm"]) == "service"
+
+
+def test_summary_says_where_a_database_in_another_vpc_is_and_how_it_is_reached():
+    cfg = load(ROOT / "tests" / "fixtures" / "envs" / "ap-southeast-2-peered-db.yaml")
+    assert "database: instance ledger-syd-pg:5432 in vpc-0a1b2c3d4e5f60718 (peering);" in describe.summary_lines(cfg)[2]

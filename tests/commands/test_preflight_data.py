@@ -117,6 +117,7 @@ def vpc_with_db_subnets(cidr: str, name: str | None = None) -> tuple[str, str]:
     """(vpc id, DB subnet group name): a VPC (tagged Name like the stack's when `name`) with two subnets."""
     ec2, rds = boto3.client("ec2", region_name=REGION), boto3.client("rds", region_name=REGION)
     vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as RDS recommends (and the stack's)
     if name:
         ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": name}])
     net = ipaddress.ip_network(cidr)
@@ -156,8 +157,9 @@ def test_a_database_the_stacks_vpc_cannot_reach_fails(aws, tmp_path):
     db_instance("elsewhere", other_subnets)
     [exists, network] = preflight.check_database(env_cfg(tmp_path, database("instance", "elsewhere")), aws)
     assert network.level == "FAIL" and f"the database is in {other_vpc} (10.90.0.0/16)" in network.text
-    assert "creates its own VPC (10.40.0.0/16) on its first deploy, with no peering" in network.text
-    assert "fails at apply" in network.text and "Deploy with database.mode none first" in network.text
+    assert "creates its own VPC (10.40.0.0/16), and nothing connects it to the database's" in network.text
+    assert "fails at apply" in network.text
+    assert f"Set database.network {{via: peering, vpc_id: {other_vpc}}}" in network.text  # one deploy, not two
     _, overlapping_subnets = vpc_with_db_subnets("10.40.0.0/20")
     db_instance("overlapping", overlapping_subnets)
     [exists, network] = preflight.check_database(env_cfg(tmp_path, database("instance", "overlapping")), aws)
@@ -180,3 +182,110 @@ def test_referenced_rds_identifier_that_does_not_exist_fails(aws, tmp_path):
     [finding] = preflight.check_database(env_cfg(tmp_path, database("cluster", "araquem-db")), aws)
     assert finding.level == "FAIL" and "no RDS DB cluster 'araquem-db'" in finding.text
     assert preflight.check_database(env_cfg(tmp_path), aws) == []  # stage: mode none, nothing to look up
+
+
+# ------------------------------------------------------------------ database.network (one deploy)
+def peered(identifier: str, vpc_id: str, **network):
+    """database("instance", identifier) with database.network via peering to `vpc_id`."""
+    def mutate(data):
+        database("instance", identifier)(data)
+        data["database"]["network"] = {"via": "peering", "vpc_id": vpc_id, **network}
+    return mutate
+
+
+def test_with_database_network_a_database_in_another_vpc_passes_on_the_first_deploy(aws, tmp_path):
+    """The FAIL above ("nothing connects it") becomes OK once database.network names the database's VPC: this
+    deploy creates the peering and the routes both ways (the stack's VPC does not exist yet)."""
+    other_vpc, other_subnets = vpc_with_db_subnets("10.90.0.0/16")
+    db_instance("elsewhere", other_subnets)
+    [exists, network] = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", other_vpc)), aws)
+    assert (exists.level, network.level) == ("ok", "ok"), network.text
+    assert f"the database's VPC {other_vpc} (10.90.0.0/16): this deploy peers it with the stack's VPC" in network.text
+    assert "routes both ways (1 route table(s) of the database's VPC back to 10.40.0.0/16)" in network.text
+    given = peered("elsewhere", other_vpc, cidrs=["10.90.0.0/17"])  # a part of its block is fine
+    assert levels(preflight.check_database(env_cfg(tmp_path, given), aws)) == ["ok", "ok"]
+    # DNS over the peering needs DNS hostnames in the database's VPC too (moto, like AWS, creates it off)
+    boto3.client("ec2", region_name=REGION).modify_vpc_attribute(VpcId=other_vpc, EnableDnsHostnames={"Value": False})
+    findings = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", other_vpc)), aws)
+    assert levels(findings) == ["ok", "ok", "warn"] and "enableDnsHostnames off" in findings[2].text
+    no_dns = peered("elsewhere", other_vpc, dns_resolution=False)
+    assert levels(preflight.check_database(env_cfg(tmp_path, no_dns), aws)) == ["ok", "ok"]
+
+
+def test_database_network_that_cannot_work_fails(aws, tmp_path):
+    other_vpc, other_subnets = vpc_with_db_subnets("10.90.0.0/16")
+    db_instance("elsewhere", other_subnets)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    # a VPC that is not in this account and Region
+    [_, network] = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", "vpc-0123456789abcdef0")), aws)
+    assert network.level == "FAIL" and "vpc-0123456789abcdef0 is not a VPC of this account in us-east-1" in network.text
+    # the database is in another VPC than the one named
+    third = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+    [_, network] = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", third)), aws)
+    assert network.level == "FAIL" and f"the database is in {other_vpc}, but database.network.vpc_id is {third}" \
+        in network.text
+    # blocks that are not the VPC's: routes to nowhere
+    [_, network] = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", other_vpc, cidrs=["10.95.0.0/16"])),
+                                            aws)
+    assert network.level == "FAIL" and "cidrs 10.95.0.0/16 are not blocks of the database's VPC" in network.text
+    # the VPC's blocks overlap the stack's (looked up: the file gives none, so the load could not refuse it)
+    overlapping, overlapping_subnets = vpc_with_db_subnets("10.40.0.0/20")
+    db_instance("overlapping", overlapping_subnets)
+    [_, network] = preflight.check_database(env_cfg(tmp_path, peered("overlapping", overlapping)), aws)
+    assert network.level == "FAIL" and "overlaps network.vpc_cidr 10.40.0.0/16 (10.40.0.0/20)" in network.text
+    # one of its route tables already routes the stack's block elsewhere: the route back would fail
+    (main,) = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [other_vpc]}])["RouteTables"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=other_vpc)
+    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="10.40.0.0/16", GatewayId=gateway)
+    [_, network] = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", other_vpc)), aws)
+    assert network.level == "FAIL" and f"route table {main['RouteTableId']} of {other_vpc} already routes " \
+        f"10.40.0.0/16 to {gateway}" in network.text and "RouteAlreadyExists" in network.text
+
+
+def test_a_peering_made_by_hand_fails_this_stacks_own_passes(aws, tmp_path):
+    """Redeploy: the stack's VPC exists. Its own peering (Name tag <stack>-database) and the route back through
+    it pass; a peering someone else made between the same VPCs fails (AWS allows one)."""
+    stack_vpc, _ = vpc_with_db_subnets("10.40.0.0/16", name="araquem-stage")
+    other_vpc, other_subnets = vpc_with_db_subnets("10.90.0.0/16")
+    db_instance("elsewhere", other_subnets)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    pcx = ec2.create_vpc_peering_connection(VpcId=stack_vpc, PeerVpcId=other_vpc)["VpcPeeringConnection"]
+    pcx_id = pcx["VpcPeeringConnectionId"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+    [_, network] = preflight.check_database(env_cfg(tmp_path, peered("elsewhere", other_vpc)), aws)
+    assert network.level == "FAIL" and f"{pcx_id} already peers the stack's VPC {stack_vpc} with {other_vpc}" \
+        in network.text
+    ec2.create_tags(Resources=[pcx_id], Tags=[{"Key": "Name", "Value": "araquem-stage-database"}])
+    (main,) = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [other_vpc]}])["RouteTables"]
+    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="10.40.0.0/16",
+                     VpcPeeringConnectionId=pcx_id)
+    assert levels(preflight.check_database(env_cfg(tmp_path, peered("elsewhere", other_vpc)), aws)) == ["ok", "ok"]
+
+
+def via_transit_gateway(identifier: str, vpc_id: str, gateway: str):
+    def mutate(data):
+        database("instance", identifier)(data)
+        data["database"]["network"] = {"via": "transit_gateway", "vpc_id": vpc_id, "transit_gateway_id": gateway}
+    return mutate
+
+
+def test_transit_gateway_needs_the_gateway_and_the_databases_attachment(aws, tmp_path):
+    other_vpc, other_subnets = vpc_with_db_subnets("10.90.0.0/16")
+    db_instance("elsewhere", other_subnets)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    [_, network] = preflight.check_database(
+        env_cfg(tmp_path, via_transit_gateway("elsewhere", other_vpc, "tgw-0123456789abcdef0")), aws)
+    assert network.level == "FAIL" and "tgw-0123456789abcdef0 is not a transit gateway of this account" in network.text
+    gateway = ec2.create_transit_gateway(Description="shared")["TransitGateway"]["TransitGatewayId"]
+    [_, network] = preflight.check_database(env_cfg(tmp_path, via_transit_gateway("elsewhere", other_vpc, gateway)),
+                                            aws)
+    assert network.level == "FAIL" and f"the database's VPC {other_vpc} is not attached to {gateway}" in network.text
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [other_vpc]}])["Subnets"]]
+    ec2.create_transit_gateway_vpc_attachment(TransitGatewayId=gateway, VpcId=other_vpc, SubnetIds=subnets)
+    findings = preflight.check_database(env_cfg(tmp_path, via_transit_gateway("elsewhere", other_vpc, gateway)), aws)
+    assert levels(findings) == ["ok", "ok"], [f.text for f in findings]
+    assert f"this deploy attaches the stack's VPC to {gateway}" in findings[1].text
+    ec2.modify_transit_gateway(TransitGatewayId=gateway, Options={"DefaultRouteTablePropagation": "disable"})
+    findings = preflight.check_database(env_cfg(tmp_path, via_transit_gateway("elsewhere", other_vpc, gateway)), aws)
+    assert levels(findings) == ["ok", "ok", "warn"] and "default route table propagation off" in findings[2].text

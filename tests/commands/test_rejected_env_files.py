@@ -86,6 +86,14 @@ BAD = [
                  "token_endpoint": "https://idp.example.com/t", "user_info_endpoint": "https://idp.example.com/u",
                  "client_id": "grafana", "client_secret": "grafana-oidc"}})),
      "secrets.grafana-oidc.existing", "before the first deploy"),
+    # issue 24: a service reading a Postgres connection with no database given; a peer block overlapping the VPC
+    ("reads-database-url-without-database", _set("secrets.api-env.keys", ["DATABASE_URL", "OPENAI_API_KEY"]),
+     "services.api", "Set database.mode (instance | cluster | endpoint)"),
+    ("database-network-overlaps-vpc", _set("database", {
+        "mode": "instance", "identifier": "team-db", "allow_from": ["api"],
+        "credentials_secret_arn": "arn:aws:secretsmanager:us-east-1:000000000000:secret:team/db-AbCdEf",
+        "network": {"via": "peering", "vpc_id": "vpc-0a1b2c3d4e5f60718", "cidrs": ["10.40.0.0/16"]}}),
+     "database.network.cidrs[0]", "allowed: a network.vpc_cidr outside the database VPC's blocks"),
 ]
 
 

@@ -16,6 +16,7 @@ passing case in tests/config/ (test_config_rules*.py).
   ports.py       ports, port names, the Service Connect mesh, and reachability of the addresses given
   edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
   secrets.py     secrets a first apply reads exist (with values) before it
+  database.py    services reading a Postgres connection are given one; database.network does not overlap
   alarms.py      the SNS topics alarms notify are in the stack's Region
   aws_api.py     values against AWS's own API models (min, max, pattern, enum; modules/config/aws_shapes.py)
   aws_limits.py  AWS limits the models do not carry: reserved prefixes, documented lists, quotas
@@ -53,6 +54,10 @@ from modules.config.rules.capacity import (
     tasks_fit_capacity,
 )
 from modules.config.rules.common import Rule, only_when_consistent
+from modules.config.rules.database import (
+    database_network_cidrs_do_not_overlap_the_vpc,
+    services_reading_a_database_are_given_one,
+)
 from modules.config.rules.edge import (
     alb_target_is_a_service_port,
     certificate_is_in_the_alb_region,
@@ -142,6 +147,8 @@ RULES: list[Rule] = [
     grafana_target_is_a_service_port,
     oidc_client_secret_is_plain,
     secrets_read_at_apply_exist_before_it,
+    services_reading_a_database_are_given_one,
+    database_network_cidrs_do_not_overlap_the_vpc,
     no_dependency_cycles,
     capacity_provider_names_are_not_reserved,
     generated_names_fit,

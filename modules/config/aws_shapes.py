@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from modules.config.defaults import LB_NAME_MAX
 from modules.naming import TERRAFORM_UNIQUE_SUFFIX_LENGTH, access_log_bucket_prefix, load_balancer_name
 
-if TYPE_CHECKING:  # annotations only: env.py imports the rules, which import this module
+if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
 
 SNAPSHOT = Path(__file__).with_name("aws_shapes.json")
@@ -295,6 +295,14 @@ EXEMPT: dict[str, str] = {
     "cache.engine": "a choice of the schema (Literal)",
     "cache.allow_from[]": REFERENCE,
     "database.mode": "a choice of the schema (Literal)",
+    "database.network.via": "a choice of the schema (Literal)",
+    "database.network.vpc_id": "an EC2 id (vpc-<hex>, the schema's pattern; EC2's models carry no constraint for "
+                               "ids); preflight checks it exists in the account",
+    "database.network.cidrs[]": CIDR,
+    "database.network.route_table_ids[]": "EC2 ids (rtb-<hex>, the schema's pattern; EC2's models carry no "
+                                          "constraint for ids)",
+    "database.network.transit_gateway_id": "an EC2 id (tgw-<hex>, the schema's pattern); preflight checks it exists",
+    "extends": "the path of a base env file, read by the loader (overlays); never sent to AWS",
     "database.username_key": "a JSON key inside the secret's value (the valueFrom suffix), not a name of its own",
     "database.password_key": "a JSON key inside the secret's value (the valueFrom suffix), not a name of its own",
     "database.allow_from[]": REFERENCE,

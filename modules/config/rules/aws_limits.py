@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from modules.config.rules.common import only_when_consistent
 from modules.config.base import Problem
 from modules.config.defaults import (
     ACM_FIRST_DOMAIN_MAX_OCTETS,
@@ -135,6 +136,7 @@ def image_references_fit(cfg: EnvConfig) -> list[Problem]:
     return problems
 
 
+@only_when_consistent  # counts the generator's plan of rules, which assumes every reference resolves
 def security_group_rules_fit_the_quota(cfg: EnvConfig) -> list[Problem]:
     """Each security group the stack creates gets at most 60 inbound and 60 outbound rules, counted from what the
     generator creates (modules/security_group_plan.py, and database.allow_from's egress): the default VPC quota,

@@ -24,6 +24,7 @@ import yaml
 
 from conftest import ROOT
 from modules.config import load
+from modules.dockerfile import copies, exec_form, final_stage, image_env, instructions
 
 DOCKER = ROOT / "docker"  # also the one build context of every image (docker build -f docker/<name>/Dockerfile docker/)
 SHARED = DOCKER / "lib"  # what several images copy: one copy, not one per image
@@ -43,38 +44,11 @@ def tool(name: str) -> str:
 
 
 # ---------------------------------------------------------------- Dockerfile parsing
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    out: list[tuple[str, str]] = []
-    pending = ""
-    for line in dockerfile.read_text().splitlines():
-        stripped = line.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        full = (pending + stripped).strip()
-        pending = ""
-        keyword, _, args = full.partition(" ")
-        out.append((keyword.upper(), args.strip()))
-    return out
-
-
-def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
-    steps = instructions(dockerfile)
-    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
-    return steps[last_from:]
-
-
+# The production reader (modules/dockerfile.py), the one the image tags use: JSON-form COPY/ADD included.
 def copy_sources(dockerfile: Path) -> list[tuple[str, str]]:
-    """(source in the build context docker/, destination) of every final-stage COPY from the context."""
-    out = []
-    for keyword, args in final_stage(dockerfile):
-        if keyword == "COPY" and "--from=" not in args:
-            parts = [p for p in args.split() if not p.startswith("--")]
-            out += [(source, parts[-1]) for source in parts[:-1]]
-    return out
+    """(source in the build context docker/, destination) of every final-stage COPY/ADD from the context."""
+    return [(source, copy.destination) for copy in copies(dockerfile, final_only=True) if copy.from_context
+            for source in copy.sources]
 
 
 def copy_destination(dockerfile: Path, source: str) -> str:
@@ -84,18 +58,6 @@ def copy_destination(dockerfile: Path, source: str) -> str:
         if os.path.normpath(copied) == wanted:
             return destination
     raise AssertionError(f"{dockerfile.relative_to(ROOT)} does not COPY {wanted} (context docker/)")
-
-
-def env_of(dockerfile: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for keyword, args in final_stage(dockerfile):
-        if keyword == "ENV":
-            env.update(dict(re.findall(r"(\w+)=(\S+)", args)))
-    return env
-
-
-def exec_form(args: str) -> list[str]:
-    return json.loads(args)
 
 
 def host_port(url_or_address: str) -> tuple[str, int]:
@@ -347,7 +309,7 @@ def test_grafana_datasources_point_at_services_grafana_may_reach(cfg, datasource
 def test_grafana_plugin_is_installed_at_build_time_outside_the_volume(cfg, datasources):
     dockerfile = DOCKER / "grafana" / "Dockerfile"
     runs = " ".join(a for k, a in final_stage(dockerfile) if k == "RUN")
-    plugin_dir = env_of(dockerfile)["GF_PATHS_PLUGINS"]
+    plugin_dir = image_env(dockerfile)["GF_PATHS_PLUGINS"]
     assert re.search(rf"plugins install marcusolsson-json-datasource \"?\$\{{?JSON_API_PLUGIN_VERSION", runs)
     assert f"--pluginsDir {plugin_dir}" in runs
     version = next(a for k, a in final_stage(dockerfile) if k == "ARG" and a.startswith("JSON_API_PLUGIN_VERSION="))
@@ -355,8 +317,8 @@ def test_grafana_plugin_is_installed_at_build_time_outside_the_volume(cfg, datas
     volume = mount_path(cfg, "grafana", "grafana")
     for path in (plugin_dir, copy_destination(dockerfile, "dashboards/"), copy_destination(dockerfile, "provisioning/")):
         assert not path.startswith(volume.rstrip("/") + "/"), f"{path} is under the grafana volume {volume}: hidden"
-    assert "GF_INSTALL_PLUGINS" not in env_of(dockerfile), "no runtime plugin download"
-    assert not [k for k in env_of(dockerfile) if k.startswith("GF_AUTH_")], "auth is the env file's (environment:)"
+    assert "GF_INSTALL_PLUGINS" not in image_env(dockerfile), "no runtime plugin download"
+    assert not [k for k in image_env(dockerfile) if k.startswith("GF_AUTH_")], "auth is the env file's (environment:)"
     assert cfg.services["grafana"].environment.get("GF_AUTH_ANONYMOUS_ENABLED") == "true"
 
 

@@ -20,6 +20,9 @@ from modules import dockerfile as dockerfile_reader
 
 TAG_PREFIX = "ctx-"  # marks content-addressed tags (ECR lifecycle rules can select them by prefix)
 HASH_CHARS = 20  # hex digits of SHA-256 kept: 80 bits, collision-free in practice for one repository
+# Files of an image's folder that no build reads: the image contract (docker/<image>/contract.yaml, read by the
+# generator; docs/workloads.md#image-contracts). Editing it changes no image, so it keeps the tag.
+NOT_BUILT = frozenset({"contract.yaml"})
 
 
 class BuildContextError(ValueError):
@@ -53,7 +56,7 @@ def context_files(context: Path, dockerfile: Path) -> list[Path]:
         dockerfile.relative_to(context)
     except ValueError:
         raise BuildContextError(f"{dockerfile}: not inside the build context {context}") from None
-    files = {p for p in dockerfile.parent.rglob("*") if p.is_file()}
+    files = {p for p in dockerfile.parent.rglob("*") if p.is_file() and p.name not in NOT_BUILT}
     for src in copy_sources(dockerfile):
         matches = [Path(m) for m in glob.glob(str(context / src.lstrip("/")), recursive=True)]
         if not matches:

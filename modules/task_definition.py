@@ -55,6 +55,7 @@ def task_definition(scope: Construct, task: TaskOwner, *, log_group_names: Mappi
             depends_on=containers.in_task_dependencies(cfg, cname),
             volume_names={v: v for v in task.mounted_volumes()},
             tmp_volume=tmp_volume,
+            environment=cfg.environment_of(cname),
         )
         definitions.append(containers.container_definition(cname, svc, inputs))
     cpu, memory = containers.task_size(task.containers)

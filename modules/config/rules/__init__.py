@@ -15,6 +15,7 @@ passing case in tests/config/ (test_config_rules*.py).
   edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
   secrets.py     secrets a first apply reads exist (with values) before it
   alarms.py      the SNS topics alarms notify are in the stack's Region
+  contracts.py   image contracts: required variables set or derived, users, the names baked configs call
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
@@ -35,6 +36,11 @@ from modules.config.rules.capacity import (
     tasks_fit_capacity,
 )
 from modules.config.rules.common import Rule, only_when_consistent
+from modules.config.rules.contracts import (
+    baked_calls_resolve,
+    contract_required_variables_are_set,
+    contract_users_match,
+)
 from modules.config.rules.edge import (
     alb_target_is_a_service_port,
     certificate_is_in_the_alb_region,
@@ -102,6 +108,9 @@ RULES: list[Rule] = [
     port_names_are_unique,
     jobs_use_dns_names,
     services_may_reach_what_they_are_given,
+    contract_required_variables_are_set,
+    contract_users_match,
+    baked_calls_resolve,
     gpus_on_gpu_providers,
     scheduled_tasks_run_inside_off_hours,
     alb_target_is_a_service_port,

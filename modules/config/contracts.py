@@ -120,8 +120,8 @@ class ImageContract(Strict):
         return sorted({endpoint.port for endpoint in self.provides.values()})
 
 
-def _read(path: Path) -> ImageContract:
-    rel = path.relative_to(DOCKER_DIR.parent).as_posix()
+def _read(path: Path, root: Path) -> ImageContract:
+    rel = path.relative_to(root).as_posix()
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
         return ImageContract.model_validate({**(data or {}), "source": rel})
@@ -137,7 +137,7 @@ def all_contracts(docker_dir: Path = DOCKER_DIR) -> tuple[ImageContract, ...]:
     """Every contract of the repository, read once per process: docker/*/contract.yaml, then
     docker/contracts/*.yaml. A build name or public repository with two contracts is a ContractError."""
     paths = sorted(docker_dir.glob(f"*/{CONTRACT_FILE}")) + sorted((docker_dir / ELSEWHERE_DIR).glob("*.yaml"))
-    found = tuple(_read(path) for path in paths)
+    found = tuple(_read(path, docker_dir.parent) for path in paths)
     seen: dict[tuple, str] = {}
     for contract in found:
         key = (contract.image.build, contract.image.public)

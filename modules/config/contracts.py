@@ -157,17 +157,22 @@ def public_repository(reference: str) -> str:
     return name
 
 
-def contract_of(image: Any, contracts: tuple[ImageContract, ...] | None = None) -> ImageContract | None:
+def contract_of(image: Any) -> ImageContract | None:
     """The contract of a service's `image` (modules/config/services.py Image): by the folder of its Dockerfile
     when it is built here (docker/<image>/contract.yaml, whatever the build is called), else by build name,
     else by public repository; None when the image has no contract."""
-    contracts = all_contracts() if contracts is None else contracts
-    if image.dockerfile:
-        folder = Path(image.dockerfile).parent.as_posix()
+    return _contract_of(image.build, image.dockerfile, image.public)
+
+
+@functools.cache
+def _contract_of(build: str | None, dockerfile: str | None, public: str | None) -> ImageContract | None:
+    contracts = all_contracts()
+    if dockerfile:
+        folder = Path(dockerfile).parent.as_posix()
         for contract in contracts:
             if contract.source == f"{folder}/{CONTRACT_FILE}":
                 return contract
-    if image.build:
-        return next((c for c in contracts if c.image.build == image.build), None)
-    repository = public_repository(image.public)
+    if build:
+        return next((c for c in contracts if c.image.build == build), None)
+    repository = public_repository(public)
     return next((c for c in contracts if c.image.public == repository), None)

@@ -87,7 +87,7 @@ def _baked_call_problems(cfg: EnvConfig, cname: str, caller_owner: str, contract
                  f"{baked} on port {provider.port}, which '{provider.container}' does not list; allowed: add "
                  f"{provider.port} to its ports")]
     problems = []
-    if caller_owner not in sources[provider.port]:
+    if not any(cfg.task_owner(s) == caller_owner for s in sources[provider.port] if s in cfg.services):
         problems.append((("services", callee_owner, "allow_from"),
                          f"{baked}: port {provider.port} does not let '{caller_owner}' in; allowed: add "
                          f"'{caller_owner}' to services.{callee_owner}.allow_from (and the port's allow_from)"))

@@ -30,8 +30,9 @@ USER_PATTERN = r"^\d+(:\d+)?$"
 DOCKER_HUB_PREFIXES = ("docker.io/library/", "docker.io/", "index.docker.io/")
 
 
-class ContractError(ValueError):
-    """A contract file that does not read as a contract (a defect of this repository, not of an env file)."""
+class ContractError(RuntimeError):
+    """A contract file that does not read as a contract, or none at all: a defect of the checkout, not of an env
+    file (not a ValueError, which pydantic would report as the env file's)."""
 
 
 class ImageRef(Strict):
@@ -137,6 +138,9 @@ def all_contracts(docker_dir: Path = DOCKER_DIR) -> tuple[ImageContract, ...]:
     """Every contract of the repository, read once per process: docker/*/contract.yaml, then
     docker/contracts/*.yaml. A build name or public repository with two contracts is a ContractError."""
     paths = sorted(docker_dir.glob(f"*/{CONTRACT_FILE}")) + sorted((docker_dir / ELSEWHERE_DIR).glob("*.yaml"))
+    if not paths:  # never derive nothing silently: every image of the stack has a contract
+        raise ContractError(f"{docker_dir}: no image contracts (*/{CONTRACT_FILE}, {ELSEWHERE_DIR}/*.yaml); the "
+                            "generator reads them: restore docker/ from the repository")
     found = tuple(_read(path, docker_dir.parent) for path in paths)
     seen: dict[tuple, str] = {}
     for contract in found:

@@ -102,3 +102,8 @@ def test_a_broken_contract_is_a_repository_error_naming_the_file_and_field(tmp_p
     (tmp_path / "img" / "contract.yaml").write_text("image: {build: img}\nenv:\n  X: {required: maybe}\n")
     with pytest.raises(ContractError, match=r"img/contract.yaml: env.X.required"):
         all_contracts.__wrapped__(tmp_path)
+
+
+def test_a_checkout_without_contracts_fails_instead_of_deriving_nothing(tmp_path):
+    with pytest.raises(ContractError, match="no image contracts"):
+        all_contracts.__wrapped__(tmp_path)

@@ -13,59 +13,36 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
-import shlex
 import sys
 from pathlib import Path
 
+from modules import dockerfile as dockerfile_reader
+
 TAG_PREFIX = "ctx-"  # marks content-addressed tags (ECR lifecycle rules can select them by prefix)
 HASH_CHARS = 20  # hex digits of SHA-256 kept: 80 bits, collision-free in practice for one repository
-COPY_INSTRUCTIONS = ("COPY", "ADD")
+# Files of an image's folder that no build reads: the image contract (docker/<image>/contract.yaml, read by the
+# generator; docs/workloads.md#image-contracts). Editing it changes no image, so it keeps the tag.
+NOT_BUILT = frozenset({"contract.yaml"})
 
 
 class BuildContextError(ValueError):
     """A Dockerfile or a COPY source that cannot be resolved inside the build context."""
 
 
-def _instructions(dockerfile: Path) -> list[str]:
-    """Logical instruction lines: comments dropped, backslash continuations joined."""
-    lines, current = [], ""
-    for raw in dockerfile.read_text(encoding="utf-8").splitlines():
-        stripped = raw.strip()
-        if not current and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
-            continue
-        lines.append(current + stripped)
-        current = ""
-    if current:
-        lines.append(current)
-    return lines
-
-
 def copy_sources(dockerfile: Path) -> list[str]:
     """Sources (relative to the context) of every COPY/ADD that reads the build context (not --from)."""
     sources: list[str] = []
-    for line in _instructions(dockerfile):
-        keyword, _, rest = line.partition(" ")
-        if keyword.upper() not in COPY_INSTRUCTIONS:
-            continue
-        rest = rest.strip()
-        if rest.startswith("["):  # JSON form: COPY ["src", ..., "dest"]
-            args = json.loads(rest)
-        else:
-            args = shlex.split(rest)
-        flags = [a for a in args if a.startswith("--")]
-        paths = [a for a in args if not a.startswith("--")]
-        if any(f.startswith("--from") for f in flags):
+    try:
+        found = dockerfile_reader.copies(dockerfile)
+    except dockerfile_reader.DockerfileError as exc:
+        raise BuildContextError(str(exc)) from None
+    for copy in found:
+        if not copy.from_context:
             continue  # from another stage or image, not from the context
-        if len(paths) < 2:
-            raise BuildContextError(f"{dockerfile}: `{line}`: COPY/ADD needs a source and a destination")
-        for src in paths[:-1]:
+        for src in copy.sources:
             if "://" in src:
-                raise BuildContextError(f"{dockerfile}: `{line}`: a remote ADD source cannot be content-addressed; "
-                                        "COPY a file from docker/ instead")
+                raise BuildContextError(f"{dockerfile}: `{copy.line}`: a remote ADD source cannot be "
+                                        "content-addressed; COPY a file from docker/ instead")
             sources.append(src)
     return sources
 
@@ -79,7 +56,7 @@ def context_files(context: Path, dockerfile: Path) -> list[Path]:
         dockerfile.relative_to(context)
     except ValueError:
         raise BuildContextError(f"{dockerfile}: not inside the build context {context}") from None
-    files = {p for p in dockerfile.parent.rglob("*") if p.is_file()}
+    files = {p for p in dockerfile.parent.rglob("*") if p.is_file() and p.name not in NOT_BUILT}
     for src in copy_sources(dockerfile):
         matches = [Path(m) for m in glob.glob(str(context / src.lstrip("/")), recursive=True)]
         if not matches:

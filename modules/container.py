@@ -69,7 +69,9 @@ class ContainerInputs:
     depends_on: Mapping[str, str] = field(default_factory=dict)  # container -> condition
     volume_names: Mapping[str, str] = field(default_factory=dict)  # env-file volume -> task volume name
     tmp_volume: str | None = None  # task-scoped volume mounted at /tmp (read-only root filesystem)
-    environment: Mapping[str, str] = field(default_factory=dict)  # derived variables the env file does not set
+    # plain variables: the env file's plus those derived from the image contract (EnvConfig.environment_of);
+    # None: the service's own `environment` only
+    environment: Mapping[str, str] | None = None
 
 
 def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> dict:
@@ -84,8 +86,7 @@ def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> di
         "readonlyRootFilesystem": svc.read_only_root,
         # tini as PID 1: signals reach the process and zombies are reaped (ECS Exec needs it too).
         "linuxParameters": {"initProcessEnabled": True},
-        "environment": [{"name": k, "value": literal(v)}
-                        for k, v in sorted({**inputs.environment, **svc.environment}.items())],
+        "environment": [{"name": k, "value": literal(v)} for k, v in sorted(_environment(svc, inputs).items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(inputs.secrets.items())],
         "portMappings": [_port_mapping(name, pm) for pm in svc.ports],
         "mountPoints": _mount_points(name, svc, inputs),
@@ -103,6 +104,10 @@ def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> di
             del definition[key]  # ECS omits empty lists; keeping them out avoids plan noise
     definition.update(_optional_settings(svc, inputs))
     return definition
+
+
+def _environment(svc: Service, inputs: ContainerInputs) -> Mapping[str, str]:
+    return svc.environment if inputs.environment is None else inputs.environment
 
 
 def _mount_points(name: str, svc: Service, inputs: ContainerInputs) -> list[dict]:

@@ -21,7 +21,6 @@ from cdktf_cdktf_provider_aws.ecs_task_definition import (
 from constructs import Construct
 
 from modules import container as containers
-from modules.config.timeouts import keep_alive_environment
 from modules.task_owner import TaskOwner
 from modules.task_secrets import SecretRef
 
@@ -56,7 +55,7 @@ def task_definition(scope: Construct, task: TaskOwner, *, log_group_names: Mappi
             depends_on=containers.in_task_dependencies(cfg, cname),
             volume_names={v: v for v in task.mounted_volumes()},
             tmp_volume=tmp_volume,
-            environment=keep_alive_environment(cfg, cname),
+            environment=cfg.environment_of(cname),
         )
         definitions.append(containers.container_definition(cname, svc, inputs))
     cpu, memory = containers.task_size(task.containers)

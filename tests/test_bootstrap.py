@@ -330,9 +330,10 @@ def test_lock_installs_and_synth_and_config_tests_pass_on(version, background, s
 
 
 def checkout_copy(dest: Path) -> Path:
-    """The checkout's files as a user has them (no .git, .venv, .tools, outputs)."""
+    """The checkout's files as a user has them (no .git, .venv, .tools, outputs); docker/ stays: the image
+    contracts there are the generator's input."""
     shutil.copytree(ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".tools", "cdktf.out", "__pycache__", ".pytest_cache", "docker", "tests", "docs"))
+        ".git", ".venv", ".tools", "cdktf.out", "__pycache__", ".pytest_cache", "tests", "docs"))
     return dest
 
 

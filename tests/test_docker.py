@@ -24,6 +24,7 @@ import yaml
 
 from conftest import ROOT
 from modules.config import load
+from modules.dockerfile import copies, exec_form, final_stage, image_env, instructions
 
 DOCKER = ROOT / "docker"  # also the one build context of every image (docker build -f docker/<name>/Dockerfile docker/)
 SHARED = DOCKER / "lib"  # what several images copy: one copy, not one per image
@@ -43,38 +44,11 @@ def tool(name: str) -> str:
 
 
 # ---------------------------------------------------------------- Dockerfile parsing
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    out: list[tuple[str, str]] = []
-    pending = ""
-    for line in dockerfile.read_text().splitlines():
-        stripped = line.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        full = (pending + stripped).strip()
-        pending = ""
-        keyword, _, args = full.partition(" ")
-        out.append((keyword.upper(), args.strip()))
-    return out
-
-
-def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
-    steps = instructions(dockerfile)
-    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
-    return steps[last_from:]
-
-
+# The production reader (modules/dockerfile.py), the one the image tags use: JSON-form COPY/ADD included.
 def copy_sources(dockerfile: Path) -> list[tuple[str, str]]:
-    """(source in the build context docker/, destination) of every final-stage COPY from the context."""
-    out = []
-    for keyword, args in final_stage(dockerfile):
-        if keyword == "COPY" and "--from=" not in args:
-            parts = [p for p in args.split() if not p.startswith("--")]
-            out += [(source, parts[-1]) for source in parts[:-1]]
-    return out
+    """(source in the build context docker/, destination) of every final-stage COPY/ADD from the context."""
+    return [(source, copy.destination) for copy in copies(dockerfile, final_only=True) if copy.from_context
+            for source in copy.sources]
 
 
 def copy_destination(dockerfile: Path, source: str) -> str:
@@ -84,18 +58,6 @@ def copy_destination(dockerfile: Path, source: str) -> str:
         if os.path.normpath(copied) == wanted:
             return destination
     raise AssertionError(f"{dockerfile.relative_to(ROOT)} does not COPY {wanted} (context docker/)")
-
-
-def env_of(dockerfile: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for keyword, args in final_stage(dockerfile):
-        if keyword == "ENV":
-            env.update(dict(re.findall(r"(\w+)=(\S+)", args)))
-    return env
-
-
-def exec_form(args: str) -> list[str]:
-    return json.loads(args)
 
 
 def host_port(url_or_address: str) -> tuple[str, int]:
@@ -167,7 +129,7 @@ PROMETHEUS_ENTRYPOINT = DOCKER / "prometheus" / "prometheus-entrypoint.sh"
 
 def render_prometheus_config(cfg, out: Path, **extra) -> subprocess.CompletedProcess:
     """Run the image's entrypoint with the env file's environment; `true` stands in for prometheus."""
-    env = {**cfg.services["prometheus"].environment, "PROMETHEUS_CONFIG": str(out), "PROMETHEUS_BIN": "true",
+    env = {**cfg.environment_of("prometheus"), "PROMETHEUS_CONFIG": str(out), "PROMETHEUS_BIN": "true",
            "PROMETHEUS_CONFIG_TEMPLATE": str(DOCKER / "prometheus" / "prometheus.yml"), **extra}
     return subprocess.run(["sh", str(PROMETHEUS_ENTRYPOINT)], env={"PATH": os.environ["PATH"], **env},
                           capture_output=True, text=True, timeout=SCRIPT_TIMEOUT)
@@ -264,7 +226,7 @@ def baked_service_connect_addresses(prometheus, datasources, cfg) -> dict[str, l
 def expand(cfg, service: str, value: str) -> str:
     """`${VAR}` in a baked config, as the service's environment and parameters set it."""
     svc = cfg.services[service]
-    variables = {**svc.environment, **{env: cfg.parameters[key] for env, key in svc.parameters.items()}}
+    variables = {**cfg.environment_of(service), **{env: cfg.parameters[key] for env, key in svc.parameters.items()}}
     return re.sub(r"\$\{(\w+)\}", lambda m: variables[m[1]], value)
 
 
@@ -288,7 +250,7 @@ def test_prometheus_scrapes_every_service_that_lets_it_in(cfg, prometheus):
     assert "static_configs" not in api_job
     [sd] = api_job["dns_sd_configs"]
     assert sd["type"] == "A" and sd["names"] == [f"api{DNS_PLACEHOLDER}"] and sd["port"] == cfg.alb.target.port
-    assert cfg.services["prometheus"].environment["SCRAPE_DNS_NAMESPACE"] == cfg.dns_namespace
+    assert cfg.environment_of("prometheus")["SCRAPE_DNS_NAMESPACE"] == cfg.dns_namespace  # derived
 
 
 def test_the_api_has_one_dns_record_per_task_where_prometheus_looks(stage, stage_cfg):
@@ -347,7 +309,7 @@ def test_grafana_datasources_point_at_services_grafana_may_reach(cfg, datasource
 def test_grafana_plugin_is_installed_at_build_time_outside_the_volume(cfg, datasources):
     dockerfile = DOCKER / "grafana" / "Dockerfile"
     runs = " ".join(a for k, a in final_stage(dockerfile) if k == "RUN")
-    plugin_dir = env_of(dockerfile)["GF_PATHS_PLUGINS"]
+    plugin_dir = image_env(dockerfile)["GF_PATHS_PLUGINS"]
     assert re.search(rf"plugins install marcusolsson-json-datasource \"?\$\{{?JSON_API_PLUGIN_VERSION", runs)
     assert f"--pluginsDir {plugin_dir}" in runs
     version = next(a for k, a in final_stage(dockerfile) if k == "ARG" and a.startswith("JSON_API_PLUGIN_VERSION="))
@@ -355,8 +317,8 @@ def test_grafana_plugin_is_installed_at_build_time_outside_the_volume(cfg, datas
     volume = mount_path(cfg, "grafana", "grafana")
     for path in (plugin_dir, copy_destination(dockerfile, "dashboards/"), copy_destination(dockerfile, "provisioning/")):
         assert not path.startswith(volume.rstrip("/") + "/"), f"{path} is under the grafana volume {volume}: hidden"
-    assert "GF_INSTALL_PLUGINS" not in env_of(dockerfile), "no runtime plugin download"
-    assert not [k for k in env_of(dockerfile) if k.startswith("GF_AUTH_")], "auth is the env file's (environment:)"
+    assert "GF_INSTALL_PLUGINS" not in image_env(dockerfile), "no runtime plugin download"
+    assert not [k for k in image_env(dockerfile) if k.startswith("GF_AUTH_")], "auth is the env file's (environment:)"
     assert cfg.services["grafana"].environment.get("GF_AUTH_ANONYMOUS_ENABLED") == "true"
 
 
@@ -444,15 +406,15 @@ def script_defaults(script: Path) -> dict[str, str]:
 
 
 def test_ollama_init_matches_env(cfg):
-    svc = cfg.services["ollama-init"]
+    svc, env = cfg.services["ollama-init"], cfg.environment_of("ollama-init")
     dockerfile = DOCKER / "ollama-init" / "Dockerfile"
     modelfile = copy_destination(dockerfile, "Modelfile.sirios-narrator")
-    assert svc.environment["SIRIOS_MODEFILE"] == modelfile
-    host, port = host_port(svc.environment["OLLAMA_HOST"])
+    assert env["SIRIOS_MODEFILE"] == modelfile
+    host, port = host_port(env["OLLAMA_HOST"])
     assert host == "localhost" and port in ports_of(cfg, svc.init_of), "init container reaches ollama in its task"
     base = re.search(r"^FROM\s+(\S+)", (DOCKER / "ollama-init" / "Modelfile.sirios-narrator").read_text(), re.M)[1]
     models = [m if ":" in m.rsplit("/", 1)[-1] else f"{m}:latest"
-              for m in svc.environment["OLLAMA_MODELS"].replace(",", " ").split()]
+              for m in env["OLLAMA_MODELS"].replace(",", " ").split()]
     assert base in models, f"the Modelfile's base {base} is not pulled by OLLAMA_MODELS {models}"
 
 
@@ -469,7 +431,7 @@ def test_cron_images_match_env(cfg, name):
     # because the cron depends on it; the api's security group lets the cron in
     url_var = next(k for k in defaults if k.endswith("_API_URL"))
     assert svc.kind.value == "scheduled" and svc.depends_on == ["api"]
-    host, port = host_port(cfg.parameters[svc.parameters[url_var]])
+    host, port = host_port(cfg.environment_of(name)[url_var])  # derived from the contract
     assert (host, port) == (f"api.{cfg.dns_namespace}", cfg.alb.target.port) and "api" in cfg.dns_discovered()
     assert name in cfg.services["api"].allow_from
     assert defaults["CRON_CYCLES"] == "1" and svc.environment.get("CRON_CYCLES", "1") == "1", "one run per task"
@@ -596,7 +558,7 @@ def fake_ollama(fake: FakeServer, pull_status: int = 200) -> dict[str, str]:
 
 
 def ollama_env(cfg, url: str, **extra) -> dict:
-    env = dict(cfg.services["ollama-init"].environment)
+    env = dict(cfg.environment_of("ollama-init"))
     env.update(OLLAMA_HOST=url, SIRIOS_MODEFILE=str(MODELFILE), OLLAMA_INIT_RETRY_SLEEP="0",
                OLLAMA_INIT_WAIT_SLEEP="1", OLLAMA_INIT_WAIT_MAX="5")
     env.update(extra)
@@ -663,7 +625,7 @@ TOKEN = "test-token-0123456789abcdef"
 
 
 def cron_env(cfg, name: str, url: str, **extra) -> dict:
-    env = {k: v for k, v in cfg.services[name].environment.items() if k != "TZ"}
+    env = {k: v for k, v in cfg.environment_of(name).items() if k != "TZ"}
     prefix = "QUALITY" if name == "quality-cron" else "RAG"
     env.update({f"{prefix}_API_URL": url, "QUALITY_OPS_TOKEN": TOKEN, "CRON_CYCLES": "1",
                 f"{prefix}_RETRY_SLEEP": "0", f"{prefix}_API_WAIT_MAX": "5"})
@@ -787,7 +749,7 @@ def test_quality_cron_rejects_bad_configuration_with_exit_2(cfg, change, words):
 
 def test_the_api_exports_traces_to_the_collectors_otlp_http_receiver(cfg):
     """issue 16: without OTEL_EXPORTER_OTLP_ENDPOINT the api's traces depended on an application default."""
-    env = cfg.services["api"].environment
+    env = cfg.environment_of("api")  # derived from the image contracts
     host, port = assert_reachable(cfg, "api", env["OTEL_EXPORTER_OTLP_ENDPOINT"], "OTEL_EXPORTER_OTLP_ENDPOINT")
     assert host == "otel-collector" and "otel-collector" in cfg.services["api"].depends_on
     otel = yaml.safe_load((DOCKER / "otel-collector" / "config.yaml").read_text())

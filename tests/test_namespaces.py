@@ -17,9 +17,9 @@ def test_jobs_reach_ollama_through_dns(stage):
     discovery = registered["ollama"]
     assert discovery["dns_config"]["dns_records"][0]["type"] == "A"
     assert "aws_service_discovery_service" in ecs_services(stage)["ollama"]["service_registries"]["registry_arn"]
-    secrets = {s["name"]: s["valueFrom"] for s in containers(stage)["rag-indexer"][1]["secrets"]}
-    parameter = next(p for k, p in stage.resources("aws_ssm_parameter").items() if k in secrets["OLLAMA_BASE_URL"])
-    assert parameter["insecure_value"] == "http://ollama.araquem-stage.internal:11434"
+    # derived from the indexer's image contract (docker/contracts/rag-indexer.yaml): a job, so the DNS name
+    environment = {e["name"]: e["value"] for e in containers(stage)["rag-indexer"][1]["environment"]}
+    assert environment["OLLAMA_BASE_URL"] == "http://ollama.araquem-stage.internal:11434"
     command = stage.json["output"]["rag_indexer_run_task_command"]["value"]
     assert command.startswith("aws ecs run-task ") and "--task-definition araquem-stage-rag-indexer" in command
     assert "assignPublicIp=DISABLED" in command
@@ -29,8 +29,9 @@ def test_jobs_reach_ollama_through_dns(stage):
     (lambda d: d["services"]["rag-indexer"].update(parameters=["OLLAMA_BASE_URL"]),  # http://ollama:11434
      "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["not in the Service Connect mesh",
                                                          "ollama.araquem-stage.internal"]),
-    (lambda d: d["services"]["rag-indexer"].pop("depends_on"),
-     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["add 'ollama' to depends_on"]),
+    (lambda d: d["services"]["rag-indexer"].pop("depends_on") and d["services"]["rag-indexer"]["environment"].update(
+        OLLAMA_BASE_URL="http://ollama.araquem-stage.internal:11434"),  # by hand: ollama gets no DNS record
+     "services.rag-indexer.environment.OLLAMA_BASE_URL", ["add 'ollama' to depends_on"]),
 ], ids=["short-name", "dns-name-without-depends_on"])
 def test_a_job_cannot_use_service_connect_names(tmp_path, mutate, field, words):
     line = bad_input_line(tmp_path, mutate, field)

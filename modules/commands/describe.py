@@ -2,7 +2,9 @@
 
 Reads the validated EnvConfig only (no cdktf/jsii), so it answers instantly. Four tables:
 services (where and how each container runs), wiring (volumes, secrets, parameters, managed data,
-start order), the Service Connect timeouts per port (set or derived) and capacity per capacity provider (from modules/config/capacity.py). Box drawing and colour
+start order), the variables derived from the image contracts (modules/config/wiring.py), the Service
+Connect timeouts per port (set or derived) and capacity per capacity provider (from
+modules/config/capacity.py). Box drawing and colour
 only when stdout is a terminal; piped output is plain, aligned text (stable: tests compare it).
 """
 
@@ -188,6 +190,16 @@ def timeouts_table(cfg: EnvConfig) -> Table:
                  ("PORT", "PER REQUEST s", "IDLE s", "WHY"), rows, frozenset({1, 2}))
 
 
+def derived_table(cfg: EnvConfig) -> Table:
+    """Every variable the generator sets from an image contract (the env file did not), and why."""
+    rows = []
+    for name in service_order(cfg):
+        for var, derived in sorted(cfg.derived_environment(name).items()):
+            rows.append(tuple(_cell(v) for v in (name, var, derived.value, derived.reason)))
+    return Table("Derived from image contracts (docker/*/contract.yaml, docker/contracts/; an env-file value wins)",
+                 ("SERVICE", "VARIABLE", "VALUE", "FROM"), rows)
+
+
 def _used(needed: int, available: int) -> str:
     if not needed and not available:
         return NONE
@@ -323,7 +335,7 @@ def render_box(table: Table, colour: bool) -> str:
 
 def render(cfg: EnvConfig, box: bool = False, colour: bool = False) -> str:
     capacity = capacity_table(cfg)
-    tables = [services_table(cfg), wiring_table(cfg), timeouts_table(cfg), capacity]
+    tables = [services_table(cfg), wiring_table(cfg), derived_table(cfg), timeouts_table(cfg), capacity]
     blocks = ["\n".join(summary_lines(cfg))]
     blocks += [render_box(t, colour) if box else render_plain(t) for t in tables]
     return "\n\n".join(blocks) + "\n"

@@ -303,8 +303,9 @@ class Service(Strict):
     dns_discovery: bool = Field(
         DEFAULT_DNS_DISCOVERY,
         description="kind service: also register `<name>.<discovery_dns_namespace>` (A records, one per task) "
-        "for clients that must reach each task (Prometheus dns_sd_configs) or are outside Service Connect; "
-        "services a job/scheduled task depends on get it anyway",
+        "for clients that must reach each task or are outside Service Connect; on anyway for services a "
+        "job/scheduled task depends on, or that a derived address or an image contract's per-task call reaches "
+        "(Prometheus scraping the api)",
     )
     failure_alarm: FailureAlarm | None = Field(
         None, description="CloudWatch metric filter + alarm on failure lines in this container's log")

@@ -83,9 +83,9 @@ def callees(cfg: EnvConfig, owner: str) -> list[str]:
 
     hosts = _host_owners(cfg)
     called = set()
-    for container in cfg.containers_of(owner).values():
+    for cname, container in cfg.containers_of(owner).items():
         called |= {cfg.task_owner(dep) for dep in container.depends_on if dep in cfg.services}
-        for _, value in _reaching_values(cfg, container):
+        for _, value in _reaching_values(cfg, cname):
             called |= {hosts[m["host"]] for m in _HOST_PORT.finditer(value) if m["host"] in hosts}
     return sorted(c for c in called - {owner} if c in cfg.services and cfg.services[c].kind == Kind.service)
 

@@ -11,7 +11,7 @@ import yaml
 
 from conftest import PYTHON, ROOT, run_main, variant
 from modules.commands import describe
-from modules.config import capacity, load
+from modules.config import EnvConfig, capacity, load
 from test_workload import crons_as_sidecars
 
 GOLDEN = ROOT / "tests" / "golden" / "describe-stage.txt"
@@ -41,7 +41,7 @@ def test_piped_output_is_plain_text(piped):
 
 def test_every_service_has_one_row_per_table(piped, stage_cfg):
     services_block, wiring_block = piped.split("\n\nWiring\n")[0], piped.split("\n\nWiring\n")[1]
-    for block in (services_block, wiring_block.split("\n\nCapacity")[0]):
+    for block in (services_block, wiring_block.split("\n\nDerived")[0]):
         first_words = [line.split()[0] for line in block.splitlines() if line and not line.startswith(" ")]
         for name in stage_cfg.services:
             assert first_words.count(name) == 1, f"{name} rows in:\n{block}"
@@ -256,3 +256,15 @@ def test_a_loop_sidecar_says_so():
 def test_summary_says_where_a_database_in_another_vpc_is_and_how_it_is_reached():
     cfg = load(ROOT / "tests" / "fixtures" / "envs" / "ap-southeast-2-peered-db.yaml")
     assert "database: instance ledger-syd-pg:5432 in vpc-0a1b2c3d4e5f60718 (peering);" in describe.summary_lines(cfg)[2]
+
+
+def test_derived_variables_are_shown_with_where_they_come_from_and_an_explicit_value_hides_them():
+    fresh = load(ROOT / "tests" / "fixtures" / "envs" / "cpu-sa-east.yaml")
+    rows = {tuple(cell[0] for cell in row[:3]): row[3][0] for row in describe.derived_table(fresh).rows}
+    assert rows[("metrics", "SCRAPE_DNS_NAMESPACE", "lab-sae.internal")].startswith("docker/prometheus/contract.yaml")
+    assert "DNS name (outside Service Connect)" in rows[("indexer", "OLLAMA_BASE_URL", "http://llm.lab-sae.internal:11434")]
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "envs" / "cpu-sa-east.yaml").read_text())
+    data["services"]["metrics"]["environment"] = {"SCRAPE_DNS_NAMESPACE": "lab-sae.internal"}
+    explicit = EnvConfig.model_validate(data)
+    assert not [row for row in describe.derived_table(explicit).rows if row[0] == ["metrics"]]
+    assert "Derived from image contracts" in describe.render(fresh)

@@ -107,15 +107,19 @@ CASES = [
     (R.jobs_use_dns_names, _set("services.rag-indexer.parameters", {"OLLAMA_BASE_URL": "OLLAMA_URL"}),
      "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["is not in the Service Connect mesh",
                                                          "ollama.araquem-stage.internal"]),
-    (R.jobs_use_dns_names, _set("services.rag-indexer.depends_on", []),
-     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["add 'ollama' to depends_on"]),
+    (R.jobs_use_dns_names, _all(_set("services.rag-indexer.depends_on", []),  # set by hand: ollama gets no record
+                                _set("services.rag-indexer.environment.OLLAMA_BASE_URL",
+                                     "http://ollama.araquem-stage.internal:11434")),
+     "services.rag-indexer.environment.OLLAMA_BASE_URL", ["add 'ollama' to depends_on"]),
+    (R.jobs_use_dns_names, _set("services.rag-indexer.depends_on", []), None, []),  # derived: ollama gets its record
     (R.jobs_use_dns_names, _unchanged, None, []),
     (R.services_may_reach_what_they_are_given, _set("services.prometheus.allow_from", ["grafana"]),
      "services.api.parameters.PROMETHEUS_URL", ["'http://prometheus:9090'", "api reaches prometheus on port 9090",
                                                 "services.prometheus.allow_from ['grafana']", "add 'api'"]),
     (R.services_may_reach_what_they_are_given, _set("services.ollama.allow_from", ["api"]),  # a job, by DNS name
-     "services.rag-indexer.parameters.OLLAMA_BASE_URL", ["rag-indexer reaches ollama on port 11434",
-                                                         "add 'rag-indexer'"]),
+     "services.rag-indexer.environment.OLLAMA_BASE_URL", ["rag-indexer reaches ollama on port 11434",
+                                                          "add 'rag-indexer'",
+                                                          "derived from docker/contracts/rag-indexer.yaml"]),
     (R.services_may_reach_what_they_are_given,  # an init container speaks for its task (ollama's)
      _set("services.ollama-init.environment.GF", "http://grafana:3000"), "services.ollama-init.environment.GF",
      ["ollama reaches grafana on port 3000", "add 'ollama'"]),

@@ -20,6 +20,7 @@ passing case in tests/config/ (test_config_rules*.py).
   alarms.py      the SNS topics alarms notify are in the stack's Region
   aws_api.py     values against AWS's own API models (min, max, pattern, enum; modules/config/aws_shapes.py)
   aws_limits.py  AWS limits the models do not carry: reserved prefixes, documented lists, quotas
+  contracts.py   image contracts: required variables set or derived, users, the names baked configs call
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   timeouts.py    Service Connect and ALB timeouts, set or derived (modules/config/timeouts.py), obey AWS
   workloads.py   loop sidecars run once; readers mount the writer's volume; users own their volumes
@@ -54,6 +55,11 @@ from modules.config.rules.capacity import (
     tasks_fit_capacity,
 )
 from modules.config.rules.common import Rule, only_when_consistent
+from modules.config.rules.contracts import (
+    baked_calls_resolve,
+    contract_required_variables_are_set,
+    contract_users_match,
+)
 from modules.config.rules.database import (
     database_network_cidrs_do_not_overlap_the_vpc,
     services_reading_a_database_are_given_one,
@@ -141,6 +147,9 @@ RULES: list[Rule] = [
     port_names_are_unique,
     jobs_use_dns_names,
     services_may_reach_what_they_are_given,
+    contract_required_variables_are_set,
+    contract_users_match,
+    baked_calls_resolve,
     gpus_on_gpu_providers,
     scheduled_tasks_run_inside_off_hours,
     alb_target_is_a_service_port,

@@ -55,7 +55,8 @@ def port_names_are_unique(cfg: EnvConfig) -> list[Problem]:
 
 def jobs_use_dns_names(cfg: EnvConfig) -> list[Problem]:
     """Jobs and scheduled tasks run outside Service Connect: they reach a service by its DNS name
-    `<service>.<dns_namespace>` (not a compose short name), and only services they depend on have one."""
+    `<service>.<dns_namespace>` (not a compose short name), which only services with a DNS record have (those
+    a job depends on, or that a derived address reaches: EnvConfig.dns_discovered)."""
     problems = []
     served = sorted(n for n, s in cfg.services.items() if s.ports)
     for owner, owner_svc in cfg.task_owners().items():
@@ -64,17 +65,15 @@ def jobs_use_dns_names(cfg: EnvConfig) -> list[Problem]:
         reachable = {cfg.task_owner(d) for c in cfg.containers_of(owner).values() for d in c.depends_on
                      if d in cfg.services}
         for cname, svc in cfg.containers_of(owner).items():
-            values = [(("environment", k), v) for k, v in svc.environment.items()]
-            values += [(("parameters", k), cfg.parameters[key]) for k, key in svc.parameters.items()
-                       if key in cfg.parameters]
-            for loc, value in values:
+            for loc, value in _reaching_values(cfg, cname):
                 for target in served:
                     if re.search(rf"(^|//){re.escape(target)}:\d", value):
                         problems.append((("services", cname) + loc,
                                          f"'{value}': a {owner_svc.kind.value} is not in the Service Connect "
                                          f"mesh, so '{target}' does not resolve; use "
                                          f"{target}.{cfg.dns_namespace} (and depends_on: [{target}])"))
-                    elif f"{target}.{cfg.dns_namespace}" in value and cfg.task_owner(target) not in reachable:
+                    elif (f"{target}.{cfg.dns_namespace}" in value and cfg.task_owner(target) not in reachable
+                          and cfg.task_owner(target) not in cfg.dns_discovered()):
                         problems.append((("services", cname) + loc,
                                          f"'{value}' uses the DNS name of '{target}', which is registered only "
                                          f"for services a job depends on; add '{target}' to depends_on"))
@@ -96,10 +95,13 @@ def _service_hosts(cfg: EnvConfig) -> dict[str, str]:
     return hosts
 
 
-def _reaching_values(cfg: EnvConfig, svc) -> list[tuple[tuple, str]]:
-    """(location, value) of each environment value and each parameter the container reads (resolved)."""
+def _reaching_values(cfg: EnvConfig, cname: str) -> list[tuple[tuple, str]]:
+    """(location, value) of each environment value and each parameter the container reads (resolved), and of
+    each value the generator derives for it from its image's contract (modules/config/wiring.py)."""
+    svc = cfg.services[cname]
     values = [(("environment", k), v) for k, v in svc.environment.items()]
     values += [(("parameters", k), cfg.parameters[key]) for k, key in svc.parameters.items() if key in cfg.parameters]
+    values += [(("environment", k), d.value) for k, d in cfg.derived_environment(cname).items()]
     return values
 
 
@@ -113,7 +115,7 @@ def services_may_reach_what_they_are_given(cfg: EnvConfig) -> list[Problem]:
         if cfg.task_owner(sname) not in cfg.services:
             continue  # a dangling init_of/sidecar_of: hosts_own_a_task reports it
         source = cfg.task_owner(sname)
-        for loc, value in _reaching_values(cfg, svc):
+        for loc, value in _reaching_values(cfg, sname):
             for match in _HOST_PORT.finditer(value):
                 target = hosts.get(match["host"])
                 if target is None or cfg.task_owner(target) not in cfg.services:
@@ -129,9 +131,12 @@ def services_may_reach_what_they_are_given(cfg: EnvConfig) -> list[Problem]:
                     continue
                 if any(cfg.task_owner(s) == source for s in ports[port] if s in cfg.services):
                     continue
+                derived = cfg.derived_environment(sname).get(loc[1]) if loc[0] == "environment" else None
+                otherwise = (f"derived from {derived.reason.split(':')[0]}; or set {loc[1]} yourself" if derived
+                             and loc[1] not in svc.environment else f"or stop giving {sname} this address")
                 problems.append((where, f"'{value}': {source} reaches {target} on port {port}, but "
                                         f"{_allow_from_field(cfg, owner, port)} does not list '{source}'; "
-                                        f"add '{source}' there (or stop giving {sname} this address)"))
+                                        f"add '{source}' there ({otherwise})"))
     return problems
 
 

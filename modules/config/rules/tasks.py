@@ -88,7 +88,7 @@ def container_definition_bytes(cfg: EnvConfig, cname: str) -> int:
     length, every value the synth fills in (image URI, ARNs) at its longest."""
     svc = cfg.services[cname]
     size = CONTAINER_FIXED_BYTES + IMAGE_URI_BYTES + 2 * _json_len(cname) + _json_len(f"/ecs/{cfg.name}/{cname}")
-    size += sum(24 + _json_len(k) + _json_len(v) for k, v in svc.environment.items())
+    size += sum(24 + _json_len(k) + _json_len(v) for k, v in cfg.environment_of(cname).items())
     size += sum(28 + _json_len(env) + value_from for env, value_from in _injected(cfg, cname))
     size += sum(PORT_MAPPING_BYTES + len(pm.name or "") for pm in svc.ports)
     size += sum(MOUNT_POINT_BYTES + _json_len(m.volume) + _json_len(m.path) for m in svc.volumes)

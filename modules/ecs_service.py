@@ -48,6 +48,7 @@ from modules import container as containers
 from modules.config import DEFAULT_HEALTH_START_PERIOD, EnvConfig, Kind
 from modules.config.timeouts import service_connect_timeouts
 from modules.task_owner import TaskOwner
+from modules.config.wiring import dns_discovered
 
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
 DNS_RECORD_TTL = 10  # seconds: tasks come and go; a short TTL keeps job clients on live tasks
@@ -140,7 +141,7 @@ def _load_balancers(task: TaskOwner) -> list[EcsServiceLoadBalancer]:
 def _dns_registration(scope: Construct, task: TaskOwner) -> EcsServiceServiceRegistries | None:
     """A Cloud Map DNS name `<name>.<dns_namespace>` when a job depends on this service."""
     cfg, deps, name = task.cfg, task.deps, task.name
-    if not (deps.dns_namespace_id and name in cfg.dns_discovered()):
+    if not (deps.dns_namespace_id and name in dns_discovered(cfg)):
         return None
     discovery = ServiceDiscoveryService(
         scope,

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from modules.config import EnvConfig
 from modules.network import flat_output
+from modules.config.wiring import dns_discovered
 
 if TYPE_CHECKING:
     from modules.network import Network
@@ -39,7 +40,7 @@ class Namespaces(Construct):
         )
         self.service_connect_arn: str = http.arn
         self.dns_namespace_id: str | None = None
-        if cfg.dns_discovered():
+        if dns_discovered(cfg):
             dns = ServiceDiscoveryPrivateDnsNamespace(
                 self, "dns", name=cfg.dns_namespace, vpc=network.vpc_id,
                 description=f"{cfg.name}: DNS names for tasks outside Service Connect (run-task jobs)",

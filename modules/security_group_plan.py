@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-if TYPE_CHECKING:  # annotations only: the config rules import this module, and modules.config imports them
-    from modules.config import EnvConfig
+if TYPE_CHECKING:  # annotations only
+    from modules.config.env import EnvConfig
 
 from modules.config.defaults import INTERFACE_ENDPOINT_SERVICES
 

@@ -23,6 +23,7 @@ from constructs import Construct
 from modules import container as containers
 from modules.task_owner import TaskOwner
 from modules.task_secrets import SecretRef
+from modules.config.environment import environment_of
 
 
 def log_groups(scope: Construct, task: TaskOwner) -> dict[str, CloudwatchLogGroup]:
@@ -55,7 +56,7 @@ def task_definition(scope: Construct, task: TaskOwner, *, log_group_names: Mappi
             depends_on=containers.in_task_dependencies(cfg, cname),
             volume_names={v: v for v in task.mounted_volumes()},
             tmp_volume=tmp_volume,
-            environment=cfg.environment_of(cname),
+            environment=environment_of(cfg, cname),
         )
         definitions.append(containers.container_definition(cname, svc, inputs))
     cpu, memory = containers.task_size(task.containers)

@@ -44,7 +44,7 @@ class WorkloadDeps:
     cache: Cache | None = None
     database: Database | None = None
     namespace_arn: str | None = None  # Service Connect (Cloud Map HTTP) namespace
-    dns_namespace_id: str | None = None  # Cloud Map private DNS namespace for jobs (cfg.dns_discovered())
+    dns_namespace_id: str | None = None  # Cloud Map private DNS namespace for jobs (dns_discovered(cfg))
     account_id: str | None = None  # confused-deputy conditions in trust policies
     partition: str = "aws"
     notifications: Notifications | None = None  # where every alarm notifies (env file `alarms`)

@@ -25,6 +25,8 @@ import yaml
 from conftest import ROOT
 from modules.config import load
 from modules.dockerfile import copies, exec_form, final_stage, image_env, instructions
+from modules.config.wiring import dns_discovered
+from modules.config.environment import environment_of
 
 DOCKER = ROOT / "docker"  # also the one build context of every image (docker build -f docker/<name>/Dockerfile docker/)
 SHARED = DOCKER / "lib"  # what several images copy: one copy, not one per image
@@ -129,7 +131,7 @@ PROMETHEUS_ENTRYPOINT = DOCKER / "prometheus" / "prometheus-entrypoint.sh"
 
 def render_prometheus_config(cfg, out: Path, **extra) -> subprocess.CompletedProcess:
     """Run the image's entrypoint with the env file's environment; `true` stands in for prometheus."""
-    env = {**cfg.environment_of("prometheus"), "PROMETHEUS_CONFIG": str(out), "PROMETHEUS_BIN": "true",
+    env = {**environment_of(cfg, "prometheus"), "PROMETHEUS_CONFIG": str(out), "PROMETHEUS_BIN": "true",
            "PROMETHEUS_CONFIG_TEMPLATE": str(DOCKER / "prometheus" / "prometheus.yml"), **extra}
     return subprocess.run(["sh", str(PROMETHEUS_ENTRYPOINT)], env={"PATH": os.environ["PATH"], **env},
                           capture_output=True, text=True, timeout=SCRIPT_TIMEOUT)
@@ -226,7 +228,7 @@ def baked_service_connect_addresses(prometheus, datasources, cfg) -> dict[str, l
 def expand(cfg, service: str, value: str) -> str:
     """`${VAR}` in a baked config, as the service's environment and parameters set it."""
     svc = cfg.services[service]
-    variables = {**cfg.environment_of(service), **{env: cfg.parameters[key] for env, key in svc.parameters.items()}}
+    variables = {**environment_of(cfg, service), **{env: cfg.parameters[key] for env, key in svc.parameters.items()}}
     return re.sub(r"\$\{(\w+)\}", lambda m: variables[m[1]], value)
 
 
@@ -250,7 +252,7 @@ def test_prometheus_scrapes_every_service_that_lets_it_in(cfg, prometheus):
     assert "static_configs" not in api_job
     [sd] = api_job["dns_sd_configs"]
     assert sd["type"] == "A" and sd["names"] == [f"api{DNS_PLACEHOLDER}"] and sd["port"] == cfg.alb.target.port
-    assert cfg.environment_of("prometheus")["SCRAPE_DNS_NAMESPACE"] == cfg.dns_namespace  # derived
+    assert environment_of(cfg, "prometheus")["SCRAPE_DNS_NAMESPACE"] == cfg.dns_namespace  # derived
 
 
 def test_the_api_has_one_dns_record_per_task_where_prometheus_looks(stage, stage_cfg):
@@ -301,7 +303,7 @@ def test_grafana_datasources_point_at_services_grafana_may_reach(cfg, datasource
     # the api calls Grafana (created after it): Grafana reaches the api by its DNS name, not Service Connect
     api_url = expand(cfg, "grafana", by_type["marcusolsson-json-datasource"]["url"])
     assert host_port(api_url) == (f"api.{cfg.dns_namespace}", cfg.alb.target.port)
-    assert "api" in cfg.dns_discovered()
+    assert "api" in dns_discovered(cfg)
     assert by_type["prometheus"]["jsonData"]["timeInterval"] == prometheus["global"]["scrape_interval"]
     assert len({ds["uid"] for ds in datasources}) == len(datasources)
 
@@ -406,7 +408,7 @@ def script_defaults(script: Path) -> dict[str, str]:
 
 
 def test_ollama_init_matches_env(cfg):
-    svc, env = cfg.services["ollama-init"], cfg.environment_of("ollama-init")
+    svc, env = cfg.services["ollama-init"], environment_of(cfg, "ollama-init")
     dockerfile = DOCKER / "ollama-init" / "Dockerfile"
     modelfile = copy_destination(dockerfile, "Modelfile.sirios-narrator")
     assert env["SIRIOS_MODEFILE"] == modelfile
@@ -431,8 +433,8 @@ def test_cron_images_match_env(cfg, name):
     # because the cron depends on it; the api's security group lets the cron in
     url_var = next(k for k in defaults if k.endswith("_API_URL"))
     assert svc.kind.value == "scheduled" and svc.depends_on == ["api"]
-    host, port = host_port(cfg.environment_of(name)[url_var])  # derived from the contract
-    assert (host, port) == (f"api.{cfg.dns_namespace}", cfg.alb.target.port) and "api" in cfg.dns_discovered()
+    host, port = host_port(environment_of(cfg, name)[url_var])  # derived from the contract
+    assert (host, port) == (f"api.{cfg.dns_namespace}", cfg.alb.target.port) and "api" in dns_discovered(cfg)
     assert name in cfg.services["api"].allow_from
     assert defaults["CRON_CYCLES"] == "1" and svc.environment.get("CRON_CYCLES", "1") == "1", "one run per task"
     health = next(v for k, v in defaults.items() if k.endswith("_HEALTH_PATH"))
@@ -558,7 +560,7 @@ def fake_ollama(fake: FakeServer, pull_status: int = 200) -> dict[str, str]:
 
 
 def ollama_env(cfg, url: str, **extra) -> dict:
-    env = dict(cfg.environment_of("ollama-init"))
+    env = dict(environment_of(cfg, "ollama-init"))
     env.update(OLLAMA_HOST=url, SIRIOS_MODEFILE=str(MODELFILE), OLLAMA_INIT_RETRY_SLEEP="0",
                OLLAMA_INIT_WAIT_SLEEP="1", OLLAMA_INIT_WAIT_MAX="5")
     env.update(extra)
@@ -625,7 +627,7 @@ TOKEN = "test-token-0123456789abcdef"
 
 
 def cron_env(cfg, name: str, url: str, **extra) -> dict:
-    env = {k: v for k, v in cfg.environment_of(name).items() if k != "TZ"}
+    env = {k: v for k, v in environment_of(cfg, name).items() if k != "TZ"}
     prefix = "QUALITY" if name == "quality-cron" else "RAG"
     env.update({f"{prefix}_API_URL": url, "QUALITY_OPS_TOKEN": TOKEN, "CRON_CYCLES": "1",
                 f"{prefix}_RETRY_SLEEP": "0", f"{prefix}_API_WAIT_MAX": "5"})
@@ -749,7 +751,7 @@ def test_quality_cron_rejects_bad_configuration_with_exit_2(cfg, change, words):
 
 def test_the_api_exports_traces_to_the_collectors_otlp_http_receiver(cfg):
     """issue 16: without OTEL_EXPORTER_OTLP_ENDPOINT the api's traces depended on an application default."""
-    env = cfg.environment_of("api")  # derived from the image contracts
+    env = environment_of(cfg, "api")  # derived from the image contracts
     host, port = assert_reachable(cfg, "api", env["OTEL_EXPORTER_OTLP_ENDPOINT"], "OTEL_EXPORTER_OTLP_ENDPOINT")
     assert host == "otel-collector" and "otel-collector" in cfg.services["api"].depends_on
     otel = yaml.safe_load((DOCKER / "otel-collector" / "config.yaml").read_text())

@@ -19,6 +19,8 @@ import yaml
 
 from modules.config import EnvConfig, Kind, Service
 from modules.config.loading import resolve
+from modules.config.wiring import dns_discovered
+from modules.config.wiring import derived_environment
 
 HELP = "print a table of every service and the capacity each capacity provider needs vs. has"
 NEEDS_ENV = True
@@ -50,7 +52,7 @@ def connect_name(cfg: EnvConfig, name: str) -> list[str]:
     if not svc.ports or cfg.services[owner].kind != Kind.service:
         return [f"via {svc.host}"] if svc.host else []
     names = [name]
-    if name == owner and name in cfg.dns_discovered():
+    if name == owner and name in dns_discovered(cfg):
         names.append(f"{name}.{cfg.dns_namespace} (DNS)")
     return names
 
@@ -194,7 +196,7 @@ def derived_table(cfg: EnvConfig) -> Table:
     """Every variable the generator sets from an image contract (the env file did not), and why."""
     rows = []
     for name in service_order(cfg):
-        for var, derived in sorted(cfg.derived_environment(name).items()):
+        for var, derived in sorted(derived_environment(cfg, name).items()):
             rows.append(tuple(_cell(v) for v in (name, var, derived.value, derived.reason)))
     return Table("Derived from image contracts (docker/*/contract.yaml, docker/contracts/; an env-file value wins)",
                  ("SERVICE", "VARIABLE", "VALUE", "FROM"), rows)

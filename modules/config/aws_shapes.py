@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from modules.config.defaults import LB_NAME_MAX
 from modules.naming import TERRAFORM_UNIQUE_SUFFIX_LENGTH, access_log_bucket_prefix, load_balancer_name
+from modules.config.wiring import dns_discovered
 
 if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
@@ -140,7 +141,7 @@ REACHES: tuple[Reach, ...] = (
     Reach("project", _api("servicediscovery CreateHttpNamespace Name"),
           _as(lambda c: [] if c.service_connect_namespace else [c.namespace]), "Service Connect namespace"),
     Reach("project", _api("servicediscovery CreatePrivateDnsNamespace Name"),
-          _as(lambda c: [] if c.discovery_dns_namespace or not c.dns_discovered() else [c.dns_namespace]),
+          _as(lambda c: [] if c.discovery_dns_namespace or not dns_discovered(c) else [c.dns_namespace]),
           "DNS namespace"),
     Reach("tags.<key>", _api("elbv2 AddTags Tags.Key")),
     Reach("tags.*", _api("elbv2 AddTags Tags.Value")),
@@ -235,7 +236,7 @@ REACHES: tuple[Reach, ...] = (
     Reach("services.<key>", _api("scheduler CreateSchedule Name"),
           lambda cfg, loc, value: [f"{cfg.name}-{value}"] if _scheduled(cfg, value) else [], "schedule name"),
     Reach("services.<key>", _api("servicediscovery CreateService Name"),
-          lambda cfg, loc, value: [value] if value in cfg.dns_discovered() else [], "Cloud Map service name"),
+          lambda cfg, loc, value: [value] if value in dns_discovered(cfg) else [], "Cloud Map service name"),
     Reach("services.*.description", _api("scheduler CreateSchedule Description"),
           lambda cfg, loc, value: [value] if _scheduled(cfg, loc[1]) else [], "schedule description"),
     Reach("services.*.image.build", _api("ecr CreateRepository repositoryName"),

@@ -14,8 +14,6 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from modules.config import wiring
-from modules.config.timeouts import keep_alive_environment
 from modules.config.base import EnvVarName, Name, Strict
 from modules.config.alarms import Alarms
 from modules.config.compute import Cluster
@@ -38,7 +36,7 @@ from modules.config.edge import Alb, TerraformCloud
 from modules.config.kinds import SecretName, Tags
 from modules.config.network import Network
 from modules.config.registry import Registry, pull_through_source
-from modules.config.services import Kind, Service
+from modules.config.services import Service
 
 
 class EnvConfig(Strict):
@@ -105,34 +103,6 @@ class EnvConfig(Strict):
         return self.discovery_dns_namespace or DEFAULT_DISCOVERY_DNS_NAMESPACE.format(
             project=self.project, environment=self.environment
         )
-
-    def dns_discovered(self) -> list[str]:
-        """Long-running services with `dns_discovery`, that a job/scheduled task depends on, or that a derived
-        value or an image contract's per-task call reaches by DNS (modules/config/wiring.py): they also get a
-        DNS name."""
-        found = {n for n, s in self.services.items() if s.dns_discovery and s.kind == Kind.service}
-        found |= wiring.dns_targets(self)
-        for owner, svc in self.task_owners().items():
-            if svc.kind not in (Kind.job, Kind.scheduled):
-                continue
-            for container in self.containers_of(owner).values():
-                for dep in container.depends_on:
-                    if dep not in self.services:  # dangling: service_references_resolve reports it
-                        continue
-                    target = self.task_owner(dep)
-                    if target != owner and self.services[target].kind == Kind.service:
-                        found.add(target)
-        return sorted(found)
-
-    def derived_environment(self, name: str) -> dict[str, wiring.Derived]:
-        """Variables the generator sets for container `name` from its image's contract (the env file's own
-        values win): modules/config/wiring.py."""
-        return wiring.derived_environment(self, name)
-
-    def environment_of(self, name: str) -> dict[str, str]:
-        """The plain environment of container `name`: the env file's `environment` plus what is derived."""
-        derived = {var: d.value for var, d in self.derived_environment(name).items()}
-        return {**derived, **keep_alive_environment(self, name), **self.services[name].environment}
 
     def availability_zones(self) -> list[str]:
         """network.availability_zones, or the region's first az_count zone letters (decided here, once)."""

@@ -184,3 +184,21 @@ def dns_targets(cfg: EnvConfig) -> set[str]:
                 found |= {owner for p in found_providers if (owner := _owner(cfg, p.container))
                           and cfg.services[owner].kind == Kind.service}
     return found
+
+
+def dns_discovered(cfg: EnvConfig) -> list[str]:
+    """Long-running services with `dns_discovery`, that a job/scheduled task depends on, or that a derived
+    value or an image contract's per-task call reaches by DNS (dns_targets): they also get a DNS name."""
+    found = {n for n, s in cfg.services.items() if s.dns_discovery and s.kind == Kind.service}
+    found |= dns_targets(cfg)
+    for owner, svc in cfg.task_owners().items():
+        if svc.kind not in (Kind.job, Kind.scheduled):
+            continue
+        for container in cfg.containers_of(owner).values():
+            for dep in container.depends_on:
+                if dep not in cfg.services:  # dangling: service_references_resolve reports it
+                    continue
+                target = cfg.task_owner(dep)
+                if target != owner and cfg.services[target].kind == Kind.service:
+                    found.add(target)
+    return sorted(found)

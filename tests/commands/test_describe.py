@@ -12,6 +12,7 @@ import yaml
 from conftest import PYTHON, ROOT, run_main, variant
 from modules.commands import describe
 from modules.config import EnvConfig, capacity, load
+from modules.config.wiring import dns_discovered
 from test_workload import crons_as_sidecars
 
 GOLDEN = ROOT / "tests" / "golden" / "describe-stage.txt"
@@ -110,12 +111,12 @@ def test_connect_names(stage_cfg):
         names = describe.connect_name(stage_cfg, name)
         if svc.ports and svc.kind.value == "service":
             assert names[0] == name
-            assert (f"{name}.{stage_cfg.dns_namespace} (DNS)" in names) == (name in stage_cfg.dns_discovered())
+            assert (f"{name}.{stage_cfg.dns_namespace} (DNS)" in names) == (name in dns_discovered(stage_cfg))
         elif svc.host:
             assert names == [f"via {svc.host}"]
         else:
             assert names == []
-    assert "ollama" in stage_cfg.dns_discovered()  # rag-indexer (a job) depends on it
+    assert "ollama" in dns_discovered(stage_cfg)  # rag-indexer (a job) depends on it
 
 
 def test_sidecar_with_ports_gets_its_own_name(tmp_path):

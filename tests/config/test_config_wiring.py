@@ -13,6 +13,9 @@ from modules.config import EnvConfig, rules
 from modules.config.contracts import ContractError, all_contracts, contract_of, public_repository
 from modules.config.rules import contracts as contract_rules
 from modules.config.services import Image
+from modules.config.wiring import dns_discovered
+from modules.config.wiring import derived_environment
+from modules.config.environment import environment_of
 
 FRESH = yaml.safe_load((ROOT / "tests" / "fixtures" / "envs" / "cpu-sa-east.yaml").read_text())
 
@@ -24,7 +27,7 @@ def fresh(mutate=lambda data: None) -> EnvConfig:
 
 
 def derived(cfg: EnvConfig, name: str) -> dict[str, str]:
-    return {var: d.value for var, d in cfg.derived_environment(name).items()}
+    return {var: d.value for var, d in derived_environment(cfg, name).items()}
 
 
 def test_a_contract_is_found_by_image_whatever_the_service_or_build_is_called():
@@ -48,19 +51,19 @@ def test_a_same_task_caller_gets_localhost_and_an_outside_caller_the_dns_name():
 def test_service_connect_only_when_the_caller_is_created_after_the_callee():
     cfg = fresh()
     assert derived(cfg, "api")["PROMETHEUS_URL"] == "http://metrics.lab-sae.internal:9090"
-    assert "metrics" in cfg.dns_discovered()
+    assert "metrics" in dns_discovered(cfg)
     after = fresh(lambda d: d["services"]["api"]["depends_on"].append("metrics"))
     assert derived(after, "api")["PROMETHEUS_URL"] == "http://metrics:9090"
-    assert "metrics" not in after.dns_discovered(), "reached through Service Connect only: no DNS record"
+    assert "metrics" not in dns_discovered(after), "reached through Service Connect only: no DNS record"
 
 
 def test_an_explicit_value_wins_and_is_not_listed_as_derived():
     cfg = fresh(lambda d: d["services"]["metrics"].update(environment={"SCRAPE_DNS_NAMESPACE": "other.internal"}))
-    assert "SCRAPE_DNS_NAMESPACE" not in cfg.derived_environment("metrics")
-    assert cfg.environment_of("metrics")["SCRAPE_DNS_NAMESPACE"] == "other.internal"
+    assert "SCRAPE_DNS_NAMESPACE" not in derived_environment(cfg, "metrics")
+    assert environment_of(cfg, "metrics")["SCRAPE_DNS_NAMESPACE"] == "other.internal"
     secret = fresh(lambda d: d["services"]["api"].update(secrets={"QUALITY_OPS_TOKEN": "OPS_TOKEN",
                                                                   "OTEL_EXPORTER_OTLP_ENDPOINT": "OPS_TOKEN"}))
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in secret.environment_of("api")  # a secret sets it: not derived
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in environment_of(secret, "api")  # a secret sets it: not derived
 
 
 def test_the_otlp_variables_need_a_collector_and_two_collectors_derive_no_endpoint():

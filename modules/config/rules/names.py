@@ -21,6 +21,7 @@ from modules.config.defaults import (
     SQS_QUEUE_NAME_MAX,
 )
 from modules.config.services import Kind
+from modules.config.wiring import dns_discovered
 
 if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
@@ -97,7 +98,7 @@ def generated_names_fit(cfg: EnvConfig) -> list[Problem]:
 def dns_namespace_fits(cfg: EnvConfig) -> list[Problem]:
     """The private DNS namespace (discovery_dns_namespace, default `<project>-<environment>.internal`) is a
     DNS name: labels of at most 63 characters, 253 in all (Cloud Map CreatePrivateDnsNamespace, RFC 1035)."""
-    if not cfg.dns_discovered():  # created only when a job reaches a service by DNS
+    if not dns_discovered(cfg):  # created only when a job reaches a service by DNS
         return []
     name = cfg.dns_namespace
     long_labels = [label for label in name.split(".") if not 1 <= len(label) <= DNS_LABEL_MAX]

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from modules.config.base import Problem
 from modules.config.services import Kind
+from modules.config.wiring import dns_discovered
+from modules.config.wiring import derived_environment
 
 if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
@@ -73,7 +75,7 @@ def jobs_use_dns_names(cfg: EnvConfig) -> list[Problem]:
                                          f"mesh, so '{target}' does not resolve; use "
                                          f"{target}.{cfg.dns_namespace} (and depends_on: [{target}])"))
                     elif (f"{target}.{cfg.dns_namespace}" in value and cfg.task_owner(target) not in reachable
-                          and cfg.task_owner(target) not in cfg.dns_discovered()):
+                          and cfg.task_owner(target) not in dns_discovered(cfg)):
                         problems.append((("services", cname) + loc,
                                          f"'{value}' uses the DNS name of '{target}', which is registered only "
                                          f"for services a job depends on; add '{target}' to depends_on"))
@@ -101,7 +103,7 @@ def _reaching_values(cfg: EnvConfig, cname: str) -> list[tuple[tuple, str]]:
     svc = cfg.services[cname]
     values = [(("environment", k), v) for k, v in svc.environment.items()]
     values += [(("parameters", k), cfg.parameters[key]) for k, key in svc.parameters.items() if key in cfg.parameters]
-    values += [(("environment", k), d.value) for k, d in cfg.derived_environment(cname).items()]
+    values += [(("environment", k), d.value) for k, d in derived_environment(cfg, cname).items()]
     return values
 
 
@@ -131,7 +133,7 @@ def services_may_reach_what_they_are_given(cfg: EnvConfig) -> list[Problem]:
                     continue
                 if any(cfg.task_owner(s) == source for s in ports[port] if s in cfg.services):
                     continue
-                derived = cfg.derived_environment(sname).get(loc[1]) if loc[0] == "environment" else None
+                derived = derived_environment(cfg, sname).get(loc[1]) if loc[0] == "environment" else None
                 otherwise = (f"derived from {derived.reason.split(':')[0]}; or set {loc[1]} yourself" if derived
                              and loc[1] not in svc.environment else f"or stop giving {sname} this address")
                 problems.append((where, f"'{value}': {source} reaches {target} on port {port}, but "

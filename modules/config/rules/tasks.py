@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from modules.config.base import Problem
 from modules.config.defaults import ECS_TASK_CPU_MIN_UNITS, TASK_DEFINITION_MAX_BYTES
+from modules.config.environment import environment_of
 
 if TYPE_CHECKING:  # annotations only
     from modules.config.env import EnvConfig
@@ -88,7 +89,7 @@ def container_definition_bytes(cfg: EnvConfig, cname: str) -> int:
     length, every value the synth fills in (image URI, ARNs) at its longest."""
     svc = cfg.services[cname]
     size = CONTAINER_FIXED_BYTES + IMAGE_URI_BYTES + 2 * _json_len(cname) + _json_len(f"/ecs/{cfg.name}/{cname}")
-    size += sum(24 + _json_len(k) + _json_len(v) for k, v in cfg.environment_of(cname).items())
+    size += sum(24 + _json_len(k) + _json_len(v) for k, v in environment_of(cfg, cname).items())
     size += sum(28 + _json_len(env) + value_from for env, value_from in _injected(cfg, cname))
     size += sum(PORT_MAPPING_BYTES + len(pm.name or "") for pm in svc.ports)
     size += sum(MOUNT_POINT_BYTES + _json_len(m.volume) + _json_len(m.path) for m in svc.volumes)

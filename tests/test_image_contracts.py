@@ -27,7 +27,9 @@ DOCKERFILES = sorted(DOCKER_DIR.glob("*/Dockerfile"))
 IMAGES = [p.parent.name for p in DOCKERFILES]
 ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))
 FRESH = ROOT / "tests" / "fixtures" / "envs"
-FRESH_FILES = sorted(FRESH.glob("*.yaml"))
+# The env files written for the contract tests (tests/fixtures/envs/README.md; the other files there
+# are checked by their own tests, some of them refused on purpose).
+FRESH_FILES = [FRESH / "cpu-sa-east.yaml", FRESH / "gpu-ap-southeast.yaml"]
 
 # The scripts' own checks (POSIX sh, the forms docker/ uses)
 REQUIRED_CHECKS = [

@@ -12,7 +12,7 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 README_MAX_LINES = 200
 
-FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.S | re.M)
+FENCE = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$", re.S | re.M)  # fenced blocks, indented in a list too
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
 # [text](target) and ![alt](target); an optional "title" after the target.
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")

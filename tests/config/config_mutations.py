@@ -15,13 +15,14 @@ from modules.config.loading import ConfigError, load
 
 
 def set_path(path: str, value):
-    """Mutation setting a dotted path (list indexes as ints) in the env data."""
+    """Mutation setting a dotted path (list indexes as ints) in the env data; a missing mapping on the way is
+    created (a service whose `environment` the file leaves out gets one)."""
 
     def mutate(data):
         keys = [int(k) if k.isdigit() else k for k in path.split(".")]
         node = data
-        for key in keys[:-1]:
-            node = node[key]
+        for key, following in zip(keys[:-1], keys[1:]):
+            node = node[key] if isinstance(key, int) else node.setdefault(key, [] if isinstance(following, int) else {})
         node[keys[-1]] = value
 
     return mutate

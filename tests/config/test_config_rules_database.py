@@ -28,7 +28,7 @@ CASES = [
      ["'api' reads DATABASE_URL (key of secrets.api-env, via secrets_from)", "database.mode is 'none'",
       "Set database.mode (instance | cluster | endpoint)", "allow_from: [api]", "database.network"]),
     # libpq's variables count too, wherever they come from
-    (R.services_reading_a_database_are_given_one, set_path("services.rag-indexer.parameters.PGHOST", "EXECUTOR_MODE"),
+    (R.services_reading_a_database_are_given_one, set_path("services.rag-indexer.parameters", {"PGHOST": "EXECUTOR_MODE", "RAG_INDEX_PATH": "RAG_INDEX_PATH"}),
      "services.rag-indexer", ["PGHOST (parameters)", "database.mode is 'none'"]),
     # a database, but the reader is not among those it is opened to
     (R.services_reading_a_database_are_given_one,

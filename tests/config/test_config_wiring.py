@@ -44,6 +44,8 @@ def test_a_same_task_caller_gets_localhost_and_an_outside_caller_the_dns_name():
         cron = data["services"]["nightly-quality"]
         del cron["schedule"]
         cron.update(kind="sidecar", sidecar_of="api")
+        data["services"]["api"].pop("scaling", None)  # a loop sidecar runs in a one-task host only (rules/workloads.py)
+        data["services"]["api"]["desired_count"] = 1
     assert derived(fresh(), "nightly-quality")["QUALITY_API_URL"] == "http://api.lab-sae.internal:8000"
     assert derived(fresh(cron_as_sidecar), "nightly-quality")["QUALITY_API_URL"] == "http://localhost:8000"
 

@@ -25,8 +25,8 @@ from test_tfc_run import FakeTfc
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PLAN, DEPLOY, CI = WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml", WORKFLOWS / "ci.yml"
-APP_RELEASE = WORKFLOWS / "app-release.yml"
-ALL = (PLAN, DEPLOY, CI, APP_RELEASE)
+APP_RELEASE, DRIFT = WORKFLOWS / "app-release.yml", WORKFLOWS / "drift.yml"
+ALL = (PLAN, DEPLOY, CI, APP_RELEASE, DRIFT)
 DEPENDABOT = ROOT / ".github" / "dependabot.yml"
 ACTIONLINT = ROOT / ".tools" / "actionlint-venv" / "bin" / "actionlint"
 # `uses: owner/repo@<40-hex commit> # vX.Y.Z`: the SHA is what runs, the comment what Dependabot and people read.
@@ -126,10 +126,11 @@ def test_ci_runs_the_suite_on_pull_requests_and_main():
     wf = load(CI)
     assert set(triggers(wf)) == {"pull_request", "push"}
     assert triggers(wf)["push"]["branches"] == ["main"] and triggers(wf)["pull_request"]["branches"] == ["main"]
-    assert wf["permissions"] == {"contents": "read"}
+    assert wf["permissions"] == {} and wf["jobs"]["test"]["permissions"] == {"contents": "read"}
     # the scanners and actionlint are part of the suite; a missing tool fails its test, not skips it
     assert (ROOT / "tests" / "test_security_scan.py").is_file() and ACTIONLINT.name in Path(__file__).read_text()
-    assert wf["env"]["TERRAFORM_VERSION"] == load(PLAN)["env"]["TERRAFORM_VERSION"]
+    setup = next(s for s in steps(wf, "test") if s.get("uses", "").startswith("hashicorp/setup-terraform@"))
+    assert setup["with"]["terraform_version"] == "${{ env.TERRAFORM_VERSION }}"
     # main's run is never cancelled: deploy waits for its success
     assert "pull_request" in wf["concurrency"]["cancel-in-progress"]
 
@@ -146,7 +147,9 @@ def test_dependabot_updates_actions_and_pipenv():
 def test_plan_workflow_shape(stage_cfg):
     wf = load(PLAN)
     assert list(triggers(wf)) == ["pull_request"]
-    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["permissions"] == {}
+    assert wf["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["jobs"]["plan"]["environment"] == "pr-plan"  # the plan token is an environment secret
     assert wf["env"]["STACK"] == stage_cfg.name and wf["env"]["ARAQUEM_ENV"] == stage_cfg.environment
     order = [index(wf, "plan", n) for n in ("Synthesize", "Terraform Cloud backend", "Terraform Cloud speculative",
                                            "Render", "Post or update")]
@@ -161,9 +164,29 @@ def test_plan_workflow_shape(stage_cfg):
     assert "secrets.TF_API_TOKEN" not in text and "terraform plan" not in text and "terraform show" not in text
 
 
-def test_plan_and_deploy_use_the_same_terraform():
-    assert load(PLAN)["env"]["TERRAFORM_VERSION"] == load(DEPLOY)["env"]["TERRAFORM_VERSION"]
-    assert load(PLAN)["env"]["TERRAFORM_VERSION"].startswith("1.11.")
+def test_every_workflow_env_variable_is_used():
+    """A variable a workflow sets and nothing reads (TERRAFORM_VERSION in plan.yml and deploy.yml was one) only
+    looks like a setting."""
+    for path in ALL:
+        wf, text = load(path), path.read_text()
+        for name in wf.get("env", {}):
+            if name in ("TF_IN_AUTOMATION", "TF_INPUT", "CHECKPOINT_DISABLE"):
+                continue  # read by terraform itself
+            uses = len(re.findall(rf"\b{name}\b", text)) - 1
+            assert uses > 0, f"{path.name}: env {name} is set and never read"
+
+
+@pytest.mark.parametrize("path,job,tfc_step", [(PLAN, "plan", "Terraform Cloud speculative"),
+                                               (DEPLOY, "plan", "Terraform Cloud run"),
+                                               (DRIFT, "plan", "Terraform Cloud speculative")],
+                         ids=["plan", "deploy", "drift"])
+def test_the_workspace_terraform_version_is_checked_before_each_run(path, job, tfc_step):
+    wf = load(path)
+    check = step(wf, job, "The workspace runs Terraform")
+    assert check["run"] == '.venv/bin/python scripts/tfc_workspace_version.py "cdktf.out/stacks/$STACK"'
+    assert index(wf, job, "The workspace runs Terraform") < index(wf, job, tfc_step)
+    assert check["env"]["TF_API_TOKEN"] == "${{ secrets.TF_PLAN_TOKEN }}"
+    assert "tfc_workspace_version.py" in step(load(DEPLOY), "bootstrap-plan", "ECR repositories only")["run"]
 
 
 def secrets_named(job: dict) -> set[str]:
@@ -176,26 +199,32 @@ def test_deploy_workflow_shape(stage_cfg):
     assert set(triggers(wf)) == {"workflow_run", "workflow_dispatch"}
     assert triggers(wf)["workflow_run"] == {"workflows": [load(CI)["name"]], "types": ["completed"],
                                             "branches": ["main"]}
-    plan_job, deploy_job = wf["jobs"]["plan"], wf["jobs"]["deploy"]
-    assert "github.event.workflow_run.conclusion == 'success'" in plan_job["if"]
-    assert "github.event.workflow_run.event == 'push'" in plan_job["if"]
-    assert "refs/heads/main" in plan_job["if"]
+    gate, plan_job, deploy_job = wf["jobs"]["gate"], wf["jobs"]["plan"], wf["jobs"]["deploy"]
+    assert "github.event.workflow_run.conclusion == 'success'" in gate["if"]
+    assert "github.event.workflow_run.event == 'push'" in gate["if"]
+    assert "refs/heads/main" in gate["if"]
+    # every job that plans or applies waits for the gate (CI passed, main's tip, reviewers exist)
+    assert plan_job["needs"] == "gate" and "needs.gate.outputs.deploy == 'true'" in plan_job["if"]
+    assert wf["jobs"]["bootstrap-plan"]["needs"] == "gate"
+    assert "needs.gate.outputs.deploy == 'true'" in wf["jobs"]["bootstrap-plan"]["if"]
     assert wf["env"]["DEPLOY_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
-    for job in (plan_job, deploy_job):  # both check out the commit CI tested
+    for name, job in wf["jobs"].items():  # every job checks out the commit CI tested
         checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
-        assert checkout["with"]["ref"] == "${{ env.DEPLOY_SHA }}"
-    assert wf["permissions"] == {"contents": "read"}
+        assert checkout["with"]["ref"] == "${{ env.DEPLOY_SHA }}", name
     assert wf["concurrency"]["cancel-in-progress"] is False
     # plan without approval and with the plan-only token; apply in the protected environment, after it
-    assert "environment" not in plan_job
+    assert plan_job["environment"] == "stage-plan"
     assert secrets_named(plan_job) == {"TF_PLAN_TOKEN", "APP_REPOSITORY_TOKEN"}  # the latter: reading quality samples
-    assert deploy_job["environment"] == stage_cfg.environment and deploy_job["needs"] == "plan"
+    assert deploy_job["environment"]["name"] == stage_cfg.environment == wf["env"]["DEPLOY_ENVIRONMENT"]
+    assert deploy_job["needs"] == "plan"
+    assert deploy_job["environment"]["url"] == "${{ needs.plan.outputs.run_url }}"  # the approval shows the run
     for name, job in wf["jobs"].items():  # the apply token only where the environment's reviewers gate it
         if "TF_API_TOKEN" in secrets_named(job):
-            assert job.get("environment") == stage_cfg.environment, name
+            assert job["environment"]["name"] == stage_cfg.environment, name
     # images before the apply that references them, the rollout check after it
-    order = [index(wf, "deploy", n) for n in ("1. Build", "2. Apply", "3. Wait")]
+    order = [index(wf, "deploy", n) for n in ("Preflight", "1. Build", "2. Apply", "3. Wait")]
     assert order == sorted(order)
+    assert step(wf, "deploy", "1. Build")["run"] == 'bash scripts/push_images.sh images.txt "$REGION"'
     apply_run = step(wf, "deploy", "2. Apply")["run"]
     assert 'scripts/tfc_run.py apply "$RUN_ID"' in apply_run and "ROLLOUT_SINCE=" in apply_run
     assert deploy_job["env"]["RUN_ID"] == "${{ needs.plan.outputs.run_id }}"
@@ -207,7 +236,7 @@ def test_deploy_workflow_shape(stage_cfg):
     assert len(oidc) == 1 and "role-to-assume" in oidc[0]["with"]
     assert "aws-access-key-id" not in oidc[0]["with"]  # OIDC, never stored keys
     assert deploy_job["permissions"] == {"contents": "read", "id-token": "write"}
-    assert "id-token" not in plan_job["permissions"]
+    assert all("id-token" not in job["permissions"] for name, job in wf["jobs"].items() if name != "deploy")
 
 
 def test_deploy_runs_preflight_with_the_deploy_role_before_anything_is_pushed_or_applied():
@@ -238,7 +267,9 @@ def test_the_application_tag_comes_from_the_env_file_only(stage_cfg):
 def test_app_release_records_the_tag_and_opens_a_pull_request(tmp_path):
     wf = load(APP_RELEASE)
     assert triggers(wf)["repository_dispatch"] == {"types": ["app-release"]}
-    assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert wf["permissions"] == {}
+    assert wf["jobs"]["record"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert wf["jobs"]["record"]["environment"] == "release"  # RELEASE_TOKEN
     assert wf["concurrency"]["cancel-in-progress"] is False
     record, open_pr = step(wf, "record", "Record the tag"), step(wf, "record", "Open the release pull request")
     # the payload reaches the scripts through the environment, never inlined into them
@@ -327,6 +358,11 @@ def workspace(tmp_path: Path, stage) -> Path:
     return root
 
 
+def with_scripts(root: Path) -> Path:
+    (root / "scripts").symlink_to(ROOT / "scripts")
+    return root
+
+
 def read_images(root: Path) -> dict[str, tuple[str, str]]:
     """images.txt as {repository: (tag, dockerfile)}."""
     return {repo: (tag, df) for repo, tag, df in (line.split(" ") for line in
@@ -334,7 +370,7 @@ def read_images(root: Path) -> dict[str, tuple[str, str]]:
 
 
 def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, stage_cfg):
-    root = workspace(tmp_path, stage)
+    root = with_scripts(workspace(tmp_path, stage))
     gh = github_files(tmp_path)
     env_step = step(load(DEPLOY), "plan", "Read the env file")["run"]
     app_tag = "app-2.4.1"
@@ -407,46 +443,79 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     assert "::error title=images missing::" in proc.stdout and "app_image_tag" in proc.stdout
     assert all(f"{registry}/{repo}:{app_tag}" in proc.stdout for repo in app_built)
 
-    # Without the application's tag, its images are listed under the git sha (synth did the same),
-    # with synth's notice in the log.
+    # The images listed are what synth gave each build (the same function), and the next step lets the
+    # release through.
+    refuse = step(load(DEPLOY), "plan", "An application release is recorded")["run"]
+    assert run_step(refuse, root, {"ARAQUEM_ENV": "stage"}).returncode == 0
+
+    # Without the application's tag, its images are listed under the fixed tag of no release (synth did the
+    # same, with its notice), and the deploy refuses before a run is queued.
+    assert index(load(DEPLOY), "plan", "An application release") < index(load(DEPLOY), "plan", "Terraform Cloud run")
     proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", "ARAQUEM_IMAGE_TAG": "0123456789ab",
                                      "ARAQUEM_APP_IMAGE_TAG": "", **gh})
     assert proc.returncode == 0, proc.stderr
-    assert {t for t, df in read_images(root).values() if not df} == {"0123456789ab"}
-    assert "notice: ARAQUEM_APP_IMAGE_TAG is not set" in proc.stderr
+    assert {t for t, df in read_images(root).values() if not df} == {"unreleased"}
+    assert "notice: ARAQUEM_APP_IMAGE_TAG is not set and no release is recorded" in proc.stderr
+    proc = run_step(refuse, root, {"ARAQUEM_ENV": "stage"})
+    assert proc.returncode == 1 and "::error title=no application release recorded::" in proc.stdout
+    assert all(repo in proc.stdout for repo in app_built) and 'docs/delivery.md, "First deploy"' in proc.stdout
 
 
-FAKE_TFC_RUN = """import json, sys
+FAKE_TFC_RUN = """import json, shutil, sys
 from pathlib import Path
 log = Path(sys.argv[0]).with_name("calls.log")
-log.open("a").write(" ".join(sys.argv[1:]) + "\\n")
-if sys.argv[1] == "plan":
+log.open("a").write(Path(sys.argv[0]).name + " " + " ".join(sys.argv[1:]) + "\\n")
+if sys.argv[1:2] == ["plan"]:
     run_json = sys.argv[sys.argv.index("--run-json") + 1]
-    Path(run_json).write_text(json.dumps({"id": "run-Boot1", "url": "u", "status": "planned", "error": ""}))
+    Path(run_json).write_text(json.dumps({"id": "run-Boot1", "url": "https://tfc/runs/run-Boot1",
+                                          "status": "planned", "error": ""}))
+    shutil.copy(PLAN_FIXTURE, sys.argv[sys.argv.index("--plan-json") + 1])
 """
 
 
-def test_bootstrap_registry_plans_and_applies_only_the_ecr_repositories(tmp_path, stage, stage_cfg):
+def test_bootstrap_registry_is_planned_before_its_approval_and_applies_only_the_ecr_repositories(
+        tmp_path, stage, stage_cfg):
+    """bootstrap-plan (no approval, plan token) makes the targeted run and shows its plan; bootstrap-apply, in
+    the `stage` environment, confirms that run: the reviewers approve a plan that exists."""
     wf = load(DEPLOY)
-    job = wf["jobs"]["bootstrap-registry"]
-    assert job["environment"] == stage_cfg.environment and "inputs.bootstrap_registry" in job["if"]
+    plan_job, apply_job = wf["jobs"]["bootstrap-plan"], wf["jobs"]["bootstrap-apply"]
+    assert plan_job["environment"] == "stage-plan" and "inputs.bootstrap_registry" in plan_job["if"]
+    assert secrets_named(plan_job) == {"TF_PLAN_TOKEN"} and secrets_named(apply_job) == {"TF_API_TOKEN"}
+    assert apply_job["needs"] == "bootstrap-plan" and apply_job["environment"]["name"] == stage_cfg.environment
+    assert apply_job["environment"]["url"] == "${{ needs.bootstrap-plan.outputs.run_url }}"
     assert "!inputs.bootstrap_registry" in wf["jobs"]["plan"]["if"]  # never both
     root = workspace(tmp_path, stage)
     (root / "scripts").mkdir()
-    (root / "scripts" / "tfc_run.py").write_text(FAKE_TFC_RUN)  # records its calls
-    proc = run_step(step(wf, "bootstrap-registry", "ECR repositories only")["run"], root,
-                    {"ARAQUEM_ENV": "stage"})
+    fake = FAKE_TFC_RUN.replace("PLAN_FIXTURE", repr(str(ROOT / "tests" / "fixtures" / "plans" / "plan-changes.json")))
+    for name in ("tfc_run.py", "tfc_workspace_version.py"):
+        (root / "scripts" / name).write_text(fake)  # records its calls
+    gh = github_files(tmp_path)
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    proc = run_step(step(wf, "bootstrap-plan", "ECR repositories only")["run"], root,
+                    {"ARAQUEM_ENV": "stage", "DEPLOY_SHA": "0123456789abcdef", "GITHUB_STEP_SUMMARY": str(summary),
+                     **gh})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    plan_call, apply_call = (root / "scripts" / "calls.log").read_text().splitlines()
+    version_call, plan_call = (root / "scripts" / "calls.log").read_text().splitlines()
+    assert version_call == f"tfc_workspace_version.py cdktf.out/stacks/{stage_cfg.name}"
     targets = [f"--target=aws_ecr_repository.{n}" for n in sorted(stage.resources("aws_ecr_repository"))]
-    assert targets and plan_call.startswith(f"plan cdktf.out/stacks/{stage_cfg.name} {' '.join(targets)} ")
-    assert apply_call.startswith(f"apply run-Boot1 --stack-dir cdktf.out/stacks/{stage_cfg.name} ")
+    assert targets and plan_call.startswith(f"tfc_run.py plan cdktf.out/stacks/{stage_cfg.name} {' '.join(targets)} ")
+    outputs = dict(line.split("=", 1) for line in Path(gh["GITHUB_OUTPUT"]).read_text().splitlines())
+    assert outputs == {"run_id": "run-Boot1", "run_url": "https://tfc/runs/run-Boot1",
+                       "tfc_hostname": stage_cfg.terraform_cloud.hostname}
+    assert summary.read_text().startswith(MARKER.format(stack=stage_cfg.name))  # the plan, before the approval
+
+    (root / "scripts" / "calls.log").unlink()
+    apply_step = step(wf, "bootstrap-apply", "Apply the ECR repositories")
+    assert apply_step["env"]["RUN_ID"] == "${{ needs.bootstrap-plan.outputs.run_id }}"
+    proc = run_step(apply_step["run"], root, {"RUN_ID": "run-Boot1", "GITHUB_RUN_ID": "9"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (root / "scripts" / "calls.log").read_text() == (
+        "tfc_run.py apply run-Boot1 --message bootstrap approved in GitHub run 9\n")
 
 
 def tfc_workspace(tmp_path: Path, stage) -> Path:
-    root = workspace(tmp_path, stage)
-    (root / "scripts").symlink_to(ROOT / "scripts")
-    return root
+    return with_scripts(workspace(tmp_path, stage))
 
 
 def test_deploy_plans_then_confirms_exactly_that_run(tmp_path, stage, stage_cfg):
@@ -485,7 +554,7 @@ def test_deploy_stops_without_remote_state():
 @pytest.mark.parametrize("passed", ["1", "0"])
 def test_deploy_is_gated_on_ci_for_the_exact_commit(tmp_path, passed):
     bin_dir = fake_bin(tmp_path, {"gh": f"echo {passed}"})
-    proc = run_step(step(load(DEPLOY), "plan", "CI passed")["run"], tmp_path,
+    proc = run_step(step(load(DEPLOY), "gate", "CI passed")["run"], tmp_path,
                     {"GITHUB_REPOSITORY": "o/r", "DEPLOY_SHA": "abcdef0123456789"}, bin_dir)
     call = (tmp_path / "gh.log").read_text().strip()
     assert call == ("run list --repo o/r --workflow ci.yml --commit abcdef0123456789 --status success "

@@ -16,8 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 "$python" main.py --env "$env_name" synth
-read -r stack region < <("$python" -c 'import sys; from pathlib import Path; from modules.config import load
-cfg = load(Path("envs") / f"{sys.argv[1]}.yaml"); print(cfg.name, cfg.region)' "$env_name")
+read -r stack region < <("$python" -c 'import sys; from pathlib import Path; from modules.config import load; cfg = load(Path("envs") / (sys.argv[1] + ".yaml")); print(cfg.name, cfg.region)' "$env_name")
 "$python" scripts/list_images.py "$env_name" >cdktf.out/images.txt
 
 unreleased=$("$python" -c 'from modules.config.defaults import APP_IMAGE_UNRELEASED_TAG as t; print(t)')

@@ -40,8 +40,8 @@ def _check_image(cfg: EnvConfig, ecr, build: str, tag: str) -> Finding:
         ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ecr.exceptions.RepositoryNotFoundException:
         return Finding(FAIL, check, f"no ECR repository {repository}: on a first deploy create the repositories "
-                                    "first (deploy workflow with bootstrap_registry, docs/delivery.md \"First "
-                                    "deploy\"), then push the image")
+                                    "first (deploy workflow with bootstrap_registry, "
+                                    "docs/delivery.md \"First deploy\"), then push the image")
     except ecr.exceptions.ImageNotFoundException:
         return Finding(FAIL, check, f"{repository}:{tag} is not in ECR (tag from {source}): push it, or name a tag "
                                     "that was pushed; its tasks cannot start without it")

@@ -2,7 +2,7 @@
 
 From this declaration come the command's help (HELP), the order the checks run in (CHECKS), the runbook's
 list of permissions (docs/runbook.md, step 0) and the deploy role's policy (docs/terraform-cloud.md, step 6);
-tests/commands/test_preflight_iam.py keeps those docs equal to it and records, on every preflight test, each
+tests/commands/test_preflight_checks.py keeps those docs equal to it and records, on every preflight test, each
 AWS call made, failing on one a check does not declare.
 
 `actions` are needed: without one the check FAILs ("cannot check"). `optional` ones only deepen a check: without

@@ -239,3 +239,7 @@ DNS_NAME_MAX = 253
 DEFAULT_API_RECORD = "api"
 DEFAULT_GRAFANA_RECORD = "grafana"
 DNS_VALIDATION_RECORD_TTL = 60  # seconds; ACM only needs the CNAME to exist (terraform-aws-acm uses 60 too)
+# The tag of the images another repository builds while no release is recorded (registry.app_image_tag unset):
+# the same for every commit, so a commit of this repository restarts nothing; never pushed, so the deploy
+# workflow and preflight refuse to deploy it (docs/delivery.md, "First deploy").
+APP_IMAGE_UNRELEASED_TAG = "unreleased"

@@ -204,7 +204,7 @@ def test_every_workflow_env_variable_is_used():
 
 
 @pytest.mark.parametrize("path,job,tfc_step", [(PLAN, "plan", "Terraform Cloud speculative"),
-                                               (DEPLOY, "plan", "Terraform Cloud run"),
+                                               (DEPLOY, "plan", "Terraform Cloud run, created"),
                                                (DRIFT, "plan", "Terraform Cloud speculative")],
                          ids=["plan", "deploy", "drift"])
 def test_the_workspace_terraform_version_is_checked_before_each_run(path, job, tfc_step):
@@ -479,7 +479,7 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
 
     # Without the application's tag, its images are listed under the fixed tag of no release (synth did the
     # same, with its notice), and the deploy refuses before a run is queued.
-    assert index(load(DEPLOY), "plan", "An application release") < index(load(DEPLOY), "plan", "Terraform Cloud run")
+    assert index(load(DEPLOY), "plan", "An application release") < index(load(DEPLOY), "plan", "Terraform Cloud run, created")
     proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", "ARAQUEM_IMAGE_TAG": "0123456789ab",
                                      "ARAQUEM_APP_IMAGE_TAG": "", **gh})
     assert proc.returncode == 0, proc.stderr
@@ -521,26 +521,32 @@ def test_bootstrap_registry_is_planned_before_its_approval_and_applies_only_the_
     gh = github_files(tmp_path)
     summary = tmp_path / "summary.md"
     summary.write_text("")
-    proc = run_step(step(wf, "bootstrap-plan", "ECR repositories only")["run"], root,
-                    {"ARAQUEM_ENV": "stage", "DEPLOY_SHA": "0123456789abcdef", "GITHUB_STEP_SUMMARY": str(summary),
-                     **gh})
+    env = {"ARAQUEM_ENV": "stage", "DEPLOY_SHA": "0123456789abcdef", "GITHUB_STEP_SUMMARY": str(summary), **gh}
+    proc = run_step(step(wf, "bootstrap-plan", "ECR repositories only")["run"], root, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     version_call, plan_call = (root / "scripts" / "calls.log").read_text().splitlines()
     assert version_call == f"tfc_workspace_version.py cdktf.out/stacks/{stage_cfg.name}"
     targets = [f"--target=aws_ecr_repository.{n}" for n in sorted(stage.resources("aws_ecr_repository"))]
     assert targets and plan_call.startswith(f"tfc_run.py plan cdktf.out/stacks/{stage_cfg.name} {' '.join(targets)} ")
+    assert " --no-wait " in plan_call  # the run id is a job output before any wait (test_delivery_flows.py)
     outputs = dict(line.split("=", 1) for line in Path(gh["GITHUB_OUTPUT"]).read_text().splitlines())
-    assert outputs == {"run_id": "run-Boot1", "run_url": "https://tfc/runs/run-Boot1",
+    assert outputs == {"stack": stage_cfg.name, "run_id": "run-Boot1", "run_url": "https://tfc/runs/run-Boot1",
                        "tfc_hostname": stage_cfg.terraform_cloud.hostname}
+    proc = run_step(step(wf, "bootstrap-plan", "Wait for the bootstrap plan")["run"], root,
+                    {**env, "STACK": outputs["stack"]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (root / "scripts" / "calls.log").read_text().splitlines()[2:] == [
+        f"tfc_run.py wait cdktf.out/stacks/{stage_cfg.name} --plan-json plan.json --run-json run.json"]
     assert summary.read_text().startswith(MARKER.format(stack=stage_cfg.name))  # the plan, before the approval
 
     (root / "scripts" / "calls.log").unlink()
     apply_step = step(wf, "bootstrap-apply", "Apply the ECR repositories")
     assert apply_step["env"]["RUN_ID"] == "${{ needs.bootstrap-plan.outputs.run_id }}"
-    proc = run_step(apply_step["run"], root, {"RUN_ID": "run-Boot1", "GITHUB_RUN_ID": "9"})
+    proc = run_step(apply_step["run"], root, {"RUN_ID": "run-Boot1", "GITHUB_RUN_ID": "9",
+                                              "GITHUB_STEP_SUMMARY": str(summary)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (root / "scripts" / "calls.log").read_text() == (
-        "tfc_run.py apply run-Boot1 --message bootstrap approved in GitHub run 9\n")
+        f"tfc_run.py apply run-Boot1 --summary {summary} --message bootstrap approved in GitHub run 9\n")
 
 
 def tfc_workspace(tmp_path: Path, stage) -> Path:
@@ -1014,7 +1020,7 @@ def test_drift_keeps_one_issue(tmp_path, state, issues, expected):
 # ---------------------------------------------------------------- tokens and permissions
 # Every secret a workflow reads, and the GitHub environments that hold it (docs/delivery.md, "Tokens").
 TOKEN_ENVIRONMENTS = {"TF_PLAN_TOKEN": {"pr-plan", "stage-plan"}, "APP_REPOSITORY_TOKEN": {"pr-plan", "stage-plan"},
-                      "TF_API_TOKEN": {"stage"}, "RELEASE_TOKEN": {"release"}}
+                      "TF_API_TOKEN": {"stage"}, "TF_DISCARD_TOKEN": {"stage-discard"}, "RELEASE_TOKEN": {"release"}}
 # The only write permissions a job may hold, and where.
 WRITES = {("plan.yml", "plan"): {"pull-requests"}, ("deploy.yml", "deploy"): {"id-token"},
           ("app-release.yml", "record"): {"contents", "pull-requests"}, ("drift.yml", "report"): {"issues"}}

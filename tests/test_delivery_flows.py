@@ -135,7 +135,8 @@ def test_deploy_jobs_wiring():
     assert discard["needs"] == ["plan", "deploy"] and discard["environment"] == "stage-discard"
     assert step(wf, "discard-leftover-run", "Discard the run")["env"]["TF_API_TOKEN"] == "${{ secrets.TF_DISCARD_TOKEN }}"
     # the plan token cannot discard; it never needs to (the plan job's environment is stage-plan: test_workflows.py)
-    assert wf["jobs"]["plan"]["environment"] != "stage-discard" and "TF_DISCARD_TOKEN" not in json.dumps(wf["jobs"]["plan"])
+    plan_job = wf["jobs"]["plan"]
+    assert plan_job["environment"] != "stage-discard" and "TF_DISCARD_TOKEN" not in json.dumps(plan_job)
     # the deploy job outlasts the apply wait (tfc_run.py: 150 min) plus images and the rollout check
     assert wf["jobs"]["deploy"]["timeout-minutes"] >= 150 + 30 + 30
 

@@ -479,7 +479,8 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
 
     # Without the application's tag, its images are listed under the fixed tag of no release (synth did the
     # same, with its notice), and the deploy refuses before a run is queued.
-    assert index(load(DEPLOY), "plan", "An application release") < index(load(DEPLOY), "plan", "Terraform Cloud run, created")
+    assert (index(load(DEPLOY), "plan", "An application release")
+            < index(load(DEPLOY), "plan", "Terraform Cloud run, created"))
     proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", "ARAQUEM_IMAGE_TAG": "0123456789ab",
                                      "ARAQUEM_APP_IMAGE_TAG": "", **gh})
     assert proc.returncode == 0, proc.stderr

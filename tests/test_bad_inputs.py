@@ -178,8 +178,6 @@ BAD_ARGUMENTS = [
                                                                   "unset TMPDIR"]),
     ("lock-timeout-not-a-number", lambda tmp: ["--outdir", str(tmp / "fresh-out")],
      {"ARAQUEM_SYNTH_LOCK_TIMEOUT": "ten minutes"}, ["ARAQUEM_SYNTH_LOCK_TIMEOUT='ten minutes': seconds"]),
-    ("no-git-binary", lambda tmp: ["--outdir", str(tmp / "fresh-out")], {"PATH": "{tmp}", "ARAQUEM_IMAGE_TAG": None},
-     ["no image tag: set ARAQUEM_IMAGE_TAG", "running git failed: No such file or directory"]),
 ]
 
 

@@ -18,7 +18,8 @@ import pytest
 from conftest import ROOT
 from modules.commands.plan_summary import MARKER
 from test_tfc_run import APPLY_LOG, PLAN_FIXTURE, RUN_ID, TFC_FIXTURES, FakeTfc
-from test_workflows import DEPLOY, PLAN, github_files, load, run_step, step, steps, tfc_workspace
+from test_workflows import (DEPLOY, DRIFT, PLAN, environment_of, github_files, load, run_step, step, steps,
+                            tfc_workspace)
 
 ERRORED_PLAN_JSON = TFC_FIXTURES / "plans-redacted" / "plan-json-error.json"  # `{}`: not a plan
 
@@ -133,7 +134,9 @@ def test_deploy_jobs_wiring():
     discard = wf["jobs"]["discard-leftover-run"]
     assert discard["needs"] == ["plan", "deploy"] and discard["environment"] == "stage-discard"
     assert step(wf, "discard-leftover-run", "Discard the run")["env"]["TF_API_TOKEN"] == "${{ secrets.TF_DISCARD_TOKEN }}"
-    assert "environment" not in wf["jobs"]["plan"]  # the plan token cannot discard; it never needs to
+    # the plan token cannot discard; it never needs to (the plan job's environment is stage-plan: test_workflows.py)
+    plan_job = wf["jobs"]["plan"]
+    assert plan_job["environment"] != "stage-discard" and "TF_DISCARD_TOKEN" not in json.dumps(plan_job)
     # the deploy job outlasts the apply wait (tfc_run.py: 150 min) plus images and the rollout check
     assert wf["jobs"]["deploy"]["timeout-minutes"] >= 150 + 30 + 30
 
@@ -215,22 +218,49 @@ def test_failed_apply_shows_its_log_and_a_timed_out_apply_is_never_cut_off(tmp_p
     assert fake.discarded == []  # an apply is never interrupted; the job failed saying so
 
 
-def test_bootstrap_job_discards_its_run_when_it_fails(tmp_path, stage, stage_cfg):
+def test_bootstrap_jobs_wiring():
+    """The split bootstrap (bootstrap-plan, then bootstrap-apply behind the reviewers) has its own leftover-run
+    job: its run id is an output before any wait, and the discard runs whenever bootstrap-apply did not succeed."""
+    wf = load(DEPLOY)
+    names = [s.get("name", "") for s in steps(wf, "bootstrap-plan")]
+    created = step(wf, "bootstrap-plan", "ECR repositories only (a targeted run, created)")
+    assert created["id"] == "run" and "--no-wait" in created["run"]
+    assert names.index(created["name"]) < names.index(step(wf, "bootstrap-plan", "Wait for the bootstrap plan")["name"])
+    assert wf["jobs"]["bootstrap-plan"]["outputs"]["run_id"] == "${{ steps.run.outputs.run_id }}"
+    job = wf["jobs"]["discard-bootstrap-run"]
+    assert job["needs"] == ["bootstrap-plan", "bootstrap-apply"] and job["environment"] == "stage-discard"
+    assert job["if"] == ("always() && needs.bootstrap-plan.outputs.run_id != '' "
+                         "&& needs.bootstrap-apply.result != 'success'")
+    cleanup = step(wf, "discard-bootstrap-run", "Discard the bootstrap run")
+    assert cleanup["env"]["TF_API_TOKEN"] == "${{ secrets.TF_DISCARD_TOKEN }}"
+    assert cleanup["env"]["RUN_ID"] == "${{ needs.bootstrap-plan.outputs.run_id }}"
+    assert cleanup["env"]["TFC_HOSTNAME"] == "${{ needs.bootstrap-plan.outputs.tfc_hostname }}"
+
+
+# (the run's statuses when the discard job starts, what it must do): the reviewers rejected bootstrap-apply (or
+# let it expire: no step of it ran); bootstrap-plan was cancelled while the run was still planning
+BOOTSTRAP_LEFTOVERS = {"approval-rejected": (["pending", "planned"], "discard"),
+                       "cancelled-while-planning": (["planning"], "cancel")}
+
+
+@pytest.mark.parametrize("scenario", list(BOOTSTRAP_LEFTOVERS))
+def test_bootstrap_run_not_applied_is_discarded(tmp_path, stage, stage_cfg, scenario):
+    statuses, action = BOOTSTRAP_LEFTOVERS[scenario]
     wf = load(DEPLOY)
     root = tfc_workspace(tmp_path, stage)
-    cleanup = step(wf, "bootstrap-registry", "Discard the bootstrap run")
-    assert cleanup["if"] == "failure() || cancelled()"
     gh = gh_files(tmp_path)
-    with FakeTfc(["pending", "planned"]) as fake:
-        (root / "run.json").write_text(json.dumps({"id": RUN_ID, "status": "pending"}))  # written as the run exists
+    cleanup = step(wf, "discard-bootstrap-run", "Discard the bootstrap run")
+    with FakeTfc(statuses) as fake:
         proc = run_step(cleanup["run"], root, {"TFC_API_URL": fake.url, "TFC_POLL_SECONDS": "0.01",
-                                               "TF_API_TOKEN": "apply-tok", "ARAQUEM_ENV": "stage",
+                                               "TF_API_TOKEN": "discard-tok", "RUN_ID": RUN_ID,
+                                               "TFC_HOSTNAME": stage_cfg.terraform_cloud.hostname,
+                                               "OUTCOME": "bootstrap-plan ?, bootstrap-apply ?",
                                                "GITHUB_RUN_ID": "5", **gh})
     assert proc.returncode == 0, proc.stderr
-    assert fake.discarded == ["discard"]
-    # and without a run (synth or the upload failed): nothing to do
-    (root / "run.json").unlink()
-    assert run_step(cleanup["run"], root, {"ARAQUEM_ENV": "stage", **gh}).returncode == 0
+    assert fake.discarded == [action]
+    discard_call = next(r for r in fake.requests if r["path"].endswith(f"/actions/{action}"))
+    assert discard_call["auth"] == "Bearer discard-tok"
+    assert f"{action}ed" in Path(gh["GITHUB_STEP_SUMMARY"]).read_text()
 
 
 # ---------------------------------------------------------------- docs/delivery.md
@@ -240,16 +270,16 @@ DELIVERY_DOC = ROOT / "docs" / "delivery.md"
 def test_delivery_doc_names_every_terraform_cloud_token_where_it_lives():
     """The token table of docs/delivery.md against the workflows: each TF_* secret, in which environment."""
     used: dict[str, set] = {}
-    for path in (PLAN, DEPLOY):
+    for path in (PLAN, DEPLOY, DRIFT):
         for job in load(path)["jobs"].values():
             for token in re.findall(r"secrets\.(TF_\w+)", json.dumps(job)):
-                used.setdefault(token, set()).add(job.get("environment"))
+                used.setdefault(token, set()).add(environment_of(job))
     rows = {m["token"]: m["where"] for m in re.finditer(r"^\| `(?P<token>TF_\w+)` \| (?P<where>[^|]+) \|",
                                                           DELIVERY_DOC.read_text(), re.M)}
     assert set(rows) == set(used) and used, (rows, used)
     for token, environments in used.items():
-        for environment in environments:
-            expected = f"environment `{environment}` only" if environment else "repository secret"
-            assert expected in rows[token], (token, rows[token])
+        # the "Tokens" table names each environment in backticks; no token is a repository secret any more
+        assert None not in environments, (token, "a job reads it without an environment")
+        assert set(re.findall(r"`([\w-]+)`", rows[token])) == environments, (token, rows[token])
     # the condition the doc quotes is the job's own
     assert f"`if: {load(DEPLOY)['jobs']['discard-leftover-run']['if']}`" in DELIVERY_DOC.read_text()

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from conftest import ROOT, TEST_IMAGE_TAG, variant
+from modules.config.defaults import APP_IMAGE_UNRELEASED_TAG
 from test_secrets import data_variant
 
 
@@ -180,8 +181,9 @@ def _container(stack, name):
 
 
 def test_task_definitions_run_the_registry_images(stage, synths, stage_cfg):
-    # run_main unsets the app tag variable, so the app-built api falls back to the synth-time tag
-    assert _container(stage, "api")["image"].endswith(f".repository_url}}:{TEST_IMAGE_TAG}")
+    # run_main unsets the app tag variable and stage records no release: the app-built api runs the fixed
+    # tag of no release (not the docker/ override's, not a commit), which the deploy refuses
+    assert _container(stage, "api")["image"].endswith(f".repository_url}}:{APP_IMAGE_UNRELEASED_TAG}")
     assert _container(stage, "ollama")["image"].endswith(".ecr_repository_prefix}/ollama/ollama:0.3.14")
 
     def mutate(data):

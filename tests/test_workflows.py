@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import NODE_BIN, ROOT, run, run_main
+from conftest import NODE_BIN, PYTHON, ROOT, run, run_main
 from modules.commands import synth
 from modules.commands.plan_summary import MARKER
 from test_tfc_run import FakeTfc
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PLAN, DEPLOY, CI = WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml", WORKFLOWS / "ci.yml"
-APP_RELEASE = WORKFLOWS / "app-release.yml"
-ALL = (PLAN, DEPLOY, CI, APP_RELEASE)
+APP_RELEASE, DRIFT = WORKFLOWS / "app-release.yml", WORKFLOWS / "drift.yml"
+ALL = (PLAN, DEPLOY, CI, APP_RELEASE, DRIFT)
 DEPENDABOT = ROOT / ".github" / "dependabot.yml"
 ACTIONLINT = ROOT / ".tools" / "actionlint-venv" / "bin" / "actionlint"
 # `uses: owner/repo@<40-hex commit> # vX.Y.Z`: the SHA is what runs, the comment what Dependabot and people read.
@@ -94,6 +94,33 @@ def test_actionlint_catches_errors_here(tmp_path):
     assert "SC2086" in proc.stdout and 'property "nothing" is not defined' in proc.stdout
 
 
+ZIZMOR = ROOT / ".tools" / "zizmor-venv" / "bin" / "zizmor"
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess:
+    if not ZIZMOR.is_file():
+        pytest.fail(f"{ZIZMOR} is missing: `make test` installs it (scripts/bootstrap.sh, scripts/zizmor-requirements.txt)")
+    return run([str(ZIZMOR), "--offline", "--no-progress", "--format", "plain", *map(str, paths)], check=False,
+               timeout=120)
+
+
+def test_zizmor_finds_nothing_in_the_workflows():
+    """zizmor's security audits (offline: no GitHub API); an accepted finding is ignored in place with its reason
+    (deploy.yml's workflow_run trigger, narrowed by the gate job)."""
+    proc = zizmor(*ALL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+
+
+def test_zizmor_catches_errors_here(tmp_path):
+    # The control: an injected expression in a run script and a workflow-level write permission are reported.
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: issues\npermissions:\n  contents: write\njobs:\n  a:\n    runs-on: ubuntu-24.04\n"
+                   "    steps:\n      - run: echo \"${{ github.event.issue.title }}\"\n")
+    proc = zizmor(bad)
+    assert proc.returncode != 0 and "template-injection" in proc.stdout + proc.stderr
+
+
 # ---------------------------------------------------------------- structure
 def test_every_action_is_pinned_by_commit_sha_with_its_version():
     pins: dict[tuple[str, str], set[str]] = {}
@@ -126,10 +153,11 @@ def test_ci_runs_the_suite_on_pull_requests_and_main():
     wf = load(CI)
     assert set(triggers(wf)) == {"pull_request", "push"}
     assert triggers(wf)["push"]["branches"] == ["main"] and triggers(wf)["pull_request"]["branches"] == ["main"]
-    assert wf["permissions"] == {"contents": "read"}
+    assert wf["permissions"] == {} and wf["jobs"]["test"]["permissions"] == {"contents": "read"}
     # the scanners and actionlint are part of the suite; a missing tool fails its test, not skips it
     assert (ROOT / "tests" / "test_security_scan.py").is_file() and ACTIONLINT.name in Path(__file__).read_text()
-    assert wf["env"]["TERRAFORM_VERSION"] == load(PLAN)["env"]["TERRAFORM_VERSION"]
+    setup = next(s for s in steps(wf, "test") if s.get("uses", "").startswith("hashicorp/setup-terraform@"))
+    assert setup["with"]["terraform_version"] == "${{ env.TERRAFORM_VERSION }}"
     # main's run is never cancelled: deploy waits for its success
     assert "pull_request" in wf["concurrency"]["cancel-in-progress"]
 
@@ -146,7 +174,9 @@ def test_dependabot_updates_actions_and_pipenv():
 def test_plan_workflow_shape(stage_cfg):
     wf = load(PLAN)
     assert list(triggers(wf)) == ["pull_request"]
-    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["permissions"] == {}
+    assert wf["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert wf["jobs"]["plan"]["environment"] == "pr-plan"  # the plan token is an environment secret
     assert wf["env"]["STACK"] == stage_cfg.name and wf["env"]["ARAQUEM_ENV"] == stage_cfg.environment
     order = [index(wf, "plan", n) for n in ("Synthesize", "Terraform Cloud backend", "Terraform Cloud speculative",
                                            "Render", "Post or update")]
@@ -161,9 +191,29 @@ def test_plan_workflow_shape(stage_cfg):
     assert "secrets.TF_API_TOKEN" not in text and "terraform plan" not in text and "terraform show" not in text
 
 
-def test_plan_and_deploy_use_the_same_terraform():
-    assert load(PLAN)["env"]["TERRAFORM_VERSION"] == load(DEPLOY)["env"]["TERRAFORM_VERSION"]
-    assert load(PLAN)["env"]["TERRAFORM_VERSION"].startswith("1.11.")
+def test_every_workflow_env_variable_is_used():
+    """A variable a workflow sets and nothing reads (TERRAFORM_VERSION in plan.yml and deploy.yml was one) only
+    looks like a setting."""
+    for path in ALL:
+        wf, text = load(path), path.read_text()
+        for name in wf.get("env", {}):
+            if name in ("TF_IN_AUTOMATION", "TF_INPUT", "CHECKPOINT_DISABLE"):
+                continue  # read by terraform itself
+            uses = len(re.findall(rf"\b{name}\b", text)) - 1
+            assert uses > 0, f"{path.name}: env {name} is set and never read"
+
+
+@pytest.mark.parametrize("path,job,tfc_step", [(PLAN, "plan", "Terraform Cloud speculative"),
+                                               (DEPLOY, "plan", "Terraform Cloud run, created"),
+                                               (DRIFT, "plan", "Terraform Cloud speculative")],
+                         ids=["plan", "deploy", "drift"])
+def test_the_workspace_terraform_version_is_checked_before_each_run(path, job, tfc_step):
+    wf = load(path)
+    check = step(wf, job, "The workspace runs Terraform")
+    assert check["run"] == '.venv/bin/python scripts/tfc_workspace_version.py "cdktf.out/stacks/$STACK"'
+    assert index(wf, job, "The workspace runs Terraform") < index(wf, job, tfc_step)
+    assert check["env"]["TF_API_TOKEN"] == "${{ secrets.TF_PLAN_TOKEN }}"
+    assert "tfc_workspace_version.py" in step(load(DEPLOY), "bootstrap-plan", "ECR repositories only")["run"]
 
 
 def secrets_named(job: dict) -> set[str]:
@@ -176,28 +226,36 @@ def test_deploy_workflow_shape(stage_cfg):
     assert set(triggers(wf)) == {"workflow_run", "workflow_dispatch"}
     assert triggers(wf)["workflow_run"] == {"workflows": [load(CI)["name"]], "types": ["completed"],
                                             "branches": ["main"]}
-    plan_job, deploy_job = wf["jobs"]["plan"], wf["jobs"]["deploy"]
-    assert "github.event.workflow_run.conclusion == 'success'" in plan_job["if"]
-    assert "github.event.workflow_run.event == 'push'" in plan_job["if"]
-    assert "refs/heads/main" in plan_job["if"]
+    gate, plan_job, deploy_job = wf["jobs"]["gate"], wf["jobs"]["plan"], wf["jobs"]["deploy"]
+    assert "github.event.workflow_run.conclusion == 'success'" in gate["if"]
+    assert "github.event.workflow_run.event == 'push'" in gate["if"]
+    assert "refs/heads/main" in gate["if"]
+    # every job that plans or applies waits for the gate (CI passed, main's tip, reviewers exist)
+    assert plan_job["needs"] == "gate" and "needs.gate.outputs.deploy == 'true'" in plan_job["if"]
+    assert wf["jobs"]["bootstrap-plan"]["needs"] == "gate"
+    assert "needs.gate.outputs.deploy == 'true'" in wf["jobs"]["bootstrap-plan"]["if"]
     assert wf["env"]["DEPLOY_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
-    for job in (plan_job, deploy_job):  # both check out the commit CI tested
+    for name, job in wf["jobs"].items():  # every job checks out the commit CI tested
         checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
-        assert checkout["with"]["ref"] == "${{ env.DEPLOY_SHA }}"
-    assert wf["permissions"] == {"contents": "read"}
+        assert checkout["with"]["ref"] == "${{ env.DEPLOY_SHA }}", name
     assert wf["concurrency"]["cancel-in-progress"] is False
     # plan without approval and with the plan-only token; apply in the protected environment, after it
-    assert "environment" not in plan_job
+    assert plan_job["environment"] == "stage-plan"
     assert secrets_named(plan_job) == {"TF_PLAN_TOKEN", "APP_REPOSITORY_TOKEN"}  # the latter: reading quality samples
-    assert deploy_job["environment"] == stage_cfg.environment and deploy_job["needs"] == "plan"
+    assert deploy_job["environment"]["name"] == stage_cfg.environment == wf["env"]["DEPLOY_ENVIRONMENT"]
+    assert deploy_job["needs"] == "plan"
+    assert deploy_job["environment"]["url"] == "${{ needs.plan.outputs.run_url }}"  # the approval shows the run
     for name, job in wf["jobs"].items():  # the apply token only where the environment's reviewers gate it
         if "TF_API_TOKEN" in secrets_named(job):
-            assert job.get("environment") == stage_cfg.environment, name
+            assert job["environment"]["name"] == stage_cfg.environment, name
     # images before the apply that references them, the rollout check after it
-    order = [index(wf, "deploy", n) for n in ("1. Build", "2. Apply", "3. Wait")]
+    order = [index(wf, "deploy", n) for n in ("Preflight", "1. Build", "2. Apply", "3. Wait")]
     assert order == sorted(order)
+    assert step(wf, "deploy", "1. Build")["run"] == 'bash scripts/push_images.sh images.txt "$REGION"'
     apply_run = step(wf, "deploy", "2. Apply")["run"]
-    assert 'scripts/tfc_run.py apply "$RUN_ID"' in apply_run and "ROLLOUT_SINCE=" in apply_run
+    assert 'scripts/tfc_run.py apply "$RUN_ID"' in apply_run
+    assert index(wf, "deploy", "The rollout starts now") < index(wf, "deploy", "2. Apply")
+    assert step(wf, "deploy", "3. Wait")["env"]["ROLLOUT_SINCE"] == "${{ steps.rollout.outputs.since }}"
     assert deploy_job["env"]["RUN_ID"] == "${{ needs.plan.outputs.run_id }}"
     assert "scripts/wait_ecs_rollout.py" in step(wf, "deploy", "3. Wait")["run"]
     # nothing applies an unreviewed plan
@@ -207,7 +265,7 @@ def test_deploy_workflow_shape(stage_cfg):
     assert len(oidc) == 1 and "role-to-assume" in oidc[0]["with"]
     assert "aws-access-key-id" not in oidc[0]["with"]  # OIDC, never stored keys
     assert deploy_job["permissions"] == {"contents": "read", "id-token": "write"}
-    assert "id-token" not in plan_job["permissions"]
+    assert all("id-token" not in job["permissions"] for name, job in wf["jobs"].items() if name != "deploy")
 
 
 def test_deploy_runs_preflight_with_the_deploy_role_before_anything_is_pushed_or_applied():
@@ -238,7 +296,9 @@ def test_the_application_tag_comes_from_the_env_file_only(stage_cfg):
 def test_app_release_records_the_tag_and_opens_a_pull_request(tmp_path):
     wf = load(APP_RELEASE)
     assert triggers(wf)["repository_dispatch"] == {"types": ["app-release"]}
-    assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert wf["permissions"] == {}
+    assert wf["jobs"]["record"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert wf["jobs"]["record"]["environment"] == "release"  # RELEASE_TOKEN
     assert wf["concurrency"]["cancel-in-progress"] is False
     record, open_pr = step(wf, "record", "Record the tag"), step(wf, "record", "Open the release pull request")
     # the payload reaches the scripts through the environment, never inlined into them
@@ -327,6 +387,11 @@ def workspace(tmp_path: Path, stage) -> Path:
     return root
 
 
+def with_scripts(root: Path) -> Path:
+    (root / "scripts").symlink_to(ROOT / "scripts")
+    return root
+
+
 def read_images(root: Path) -> dict[str, tuple[str, str]]:
     """images.txt as {repository: (tag, dockerfile)}."""
     return {repo: (tag, df) for repo, tag, df in (line.split(" ") for line in
@@ -334,7 +399,7 @@ def read_images(root: Path) -> dict[str, tuple[str, str]]:
 
 
 def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, stage_cfg):
-    root = workspace(tmp_path, stage)
+    root = with_scripts(workspace(tmp_path, stage))
     gh = github_files(tmp_path)
     env_step = step(load(DEPLOY), "plan", "Read the env file")["run"]
     app_tag = "app-2.4.1"
@@ -407,46 +472,86 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     assert "::error title=images missing::" in proc.stdout and "app_image_tag" in proc.stdout
     assert all(f"{registry}/{repo}:{app_tag}" in proc.stdout for repo in app_built)
 
-    # Without the application's tag, its images are listed under the git sha (synth did the same),
-    # with synth's notice in the log.
+    # The images listed are what synth gave each build (the same function), and the next step lets the
+    # release through.
+    refuse = step(load(DEPLOY), "plan", "An application release is recorded")["run"]
+    assert run_step(refuse, root, {"ARAQUEM_ENV": "stage"}).returncode == 0
+
+    # Without the application's tag, its images are listed under the fixed tag of no release (synth did the
+    # same, with its notice), and the deploy refuses before a run is queued.
+    assert (index(load(DEPLOY), "plan", "An application release")
+            < index(load(DEPLOY), "plan", "Terraform Cloud run, created"))
     proc = run_step(env_step, root, {"ARAQUEM_ENV": "stage", "ARAQUEM_IMAGE_TAG": "0123456789ab",
                                      "ARAQUEM_APP_IMAGE_TAG": "", **gh})
     assert proc.returncode == 0, proc.stderr
-    assert {t for t, df in read_images(root).values() if not df} == {"0123456789ab"}
-    assert "notice: ARAQUEM_APP_IMAGE_TAG is not set" in proc.stderr
+    assert {t for t, df in read_images(root).values() if not df} == {"unreleased"}
+    assert "notice: ARAQUEM_APP_IMAGE_TAG is not set and no release is recorded" in proc.stderr
+    proc = run_step(refuse, root, {"ARAQUEM_ENV": "stage"})
+    assert proc.returncode == 1 and "::error title=no application release recorded::" in proc.stdout
+    assert all(repo in proc.stdout for repo in app_built) and 'docs/delivery.md, "First deploy"' in proc.stdout
 
 
-FAKE_TFC_RUN = """import json, sys
+FAKE_TFC_RUN = """import json, shutil, sys
 from pathlib import Path
 log = Path(sys.argv[0]).with_name("calls.log")
-log.open("a").write(" ".join(sys.argv[1:]) + "\\n")
-if sys.argv[1] == "plan":
+log.open("a").write(Path(sys.argv[0]).name + " " + " ".join(sys.argv[1:]) + "\\n")
+if sys.argv[1:2] == ["plan"]:
     run_json = sys.argv[sys.argv.index("--run-json") + 1]
-    Path(run_json).write_text(json.dumps({"id": "run-Boot1", "url": "u", "status": "planned", "error": ""}))
+    Path(run_json).write_text(json.dumps({"id": "run-Boot1", "url": "https://tfc/runs/run-Boot1",
+                                          "status": "planned", "error": ""}))
+    shutil.copy(PLAN_FIXTURE, sys.argv[sys.argv.index("--plan-json") + 1])
 """
 
 
-def test_bootstrap_registry_plans_and_applies_only_the_ecr_repositories(tmp_path, stage, stage_cfg):
+def test_bootstrap_registry_is_planned_before_its_approval_and_applies_only_the_ecr_repositories(
+        tmp_path, stage, stage_cfg):
+    """bootstrap-plan (no approval, plan token) makes the targeted run and shows its plan; bootstrap-apply, in
+    the `stage` environment, confirms that run: the reviewers approve a plan that exists."""
     wf = load(DEPLOY)
-    job = wf["jobs"]["bootstrap-registry"]
-    assert job["environment"] == stage_cfg.environment and "inputs.bootstrap_registry" in job["if"]
+    plan_job, apply_job = wf["jobs"]["bootstrap-plan"], wf["jobs"]["bootstrap-apply"]
+    assert plan_job["environment"] == "stage-plan" and "inputs.bootstrap_registry" in plan_job["if"]
+    assert secrets_named(plan_job) == {"TF_PLAN_TOKEN"} and secrets_named(apply_job) == {"TF_API_TOKEN"}
+    assert apply_job["needs"] == "bootstrap-plan" and apply_job["environment"]["name"] == stage_cfg.environment
+    assert apply_job["environment"]["url"] == "${{ needs.bootstrap-plan.outputs.run_url }}"
     assert "!inputs.bootstrap_registry" in wf["jobs"]["plan"]["if"]  # never both
     root = workspace(tmp_path, stage)
     (root / "scripts").mkdir()
-    (root / "scripts" / "tfc_run.py").write_text(FAKE_TFC_RUN)  # records its calls
-    proc = run_step(step(wf, "bootstrap-registry", "ECR repositories only")["run"], root,
-                    {"ARAQUEM_ENV": "stage"})
+    fake = FAKE_TFC_RUN.replace("PLAN_FIXTURE", repr(str(ROOT / "tests" / "fixtures" / "plans" / "plan-changes.json")))
+    for name in ("tfc_run.py", "tfc_workspace_version.py"):
+        (root / "scripts" / name).write_text(fake)  # records its calls
+    gh = github_files(tmp_path)
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    env = {"ARAQUEM_ENV": "stage", "DEPLOY_SHA": "0123456789abcdef", "GITHUB_STEP_SUMMARY": str(summary), **gh}
+    proc = run_step(step(wf, "bootstrap-plan", "ECR repositories only")["run"], root, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    plan_call, apply_call = (root / "scripts" / "calls.log").read_text().splitlines()
+    version_call, plan_call = (root / "scripts" / "calls.log").read_text().splitlines()
+    assert version_call == f"tfc_workspace_version.py cdktf.out/stacks/{stage_cfg.name}"
     targets = [f"--target=aws_ecr_repository.{n}" for n in sorted(stage.resources("aws_ecr_repository"))]
-    assert targets and plan_call.startswith(f"plan cdktf.out/stacks/{stage_cfg.name} {' '.join(targets)} ")
-    assert apply_call.startswith(f"apply run-Boot1 --stack-dir cdktf.out/stacks/{stage_cfg.name} ")
+    assert targets and plan_call.startswith(f"tfc_run.py plan cdktf.out/stacks/{stage_cfg.name} {' '.join(targets)} ")
+    assert " --no-wait " in plan_call  # the run id is a job output before any wait (test_delivery_flows.py)
+    outputs = dict(line.split("=", 1) for line in Path(gh["GITHUB_OUTPUT"]).read_text().splitlines())
+    assert outputs == {"stack": stage_cfg.name, "run_id": "run-Boot1", "run_url": "https://tfc/runs/run-Boot1",
+                       "tfc_hostname": stage_cfg.terraform_cloud.hostname}
+    proc = run_step(step(wf, "bootstrap-plan", "Wait for the bootstrap plan")["run"], root,
+                    {**env, "STACK": outputs["stack"]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (root / "scripts" / "calls.log").read_text().splitlines()[2:] == [
+        f"tfc_run.py wait cdktf.out/stacks/{stage_cfg.name} --plan-json plan.json --run-json run.json"]
+    assert summary.read_text().startswith(MARKER.format(stack=stage_cfg.name))  # the plan, before the approval
+
+    (root / "scripts" / "calls.log").unlink()
+    apply_step = step(wf, "bootstrap-apply", "Apply the ECR repositories")
+    assert apply_step["env"]["RUN_ID"] == "${{ needs.bootstrap-plan.outputs.run_id }}"
+    proc = run_step(apply_step["run"], root, {"RUN_ID": "run-Boot1", "GITHUB_RUN_ID": "9",
+                                              "GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (root / "scripts" / "calls.log").read_text() == (
+        f"tfc_run.py apply run-Boot1 --summary {summary} --message bootstrap approved in GitHub run 9\n")
 
 
 def tfc_workspace(tmp_path: Path, stage) -> Path:
-    root = workspace(tmp_path, stage)
-    (root / "scripts").symlink_to(ROOT / "scripts")
-    return root
+    return with_scripts(workspace(tmp_path, stage))
 
 
 def test_deploy_stops_without_remote_state():
@@ -459,7 +564,7 @@ def test_deploy_stops_without_remote_state():
 @pytest.mark.parametrize("passed", ["1", "0"])
 def test_deploy_is_gated_on_ci_for_the_exact_commit(tmp_path, passed):
     bin_dir = fake_bin(tmp_path, {"gh": f"echo {passed}"})
-    proc = run_step(step(load(DEPLOY), "plan", "CI passed")["run"], tmp_path,
+    proc = run_step(step(load(DEPLOY), "gate", "CI passed")["run"], tmp_path,
                     {"GITHUB_REPOSITORY": "o/r", "DEPLOY_SHA": "abcdef0123456789"}, bin_dir)
     call = (tmp_path / "gh.log").read_text().strip()
     assert call == ("run list --repo o/r --workflow ci.yml --commit abcdef0123456789 --status success "
@@ -695,3 +800,426 @@ def test_sticky_cost_comment_updates_its_own_comment_only(tmp_path):
                 {"id": 8, "user": {"type": "Bot"}, "body": "<!-- araquem-cost:araquem-stage -->\nold delta"}]
     calls = json.loads(run([node(), str(harness), str(script), json.dumps(existing)], cwd=tmp_path, timeout=60).stdout)
     assert calls[1:] == [["update", 8, "<!-- araquem-cost:araquem-stage -->\nnew delta\n"]]
+
+
+# ---------------------------------------------------------------- the deploy gate: main's tip, the reviewers
+GITHUB_FIXTURES = ROOT / "tests" / "fixtures" / "github"  # README.md there: where each answer comes from
+
+
+@pytest.mark.parametrize("tip", ["same", "newer"])
+def test_only_mains_tip_deploys(tmp_path, tip):
+    """Two pushes whose CI finishes out of order: the older commit's run finds main moved on and skips (a notice,
+    deploy=false, exit 0), so nothing older is applied after something newer."""
+    deploy_sha, newer = "a" * 40, "b" * 40
+    bin_dir = fake_bin(tmp_path, {"gh": f"echo {deploy_sha if tip == 'same' else newer}"})
+    gh = github_files(tmp_path)
+    proc = run_step(step(load(DEPLOY), "gate", "Only main's tip")["run"], tmp_path,
+                    {"GITHUB_REPOSITORY": "o/r", "DEPLOY_SHA": deploy_sha, **gh}, bin_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "gh.log").read_text().strip() == "api repos/o/r/commits/main --jq .sha"
+    assert Path(gh["GITHUB_OUTPUT"]).read_text() == f"deploy={'true' if tip == 'same' else 'false'}\n"
+    if tip == "newer":
+        assert "::notice title=not main's tip: skipped::aaaaaaaaaaaa is no longer main's newest commit" in proc.stdout
+
+
+def environment_answer(case: str) -> dict:
+    """GitHub's documented "Get an environment" answer, or a case derived from it (fixtures README)."""
+    env = json.loads((GITHUB_FIXTURES / "environment-with-reviewers.json").read_text())
+    env["name"] = "stage"  # the example is named staging
+    if case == "no-reviewers":
+        env["protection_rules"] = [r for r in env["protection_rules"] if r["type"] != "required_reviewers"]
+    elif case == "no-rules":
+        del env["protection_rules"]
+    elif case == "all-branches":
+        env["deployment_branch_policy"] = None
+    elif case == "self-review-prevented":
+        next(r for r in env["protection_rules"] if r["type"] == "required_reviewers")["prevent_self_review"] = True
+    return env
+
+
+@pytest.mark.parametrize("case,code,says", [
+    ("documented", 0, "::warning title=deploy gate::the environment 'stage' lets the person who started"),
+    ("self-review-prevented", 0, "required reviewers justice-league, octocat"),
+    ("no-reviewers", 1, "::error title=deploy gate::the environment 'stage' has no required reviewers"),
+    ("no-rules", 1, "::error title=deploy gate::the environment 'stage' has no required reviewers"),
+    ("all-branches", 1, "lets every branch deploy (no deployment branch policy)"),
+    ("missing", 1, "::error title=no environment stage::"),
+])
+def test_the_deploy_fails_closed_without_required_reviewers(tmp_path, case, code, says):
+    """The gate step with `gh api` answering as GitHub does (the documented example and cases derived from it;
+    a missing environment: gh's exit on HTTP 404)."""
+    script = step(load(DEPLOY), "gate", "The environment has required reviewers")
+    assert script["if"] == "steps.tip.outputs.deploy == 'true'"
+    answer = tmp_path / "answer.json"
+    if case == "missing":
+        body = 'echo "gh: Not Found (HTTP 404)" >&2; exit 1'
+    else:
+        answer.write_text(json.dumps(environment_answer(case)))
+        body = f"cat {answer}"
+    bin_dir = fake_bin(tmp_path, {"gh": body})
+    root = tmp_path / "checkout"
+    root.mkdir()
+    (root / "scripts").symlink_to(ROOT / "scripts")
+    proc = run_step(script["run"], root, {"GITHUB_REPOSITORY": "o/r", "DEPLOY_ENVIRONMENT": "stage"}, bin_dir)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert says in proc.stdout
+    assert (tmp_path / "gh.log").read_text().strip() == "api repos/o/r/environments/stage"
+
+
+def test_the_gate_reads_the_documented_answer_as_is():
+    """The fixture unchanged (named `staging`): reviewers found, branch policy set, self-review warned."""
+    proc = run([PYTHON, str(ROOT / "scripts" / "deploy_gate.py"), "environment",
+                str(GITHUB_FIXTURES / "environment-with-reviewers.json"), "--name", "staging"], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "required reviewers justice-league, octocat" in proc.stdout and "::warning" in proc.stdout
+    wrong = run([PYTHON, str(ROOT / "scripts" / "deploy_gate.py"), "environment",
+                 str(GITHUB_FIXTURES / "environment-with-reviewers.json"), "--name", "stage"], check=False)
+    assert wrong.returncode == 2 and "not the environment 'stage'" in wrong.stdout
+
+
+# ---------------------------------------------------------------- linking plan and deploy
+@pytest.mark.parametrize("case", ["merged-pr", "direct-push", "api-error"])
+def test_the_deploy_summary_links_the_pull_requests_plan(tmp_path, case):
+    wf = load(DEPLOY)
+    link = step(wf, "plan", "Link the pull request's plan")
+    assert index(wf, "plan", "Plan summary") < index(wf, "plan", "Link the pull request's plan")
+    assert wf["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert wf["jobs"]["plan"]["outputs"]["run_url"] == "${{ steps.run_url.outputs.url }}"
+    (tmp_path / "run.json").write_text(json.dumps({"id": "run-1", "url": "https://app.terraform.io/app/o/w/runs/run-1"}))
+    comment = "https://github.com/o/r/pull/42#issuecomment-7"
+    pulls = {"merged-pr": "echo 42", "direct-push": "true", "api-error": "echo 'HTTP 502' >&2; exit 1"}[case]
+    bin_dir = fake_bin(tmp_path, {"gh": f'if [[ $2 == */pulls ]]; then {pulls}; else echo {comment}; fi'})
+    gh = github_files(tmp_path)
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    proc = run_step(link["run"], tmp_path, {"GITHUB_REPOSITORY": "o/r", "DEPLOY_SHA": "c" * 40, "STACK": "araquem-stage",
+                                            "GITHUB_STEP_SUMMARY": str(summary), **gh}, bin_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert Path(gh["GITHUB_OUTPUT"]).read_text() == "url=https://app.terraform.io/app/o/w/runs/run-1\n"
+    calls = (tmp_path / "gh.log").read_text().splitlines()
+    assert calls[0].startswith(f"api repos/o/r/commits/{'c' * 40}/pulls --jq ")
+    if case == "merged-pr":
+        assert calls[1].startswith("api --paginate repos/o/r/issues/42/comments --jq ")
+        assert '"<!-- araquem-plan:araquem-stage -->"' in calls[1]  # the sticky comment's marker (plan.yml)
+        assert f"**Pull request** #42 merged cccccccccccc; its plan: {comment}." in summary.read_text()
+    else:  # informational: a failed lookup leaves the link out, the deploy goes on
+        assert len(calls) == 1 and "**No pull request** merged cccccccccccc" in summary.read_text()
+
+
+@pytest.mark.parametrize("path", [PLAN, DEPLOY, DRIFT], ids=["plan", "deploy", "drift"])
+@pytest.mark.parametrize("pin,ok", [("0123456789abcdef0123456789abcdef01234567", True), ("main", False), ("", False)])
+def test_quality_samples_come_from_a_commit_pinned_in_git(tmp_path, path, pin, ok):
+    """APP_REF || main made quality-cron's tag depend on the application's branch at plan time; the commit is now
+    read from .github/quality-samples-ref (in git), and a branch name or nothing is refused."""
+    wf = load(path)
+    job = "plan"
+    pinned = step(wf, job, "Pinned application commit")
+    checkout = step(wf, job, "Check out the application repository")
+    assert checkout["with"]["ref"] == "${{ steps.samples.outputs.ref }}" and pinned["id"] == "samples"
+    assert "APP_REF" not in path.read_text()
+    assert index(wf, job, "Pinned application commit") < index(wf, job, "Check out the application repository")
+    root = tmp_path / "checkout"
+    (root / ".github").mkdir(parents=True)
+    shipped = (ROOT / ".github" / "quality-samples-ref").read_text()
+    assert all(line.startswith("#") for line in shipped.splitlines())  # no application repository configured yet
+    (root / ".github" / "quality-samples-ref").write_text(shipped + (pin + "\n" if pin else ""))
+    gh = github_files(tmp_path)
+    proc = run_step(pinned["run"], root, {"APP_REPOSITORY": "o/app", **gh})
+    if ok:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert Path(gh["GITHUB_OUTPUT"]).read_text() == f"ref={pin}\n"
+    else:
+        assert proc.returncode == 1 and "::error title=quality samples not pinned::" in proc.stdout
+
+
+# ---------------------------------------------------------------- drift
+@pytest.mark.parametrize("has_changes,state", [(True, "drift"), (False, "in-sync"), (None, None)])
+def test_drift_check_decides_from_the_runs_answer(tmp_path, stage, has_changes, state):
+    wf = load(DRIFT)
+    assert set(triggers(wf)) == {"schedule", "workflow_dispatch"}
+    assert wf["jobs"]["plan"]["environment"] == "stage-plan"
+    assert step(wf, "plan", "Terraform Cloud speculative")["run"].lstrip().startswith(
+        ".venv/bin/python scripts/tfc_run.py speculative ")  # plan-only: it can never be applied
+    root = workspace(tmp_path, stage)
+    shutil.copy(ROOT / "tests" / "fixtures" / "plans" / "plan-changes.json", root / "plan.json")
+    (root / "run.json").write_text(json.dumps({"id": "run-D1", "url": "https://tfc/runs/run-D1", "status": "planned_and_finished",
+                                               "has_changes": has_changes, "error": ""}))
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    proc = run_step(step(wf, "plan", "Drift or in sync")["run"], root,
+                    {"STACK": "araquem-stage", "GITHUB_SHA": "d" * 40, "RUN_URL": "https://ci/run/5",
+                     "GITHUB_STEP_SUMMARY": str(summary)})
+    if state is None:  # a check that cannot tell fails, it never reports "in sync"
+        assert proc.returncode == 1 and "::error title=drift check blind::" in proc.stdout
+        assert not (root / "drift-state.txt").exists()
+        return
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (root / "drift-state.txt").read_text() == f"{state}\n"
+    body = (root / "drift-body.md").read_text()
+    assert body.splitlines()[0] == "<!-- araquem-drift:araquem-stage -->"
+    assert "differs from main at dddddddddddd (drift check https://ci/run/5)" in body
+    assert MARKER.format(stack="araquem-stage") in body  # the plan summary itself
+
+
+DRIFT_HARNESS = r"""
+const fs = require("fs");
+const [script, issues] = [fs.readFileSync(process.argv[2], "utf8"), JSON.parse(process.argv[3])];
+const calls = [];
+const github = {
+  paginate: async (fn, args) => { calls.push(["list", args.state, args.labels]); return issues; },
+  rest: { issues: {
+    listForRepo: "listForRepo",
+    create: async (a) => calls.push(["create", a.title, a.labels, a.body]),
+    update: async (a) => calls.push(["update", a.issue_number, a.state || null, a.body || null]),
+    createComment: async (a) => calls.push(["comment", a.issue_number, a.body]),
+  } },
+};
+const context = { repo: { owner: "o", repo: "r" } };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction("require", "github", "context", "process", script)(require, github, context, process)
+  .then(() => console.log(JSON.stringify(calls)), (e) => { console.log(JSON.stringify(calls)); console.error(e.message); process.exit(1); });
+"""
+BODY = "<!-- araquem-drift:araquem-stage -->\nthe plan\n"
+OURS = {"number": 5, "body": BODY + "older plan", "labels": [{"name": "drift"}]}
+
+
+@pytest.mark.parametrize("state,issues,expected", [
+    ("drift", [], [["create", "Drift: the live araquem-stage stack differs from main", ["drift"], BODY]]),
+    ("drift", [OURS], [["update", 5, None, BODY]]),
+    ("drift", [{"number": 6, "body": "<!-- araquem-drift:araquem-prod -->\n", "labels": []},
+               {"number": 7, "body": BODY, "pull_request": {}, "labels": []}],
+     [["create", "Drift: the live araquem-stage stack differs from main", ["drift"], BODY]]),
+    ("in-sync", [OURS], [["comment", 5, "Back in sync: the drift check https://ci/run/5 planned no change."],
+                         ["update", 5, "closed", None]]),
+    ("in-sync", [], []),
+], ids=["opens-one", "updates-its-own", "leaves-others-alone", "closes-when-back-in-sync", "quiet-when-in-sync"])
+def test_drift_keeps_one_issue(tmp_path, state, issues, expected):
+    wf = load(DRIFT)
+    report = wf["jobs"]["report"]
+    assert report["permissions"] == {"issues": "write"} and "environment" not in report  # no token, no secret
+    assert wf["jobs"]["plan"]["permissions"] == {"contents": "read"}
+    script_step = step(wf, "report", "Open, update or close the drift issue")
+    (tmp_path / "drift-state.txt").write_text(state + "\n")
+    (tmp_path / "drift-body.md").write_text(BODY)
+    script = tmp_path / "script.js"
+    script.write_text(script_step["with"]["script"])
+    harness = tmp_path / "harness.js"
+    harness.write_text(DRIFT_HARNESS)
+    proc = subprocess.run([node(), str(harness), str(script), json.dumps(issues)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "STACK": "araquem-stage",
+                                                      "RUN_URL": "https://ci/run/5"})
+    assert proc.returncode == 0, proc.stderr
+    calls = json.loads(proc.stdout)
+    assert calls[0] == ["list", "open", "drift"] and calls[1:] == expected
+    (tmp_path / "drift-state.txt").write_text("\n")  # an empty answer is an error, not "in sync"
+    proc = subprocess.run([node(), str(harness), str(script), json.dumps([OURS])], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "STACK": "araquem-stage", "RUN_URL": "u"})
+    assert proc.returncode == 1 and json.loads(proc.stdout) == [["list", "open", "drift"]]
+
+
+# ---------------------------------------------------------------- tokens and permissions
+# Every secret a workflow reads, and the GitHub environments that hold it (docs/delivery.md, "Tokens").
+TOKEN_ENVIRONMENTS = {"TF_PLAN_TOKEN": {"pr-plan", "stage-plan"}, "APP_REPOSITORY_TOKEN": {"pr-plan", "stage-plan"},
+                      "TF_API_TOKEN": {"stage"}, "TF_DISCARD_TOKEN": {"stage-discard"}, "RELEASE_TOKEN": {"release"}}
+# The only write permissions a job may hold, and where.
+WRITES = {("plan.yml", "plan"): {"pull-requests"}, ("deploy.yml", "deploy"): {"id-token"},
+          ("app-release.yml", "record"): {"contents", "pull-requests"}, ("drift.yml", "report"): {"issues"}}
+
+
+def environment_of(job: dict) -> str | None:
+    env = job.get("environment")
+    return env["name"] if isinstance(env, dict) else env
+
+
+def test_tokens_live_in_environments_and_permissions_are_per_job():
+    for path in ALL:
+        wf = load(path)
+        assert wf["permissions"] == {}, f"{path.name}: workflow-level permissions (each job declares its own)"
+        for name, job in wf["jobs"].items():
+            assert "permissions" in job, f"{path.name}: job {name} declares no permissions"
+            writes = {scope for scope, level in job["permissions"].items() if level == "write"}
+            assert writes == WRITES.get((path.name, name), set()), (path.name, name, writes)
+            for secret in secrets_named(job):
+                assert environment_of(job) in TOKEN_ENVIRONMENTS[secret], (path.name, name, secret)
+
+
+def test_delivery_doc_lists_every_token_with_its_environments():
+    text = (ROOT / "docs" / "delivery.md").read_text()
+    rows = {m[1]: set(re.findall(r"`([\w-]+)`", m[2])) for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", text, re.M)}
+    assert {k: v for k, v in rows.items() if k in TOKEN_ENVIRONMENTS} == TOKEN_ENVIRONMENTS
+    assert set(TOKEN_ENVIRONMENTS) <= set(rows)
+
+
+# ---------------------------------------------------------------- the workspace's Terraform version
+TFC_WORKSPACE = ROOT / "tests" / "fixtures" / "tfc-workspace" / "workspace-1.0.4.json"  # README.md there: source
+
+
+class WorkspaceApi:
+    """A local stand-in for Terraform Cloud's "Show workspace" serving HashiCorp's documented sample answer, with
+    `terraform-version` set per case (the fixture README says which values the attribute may hold)."""
+
+    def __init__(self, version: str | None):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+        import threading  # noqa: PLC0415
+
+        answer = json.loads(TFC_WORKSPACE.read_text())
+        if version is not None:
+            answer["data"]["attributes"]["terraform-version"] = version
+        self.paths: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                api.paths.append(self.path)
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.api+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("version,code", [(None, 1), ("1.10.5", 1), ("~> 1.10.0", 1), ("1.11.4", 0),
+                                          ("~> 1.11.0", 0), (">= 1.11.0, < 2.0.0", 0), ("latest", 0),
+                                          ("< 2.0.0", 2)],
+                         ids=["documented-1.0.4", "1.10", "pessimistic-1.10", "1.11.4", "pessimistic-1.11",
+                              "range", "latest", "no-lower-bound"])
+def test_the_workspace_terraform_version_is_at_least_the_stacks(tmp_path, stage, stage_cfg, version, code):
+    """The stack requires what modules/secrets.py sets (>= 1.11.0: write-only attributes); the workspace's
+    setting is an exact version or a constraint, whose lowest allowed version must satisfy it."""
+    root = workspace(tmp_path, stage)
+    stack_dir = root / "cdktf.out" / "stacks" / stage_cfg.name
+    assert json.loads((stack_dir / "cdk.tf.json").read_text())["terraform"]["required_version"] == ">= 1.11.0"
+    with WorkspaceApi(version) as api:
+        proc = run([PYTHON, str(ROOT / "scripts" / "tfc_workspace_version.py"), str(stack_dir)], check=False,
+                   env={"TF_API_TOKEN": "t", "TFC_API_URL": api.url})
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    org, ws = stage_cfg.terraform_cloud.organization, stage_cfg.terraform_cloud.workspace
+    assert api.paths == [f"/api/v2/organizations/{org}/workspaces/{ws}"]
+    if code == 1:
+        assert "every run would fail at terraform init" in proc.stderr and "1.11.0 or later" in proc.stderr
+    elif code == 0:
+        assert f"workspace {org}/{ws} runs Terraform {version}; the stack requires >= 1.11.0" in proc.stdout
+
+
+# ---------------------------------------------------------------- docs the workflows point to
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors of a Markdown file."""
+    headings = re.findall(r"^#+ (.+)$", path.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_doc_section_a_workflow_or_script_names_exists():
+    """deploy.yml pointed at a README section "Delivery" that did not exist: every `<file>.md, "<Section>"` and
+    `README "<Section>"` in the workflows and scripts must name a heading of that file."""
+    sources = [*ALL, *sorted((ROOT / "scripts").glob("*.sh")), *sorted((ROOT / "scripts").glob("*.py")),
+               *sorted((ROOT / "modules" / "commands" / "preflight").glob("*.py"))]
+    found = 0
+    for source in sources:
+        text = source.read_text()
+        for doc, section in re.findall(r'(docs/[\w-]+\.md|README)(?:\.md)?,? \\?"([A-Z][^"\\\n]+)\\?"', text):
+            path = ROOT / (doc if doc.endswith(".md") else "README.md")
+            slug = re.sub(r"[^\w\- ]", "", section.lower()).replace(" ", "-")
+            assert slug in anchors(path), f"{source.name} points to {doc} \"{section}\", which has no such heading"
+            found += 1
+    assert found >= 5  # the pattern still matches how they write it
+
+
+# ---------------------------------------------------------------- scripts the workflows run
+def test_workflow_shell_scripts_pass_shellcheck():
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not on PATH (scripts/bootstrap.sh test installs it)"
+    scripts = [ROOT / "scripts" / "push_images.sh", ROOT / "scripts" / "break_glass_deploy.sh"]
+    proc = run([shellcheck, "--severity=style", *map(str, scripts)], check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_deploy_role_policy_covers_what_the_deploy_job_calls():
+    """Every `aws <service> <command>` of the deploy job's scripts, and the rollout wait's calls, are allowed by
+    the documented deploy role (modules/commands/preflight/checks.py deploy_role_policy)."""
+    from modules.commands.preflight.checks import deploy_role_policy  # noqa: PLC0415
+
+    allowed = {a for statement in deploy_role_policy()["Statement"] for a in statement["Action"]}
+    cli = {("sts", "get-caller-identity"): "sts:GetCallerIdentity",
+           ("ecr", "get-login-password"): "ecr:GetAuthorizationToken",
+           ("ecr", "describe-images"): "ecr:DescribeImages"}
+    text = (ROOT / "scripts" / "push_images.sh").read_text()
+    called = set(re.findall(r"\baws (\w+) ([\w-]+)", text))
+    assert called == set(cli), called  # a new call: add it here and to the policy
+    assert {cli[c] for c in called} <= allowed
+    rollout = (ROOT / "scripts" / "wait_ecs_rollout.py").read_text()
+    operations = {"".join(p.title() for p in op.split("_")) for op in re.findall(r'ecs\.(?:get_paginator\(")?(\w+)', rollout)
+                  if op not in ("get_paginator",)}
+    assert {f"ecs:{op}" for op in operations} <= allowed and operations
+    # docker push to a repository of the stack: the push actions ECR documents for it
+    assert {"ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
+            "ecr:BatchCheckLayerAvailability"} <= allowed
+
+
+BREAK_GLASS_FAKES = {
+    # each stand-in logs its arguments (fake_bin); terraform asks nothing, aws answers the account
+    "terraform": "true",
+    "aws": 'case "$1 $2" in "sts get-caller-identity") echo 123456789012 ;; "ecr describe-images") exit 0 ;; esac',
+    "docker": "cat >/dev/null",
+}
+
+
+@pytest.mark.parametrize("answer", ["apply", "no"])
+def test_break_glass_deploy_runs_the_deploy_gates_in_order(tmp_path, answer):
+    """scripts/break_glass_deploy.sh with stand-in terraform/aws/docker and a stand-in python that records the
+    repository commands it is asked to run: synth, the release check, preflight, push, plan to a file, apply that
+    file only after "apply", then the rollout wait."""
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    (root / "cdktf.out" / "stacks" / "araquem-stage").mkdir(parents=True)
+    for name in ("break_glass_deploy.sh", "push_images.sh"):
+        shutil.copy(ROOT / "scripts" / name, root / "scripts" / name)
+    python = tmp_path / "python"
+    python.write_text(f'#!/usr/bin/env bash\necho "python $*" >>"{tmp_path}/order.log"\n'
+                      'case "$1" in\n'
+                      '  -c) case "$2" in *APP_IMAGE_UNRELEASED_TAG*) echo unreleased ;; *) echo "araquem-stage us-east-1" ;; esac ;;\n'
+                      '  scripts/list_images.py) echo "araquem-stage/api app-1.0 " ;;\n'
+                      "esac\n")
+    python.chmod(0o755)
+    bin_dir = fake_bin(tmp_path, {**BREAK_GLASS_FAKES,
+                                  "terraform": f'echo "terraform $*" >>"{tmp_path}/order.log"'})
+    proc = subprocess.run(["bash", str(root / "scripts" / "break_glass_deploy.sh"), "stage"], cwd=tmp_path,
+                          input=f"{answer}\n", capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHON": str(python)})
+    order = [line for line in (tmp_path / "order.log").read_text().splitlines() if not line.startswith("python -c")]
+    head = ["python main.py --env stage synth", "python scripts/list_images.py stage",
+            "python main.py --env stage preflight", "terraform init -input=false",
+            "terraform plan -input=false -out=break-glass.tfplan"]
+    if answer == "apply":
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert order[:5] == head and order[5] == "terraform apply -input=false break-glass.tfplan"
+        assert order[6].startswith("python scripts/wait_ecs_rollout.py --cluster araquem-stage --region us-east-1 --since ")
+        assert "exists: 123456789012.dkr.ecr.us-east-1.amazonaws.com/araquem-stage/api:app-1.0" in proc.stdout
+    else:
+        assert proc.returncode == 1 and order == head and "not applied" in proc.stderr
+
+
+def test_architecture_lists_every_workflow_and_script():
+    """docs/architecture.md's table names every workflow and every script (issue 28: it listed 3 of 4 and 3 of 8)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    rows = {m[1]: m[2] for m in re.finditer(r"^\| `([^`]+/)` \| (.*) \|$", text, re.M)}
+    named = set(re.findall(r"`([\w.-]+)`", rows[".github/workflows/"]))
+    assert {p.name for p in ALL} <= named
+    scripts = {p.name for p in (ROOT / "scripts").iterdir() if p.is_file()}
+    assert scripts <= set(re.findall(r"`([\w.-]+)`", rows["scripts/"])), scripts

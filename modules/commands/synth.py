@@ -13,7 +13,6 @@ import argparse
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,34 +20,15 @@ from pathlib import Path
 from modules.build_context import BuildContextError, context_tag
 from modules.commands import EXIT_OK, UsageError
 from modules.output_dir import checked_outdir, write_output
+from modules.config.defaults import APP_IMAGE_UNRELEASED_TAG
 
 HELP = "synthesize Terraform JSON into cdktf.out/ (the default command)"
 NEEDS_ENV = True
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: docker/ and its git HEAD (an app image's fallback tag)
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: docker/ (build contexts)
 DOCKER_CONTEXT = ROOT / "docker"  # the build context of every docker/ image (docker/lib/ is shared)
 
 # Docker's tag grammar: what ECR accepts and what a `docker push` could have produced.
 IMAGE_TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-
-def image_tag(cfg) -> str:
-    """The fallback tag of an image another repository builds when nothing names its tag: the git sha
-    (seed §5: never `latest`); `registry.image_tag_env_var` overrides it."""
-    var = cfg.registry.image_tag_env_var
-    tag = os.environ.get(var)
-    if not tag:
-        try:
-            tag = subprocess.run(
-                ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except OSError as exc:  # no git binary (FileNotFoundError), or it cannot run
-            raise UsageError(f"no image tag: set {var} (e.g. a git sha or semver), or make git available "
-                             f"(running git failed: {exc.strerror})") from None
-        except subprocess.CalledProcessError as exc:  # not a checkout, "dubious ownership", ...: git's own words
-            said = " ".join(exc.stderr.split()) or f"exit code {exc.returncode}"
-            raise UsageError(f"no image tag: set {var} (e.g. a git sha or semver); `git rev-parse HEAD` in "
-                             f"{ROOT} failed: {said}") from None
-    return checked_tag(var, tag)
 
 
 def checked_tag(var: str, tag: str) -> str:
@@ -76,7 +56,8 @@ def image_tags(cfg) -> dict[str, str]:
     `registry.image_tag_env_var` set overrides that (an image you built and pushed by hand under that tag).
     An image another repository builds runs the release recorded in the env file (`registry.app_image_tag`,
     written by the app-release workflow); the env var it names (`image.tag_env_var`) overrides that; with
-    neither it falls back to the git-sha tag, said on stderr because that tag is likely not in ECR."""
+    neither it gets APP_IMAGE_UNRELEASED_TAG, said on stderr: the same for every commit (a commit of this
+    repository restarts nothing), never pushed, so the deploy workflow and preflight refuse it."""
     override_var = cfg.registry.image_tag_env_var
     override = os.environ.get(override_var)
     tags: dict[str, str] = {}
@@ -88,19 +69,19 @@ def image_tags(cfg) -> dict[str, str]:
         if svc.image.dockerfile:
             tags[build] = checked_tag(override_var, override) if override else docker_tag(svc.image.dockerfile)
             continue
-        value = os.environ.get(var) if var else None
+        value = os.environ.get(var) if var else override  # no tag_env_var: an image pushed by hand
         if value:
-            tags[build] = checked_tag(var, value)
-        elif var and cfg.registry.app_image_tag:
+            tags[build] = checked_tag(var or override_var, value)
+        elif cfg.registry.app_image_tag:
             tags[build] = cfg.registry.app_image_tag
         else:
-            if var:
-                fallbacks.setdefault(var, []).append(name)
-            tags[build] = image_tag(cfg)
+            fallbacks.setdefault(var or override_var, []).append(name)
+            tags[build] = APP_IMAGE_UNRELEASED_TAG
     for var, names in sorted(fallbacks.items()):
-        print(f"notice: {var} is not set: {', '.join(names)} (built by another repository) get the git-sha "
-              f"tag {image_tag(cfg)}; record the tag that repository pushed in registry.app_image_tag "
-              f"(the app-release workflow does) or set {var}", file=sys.stderr)
+        print(f"notice: {var} is not set and no release is recorded: {', '.join(names)} (built by another "
+              f"repository) get the tag '{APP_IMAGE_UNRELEASED_TAG}', which no deploy accepts; record the tag that "
+              f"repository pushed in registry.app_image_tag (the app-release workflow does) or set {var}",
+              file=sys.stderr)
     return dict(sorted(tags.items()))
 
 

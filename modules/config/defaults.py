@@ -314,3 +314,8 @@ WAF_MANAGED_RULE_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList", "AWSManagedRulesBotControlRuleSet",
     "AWSManagedRulesATPRuleSet", "AWSManagedRulesACFPRuleSet", "AWSManagedRulesAntiDDoSRuleSet",
 )
+
+# The tag of the images another repository builds while no release is recorded (registry.app_image_tag unset):
+# the same for every commit, so a commit of this repository restarts nothing; never pushed, so the deploy
+# workflow and preflight refuse to deploy it (docs/delivery.md, "First deploy").
+APP_IMAGE_UNRELEASED_TAG = "unreleased"

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from modules.config.base import EnvVarName, Strict
 from modules.config.kinds import SecretName
 from modules.config.defaults import (
+    APP_IMAGE_UNRELEASED_TAG,
     DEFAULT_ECR_KEEP_LAST,
     DEFAULT_ECR_UNTAGGED_EXPIRE_DAYS,
     DEFAULT_IMAGE_TAG_ENV_VAR,
@@ -33,7 +34,8 @@ class Registry(Strict):
     app_image_tag: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
         description="the tag images another repository builds (those with `tag_env_var`) run; written by the "
-        "app-release workflow, so every deployed state is a commit (the variable still overrides it)",
+        "app-release workflow, so every deployed state is a commit (the variable still overrides it); unset: "
+        f"'{APP_IMAGE_UNRELEASED_TAG}', which the deploy refuses",
     )
     pull_through_cache: bool = Field(True, description="ECR pull-through cache for public images")
     docker_hub_secret: SecretName | None = Field(
@@ -52,6 +54,10 @@ class Registry(Strict):
     def _pinned(cls, value: str | None) -> str | None:
         if value == "latest":
             raise ValueError("'latest' is not a release: record the tag the application repository pushed")
+        if value == APP_IMAGE_UNRELEASED_TAG:
+            raise ValueError(f"'{APP_IMAGE_UNRELEASED_TAG}' stands for 'no release recorded yet' (the tag synth gives "
+                             "the application's images without one): record the tag the application repository "
+                             "pushed")
         return value
 
 

@@ -60,7 +60,7 @@ class Image(Strict):
                                "ollama/ollama:0.3.14 or ollama/ollama:0.3.14@sha256:<64 hex>")
     tag_env_var: EnvVarName | None = Field(
         None, description="env var holding the tag another repository pushed this image with (only with 'build' "
-        "and no 'dockerfile'); unset at synth: registry.app_image_tag, else the git-sha tag with a notice",
+        "and no 'dockerfile'); unset at synth: registry.app_image_tag, else the fixed tag of no release with a notice",
     )
 
     @model_validator(mode="before")

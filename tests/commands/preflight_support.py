@@ -5,13 +5,21 @@ moto 5.2's Service Quotas knows only VPC quotas (GetServiceQuota for ec2/L-DB2E8
 NoSuchResourceException "not available in the current Region"), so the vCPU quota check runs on botocore's
 Stubber, with responses shaped like the real GetServiceQuota (the Stubber validates them against the API model).
 A test module uses a fixture by importing it (`aws`; `no_tag_overrides` where image tags matter).
+
+Every AWS call a check makes under `aws` (or `declared_calls_only`) is recorded and must be among the IAM actions
+that check declares in modules/commands/preflight/checks.py: the runbook's list and the deploy role's policy come
+from that declaration, so an undeclared call would be an AccessDenied (a FAIL) with the documented role.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+from contextlib import contextmanager
+from unittest import mock
 
 import boto3
+import botocore.client
 import pytest
 import yaml
 from botocore.stub import Stubber
@@ -69,9 +77,45 @@ def no_tag_overrides(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+def iam_action(client, operation_name: str) -> str:
+    """The IAM action of an API call: the service's signing name (elbv2 -> elasticloadbalancing, service-quotas
+    -> servicequotas) and the operation."""
+    return f"{client.meta.service_model.signing_name}:{operation_name}"
+
+
+def _calling_check(checks) -> object | None:
+    """The declared check on the call stack (None: test setup, or the run's own caller lookup)."""
+    codes = {check.run.__code__: check for check in checks}
+    for frame in inspect.stack(context=0):
+        if frame.frame.f_code in codes:
+            return codes[frame.frame.f_code]
+    return None
+
+
+@contextmanager
+def declared_calls_only():
+    """Records every botocore call (moto, Stubber, a real endpoint alike) and, on leaving, fails on any a check
+    made that it does not declare (its actions or optional ones, or the caller lookup every run makes)."""
+    from modules.commands.preflight.checks import CALLER_ACTIONS, CHECKS  # noqa: PLC0415
+
+    undeclared: list[str] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation_name, api_params):
+        action, check = iam_action(client, operation_name), _calling_check(CHECKS)
+        if check is not None and action not in (*check.actions, *check.optional, *CALLER_ACTIONS):
+            undeclared.append(f"{check.run.__name__} calls {action}")
+        return real(client, operation_name, api_params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", recording):
+        yield
+    assert not undeclared, ("calls not declared in modules/commands/preflight/checks.py (add them to the check's "
+                            f"actions, then update the docs its test names): {sorted(set(undeclared))}")
+
+
 @pytest.fixture
 def aws():
-    with mock_aws():
+    with mock_aws(), declared_calls_only():
         yield preflight.Aws(REGION)
 
 def with_certificate(arn: str, grafana_host: str | None = None):

@@ -21,6 +21,7 @@ from preflight_support import (
     ACCOUNT,
     ENOUGH,
     REGION,
+    declared_calls_only,
     env_cfg,
     hosted_zone,
     no_tag_overrides,  # noqa: F401  (the autouse fixture)
@@ -67,7 +68,7 @@ def preflight_on_a_ready_account(tmp_path, monkeypatch, capsys) -> tuple[int, st
     """(exit code, stdout, stderr) of preflight on a moto account holding everything stage needs."""
     monkeypatch.setattr(preflight, "Aws", QuotaStubbedAws)
     monkeypatch.setenv("ARAQUEM_APP_IMAGE_TAG", "v1.2.3")
-    with mock_aws():
+    with mock_aws(), declared_calls_only():
         cfg = env_cfg(tmp_path)  # stage as shipped: its zone and its existing secret are in the account
         ready_account(cfg, "v1.2.3")
         code = preflight.run(argparse.Namespace(endpoint_url=None), cfg)

@@ -1,6 +1,7 @@
 """modules/commands/synth.py: `python main.py [synth]` picks the env file, resolves each built image's tag
 (docker/ builds: the hash of their build context, or the override variable; images another repository
-builds: the tag in their `image.tag_env_var`, unset: the git-sha tag and a notice), and swaps the output in
+builds: the tag in their `image.tag_env_var`, else the recorded release, else the fixed `unreleased` tag and a
+notice), and swaps the output in
 without losing earlier output or local state."""
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MAIN_ENV, PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main
+import yaml
+
+from conftest import MAIN_ENV, PYTHON, ROOT, TEST_IMAGE_TAG, run, run_main, variant
 from modules.build_context import context_tag
 from modules.commands import synth
+from modules.config.defaults import APP_IMAGE_UNRELEASED_TAG
 
 APP_TAG = "app-2.4.1"  # a tag the application repository pushed
 
@@ -49,18 +53,33 @@ def test_app_built_images_take_the_variables_tag(monkeypatch, capsys, stage_cfg)
 
 
 @pytest.mark.parametrize("unset", ["absent", "empty"])
-def test_unset_variable_falls_back_to_the_synth_tag_with_a_notice(monkeypatch, capsys, stage_cfg, unset):
+def test_no_release_recorded_gives_the_unreleased_tag_with_a_notice(monkeypatch, capsys, stage_cfg, unset):
+    """Neither the variable nor registry.app_image_tag: a fixed tag (no commit in it, so nothing restarts on a
+    commit of this repository) that the deploy and preflight refuse; never the docker/ override's tag."""
     cfg = stage_cfg
+    assert cfg.registry.app_image_tag is None
     monkeypatch.setenv(cfg.registry.image_tag_env_var, TEST_IMAGE_TAG)
     if unset == "absent":
         monkeypatch.delenv(APP_VAR, raising=False)
     else:
         monkeypatch.setenv(APP_VAR, "")
     tags = synth.image_tags(cfg)
-    assert set(tags.values()) == {TEST_IMAGE_TAG}
+    assert tags["api"] == tags["rag-indexer"] == APP_IMAGE_UNRELEASED_TAG == "unreleased"
+    assert {t for b, t in tags.items() if b not in ("api", "rag-indexer")} == {TEST_IMAGE_TAG}
     notice = capsys.readouterr().err.splitlines()
-    assert len(notice) == 1 and notice[0].startswith(f"notice: {APP_VAR} is not set: api, rag-indexer ")
-    assert TEST_IMAGE_TAG in notice[0]
+    assert len(notice) == 1 and notice[0].startswith(f"notice: {APP_VAR} is not set and no release is recorded: "
+                                                     "api, rag-indexer ")
+    assert "'unreleased', which no deploy accepts" in notice[0]
+
+
+def test_the_unreleased_tag_cannot_be_recorded_as_a_release(tmp_path):
+    from modules.config import load  # noqa: PLC0415
+
+    path = tmp_path / "env.yaml"
+    path.write_text(yaml.safe_dump(variant(lambda d: d["registry"].update(app_image_tag="unreleased")),
+                                   sort_keys=False))
+    with pytest.raises(Exception, match="'unreleased' stands for 'no release recorded yet'"):
+        load(path)
 
 
 def test_synth_runs_the_app_tag_and_the_synth_tag_side_by_side(tmp_path, stage_cfg):
@@ -100,9 +119,10 @@ def _task_definitions(out) -> dict[str, str]:
 
 
 def test_commits_that_change_no_image_change_no_task_definition(tmp_path):
-    """Synth at three commits of a copy of this checkout, without any tag variable: a README-only commit
-    leaves every task definition byte-identical; a change to a shared docker/lib file changes exactly
-    the task definitions running an image that copies it."""
+    """Synth at three commits of a copy of this checkout, without any tag variable and with no application
+    release recorded (stage as shipped, before its first release): a README-only commit leaves every task
+    definition byte-identical, the application's (api, rag-indexer) too; a change to a shared docker/lib file
+    changes exactly the task definitions running an image that copies it."""
     repo = tmp_path / "repo"
     files = run(["git", "ls-files", "-z"], cwd=ROOT).stdout.split("\0")
     for rel in filter(None, files):
@@ -114,8 +134,7 @@ def test_commits_that_change_no_image_change_no_task_definition(tmp_path):
     run(["git", "init", "-q"], cwd=repo)
     run([*git, "add", "-A"], cwd=repo)
     run([*git, "commit", "-qm", "one"], cwd=repo)
-    env = {**{k: None for k in ("ARAQUEM_IMAGE_TAG", "ARAQUEM_ENV", "ARAQUEM_EAGER_PROVIDER_IMPORT")},
-           APP_VAR: APP_TAG}  # the app's images: a recorded tag, not the commit
+    env = {k: None for k in ("ARAQUEM_IMAGE_TAG", "ARAQUEM_ENV", "ARAQUEM_EAGER_PROVIDER_IMPORT", APP_VAR)}
 
     def synth_at(name: str):
         proc = run([PYTHON, str(repo / "main.py"), "--env", "stage", "synth", "--outdir", str(tmp_path / name)],
@@ -129,6 +148,8 @@ def test_commits_that_change_no_image_change_no_task_definition(tmp_path):
     second = synth_at("two")
     assert run(["git", "rev-parse", "HEAD~1"], cwd=repo).stdout != run(["git", "rev-parse", "HEAD"], cwd=repo).stdout
     assert second == first  # no image changed: no task definition changed, nothing restarts
+    app_images = [c["image"] for defs in first.values() for c in json.loads(defs) if c["name"] in ("api", "rag-indexer")]
+    assert len(app_images) == 2 and all(i.endswith(f":{APP_IMAGE_UNRELEASED_TAG}") for i in app_images)
 
     shared = repo / "docker" / "lib" / "ops-http.sh"
     shared.write_text(shared.read_text() + "\n# a shared helper changed\n")
@@ -149,23 +170,6 @@ def test_app_built_images_run_the_recorded_release(monkeypatch, capsys, stage_cf
     assert tags["api"] == tags["rag-indexer"] == "app-3.0.0" and capsys.readouterr().err == ""
     monkeypatch.setenv(APP_VAR, APP_TAG)  # the variable still overrides it (a local synth)
     assert synth.image_tags(cfg)["api"] == APP_TAG
-
-
-# ------------------------------------------------- image_tag: git's own words when it cannot say
-def test_git_failure_shows_gits_message(tmp_path, monkeypatch, stage_cfg):
-    """A checkout owned by another user: git refuses with "dubious ownership"; synth must say so."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    os.chown(repo, 65534, 65534)  # root here: the checkout now belongs to someone else
-    monkeypatch.setattr(synth, "ROOT", repo)
-    monkeypatch.delenv(stage_cfg.registry.image_tag_env_var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no safe.directory from the user's git config
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    with pytest.raises(synth.UsageError) as raised:
-        synth.image_tag(stage_cfg)
-    message = str(raised.value)
-    assert "dubious ownership" in message and str(repo) in message and "not a git checkout" not in message
 
 
 # ------------------------------------------------- jsii's Node process dying mid-synth

@@ -1,11 +1,8 @@
 """`python main.py preflight`: read-only checks of the AWS account before a deploy.
 
-What terraform validate, checkov and the emulator cannot see, because it lives in the account: the TLS
-certificate, or the Route 53 zone the stack requests and validates one in (alb.domain), secrets that must
-have a value before the deploy, the GPU instance type's availability in
-the chosen zones, the account's On-Demand vCPU quotas, the referenced RDS database, the app images in ECR,
-the existing topics the alarms notify (and their KMS keys), alarms that reach nobody, and room for the
-stack's CloudWatch Logs resource policy.
+What terraform validate, checkov and the emulator cannot see, because it lives in the account. The checks, what
+each looks at and the IAM actions each calls are declared once, in checks.py (CHECKS); the help line, the
+runbook's permission list and the deploy role's policy come from there.
 One line per finding with what to do; exit 2 when the deploy would fail (any FAIL line), 0 with a summary.
 
 Credentials and endpoint: boto3's default chain (AWS_PROFILE, SSO, environment, instance role); region
@@ -15,16 +12,14 @@ ECS will ask for (a missing key fails the task at start exactly like a missing v
 leaves `_json_keys`: only key names are compared and printed. Without the permission that check is
 skipped with a warning; the value check itself (DescribeSecret: a version labelled AWSCURRENT) reads none.
 
-The checks live by concern: findings.py (the Finding, the AWS clients, errors -> findings), edge.py (zone,
-certificate), data.py (secrets, database), capacity.py (zones, instance offerings, vCPU quotas), images.py,
-alarms.py (alarm topics and recipients, the CloudWatch Logs resource-policy quota).
+The checks live by concern: findings.py (the Finding, the AWS clients, errors -> findings), edge.py, data.py,
+capacity.py, images.py, alarms.py; checks.py lists them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
 from modules.commands import EXIT_BAD_INPUT, EXIT_OK
 from modules.commands.preflight.alarms import check_alarm_recipients, check_alarm_topics, check_log_resource_policies
@@ -37,6 +32,7 @@ from modules.commands.preflight.capacity import (
     chosen_zones,
     vcpu_quota_of,
 )
+from modules.commands.preflight.checks import CHECKS, HELP, Check
 from modules.commands.preflight.data import NeededSecret, check_database, check_secrets, needed_secrets
 from modules.commands.preflight.edge import ACM_CAA_ISSUERS, certificate_hosts, check_certificate, check_domain
 from modules.commands.preflight.findings import (
@@ -52,22 +48,7 @@ from modules.commands.preflight.findings import (
 from modules.commands.preflight.images import check_images
 from modules.config import EnvConfig
 
-HELP = ("read-only checks of the AWS account before a deploy (DNS zone or certificate, secrets, GPU, quotas, "
-        "database, images, alarm topics, log resource policies)")
 NEEDS_ENV = True
-
-CHECKS: list[Callable[[EnvConfig, Aws], list[Finding]]] = [
-    check_domain,
-    check_certificate,
-    check_secrets,
-    check_instance_offerings,
-    check_vcpu_quotas,
-    check_database,
-    check_images,
-    check_alarm_topics,
-    check_alarm_recipients,
-    check_log_resource_policies,
-]
 
 
 def account_id(aws: Aws) -> str:
@@ -81,7 +62,7 @@ def preflight(cfg: EnvConfig, aws: Aws) -> tuple[list[Finding], str]:
 
     try:
         account = account_id(aws)
-        findings = [finding for check in CHECKS for finding in check(cfg, aws)]
+        findings = [finding for check in CHECKS for finding in check.run(cfg, aws)]
     except NoCredentialsError as exc:
         raise CredentialsError(f"no AWS credentials found ({exc}): log in (aws sso login, aws configure, AWS_PROFILE, "
                                "or the workflow's role) and rerun") from None
@@ -120,7 +101,7 @@ def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
     return EXIT_OK
 
 
-__all__ = ["ACM_CAA_ISSUERS", "CHECKS", "FAIL", "GPU_VCPU_QUOTA", "HELP", "NEEDS_ENV", "OK", "STANDARD_VCPU_QUOTA",
+__all__ = ["ACM_CAA_ISSUERS", "CHECKS", "FAIL", "Check", "GPU_VCPU_QUOTA", "HELP", "NEEDS_ENV", "OK", "STANDARD_VCPU_QUOTA",
            "VCPU_QUOTAS", "WARN", "Aws", "CredentialsError", "Finding", "NeededSecret", "add_arguments",
            "certificate_hosts", "check_alarm_recipients", "check_alarm_topics", "check_certificate",
            "check_database", "check_domain", "check_images", "check_instance_offerings",

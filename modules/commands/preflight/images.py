@@ -32,15 +32,16 @@ def _check_image(cfg: EnvConfig, ecr, build: str, tag: str) -> Finding:
     check, repository = f"image {build}", cfg.repository_name(build)
     if var and not os.environ.get(var) and not cfg.registry.app_image_tag:
         return Finding(FAIL, check, f"no release recorded: registry.app_image_tag is unset and so is {var}, so synth "
-                                    f"tags it with the git sha ({tag}), which the application repository did not "
-                                    "push; record its tag in registry.app_image_tag")
+                                    f"tags it '{tag}', which stands for no release: the first deploy waits for the "
+                                    "application's first release (docs/delivery.md, \"First deploy\"); record its "
+                                    "tag in registry.app_image_tag")
     source = var if var and os.environ.get(var) else "registry.app_image_tag" if var else cfg.registry.image_tag_env_var
     try:
         ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ecr.exceptions.RepositoryNotFoundException:
         return Finding(FAIL, check, f"no ECR repository {repository}: on a first deploy create the repositories "
-                                    "first (deploy workflow with bootstrap_registry, README \"Delivery\"), then push "
-                                    "the image")
+                                    "first (deploy workflow with bootstrap_registry, "
+                                    "docs/delivery.md \"First deploy\"), then push the image")
     except ecr.exceptions.ImageNotFoundException:
         return Finding(FAIL, check, f"{repository}:{tag} is not in ECR (tag from {source}): push it, or name a tag "
                                     "that was pushed; its tasks cannot start without it")

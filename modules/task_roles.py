@@ -171,8 +171,7 @@ def task_role(scope: Construct, task: TaskOwner) -> IamRole:
         actions = ["elasticfilesystem:ClientMount"]
         if not read_only:
             actions.append("elasticfilesystem:ClientWrite")
-        if task.cfg.volumes[volume].uid == 0:
-            actions.append("elasticfilesystem:ClientRootAccess")  # else EFS squashes uid 0 to nobody
+        # never ClientRootAccess: no volume is owned by root (volumes_run_as_their_non_root_owner)
         statements.append(statement(
             f"Efs{''.join(p.title() for p in volume.split('-'))}",
             actions,

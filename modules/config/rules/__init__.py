@@ -16,6 +16,7 @@ passing case in tests/config/ (test_config_rules*.py).
   secrets.py     secrets a first apply reads exist (with values) before it
   alarms.py      the SNS topics alarms notify are in the stack's Region
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
+  volumes.py     no volume owned by root; containers mounting a volume run as its owner
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
 Rules read the EnvConfig by duck typing (its views: task_owners(), containers_of(), ...), so no rule
@@ -77,6 +78,7 @@ from modules.config.rules.tasks import (
     task_definition_fits_64kib,
     task_has_an_essential_container,
 )
+from modules.config.rules.volumes import volumes_run_as_their_non_root_owner
 
 if TYPE_CHECKING:  # annotations only: env.py imports this package
     from modules.config.env import EnvConfig
@@ -119,6 +121,7 @@ RULES: list[Rule] = [
     subnets_hold_what_they_must,
     tasks_fit_capacity,
     alarm_topics_are_in_the_stack_region,
+    volumes_run_as_their_non_root_owner,
 ]
 
 

@@ -64,6 +64,7 @@ class Network(Construct):
         self._cfg = cfg
         self._caller_identity: DataAwsCallerIdentity | None = None
         self._partition: DataAwsPartition | None = None
+        self._endpoint_policies: dict[str, DataAwsIamPolicyDocument] = {}
         net = cfg.network
         cidrs = net.subnet_cidrs()
 
@@ -213,27 +214,30 @@ class Network(Construct):
                     test="StringEquals", variable="aws:PrincipalAccount", values=[self._caller().account_id])]))
         return DataAwsIamPolicyDocument(self, "endpoint_s3_policy", statement=statements)
 
-    def _interface_endpoint_policy(self) -> DataAwsIamPolicyDocument:
-        """This account's principals only: a credential of another account cannot use the endpoints to reach
-        its own resources from inside the VPC (VPC user guide, "Control access to VPC endpoints using endpoint
-        policies"). What each principal may do stays with its own IAM policy."""
-        return DataAwsIamPolicyDocument(self, "endpoint_interface_policy", statement=[
-            DataAwsIamPolicyDocumentStatement(
-                sid="ThisAccountsPrincipalsOnly", actions=["*"], resources=["*"],
-                principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
-                condition=[DataAwsIamPolicyDocumentStatementCondition(
-                    test="StringEquals", variable="aws:PrincipalAccount", values=[self._caller().account_id])])])
+    def _interface_endpoint_policy(self, prefix: str) -> DataAwsIamPolicyDocument:
+        """The service's own actions (`<prefix>:*`), for this account's principals only: a credential of another
+        account cannot use the endpoint to reach its own resources from inside the VPC (VPC user guide, "Control
+        access to VPC endpoints using endpoint policies"). What each principal may do stays with its IAM policy."""
+        if prefix not in self._endpoint_policies:
+            self._endpoint_policies[prefix] = DataAwsIamPolicyDocument(
+                self, f"endpoint_{prefix}_policy", statement=[DataAwsIamPolicyDocumentStatement(
+                    sid="ThisAccountsPrincipalsOnly", actions=[f"{prefix}:*"], resources=["*"],
+                    principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+                    condition=[DataAwsIamPolicyDocumentStatementCondition(
+                        test="StringEquals", variable="aws:PrincipalAccount",
+                        values=[self._caller().account_id])])])
+        return self._endpoint_policies[prefix]
 
     def attach_interface_endpoints(self, security_group_id: str) -> None:
         """Interface endpoints switched on in the env file, in the private subnets. Called by
         SecurityGroups once the endpoints' group exists (it owns every security group). Endpoints of services
         that take an endpoint policy get this account's principals only; the others keep AWS's default."""
         cfg = self._cfg
-        services = interface_endpoint_services(cfg)
-        policy = self._interface_endpoint_policy() if set(services) & set(ENDPOINT_POLICY_SERVICES) else None
-        for service in services:
+        for service in interface_endpoint_services(cfg):
+            policy = (self._interface_endpoint_policy(service.split(".")[0]).json
+                      if service in ENDPOINT_POLICY_SERVICES else None)
             VpcEndpoint(self, f"endpoint_{service.replace('.', '_').replace('-', '_')}", vpc_id=self.vpc_id,
                         service_name=f"com.amazonaws.{cfg.region}.{service}", vpc_endpoint_type="Interface",
                         subnet_ids=self.private_subnet_ids, security_group_ids=[security_group_id],
                         private_dns_enabled=True, tags={"Name": f"{cfg.name}-{service}"},
-                        policy=policy.json if policy and service in ENDPOINT_POLICY_SERVICES else None)
+                        policy=policy)

@@ -64,5 +64,7 @@ def markdown_table(entries: list[dict] | None = None) -> str:
         checks = ", ".join(f"`{c}`" for c in entry["checks"])
         resources = ", ".join(f"`{r}`" for r in entry["resources"])
         why = " ".join(entry["why"].split()).replace("|", "\\|")
+        if entry.get("only_when"):
+            why = f"(only with `{entry['only_when']}`) {why}"
         rows.append(f"| {checks} | {resources} | {why} |")
     return "\n".join(rows)

@@ -205,7 +205,7 @@ def test_endpoint_policies_allow_only_what_the_stack_uses(stage):
         "prod-us-east-1-starport-layer-bucket/*", "al2023-repos-us-east-1-de612dc2/*"]
     for service, endpoint in endpoints.items():  # ecr.api, ecr.dkr, logs, secretsmanager, ssm: all take policies
         [only] = policy_of(stage, endpoint)["statement"]
-        assert (only["actions"], only["resources"]) == (["*"], ["*"]), service
+        assert (only["actions"], only["resources"]) == ([f"{service.split('.')[0]}:*"], ["*"]), service
         assert [(c["test"], c["variable"]) for c in only["condition"]] == [("StringEquals", "aws:PrincipalAccount")]
         assert only["condition"][0]["values"][0].startswith("${data.aws_caller_identity.")
 

@@ -247,8 +247,9 @@ def test_every_exception_is_scoped_justified_and_used(scans):
         assert set(entry) - {"plan_json_only", "only_when"} == {"checks", "resources", "why"}, entry
         for check in entry["checks"]:
             assert scan_exceptions.CHECK_ID.match(check), f"{check}: one check id, not a pattern"
-            assert check not in seen, f"{check} has two entries: one decision per check"
-            seen.add(check)
+            for pattern in entry["resources"]:
+                assert (check, pattern) not in seen, f"{check} on {pattern} has two entries: one decision each"
+                seen.add((check, pattern))
         for pattern in entry["resources"]:
             assert scan_exceptions.RESOURCE_PATTERN.match(pattern), (
                 f"{entry['checks']}: {pattern!r} must name one resource type and a logical id (a `*` for its hash)")

@@ -36,6 +36,7 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
 from modules.config import EnvConfig
+from modules.config.defaults import ENDPOINT_POLICY_SERVICES, S3_ENDPOINT_AWS_BUCKETS
 from modules.naming import fit_name
 # cdktf-free, shared with the config rules that count security group rules
 from modules.security_group_plan import ANYWHERE_IPV4, interface_endpoint_services  # noqa: F401
@@ -54,6 +55,9 @@ class Network(Construct):
     def __init__(self, scope: Construct, id_: str, cfg: EnvConfig):
         super().__init__(scope, id_)
         self._cfg = cfg
+        self._caller_identity: DataAwsCallerIdentity | None = None
+        self._partition: DataAwsPartition | None = None
+        self._endpoint_policies: dict[str, DataAwsIamPolicyDocument] = {}
         net = cfg.network
         cidrs = net.subnet_cidrs()
 
@@ -76,11 +80,13 @@ class Network(Construct):
 
         if net.flow_logs.enabled:
             self._flow_logs(vpc)
+        self.s3_prefix_list_id: str | None = None
         if net.endpoints.s3:
             # gateway endpoint: free, and ECR image layers are served from S3
-            VpcEndpoint(self, "endpoint_s3", vpc_id=vpc.id, service_name=f"com.amazonaws.{cfg.region}.s3",
+            s3 = VpcEndpoint(self, "endpoint_s3", vpc_id=vpc.id, service_name=f"com.amazonaws.{cfg.region}.s3",
                         vpc_endpoint_type="Gateway", route_table_ids=self.private_route_table_ids,
-                        tags={"Name": f"{cfg.name}-s3"})
+                        policy=self._s3_endpoint_policy().json, tags={"Name": f"{cfg.name}-s3"})
+            self.s3_prefix_list_id = s3.prefix_list_id  # S3's addresses in the Region, for security group rules
 
         flat_output(self, "vpc_id", vpc.id, "VPC id")
         flat_output(self, "public_subnet_ids", self.public_subnet_ids, "public subnets (ALB, NAT), one per AZ")
@@ -145,8 +151,7 @@ class Network(Construct):
         cfg = self._cfg
         group = CloudwatchLogGroup(self, "flow_logs", name=f"/aws/vpc/{cfg.name}/flow-logs",
                                    retention_in_days=cfg.network.flow_logs.retention_days)
-        caller = DataAwsCallerIdentity(self, "caller")
-        partition = DataAwsPartition(self, "partition")
+        caller, partition = self._caller(), self._aws_partition()
         # confused-deputy guard: only flow logs of this account may assume the role
         trust = DataAwsIamPolicyDocument(self, "flow_logs_trust", statement=[DataAwsIamPolicyDocumentStatement(
             actions=["sts:AssumeRole"],
@@ -173,12 +178,59 @@ class Network(Construct):
                 log_destination_type="cloud-watch-logs", log_destination=group.arn, iam_role_arn=role.arn,
                 max_aggregation_interval=60, tags={"Name": cfg.name})
 
+    def _caller(self) -> DataAwsCallerIdentity:
+        if self._caller_identity is None:
+            self._caller_identity = DataAwsCallerIdentity(self, "caller")
+        return self._caller_identity
+
+    def _aws_partition(self) -> DataAwsPartition:
+        if self._partition is None:
+            self._partition = DataAwsPartition(self, "partition")
+        return self._partition
+
+    def _s3_endpoint_policy(self) -> DataAwsIamPolicyDocument:
+        """S3 from the private subnets always takes the gateway's route, so its policy is the whole S3 access of
+        the VPC: read ECR's layers and the Amazon Linux repositories; the env file's `s3_buckets` in full.
+        No principal condition: ECR hands out layer URLs presigned by its own account."""
+        cfg, partition = self._cfg, self._aws_partition().partition
+        aws_buckets = [f"arn:{partition}:s3:::{b.format(region=cfg.region)}/*" for b in S3_ENDPOINT_AWS_BUCKETS]
+        statements = [DataAwsIamPolicyDocumentStatement(
+            sid="ReadEcrLayersAndAmazonLinuxRepositories", actions=["s3:GetObject"], resources=aws_buckets,
+            principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])])]
+        buckets = sorted(cfg.network.endpoints.s3_buckets)
+        if buckets:
+            statements.append(DataAwsIamPolicyDocumentStatement(
+                sid="TheEnvFilesBucketsFromThisAccount", actions=["s3:*"],
+                resources=[arn for b in buckets for arn in (f"arn:{partition}:s3:::{b}", f"arn:{partition}:s3:::{b}/*")],
+                principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+                condition=[DataAwsIamPolicyDocumentStatementCondition(
+                    test="StringEquals", variable="aws:PrincipalAccount", values=[self._caller().account_id])]))
+        return DataAwsIamPolicyDocument(self, "endpoint_s3_policy", statement=statements)
+
+    def _interface_endpoint_policy(self, prefix: str) -> DataAwsIamPolicyDocument:
+        """The service's own actions (`<prefix>:*`), for this account's principals only: a credential of another
+        account cannot use the endpoint to reach its own resources from inside the VPC (VPC user guide, "Control
+        access to VPC endpoints using endpoint policies"). What each principal may do stays with its IAM policy."""
+        if prefix not in self._endpoint_policies:
+            self._endpoint_policies[prefix] = DataAwsIamPolicyDocument(
+                self, f"endpoint_{prefix}_policy", statement=[DataAwsIamPolicyDocumentStatement(
+                    sid="ThisAccountsPrincipalsOnly", actions=[f"{prefix}:*"], resources=["*"],
+                    principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+                    condition=[DataAwsIamPolicyDocumentStatementCondition(
+                        test="StringEquals", variable="aws:PrincipalAccount",
+                        values=[self._caller().account_id])])])
+        return self._endpoint_policies[prefix]
+
     def attach_interface_endpoints(self, security_group_id: str) -> None:
         """Interface endpoints switched on in the env file, in the private subnets. Called by
-        SecurityGroups once the endpoints' group exists (it owns every security group)."""
+        SecurityGroups once the endpoints' group exists (it owns every security group). Endpoints of services
+        that take an endpoint policy get this account's principals only; the others keep AWS's default."""
         cfg = self._cfg
         for service in interface_endpoint_services(cfg):
-            VpcEndpoint(self, f"endpoint_{service.replace('.', '_')}", vpc_id=self.vpc_id,
+            policy = (self._interface_endpoint_policy(service.split(".")[0]).json
+                      if service in ENDPOINT_POLICY_SERVICES else None)
+            VpcEndpoint(self, f"endpoint_{service.replace('.', '_').replace('-', '_')}", vpc_id=self.vpc_id,
                         service_name=f"com.amazonaws.{cfg.region}.{service}", vpc_endpoint_type="Interface",
                         subnet_ids=self.private_subnet_ids, security_group_ids=[security_group_id],
-                        private_dns_enabled=True, tags={"Name": f"{cfg.name}-{service}"})
+                        private_dns_enabled=True, tags={"Name": f"{cfg.name}-{service}"},
+                        policy=policy)

@@ -60,12 +60,18 @@ class Notifications(Construct):
                 condition=[DataAwsIamPolicyDocumentStatementCondition(
                     test="StringEquals", variable="aws:PrincipalAccount", values=[account_id])]),
             # CloudWatch encrypts the alarm message it publishes (SNS developer guide, key management:
-            # kms:Decrypt + kms:GenerateDataKey* for the service principal), for this account's alarms only
+            # kms:Decrypt + kms:GenerateDataKey* for the service principal), for this account's alarms only:
+            # confused-deputy guard on both keys CloudWatch passes (the alarm's ARN and its account)
             DataAwsIamPolicyDocumentStatement(
                 sid="CloudWatchAlarmsPublishToTheTopic", actions=list(CLOUDWATCH_KEY_ACTIONS),
                 resources=["*"], principals=[principals(type="Service", identifiers=[CLOUDWATCH_PRINCIPAL])],
-                condition=[DataAwsIamPolicyDocumentStatementCondition(
-                    test="StringEquals", variable="aws:SourceAccount", values=[account_id])]),
+                condition=[
+                    DataAwsIamPolicyDocumentStatementCondition(
+                        test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+                    DataAwsIamPolicyDocumentStatementCondition(
+                        test="ArnLike", variable="aws:SourceArn",
+                        values=[f"arn:{partition}:cloudwatch:{cfg.region}:{account_id}:alarm:*"]),
+                ]),
         ])
         key = KmsKey(self, "key", description=f"{cfg.name}: the alarm notification topic (SNS)",
                      enable_key_rotation=True, deletion_window_in_days=DEFAULT_KMS_DELETION_WINDOW_DAYS,

@@ -9,7 +9,8 @@ higher-priority rule's tag selection matched (ECR lifecycle policy evaluation ru
 images that carry ALL its patterns, hence one rule per repository, for its one deployed tag. Public images (seed §7: outside registries are a risk) are
 pulled through an ECR pull-through cache rule per upstream when `registry.pull_through_cache` is on;
 ECR creates those cache repositories itself, so a repository creation template per rule gives them
-the same encryption and a lifecycle (they stay MUTABLE: the cache re-pulls a moved upstream tag).
+the same encryption, a lifecycle and IMMUTABLE tags (a cached tag is pinned once pulled); a registry
+scanning rule scans every repository of the environment on push, cached ones included.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from cdktf_cdktf_provider_aws.data_aws_ecr_lifecycle_policy_document import (
 )
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_pull_through_cache_rule import EcrPullThroughCacheRule
+from cdktf_cdktf_provider_aws.ecr_registry_scanning_configuration import (
+    EcrRegistryScanningConfiguration,
+    EcrRegistryScanningConfigurationRule,
+    EcrRegistryScanningConfigurationRuleRepositoryFilter,
+)
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
     EcrRepositoryEncryptionConfiguration,
@@ -84,11 +90,23 @@ class Registry(Construct):
                 prefix=self.cache_prefix(upstream),
                 applied_for=["PULL_THROUGH_CACHE"],
                 description=f"repositories ECR creates for images cached from {upstream}",
-                image_tag_mutability="MUTABLE",
+                # a cached tag is pinned once pulled: an upstream tag moved later (or re-pushed by an attacker
+                # holding the upstream account) never replaces what the tasks run
+                image_tag_mutability="IMMUTABLE",
                 encryption_configuration=[
                     EcrRepositoryCreationTemplateEncryptionConfiguration(encryption_type=cfg.registry.encryption)],
                 lifecycle_policy=cached_lifecycle.json,
             )
+
+        if cfg.registry.registry_scanning and (self._repositories or self._cache_rules):
+            # repository-level scan_on_push does not reach the repositories ECR creates for the cache; a
+            # registry rule does (ECR user guide, "Image scanning": registry-level filters apply to every
+            # repository whose name matches, pull-through cache ones included)
+            EcrRegistryScanningConfiguration(self, "scanning", scan_type="BASIC", rule=[
+                EcrRegistryScanningConfigurationRule(
+                    scan_frequency="SCAN_ON_PUSH",
+                    repository_filter=[EcrRegistryScanningConfigurationRuleRepositoryFilter(
+                        filter=f"{cfg.name}/*", filter_type="WILDCARD")])])
 
         if self._repositories:
             TerraformOutput(self, "ecr_repository_urls", description="ECR repository URL per built image",

@@ -88,6 +88,14 @@ def schedule(scope: Construct, task: TaskOwner, *, task_definition_arn: str, exe
     )
 
 
+def _schedule_group_arn(task: TaskOwner) -> tuple[str, str]:
+    """The group the schedule is in (the stack's, else Scheduler's `default`)."""
+    failures = task.deps.schedule_failures
+    group = failures.group_name if failures else "default"
+    return ("ArnEquals", f"arn:{task.deps.partition}:scheduler:{task.cfg.region}:{task.deps.account_id}:"
+                         f"schedule-group/{group}")
+
+
 def _scheduler_role(scope: Construct, task: TaskOwner, *, task_definition_arn: str,
                     passed_roles: list[str], dead_letter_arn: str | None) -> IamRole:
     """The role the scheduler assumes: run this task definition in this cluster, pass its two roles to ECS,
@@ -98,7 +106,9 @@ def _scheduler_role(scope: Construct, task: TaskOwner, *, task_definition_arn: s
         "scheduler_role",
         name=f"{task.prefix}-scheduler",
         description=f"EventBridge Scheduler: run {task.name}'s task on its schedule",
-        assume_role_policy=assume_role_policy(scope, task.deps, SCHEDULER_PRINCIPAL, "scheduler_trust"),
+        # EventBridge Scheduler user guide, "Confused deputy prevention": aws:SourceArn is the schedule GROUP's ARN
+        assume_role_policy=assume_role_policy(scope, task.deps, SCHEDULER_PRINCIPAL, "scheduler_trust",
+                                              source_arn=_schedule_group_arn(task)),
     )
     doc = DataAwsIamPolicyDocument(
         scope,

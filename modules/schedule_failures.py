@@ -35,6 +35,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLo
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
 from cdktf_cdktf_provider_aws.scheduler_schedule_group import SchedulerScheduleGroup
@@ -81,9 +82,9 @@ def failure_event_pattern(cfg: EnvConfig, cluster_arn: str) -> dict:
 
 class ScheduleFailures(Construct):
     def __init__(self, scope: Construct, id_: str, *, cfg: EnvConfig, cluster_arn: str,
-                 notifications: Notifications):
+                 notifications: Notifications, account_id: str):
         super().__init__(scope, id_)
-        self.cfg, self.notifications = cfg, notifications
+        self.cfg, self.notifications, self.account_id = cfg, notifications, account_id
         # own group: the Scheduler metrics (dimension ScheduleGroup) count this stack's schedules only
         group = SchedulerScheduleGroup(self, "group", name=cfg.name)
         self.group_name: str = group.name
@@ -115,23 +116,30 @@ class ScheduleFailures(Construct):
         log_group_name = f"/aws/events/{cfg.name}/scheduled-failures"
         log_group = CloudwatchLogGroup(self, "stopped_task_events", name=log_group_name,
                                        retention_in_days=cfg.logs.retention_days)
+        rule = CloudwatchEventRule(self, "stopped_task_rule", name=f"{cfg.name}-scheduled-failures",
+                                   description="Scheduled task runs that failed to start or exited non-zero",
+                                   event_pattern=json.dumps(failure_event_pattern(cfg, cluster_arn), sort_keys=True))
         # EventBridge writes to a log group only if the group's resource policy lets it (EventBridge user
         # guide, "CloudWatch Logs permissions"; CloudWatch Logs allows 10 resource policies per Region and
-        # account). Resource scoped to this one group; no aws:SourceArn condition: the delivery principal
-        # does not pass the rule's ARN.
+        # account). Resource scoped to this one group; confused-deputy guard: only this stack's rule, in this
+        # account, may write (EventBridge passes the rule's ARN as aws:SourceArn and its account as
+        # aws:SourceAccount: user guide, "Using IAM policy conditions", condition keys).
         policy = DataAwsIamPolicyDocument(self, "stopped_task_events_policy", statement=[
             DataAwsIamPolicyDocumentStatement(
                 sid="EventBridgeWritesStoppedTaskEvents", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[f"{log_group.arn}:*"],
                 principals=[DataAwsIamPolicyDocumentStatementPrincipals(
-                    type="Service", identifiers=["delivery.logs.amazonaws.com", "events.amazonaws.com"])]),
+                    type="Service", identifiers=["delivery.logs.amazonaws.com", "events.amazonaws.com"])],
+                condition=[
+                    DataAwsIamPolicyDocumentStatementCondition(
+                        test="ArnEquals", variable="aws:SourceArn", values=[rule.arn]),
+                    DataAwsIamPolicyDocumentStatementCondition(
+                        test="StringEquals", variable="aws:SourceAccount", values=[self.account_id]),
+                ]),
         ])
         resource_policy = CloudwatchLogResourcePolicy(self, "stopped_task_events_access",
                                                       policy_name=scheduled_failures_policy_name(cfg.name),
                                                       policy_document=policy.json)
-        rule = CloudwatchEventRule(self, "stopped_task_rule", name=f"{cfg.name}-scheduled-failures",
-                                   description="Scheduled task runs that failed to start or exited non-zero",
-                                   event_pattern=json.dumps(failure_event_pattern(cfg, cluster_arn), sort_keys=True))
         CloudwatchEventTarget(self, "stopped_task_target", rule=rule.name, target_id="log-group",
                               arn=log_group.arn, depends_on=[resource_policy])
         namespace = METRIC_NAMESPACE.format(project=cfg.project, environment=cfg.environment)

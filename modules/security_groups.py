@@ -28,6 +28,7 @@ from modules.network import Network
 from modules.security_group_plan import (  # noqa: F401  (re-exported: the constructs import them from here)
     HTTP_PORT,
     HTTPS_PORT,
+    INSTANCE_API_SWITCHES,
     NFS_PORT,
     TASK_PREFIX,
     Egress,
@@ -35,6 +36,7 @@ from modules.security_group_plan import (  # noqa: F401  (re-exported: the const
     egress_plan,
     grafana_internal_path,
     grafana_via_alb,
+    instances_reach_aws_through_endpoints,
     group_keys,
     ingress_plan,
     listener_ports,
@@ -74,7 +76,7 @@ class SecurityGroups(Construct):
                 **self._cidr_arg(rule.source_cidr),
             )
         for rule in egress_plan(cfg):
-            target = rule.destination_group or rule.destination_cidr
+            target = rule.destination_group or rule.destination_cidr or "s3-gateway"
             VpcSecurityGroupEgressRule(
                 self, _rule_id("out", rule.group, rule.port or "all", target),
                 security_group_id=self._groups[rule.group].id,
@@ -82,6 +84,7 @@ class SecurityGroups(Construct):
                 from_port=rule.port, to_port=rule.port, description=rule.reason,
                 referenced_security_group_id=(self._groups[rule.destination_group].id
                                               if rule.destination_group else None),
+                prefix_list_id=network.s3_prefix_list_id if rule.to_s3_gateway else None,
                 **self._cidr_arg(rule.destination_cidr),
             )
 

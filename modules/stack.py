@@ -81,7 +81,7 @@ class AraquemStack(TerraformStack):
                                            partition=self.namespaces.partition)
         self.schedule_failures = (
             ScheduleFailures(self, "schedule_failures", cfg=cfg, cluster_arn=self.cluster.cluster_arn,
-                             notifications=self.notifications)
+                             notifications=self.notifications, account_id=self.namespaces.account_id)
             if any(s.kind == Kind.scheduled for s in cfg.task_owners().values()) else None)
         workload_deps = WorkloadDeps(
             network=self.network, security=self.security, secrets=self.secrets, parameters=self.parameters,

@@ -42,15 +42,21 @@ def condition(test: str, variable: str, values: list[str]) -> DataAwsIamPolicyDo
     return DataAwsIamPolicyDocumentStatementCondition(test=test, variable=variable, values=values)
 
 
-def assume_role_policy(scope: Construct, deps: WorkloadDeps, principal: str, doc_id: str) -> str:
-    """A trust policy for an AWS service principal, limited to this account's callers when known."""
+def assume_role_policy(scope: Construct, deps: WorkloadDeps, principal: str, doc_id: str,
+                       source_arn: tuple[str, str] | None = None) -> str:
+    """A trust policy for an AWS service principal, limited to this account's callers when known.
+
+    `source_arn`: (condition operator, ARN pattern) the service passes as aws:SourceArn, where its guide
+    documents one (ECS task role: any ECS resource of this account and Region; Scheduler: the schedule group)."""
     conditions = None
     if deps.account_id is not None:
         # confused-deputy guard: only this account's tasks/schedules may assume the role. ECS sets
         # aws:SourceAccount both when it starts a task (execution role) and for the task's containers
         # (task role); the ECS developer guide recommends it on both ("Task execution IAM role",
-        # "Task IAM role"). aws:SourceArn would need the task ARN, unknown before the task exists.
+        # "Task IAM role"), and aws:SourceArn on the task role only.
         conditions = [condition("StringEquals", "aws:SourceAccount", [deps.account_id])]
+        if source_arn:
+            conditions.append(condition(source_arn[0], "aws:SourceArn", [source_arn[1]]))
     doc = DataAwsIamPolicyDocument(
         scope,
         doc_id,
@@ -155,15 +161,17 @@ def task_role(scope: Construct, task: TaskOwner) -> IamRole:
         "task_role",
         name=f"{task.prefix}-task",
         description=f"Identity of {task.name}'s containers: only what they use",
-        assume_role_policy=assume_role_policy(scope, task.deps, ECS_TASKS_PRINCIPAL, "task_trust"),
+        # ECS developer guide, "Task IAM role": aws:SourceArn ArnLike arn:...:ecs:<region>:<account>:*
+        assume_role_policy=assume_role_policy(
+            scope, task.deps, ECS_TASKS_PRINCIPAL, "task_trust",
+            source_arn=("ArnLike", f"arn:{task.deps.partition}:ecs:{task.cfg.region}:{task.deps.account_id}:*")),
     )
     statements = []
     for volume, read_only in sorted(task.mounted_volumes().items()):
         actions = ["elasticfilesystem:ClientMount"]
         if not read_only:
             actions.append("elasticfilesystem:ClientWrite")
-        if task.cfg.volumes[volume].uid == 0:
-            actions.append("elasticfilesystem:ClientRootAccess")  # else EFS squashes uid 0 to nobody
+        # never ClientRootAccess: no volume is owned by root (volumes_run_as_their_non_root_owner)
         statements.append(statement(
             f"Efs{''.join(p.title() for p in volume.split('-'))}",
             actions,

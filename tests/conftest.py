@@ -225,6 +225,10 @@ class SynthCache:
             self._done[key] = Synth(outdir / "stacks" / f"{cfg['project']}-{cfg['environment']}")
         return self._done[key]
 
+    def all(self) -> list[Synth]:
+        """Every stack synthesized so far this session (tests/test_security_scan.py scans them all)."""
+        return list(self._done.values())
+
     def of_data(self, data: dict, extra_args: tuple[str, ...] = ()) -> Synth:
         text = yaml.safe_dump(data, sort_keys=False)
         path = self.base / f"env-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
@@ -395,10 +399,18 @@ def collects_background_job(item) -> bool:
     return getattr(item, "originalname", item.name) in wanted
 
 
+def scans_session_synths(item) -> bool:
+    """A test of a module with SCANS_SESSION_SYNTHS = True: it scans every stack the session synthesized."""
+    return bool(getattr(getattr(item, "module", None), "SCANS_SESSION_SYNTHS", False))
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Tests that collect a background job run last (stable order otherwise): the suite does its other work while
-    the jobs run and waits for them only if they outlast all of it. They use session fixtures only."""
-    items.sort(key=collects_background_job)  # sort is stable: the relative order stays otherwise
+    the jobs run and waits for them only if they outlast all of it. They use session fixtures only. Just before
+    them, the scanners' tests (tests/test_security_scan.py): by then every other test has synthesized its env
+    files, so the scan covers them all while the background jobs still run."""
+    # sort is stable: the relative order stays otherwise
+    items.sort(key=lambda item: (collects_background_job(item), scans_session_synths(item)))
 
 
 @pytest.fixture(scope="session", autouse=True)

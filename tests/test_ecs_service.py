@@ -141,10 +141,13 @@ def test_off_hours_keeps_a_scaled_service_within_its_scaling_range(synths):
 
 def test_ollama_models_survive_off_hours_on_efs(stage):
     # Scaled to zero the task is gone; back in the window, ollama-init runs again and must find the models
-    # where ollama stores them (~/.ollama/models): on the EFS volume, not in the task's disk.
+    # where ollama stores them (~/.ollama/models, HOME being the volume): on EFS, not in the task's disk; and it
+    # runs as the volume's owner, not as root (the image's default)
     td = task_definitions(stage)["ollama"]
     ollama = next(c for c in json.loads(td["container_definitions"]) if c["name"] == "ollama")
-    mount = next(m for m in ollama["mountPoints"] if m["containerPath"] == "/root/.ollama")
+    home = next(e["value"] for e in ollama["environment"] if e["name"] == "HOME")
+    mount = next(m for m in ollama["mountPoints"] if m["containerPath"] == home)
+    assert ollama["user"] == "1001:1001"
     volume = next(v for v in td["volume"] if v["name"] == mount["sourceVolume"])
     assert volume["efs_volume_configuration"]["transit_encryption"] == "ENABLED"
     assert mount.get("readOnly") is not True

@@ -638,7 +638,7 @@ def deploy_replan_destroy(project: Project) -> None:
     plan_json = stack_dir / "replan.tfplan.json"
     plan_json.write_text(shown.stdout)
     findings = trivy_scan.trivy(plan_json, stack_dir / "trivy-cache")
-    assert findings == [], "trivy on the plan JSON (ignore only in .trivyignore.yaml):\n" + trivy_scan.describe(findings)
+    assert findings == [], "trivy on the plan JSON (explained only in scan-exceptions.yaml):\n" + trivy_scan.describe(findings)
     if plan.returncode == 2:
         problems = untolerated_changes(json.loads(shown.stdout))
         (stack_dir / "replan.txt").write_text(plan.stdout)

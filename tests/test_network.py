@@ -45,7 +45,14 @@ def _per_az(data):
                                       "ssm": False})
 
 
-TERRAFORM_VALIDATE = {"test_per_az_variant_is_valid_terraform": [lambda synths: synths.of_data(variant(_per_az))]}
+# Every AWS API of the container instances through an endpoint, and a bucket of the app's own.
+def _closed(data):
+    data["network"]["endpoints"] = {"s3": True, "ecr": True, "logs": True, "secretsmanager": True, "ssm": True,
+                                    "ecs": True, "session_manager": True, "s3_buckets": ["araquem-stage-exports"]}
+
+
+TERRAFORM_VALIDATE = {"test_per_az_variant_is_valid_terraform": [lambda synths: synths.of_data(variant(_per_az))],
+                      "test_closed_variant_is_valid_terraform": [lambda synths: synths.of_data(variant(_closed))]}
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +188,64 @@ def test_stage_endpoints_keep_image_pulls_and_aws_calls_off_the_nat(stage):
         assert endpoint["vpc_endpoint_type"] == "Interface" and endpoint["private_dns_enabled"] is True
         assert endpoint["subnet_ids"] == private_subnets
         assert endpoint["security_group_ids"] == [ref("aws_security_group", endpoints_sg)]
+
+
+def policy_of(synth, endpoint: dict) -> dict:
+    """The aws_iam_policy_document an endpoint's `policy` references."""
+    name = endpoint["policy"].split(".")[2]
+    return synth.data("aws_iam_policy_document")[name]
+
+
+def test_endpoint_policies_allow_only_what_the_stack_uses(stage):
+    endpoints = {e["service_name"].rsplit(".", 1)[-1] if "ecr" not in e["service_name"]
+                 else e["service_name"].split("us-east-1.")[1]: e for e in stage.resources("aws_vpc_endpoint").values()}
+    [s3_read] = policy_of(stage, endpoints.pop("s3"))["statement"]
+    assert s3_read["actions"] == ["s3:GetObject"] and "condition" not in s3_read  # ECR presigns layer URLs itself
+    assert [r.split(":::")[1] for r in s3_read["resources"]] == [
+        "prod-us-east-1-starport-layer-bucket/*", "al2023-repos-us-east-1-de612dc2/*"]
+    for service, endpoint in endpoints.items():  # ecr.api, ecr.dkr, logs, secretsmanager, ssm: all take policies
+        [only] = policy_of(stage, endpoint)["statement"]
+        assert (only["actions"], only["resources"]) == ([f"{service.split('.')[0]}:*"], ["*"]), service
+        assert [(c["test"], c["variable"]) for c in only["condition"]] == [("StringEquals", "aws:PrincipalAccount")]
+        assert only["condition"][0]["values"][0].startswith("${data.aws_caller_identity.")
+
+
+@pytest.fixture(scope="module")
+def closed(synths):
+    return synths.of_data(variant(_closed))
+
+
+def test_every_instance_api_through_an_endpoint_closes_the_instances_internet_egress(closed, stage):
+    """ecs and session_manager add their endpoints (no endpoint policy: their guides document none); with
+    every API of the instances behind an endpoint, their HTTPS goes to the endpoints and S3's prefix list only."""
+    services = {e["service_name"].split("us-east-1.")[1]: e for e in closed.resources("aws_vpc_endpoint").values()}
+    for service in ("ecs", "ecs-agent", "ecs-telemetry", "ec2messages", "ssmmessages"):
+        assert services[service]["vpc_endpoint_type"] == "Interface" and "policy" not in services[service], service
+    s3_statements = {st["sid"]: st for st in policy_of(closed, services["s3"])["statement"]}
+    own = s3_statements["TheEnvFilesBucketsFromThisAccount"]
+    assert own["resources"][0].endswith(":s3:::araquem-stage-exports") and own["condition"][0]["variable"] == \
+        "aws:PrincipalAccount"
+
+    def instance_egress(synth):
+        group = next(f"${{aws_security_group.{lid}.id}}" for lid, g in synth.resources("aws_security_group").items()
+                     if g["name"].endswith("-instances"))
+        return [r for r in synth.resources("aws_vpc_security_group_egress_rule").values()
+                if r["security_group_id"] == group]
+
+    assert any(r.get("cidr_ipv4") == "0.0.0.0/0" for r in instance_egress(stage))  # stage: ecs/session_manager off
+    closed_rules = instance_egress(closed)
+    assert not [r for r in closed_rules if "cidr_ipv4" in r or "cidr_ipv6" in r]
+    https = {("group" if "referenced_security_group_id" in r else "prefix list", r["from_port"])
+             for r in closed_rules if r["from_port"] == 443}
+    assert https == {("group", 443), ("prefix list", 443)}
+    [to_s3] = [r for r in closed_rules if "prefix_list_id" in r]
+    assert to_s3["prefix_list_id"].startswith("${aws_vpc_endpoint.network_endpoint_s3_") and \
+        to_s3["prefix_list_id"].endswith(".prefix_list_id}")
+
+
+def test_closed_variant_is_valid_terraform(closed, terraform_validation):
+    result = terraform_validation.of(closed)
+    assert result["valid"], json.dumps(result["diagnostics"], indent=2)
 
 
 def test_endpoints_are_optional(per_az):

@@ -61,9 +61,12 @@ def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(stage):
     cloudwatch = statements["CloudWatchAlarmsPublishToTheTopic"]
     assert cloudwatch["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
     assert sorted(cloudwatch["actions"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    [cond] = cloudwatch["condition"]
-    assert (cond["test"], cond["variable"]) == ("StringEquals", "aws:SourceAccount")  # this account's alarms only
-    assert "${data.aws_caller_identity." in cond["values"][0]
+    account, source = cloudwatch["condition"]
+    assert (account["test"], account["variable"]) == ("StringEquals", "aws:SourceAccount")  # this account's alarms
+    assert "${data.aws_caller_identity." in account["values"][0]
+    assert (source["test"], source["variable"]) == ("ArnLike", "aws:SourceArn")  # ... and only its alarms
+    assert source["values"][0].startswith("arn:${data.aws_partition.") and source["values"][0].endswith(
+        ":cloudwatch:us-east-1:" + account["values"][0] + ":alarm:*")
     assert stage.json["output"]["alarm_topic_arn"]["value"] == topic_ref(stage)
 
 

@@ -91,7 +91,7 @@ def test_cache_repositories_get_a_creation_template_per_rule(stage, stage_cfg, d
         for template in templates.values():
             assert template["applied_for"] == ["PULL_THROUGH_CACHE"]
             assert template["encryption_configuration"] == [{"encryption_type": encryption}]
-            assert template["image_tag_mutability"] == "MUTABLE"  # the cache re-pulls an upstream tag that moved
+            assert template["image_tag_mutability"] == "IMMUTABLE"  # a cached tag is pinned once pulled
     doc_key = re.fullmatch(r"\$\{data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.json\}",
                            stage.one("aws_ecr_repository_creation_template")["lifecycle_policy"]).group(1)
     (rule,) = stage.data("aws_ecr_lifecycle_policy_document")[doc_key]["rule"]
@@ -203,3 +203,19 @@ def test_stage_marks_the_app_built_images(stage_cfg):
     assert {n: s.image.tag_env_var for n, s in cfg.services.items() if s.image.build and not s.image.dockerfile} \
         == {"api": APP_VAR, "rag-indexer": APP_VAR}
     assert not [n for n, s in cfg.services.items() if s.image.dockerfile and s.image.tag_env_var]
+
+
+def test_every_repository_of_the_environment_is_scanned_on_push_cached_ones_included(stage, synths):
+    """The registry rule's filter covers the built repositories and the pull-through cache's prefixes; an
+    env file whose Region's scanning belongs to another stack turns it off."""
+    scanning = stage.one("aws_ecr_registry_scanning_configuration")
+    assert scanning["scan_type"] == "BASIC"
+    [rule] = scanning["rule"]
+    assert rule["scan_frequency"] == "SCAN_ON_PUSH"
+    assert rule["repository_filter"] == [{"filter": "araquem-stage/*", "filter_type": "WILDCARD"}]
+    pattern = rule["repository_filter"][0]["filter"].removesuffix("*")
+    prefixes = [r["ecr_repository_prefix"] for r in stage.resources("aws_ecr_pull_through_cache_rule").values()]
+    names = [r["name"] for r in stage.resources("aws_ecr_repository").values()]
+    assert prefixes and names and all(n.startswith(pattern) for n in prefixes + names)
+    off = synths.of_data(variant(lambda d: d["registry"].update(registry_scanning=False)))
+    assert not off.resources("aws_ecr_registry_scanning_configuration")

@@ -183,8 +183,8 @@ def all_protocol_egress_to_anywhere(stack_json: dict) -> list[str]:
 
 
 def test_no_all_protocol_egress_to_anywhere(stage, synths):
-    """trivy's AWS-0104 is ignored (443 out is by design) and checkov's CKV_AWS_382 skips rules without
-    ports: this is the check that an all-protocol rule to the internet never comes back."""
+    """trivy's AWS-0104 is explained for the 443 rules (scan-exceptions.yaml) and checkov's CKV_AWS_382 skips
+    rules without ports: this is the check that an all-protocol rule to the internet never comes back."""
     for stack in (stage, synths.of_file(ROOT / "envs" / "dev-eu.yaml")):
         assert stack.resources("aws_vpc_security_group_egress_rule"), "no egress rules synthesized"
         assert all_protocol_egress_to_anywhere(stack.json) == []

@@ -7,7 +7,7 @@ from test_workload import scheduled_without_volumes
 
 # Seed §3.2 persistent volumes and the uid:gid the images run as (prometheus nobody, grafana 472,
 # tempo 10001, ollama root): a wrong owner is the classic "permission denied" on first start.
-OWNERS = {"prometheus-data": (65534, 65534), "grafana": (472, 0), "tempo-data": (10001, 10001), "ollama": (0, 0),
+OWNERS = {"prometheus-data": (65534, 65534), "grafana": (472, 0), "tempo-data": (10001, 10001), "ollama-home": (1001, 1001),
           "rag": (1000, 1000)}
 
 

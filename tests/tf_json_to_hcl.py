@@ -31,12 +31,76 @@ def expression(value) -> str:
     if isinstance(value, (int, float)):
         return json.dumps(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a quoted template, escapes as in HCL
+        return quoted_template(value)
     if isinstance(value, list):
         return "[" + ", ".join(expression(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)} = {expression(v)}" for k, v in value.items() if k != COMMENT_KEY) + "}"
     raise Unsupported(f"value of type {type(value).__name__}")
+
+
+# Escapes of the literal parts of an HCL quoted template; other control characters are written as \uNNNN
+# (HCL has no \b or \f escape).
+LITERAL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def quoted_template(text: str) -> str:
+    """`text` (a JSON-syntax string: a template) as an HCL quoted template meaning the same.
+
+    The literal parts are escaped; `${...}` and `%{...}` sequences are expressions and are copied verbatim:
+    in Terraform's JSON syntax an interpolation is written as it is in native syntax (its own string
+    literals keep their unescaped quotes: `${x == "a"}`), so escaping inside one would make it invalid.
+    `$${` and `%%{` (literal `${`/`%{`) are the same escape in both syntaxes."""
+    out, i = ['"'], 0
+    while i < len(text):
+        if text.startswith(("$${", "%%{"), i):
+            out.append(text[i:i + 3])
+            i += 3
+        elif text.startswith(("${", "%{"), i):
+            end = _expression_end(text, i + 2)
+            out.append(text[i:end])
+            i = end
+        else:
+            char = text[i]
+            out.append(LITERAL_ESCAPES.get(char) or (f"\\u{ord(char):04x}" if ord(char) < 0x20 else char))
+            i += 1
+    return "".join(out) + '"'
+
+
+def _expression_end(text: str, start: int) -> int:
+    """Index just past the `}` closing the interpolation whose expression starts at `start`; string literals
+    inside it (with their escapes and nested templates) are skipped, braces counted."""
+    depth, i = 1, start
+    while i < len(text):
+        char = text[i]
+        if char == '"':
+            i = _string_end(text, i + 1)
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise Unsupported(f"unterminated interpolation in {text!r}")
+
+
+def _string_end(text: str, start: int) -> int:
+    """Index just past the `"` closing the string literal whose content starts at `start`."""
+    i = start
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith(("$${", "%%{"), i):
+            i += 3
+        elif text.startswith(("${", "%{"), i):
+            i = _expression_end(text, i + 2)
+        elif text[i] == '"':
+            return i + 1
+        else:
+            i += 1
+    raise Unsupported(f"unterminated string literal in {text!r}")
 
 
 def reference(text: str, where: str) -> str:
@@ -95,7 +159,9 @@ def convert(stack: dict, provider_schema: dict) -> str:
 
 if __name__ == "__main__":  # python tests/tf_json_to_hcl.py cdk.tf.json schema.json > DIR/main.tf
     import sys
+    from pathlib import Path
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest imports the `modules` package
     from conftest import PROVIDER_ADDR
 
     stack_file, schema_file = sys.argv[1:3]

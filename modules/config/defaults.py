@@ -138,7 +138,21 @@ INTERFACE_ENDPOINT_SERVICES: dict[str, tuple[str, ...]] = {
     "logs": ("logs",),
     "secretsmanager": ("secretsmanager",),
     "ssm": ("ssm",),
+    # the container instances' ECS agent: all three, or its traffic stays on the public endpoints
+    # (ECS developer guide, "Amazon ECS interface VPC endpoints")
+    "ecs": ("ecs", "ecs-agent", "ecs-telemetry"),
+    # the SSM agent's Session Manager channel (Systems Manager user guide, "VPC endpoints")
+    "session_manager": ("ec2messages", "ssmmessages"),
 }
+# Interface endpoints whose service guide documents endpoint policies (ECR, CloudWatch Logs, Secrets
+# Manager, Systems Manager API); the ECS guide says its endpoints take none, and the Session Manager
+# channel's are not documented: they keep the default policy (modules/network.py).
+ENDPOINT_POLICY_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm")
+# What the private subnets read through the S3 gateway endpoint (its policy allows nothing else):
+# ECR's image layers (ECR user guide, "Minimum Amazon S3 bucket permissions for Amazon ECR") and the
+# Amazon Linux 2023 package repositories the ECS-optimized AMIs use (AL2023 user guide, "Using Amazon
+# Linux 2023 with S3 gateway endpoints"); {region} is the stack's.
+S3_ENDPOINT_AWS_BUCKETS = ("prod-{region}-starport-layer-bucket", "al2023-repos-{region}-de612dc2")
 DEFAULT_ALB_ACCESS_LOG_RETENTION_DAYS = 90
 LB_NAME_MAX = 32  # ALB and target group names (ELBv2 CreateLoadBalancer/CreateTargetGroup: at most 32 characters)
 DEFAULT_ALB_IDLE_TIMEOUT = 60  # seconds: AWS's default for an ALB (attribute idle_timeout.timeout_seconds)

@@ -29,6 +29,14 @@ class Endpoints(Strict):
     logs: bool = Field(False, description="CloudWatch Logs interface endpoint")
     secretsmanager: bool = Field(False, description="Secrets Manager interface endpoint")
     ssm: bool = Field(False, description="SSM interface endpoint")
+    ecs: bool = Field(False, description="ECS agent interface endpoints (ecs, ecs-agent, ecs-telemetry): the "
+                      "container instances reach the control plane without the NAT")
+    session_manager: bool = Field(False, description="Session Manager interface endpoints (ssmmessages, "
+                                  "ec2messages): sessions and port forwarding to the instances without the NAT")
+    s3_buckets: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]] = Field(
+        default_factory=list, description="S3 buckets the tasks use, allowed through the S3 gateway endpoint "
+        "(its policy allows only ECR's image layers and the Amazon Linux repositories besides these: S3 traffic "
+        "from the private subnets always takes the endpoint's route)")
 
 
 class FlowLogs(Strict):

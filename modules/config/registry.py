@@ -48,6 +48,11 @@ class Registry(Strict):
         default_factory=list,
         description="extra pull-through cache upstreams, e.g. for the base images of docker/ builds",
     )
+    registry_scanning: bool = Field(
+        True, description="own the Region's ECR registry scanning configuration: basic scan on push of every "
+        "repository under <project>-<environment>/ (built images and the pull-through cache's). One per account "
+        "and Region: only one stack of a Region may own it (false in the others; their repositories then need "
+        "that stack's rule to cover them)")
 
     @field_validator("app_image_tag")
     @classmethod

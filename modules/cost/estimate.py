@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, EnvConfig, Kind
 from modules.config.alarms import SCHEDULER_FAILURE_METRICS  # one alarm each (modules/schedule_failures.py)
-from modules.config.defaults import SCHEDULER_ALARM_PERIOD
+from modules.config.defaults import INTERFACE_ENDPOINT_SERVICES, SCHEDULER_ALARM_PERIOD
 from modules.cost.prices import PriceError, PriceTable, RegionPrices
 
 HOURS_PER_MONTH = 730  # AWS pricing pages' month: 24 h x 365 days / 12
 WEEKS_PER_MONTH = HOURS_PER_MONTH / (24 * 7)
 # Interface endpoints per network.endpoints switch (modules/network.py creates one per service and AZ;
 # tests/test_cost_estimate.py checks the count against the synthesized stack). s3 is a free gateway endpoint.
-INTERFACE_ENDPOINTS_PER_SWITCH = {"ecr": 2, "logs": 1, "secretsmanager": 1, "ssm": 1}
+INTERFACE_ENDPOINTS_PER_SWITCH = {switch: len(services) for switch, services in INTERFACE_ENDPOINT_SERVICES.items()}
 CACHE_SECRETS = 2  # modules/cache.py: the Redis AUTH token and the client URL
 
 # Usage the env file does not fix: assumptions for a stage-sized environment, printed with the estimate.

@@ -76,7 +76,7 @@ FAILING = [
      ["engine_version '7.2' is not a redis version", "allowed: 7.0, 7.1"]),
     ("cache-valkey-version", _update("cache", engine="valkey", engine_version="7.1"), "cache",
      ["'7.1' is not a valkey version", "allowed: 7.2, 8.0, 8.1"]),
-    ("two-volumes-one-path", set_path("services.ollama.volumes", ["ollama:/data", "tempo-data:/data"]),
+    ("two-volumes-one-path", set_path("services.ollama.volumes", ["ollama-home:/data", "tempo-data:/data"]),
      "services.ollama", ["volumes[1] mounts 'tempo-data' at /data, already the path of volumes[0]"]),
     ("mount-path-relative", set_path("services.ollama.volumes", [{"volume": "ollama", "path": "data"}]),
      "services.ollama.volumes[0].path", ["container path 'data' must be absolute"]),
@@ -102,7 +102,7 @@ PASSING = [
     ("schedule-rate", _scheduled("rate(1 hour)")),
     ("schedule-at", _scheduled("at(2026-01-31T09:00:00)")),
     ("cache-valkey", _update("cache", engine="valkey", engine_version="8.0", node_type="cache.r7g.large")),
-    ("mounts-on-distinct-paths", set_path("services.ollama.volumes", ["ollama:/data", "tempo-data:/data2:ro"])),
+    ("mounts-on-distinct-paths", set_path("services.ollama.volumes", ["ollama-home:/data", "tempo-data:/data2:ro"])),
     ("port-name-64", set_path("services.api.ports", [{"port": 8000, "name": "a_" + "p" * 62}])),
     ("no-cache", delete_path("cache")),
 ]

@@ -24,7 +24,7 @@ def test_short_forms_expand():
     assert data["services"]["ollama"]["image"] == "ollama/ollama:0.3.14"
     assert cfg.services["ollama"].image.public == "ollama/ollama:0.3.14"
     mount = cfg.services["ollama"].volumes[0]
-    assert (mount.volume, mount.path, mount.read_only) == ("ollama", "/root/.ollama", False)
+    assert (mount.volume, mount.path, mount.read_only) == ("ollama-home", "/home/ollama", False)
     assert cfg.services["api"].parameters["EXECUTOR_MODE"] == "EXECUTOR_MODE"
     assert cfg.services["api"].health_check.command[0] == "CMD-SHELL"
     assert cfg.services["api"].ports[0].port == 8000

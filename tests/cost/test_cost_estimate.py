@@ -195,3 +195,13 @@ def test_a_sub_minute_alarm_is_priced_as_high_resolution(stage_cfg, table):
 def test_no_alarm_key_or_secret_no_line(stage_cfg, table):
     bare = dataclasses.replace(inventory_of_config(stage_cfg), alarm_periods=(), kms_keys=0, secrets=0)
     assert not {"CloudWatch alarms", "KMS keys", "Secrets Manager"} & {ln.group for ln in price(bare, table).lines}
+
+
+def test_the_ecs_and_session_manager_endpoints_are_priced_per_az(table):
+    """network.endpoints.ecs (3 endpoints) and session_manager (2) on top of stage's: 5 more endpoints x its AZs."""
+    base = estimate(cfg_of(variant(lambda d: None)), table)
+    more = estimate(cfg_of(variant(lambda d: d["network"]["endpoints"].update(ecs=True, session_manager=True))), table)
+    hour = table.data["regions"]["us-east-1"]["interface_endpoint_hour"]
+    added = line(more, "VPC interface endpoints").desired - line(base, "VPC interface endpoints").desired
+    assert added == pytest.approx(5 * 2 * hour * HOURS_PER_MONTH, abs=0.01)
+    assert "10 endpoints x 2 AZs" in line(more, "VPC interface endpoints").item

@@ -45,10 +45,11 @@ from modules.commands.preflight.findings import (
     Finding,
     error_code,
 )
-from modules.commands.preflight.images import check_images
+from modules.commands.preflight.images import check_images, check_public_image_pins
 from modules.config import EnvConfig
 
 NEEDS_ENV = True
+
 
 
 def account_id(aws: Aws) -> str:
@@ -104,6 +105,6 @@ def run(args: argparse.Namespace, cfg: EnvConfig) -> int:
 __all__ = ["ACM_CAA_ISSUERS", "CHECKS", "FAIL", "Check", "GPU_VCPU_QUOTA", "HELP", "NEEDS_ENV", "OK", "STANDARD_VCPU_QUOTA",
            "VCPU_QUOTAS", "WARN", "Aws", "CredentialsError", "Finding", "NeededSecret", "add_arguments",
            "certificate_hosts", "check_alarm_recipients", "check_alarm_topics", "check_certificate",
-           "check_database", "check_domain", "check_images", "check_instance_offerings",
+           "check_database", "check_domain", "check_images", "check_public_image_pins", "check_instance_offerings",
            "check_log_resource_policies", "check_secrets", "check_vcpu_quotas", "chosen_zones", "needed_secrets",
            "preflight", "run", "vcpu_quota_of"]

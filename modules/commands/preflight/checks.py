@@ -20,7 +20,7 @@ from modules.commands.preflight.capacity import check_instance_offerings, check_
 from modules.commands.preflight.data import check_database, check_secrets
 from modules.commands.preflight.edge import check_certificate, check_domain
 from modules.commands.preflight.findings import Aws, Finding
-from modules.commands.preflight.images import check_images
+from modules.commands.preflight.images import check_images, check_public_image_pins
 from modules.config import EnvConfig
 
 
@@ -49,8 +49,12 @@ CHECKS: tuple[Check, ...] = (
            "servicequotas:GetAWSDefaultServiceQuota")),
     Check(check_database, "database",
           ("rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
-           "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections")),
+           "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcPeeringConnections",
+           # database.network: the database's VPC, its route tables and DNS attributes, the transit gateway
+           "ec2:DescribeRouteTables", "ec2:DescribeVpcAttribute", "ec2:DescribeTransitGateways",
+           "ec2:DescribeTransitGatewayVpcAttachments")),
     Check(check_images, "app images in ECR", ("ecr:DescribeImages",)),
+    Check(check_public_image_pins, "digests of public images pulled by tag", ("ecr:DescribeImages",)),
     Check(check_alarm_topics, "alarm topics", ("sns:GetTopicAttributes",),
           optional=("kms:DescribeKey", "kms:GetKeyPolicy")),
     Check(check_alarm_recipients, "alarm recipients", ()),

@@ -1,11 +1,13 @@
-"""Preflight check of the images another repository builds: in ECR under the tag synth gives them."""
+"""Preflight checks of images: those another repository builds are in ECR under the tag synth gives them; a
+public image pulled by tag alone gets the digest to pin."""
 
 from __future__ import annotations
 
 import os
 
-from modules.commands.preflight.findings import FAIL, OK, Aws, Finding, per_item
+from modules.commands.preflight.findings import FAIL, OK, WARN, Aws, Finding, per_item
 from modules.config import EnvConfig
+from modules.config.registry import pull_through_source, split_reference
 
 # ------------------------------------------------------------------ images
 def check_images(cfg: EnvConfig, aws: Aws) -> list[Finding]:
@@ -46,3 +48,34 @@ def _check_image(cfg: EnvConfig, ecr, build: str, tag: str) -> Finding:
         return Finding(FAIL, check, f"{repository}:{tag} is not in ECR (tag from {source}): push it, or name a tag "
                                     "that was pushed; its tasks cannot start without it")
     return Finding(OK, check, f"{repository}:{tag} is in ECR")
+
+
+# ------------------------------------------------------------------ public image pins
+def check_public_image_pins(cfg: EnvConfig, aws: Aws) -> list[Finding]:
+    """Each public image pulled through the cache by tag alone: the digest ECR cached for that tag, printed as
+    the pin to write in the env file (`name:tag@sha256:...`). A tag not cached yet (before the first task
+    pulled it) is a warning with the way to look it up upstream; a pinned image is OK."""
+    images = sorted({svc.image.public for svc in cfg.services.values() if svc.image.public})
+    return per_item(images, lambda image: f"pin {image}", "ecr:DescribeImages",
+                    lambda image: _pin(cfg, aws.client("ecr"), image))
+
+
+def _pin(cfg: EnvConfig, ecr, image: str) -> Finding:
+    check = f"pin {image}"
+    name, tag, digest = split_reference(image)
+    if digest:
+        return Finding(OK, check, "pinned by digest")
+    upstream, repository, _ = pull_through_source(image)
+    if not cfg.registry.pull_through_cache or upstream is None or not tag:
+        return Finding(WARN, check, f"tag only and not cached by ECR: pin it from `docker buildx imagetools inspect "
+                                    f"{image}`")
+    cached = f"{cfg.name}/{upstream}/{repository}"
+    try:
+        found = ecr.describe_images(repositoryName=cached, imageIds=[{"imageTag": tag}])["imageDetails"][0]
+    except (ecr.exceptions.RepositoryNotFoundException, ecr.exceptions.ImageNotFoundException):
+        return Finding(WARN, check, f"tag only, and {cached}:{tag} is not cached yet (the first task pull caches it): "
+                                    f"pin it from `docker buildx imagetools inspect {image}`, or run preflight again "
+                                    "after the first deploy")
+    return Finding(WARN, check, f"tag only; ECR cached {tag} as {found['imageDigest']}: pin it, "
+                                f"image: {name}:{tag}@{found['imageDigest']} (then registry.require_image_digests: "
+                                "true)")

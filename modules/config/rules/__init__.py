@@ -24,6 +24,7 @@ passing case in tests/config/ (test_config_rules*.py).
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
   timeouts.py    Service Connect and ALB timeouts, set or derived (modules/config/timeouts.py), obey AWS
   workloads.py   loop sidecars run once; readers mount the writer's volume; users own their volumes
+  volumes.py     no volume owned by root; containers mounting a volume run as its owner
   common.py      what the rule modules share (never import this __init__ from them: a cycle)
 
 Rules read the EnvConfig's views (task_owners(), containers_of(), ...). env.py does not import this
@@ -120,6 +121,7 @@ from modules.config.rules.workloads import (
     readers_mount_the_writers_volume,
     volume_users_own_their_volumes,
 )
+from modules.config.rules.volumes import volumes_run_as_their_non_root_owner
 
 from modules.config.env import register_rules
 
@@ -187,6 +189,7 @@ RULES: list[Rule] = [
     loop_sidecars_run_in_one_task,
     readers_mount_the_writers_volume,
     volume_users_own_their_volumes,
+    volumes_run_as_their_non_root_owner,
 ]
 
 

@@ -51,7 +51,7 @@ class Registry(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, cfg: EnvConfig, image_tags: Mapping[str, str],
                  secrets: Secrets):
-        """`image_tags`: the tag of each built image, keyed by `image.build` (commands/synth.py image_tags resolves them)."""
+        """`image_tags`: the tag of each built image, keyed by `image.build` (modules/image_tags.py resolves them)."""
         super().__init__(scope, construct_id)
         self._cfg = cfg
         builds = sorted({s.image.build for s in cfg.services.values() if s.image.build})

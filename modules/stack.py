@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cdktf import CloudBackend, LocalBackend, NamedCloudWorkspace, TaggedCloudWorkspaces, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
@@ -41,9 +41,8 @@ EMULATED_SERVICES = (
 class StackOptions:
     """Inputs that are not in the env file: chosen per synth, never stored in it."""
 
-    image_tags: dict[str, str]  # tag of each built image, keyed by image.build (commands/synth.py image_tags)
+    image_tags: dict[str, str]  # tag of each built image, keyed by image.build (modules/image_tags.py)
     aws_endpoint: str | None = None  # test-only: an AWS emulator URL (fake credentials, no real AWS)
-    extra: dict = field(default_factory=dict)
 
 
 class AraquemStack(TerraformStack):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from modules.commands.synth import image_tags  # noqa: E402
+from modules.image_tags import image_tags  # noqa: E402
 from modules.config import load  # noqa: E402
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from modules.commands import UsageError  # noqa: E402
-from modules.commands.synth import checked_tag  # noqa: E402  (the tag grammar synth enforces)
+from modules.image_tags import checked_tag  # noqa: E402  (the tag grammar synth enforces)
 from modules.config import ConfigError, load  # noqa: E402
 
 FIELD = "app_image_tag"

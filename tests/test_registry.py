@@ -195,7 +195,7 @@ def test_task_definitions_run_the_registry_images(stage, synths, stage_cfg):
 
 
 # ---------------------------------------------------------------- which images another repository builds
-APP_VAR = "ARAQUEM_APP_IMAGE_TAG"  # their tag's variable (modules/commands/synth.py resolves the tags)
+APP_VAR = "ARAQUEM_APP_IMAGE_TAG"  # their tag's variable (modules/image_tags.py resolves the tags)
 
 
 def test_stage_marks_the_app_built_images(stage_cfg):

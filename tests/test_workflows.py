@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import NODE_BIN, PYTHON, ROOT, run, run_main
-from modules.commands import synth
+from modules import image_tags
 from modules.commands.plan_summary import MARKER
 from test_tfc_run import FakeTfc
 
@@ -413,7 +413,7 @@ def test_deploy_lists_every_image_and_builds_the_docker_ones(tmp_path, stage, st
     listed = {repo: df for repo, (_, df) in images.items()}
     # docker/ builds carry the hash of their build context, the app repository's images the tag it pushed
     assert {repo: t for repo, (t, _) in images.items()} == {
-        f"{stage_cfg.name}/{s.image.build}": app_tag if s.image.tag_env_var else synth.docker_tag(s.image.dockerfile)
+        f"{stage_cfg.name}/{s.image.build}": app_tag if s.image.tag_env_var else image_tags.docker_tag(s.image.dockerfile)
         for s in stage_cfg.services.values() if s.image.build}
     ctx_tag = {repo: t for repo, (t, df) in images.items() if df}
     assert ctx_tag and all(t.startswith("ctx-") for t in ctx_tag.values())

@@ -7,7 +7,7 @@
                                   or --format markdown for a pull-request comment)
     cost --compare-ref REF        the same, from this env file as it is at git REF (e.g. main, HEAD~1)
     cost --synth DIR              price a synthesized stack (cdktf output dir, stack dir or cdk.tf.json)
-                                  instead of the env file: what Terraform would create (modules/cost/synth.py)
+                                  instead of the env file: what Terraform would create (modules/cost/from_synth.py)
     cost --compare-synth BASE_DIR the delta from another synth: a PR's base synthesized by the base's own
                                   code (.github/workflows/plan.yml), against --synth DIR (or the env file)
 
@@ -28,7 +28,7 @@ from modules.config import ConfigError, EnvConfig, load
 from modules.cost import prices as price_table
 from modules.cost.estimate import NOT_COUNTED, Estimate, estimate, price
 from modules.cost.prices import PriceError, PriceFileError
-from modules.cost.synth import SynthError, load_inventory, stack_file
+from modules.cost.from_synth import SynthError, load_inventory, stack_file
 
 HELP = "monthly on-demand cost estimate of the env file or a synth (or its delta from another env file or synth)"
 NEEDS_ENV = True

@@ -1,7 +1,7 @@
 """Inventory -> priced monthly lines, per group, at the capacity providers' desired and max sizes.
 
 The Inventory (what the bill is made of) is read from the env file (inventory_of_config) or from a
-synthesized stack (modules/cost/synth.py); both are priced by price(). What the stack fixes (instance
+synthesized stack (modules/cost/from_synth.py); both are priced by price(). What the stack fixes (instance
 types and counts, NAT gateways, endpoints, cache nodes, WAF rules) is counted; what only traffic decides (GB through the NAT, LCUs, log volume, EFS size, WAF requests) is a
 named assumption below, printed with the figure. A capacity provider with `off_hours` runs its
 instances only inside its window, so the estimate is given with and without it.
@@ -157,7 +157,7 @@ class CacheNodes:
 @dataclass(frozen=True)
 class Inventory:
     """What the bill is made of, read from an env file (inventory_of_config) or from a synthesized stack
-    (modules/cost/synth.py): both price the same way, so a synth of the env file gives the same estimate."""
+    (modules/cost/from_synth.py): both price the same way, so a synth of the env file gives the same estimate."""
 
     environment: str
     region: str

@@ -12,10 +12,10 @@ from modules.config.registry import pull_through_source, split_reference
 # ------------------------------------------------------------------ images
 def check_images(cfg: EnvConfig, aws: Aws) -> list[Finding]:
     """The images another repository builds (`image.tag_env_var`) are in ECR under the tag synth gives them
-    (commands/synth.py image_tags: the variable, else registry.app_image_tag); so are docker/ images when
+    (modules/image_tags.py: the variable, else registry.app_image_tag); so are docker/ images when
     registry.image_tag_env_var names their tag (pushed by hand). docker/ images tagged by the hash of their
     build context are built and pushed by the deploy workflow itself (its step 1), so they are not required."""
-    from modules.commands.synth import image_tags  # noqa: PLC0415  (no jsii: the deploy workflow imports it too)
+    from modules.image_tags import image_tags  # noqa: PLC0415
 
     tags = image_tags(cfg)
     override = os.environ.get(cfg.registry.image_tag_env_var)

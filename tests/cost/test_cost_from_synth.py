@@ -1,4 +1,4 @@
-"""modules/cost/synth.py and `cost --synth/--compare-synth`: a synthesized stack priced like its env file,
+"""modules/cost/from_synth.py and `cost --synth/--compare-synth`: a synthesized stack priced like its env file,
 and a PR's delta from two real synths (the session's stage and stage_reshaped)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from modules.config import load
 from modules.cost import prices
 from modules.cost.estimate import HOURS_PER_MONTH, estimate, price
 from modules.cost.prices import PriceError
-from modules.cost.synth import SynthError, inventory_of_synth, load_inventory, stack_file
+from modules.cost.from_synth import SynthError, inventory_of_synth, load_inventory, stack_file
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,7 @@ class ContainerInputs:
     depends_on: Mapping[str, str] = field(default_factory=dict)  # container -> condition
     volume_names: Mapping[str, str] = field(default_factory=dict)  # env-file volume -> task volume name
     tmp_volume: str | None = None  # task-scoped volume mounted at /tmp (read-only root filesystem)
+    environment: Mapping[str, str] = field(default_factory=dict)  # derived by the generator (Grafana's login)
 
 
 def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> dict:
@@ -83,7 +84,8 @@ def container_definition(name: str, svc: Service, inputs: ContainerInputs) -> di
         "readonlyRootFilesystem": svc.read_only_root,
         # tini as PID 1: signals reach the process and zombies are reaped (ECS Exec needs it too).
         "linuxParameters": {"initProcessEnabled": True},
-        "environment": [{"name": k, "value": literal(v)} for k, v in sorted(svc.environment.items())],
+        "environment": [{"name": k, "value": literal(v)}
+                        for k, v in sorted({**inputs.environment, **svc.environment}.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(inputs.secrets.items())],
         "portMappings": [_port_mapping(name, pm) for pm in svc.ports],
         "mountPoints": _mount_points(name, svc, inputs),

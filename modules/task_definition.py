@@ -21,6 +21,7 @@ from cdktf_cdktf_provider_aws.ecs_task_definition import (
 from constructs import Construct
 
 from modules import container as containers
+from modules.config.grafana import grafana_environment
 from modules.task_owner import TaskOwner
 from modules.task_secrets import SecretRef
 
@@ -55,6 +56,7 @@ def task_definition(scope: Construct, task: TaskOwner, *, log_group_names: Mappi
             depends_on=containers.in_task_dependencies(cfg, cname),
             volume_names={v: v for v in task.mounted_volumes()},
             tmp_volume=tmp_volume,
+            environment=grafana_environment(cfg, cname),
         )
         definitions.append(containers.container_definition(cname, svc, inputs))
     cpu, memory = containers.task_size(task.containers)

@@ -12,7 +12,7 @@ passing case in tests/config/ (test_config_rules*.py).
   tasks.py       task definitions ECS registers: an essential container, CPU, 64 KiB
   references.py  names given by one section are defined in another; depends_on has no cycle
   ports.py       ports, port names, the Service Connect mesh, and reachability of the addresses given
-  edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
+  edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret, admin password and SSO login
   secrets.py     secrets a first apply reads exist (with values) before it
   alarms.py      the SNS topics alarms notify are in the stack's Region
   capacity.py    GPUs, scheduled tasks in off-hours windows, the capacity fit (modules/config/capacity.py)
@@ -38,6 +38,8 @@ from modules.config.rules.common import Rule, only_when_consistent
 from modules.config.rules.edge import (
     alb_target_is_a_service_port,
     certificate_is_in_the_alb_region,
+    grafana_admin_password_is_a_secret,
+    grafana_behind_sso_keeps_its_login,
     grafana_target_is_a_service_port,
     oidc_client_secret_is_plain,
 )
@@ -119,6 +121,8 @@ RULES: list[Rule] = [
     subnets_hold_what_they_must,
     tasks_fit_capacity,
     alarm_topics_are_in_the_stack_region,
+    grafana_admin_password_is_a_secret,
+    grafana_behind_sso_keeps_its_login,
 ]
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from modules.config.base import Strict
 from modules.config.defaults import (
@@ -52,8 +52,17 @@ ENDPOINT_FORMS = {
 }
 
 
+def _endpoint_forms_in_schema(schema: dict, *_) -> None:
+    """The JSON Schema checks each protocol's endpoint form too (an editor flags `sqs` with an email address)."""
+    schema["allOf"] = [{"if": {"properties": {"protocol": {"const": protocol}}, "required": ["protocol"]},
+                        "then": {"properties": {"endpoint": {"pattern": pattern, "description": form}}}}
+                       for protocol, (pattern, form) in ENDPOINT_FORMS.items()]
+
+
 class AlarmSubscription(Strict):
     """One subscription to the topic the stack creates (email ones must be confirmed from the mail SNS sends)."""
+
+    model_config = ConfigDict(json_schema_extra=_endpoint_forms_in_schema)
 
     protocol: Literal[ALARM_SUBSCRIPTION_PROTOCOLS] = Field(description="SNS protocol")  # type: ignore[valid-type]
     endpoint: str = Field(min_length=1, description="the address, URL or ARN that protocol delivers to")

@@ -88,7 +88,7 @@ def admin_secret(service: str) -> str:
 def derived_admin_secrets(cfg: EnvConfig) -> dict[str, str]:
     """{secret name: Grafana service} the stack generates (not when the env file injects its own password)."""
     return {admin_secret(name): name for name in grafana_services(cfg)
-            if GRAFANA_ADMIN_PASSWORD_VAR not in cfg.services[name].secrets}
+            if GRAFANA_ADMIN_PASSWORD_VAR not in {**cfg.services[name].secrets, **cfg.services[name].parameters}}
 
 
 def grafana_secret_env(cfg: EnvConfig, service: str) -> dict[str, str]:

@@ -341,7 +341,7 @@ def fixed_monthly_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
         parts = [f"{standard} standard x ${prices.scalar('cloudwatch_alarm_month'):g}"] if standard else []
         if high:
             parts.append(f"{high} high-resolution x ${prices.scalar('cloudwatch_alarm_high_resolution_month'):g}")
-        lines.append(_flat("CloudWatch alarms", " + ".join(parts) + " per alarm-month",
+        lines.append(_flat("CloudWatch alarms", " + ".join(parts) + " per alarm metric-month",
                            standard * prices.scalar("cloudwatch_alarm_month")
                            + high * prices.scalar("cloudwatch_alarm_high_resolution_month")))
     if inv.kms_keys:

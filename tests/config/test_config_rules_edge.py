@@ -64,6 +64,9 @@ GRAFANA_CASES = [
 ]
 
 
+CASES += GRAFANA_CASES  # test_config_rules.py finds every rule's cases in CASES
+
+
 @pytest.mark.parametrize("rule,mutate,field_path,words", GRAFANA_CASES, ids=[case_id(c) for c in GRAFANA_CASES])
 def test_grafana_rule(rule, mutate, field_path, words):
     check_rule_case(rule, mutate, field_path, words)

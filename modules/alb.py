@@ -137,6 +137,7 @@ class Alb(Construct):
                                   default_action=[not_found])
         self.listener_arn: str = listener.arn
         self.public_path_rules = self._public_paths(listener, api_tg)
+        self._served_by(api_tg, listener)
         self.listener = listener  # ECS services with a load balancer depend on it (target group must be attached)
 
         self.grafana_target_group_arn: str | None = None
@@ -148,6 +149,14 @@ class Alb(Construct):
             domain.alias_to(lb.dns_name, lb.zone_id)
         flat_output(self, "alb_dns_name", lb.dns_name, "public DNS name of the ALB" if domain else
                     "public DNS name of the ALB (point the API host at it)")
+
+    @staticmethod
+    def _served_by(target_group: LbTargetGroup, listener: LbListener) -> None:
+        """State which listener serves a target group reached only through its rules: created after it, and a
+        graph scanner (checkov CKV_AWS_378: HTTP to the targets is fine behind an HTTPS listener) sees the
+        listener's protocol, as it did when the listener forwarded to the group itself."""
+        address = f"{listener.terraform_resource_type}.{listener.friendly_unique_id}"
+        target_group.depends_on = [*(target_group.depends_on or []), address]
 
     def _public_paths(self, listener: LbListener, target_group: LbTargetGroup) -> list[LbListenerRule]:
         """Forward rules for alb.public_paths: each prefix as `/p` and `/p/*` (ALB path patterns are
@@ -178,6 +187,7 @@ class Alb(Construct):
         grafana = cfg.alb.grafana
         host = self._domain.grafana_host if self._domain else grafana.host
         tg = self._target_group("grafana", grafana.service, grafana.port, grafana.health_check_path, network)
+        self._served_by(tg, listener)
         self.grafana_target_group_arn = tg.arn
         self.target_groups.setdefault(grafana.service, {})[grafana.port] = tg.arn
         self.target_group_suffixes[grafana.service] = tg.arn_suffix

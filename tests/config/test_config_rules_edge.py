@@ -64,7 +64,7 @@ GRAFANA_CASES = [
 ]
 
 
-CASES += GRAFANA_CASES  # test_config_rules.py finds every rule's cases in CASES
+CASES = CASES + GRAFANA_CASES  # a new list: test_rule above keeps its own; test_config_rules.py reads this one
 
 
 @pytest.mark.parametrize("rule,mutate,field_path,words", GRAFANA_CASES, ids=[case_id(c) for c in GRAFANA_CASES])

@@ -1,7 +1,7 @@
 """Grafana, wherever an env file runs it: which services are Grafana, and what the generator adds to them.
 
-A service is Grafana when its image is (a public grafana/grafana[-oss|-enterprise] image, or a docker/
-build whose Dockerfile starts FROM one), or when the ALB exposes it (alb.grafana.service with vpn/sso).
+A service is Grafana when the env file names it so (alb.grafana.service, default `grafana`) or its image is
+(a public grafana/grafana[-oss|-enterprise] image, or a docker/ build whose Dockerfile starts FROM one).
 Each gets, derived here so every env file does (docs/edge.md "Grafana: who gets in"):
   - its built-in admin's password generated into Secrets Manager (secret `<service>-admin-password`,
     injected as GF_SECURITY_ADMIN_PASSWORD; never in the JSON), unless the env file injects its own;
@@ -70,10 +70,11 @@ def is_grafana_image(image: Image) -> bool:
 
 
 def grafana_services(cfg: EnvConfig) -> list[str]:
-    """Long-running services that are Grafana, in file order."""
-    exposed = cfg.alb.grafana.service if cfg.alb.grafana.exposure in ("vpn", "sso") else None
+    """Long-running services that are Grafana, in file order: alb.grafana.service (the env file's Grafana,
+    default `grafana`; it needs no Dockerfile at hand) and any other with a Grafana image."""
+    named = cfg.alb.grafana.service
     return [name for name, svc in cfg.services.items()
-            if svc.kind == Kind.service and svc.host is None and (is_grafana_image(svc.image) or name == exposed)]
+            if svc.kind == Kind.service and svc.host is None and (name == named or is_grafana_image(svc.image))]
 
 
 def behind_sso(cfg: EnvConfig, service: str) -> bool:

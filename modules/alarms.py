@@ -1,6 +1,6 @@
 """Alarms: a failure of a container is a CloudWatch alarm, not a log line nobody reads.
 
-Per container with `failure_alarm` in the env file: a metric filter on its log group counts the lines
+Per container with `failure_alarm` in the env file (and per init container, by default): a metric filter on its log group counts the lines
 matching `failure_alarm.log_pattern` (the crons write one `ERROR:` line per failed run,
 docker/lib/ops-http.sh), and an alarm goes off when a period holds at least `threshold` of them.
 The resources are created in the Workload's scope (ids failure_metric_<container>, failure_alarm_<container>).
@@ -24,6 +24,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAla
 from constructs import Construct
 
 from modules.config import METRIC_NAMESPACE
+from modules.config.alarms import failure_alarm_of
 from modules.task_owner import TaskOwner
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def failure_alarms(scope: Construct, task: TaskOwner, log_groups: Mapping[str, C
     cfg = task.cfg
     namespace = METRIC_NAMESPACE.format(project=cfg.project, environment=cfg.environment)
     for cname, svc in task.containers.items():
-        alarm = svc.failure_alarm
+        alarm = failure_alarm_of(svc)  # an init container gets one by default (it runs unseen, once per start)
         if alarm is None:
             continue
         metric = f"{cname}-failures"

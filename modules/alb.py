@@ -23,7 +23,12 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
 )
 from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_version import DataAwsSecretsmanagerSecretVersion
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
-from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction, LbListenerDefaultActionRedirect
+from cdktf_cdktf_provider_aws.lb_listener import (
+    LbListener,
+    LbListenerDefaultAction,
+    LbListenerDefaultActionFixedResponse,
+    LbListenerDefaultActionRedirect,
+)
 from cdktf_cdktf_provider_aws.lb_listener_rule import (
     LbListenerRule,
     LbListenerRuleAction,
@@ -58,6 +63,12 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from constructs import Construct
 
 from modules.config import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, LB_NAME_MAX, EnvConfig
+from modules.config.defaults import (
+    ALB_NOT_FOUND_BODY,
+    ALB_RULE_CONDITION_VALUES_MAX,
+    PUBLIC_PATH_RULE_PRIORITY_START,
+)
+from modules.config.edge import path_patterns
 from modules.domain import Domain
 from modules.naming import access_log_bucket_prefix, fit_name, load_balancer_name
 from modules.network import Network, flat_output
@@ -100,36 +111,63 @@ class Alb(Construct):
         )
         self.dns_name: str = lb.dns_name
         self.arn: str = lb.arn
+        self.arn_suffix: str = lb.arn_suffix  # the LoadBalancer dimension of AWS/ApplicationELB metrics
 
         target = alb_cfg.target
         api_tg = self._target_group("target", target.service, target.port, alb_cfg.health_check.path, network)
         self.target_group_arn: str = api_tg.arn
         self.target_groups: dict[str, dict[int, str]] = {target.service: {target.port: api_tg.arn}}
+        self.target_group_suffixes: dict[str, str] = {target.service: api_tg.arn_suffix}  # TargetGroup dimension
 
-        forward = LbListenerDefaultAction(type="forward", target_group_arn=api_tg.arn)
+        # Only the api's public paths are forwarded (alb.public_paths, one rule per 5 path patterns); anything
+        # else, /metrics and /ops/* included, is answered here with a 404 and never reaches a task.
+        not_found = LbListenerDefaultAction(type="fixed-response", fixed_response=LbListenerDefaultActionFixedResponse(
+            content_type="text/plain", message_body=ALB_NOT_FOUND_BODY, status_code="404"))
         if alb_cfg.https:
             listener = LbListener(self, "https", load_balancer_arn=lb.arn, port=HTTPS_PORT, protocol="HTTPS",
                                   ssl_policy=alb_cfg.ssl_policy,
                                   # the validated certificate: the listener waits for ACM to issue it
                                   certificate_arn=domain.certificate_arn if domain else alb_cfg.certificate_arn,
-                                  default_action=[forward])
+                                  default_action=[not_found])
             LbListener(self, "http_redirect", load_balancer_arn=lb.arn, port=HTTP_PORT, protocol="HTTP",
                        default_action=[LbListenerDefaultAction(type="redirect", redirect=LbListenerDefaultActionRedirect(
                            protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"))])
         else:
             listener = LbListener(self, "http", load_balancer_arn=lb.arn, port=HTTP_PORT, protocol="HTTP",
-                                  default_action=[forward])
+                                  default_action=[not_found])
         self.listener_arn: str = listener.arn
+        self.public_path_rules = self._public_paths(listener, api_tg)
+        self._served_by(api_tg, listener)
         self.listener = listener  # ECS services with a load balancer depend on it (target group must be attached)
 
         self.grafana_target_group_arn: str | None = None
-        if grafana_via_alb(cfg):
-            self._grafana(listener, network, secrets)
+        grafana_rule = self._grafana(listener, network, secrets) if grafana_via_alb(cfg) else None
+        # what attaches the target groups to the ALB: ECS refuses a target group no listener rule uses yet
+        self.attachments = [listener, *self.public_path_rules, *([grafana_rule] if grafana_rule else [])]
 
         if domain:
             domain.alias_to(lb.dns_name, lb.zone_id)
         flat_output(self, "alb_dns_name", lb.dns_name, "public DNS name of the ALB" if domain else
                     "public DNS name of the ALB (point the API host at it)")
+
+    @staticmethod
+    def _served_by(target_group: LbTargetGroup, listener: LbListener) -> None:
+        """State which listener serves a target group reached only through its rules: created after it, and a
+        graph scanner (checkov CKV_AWS_378: HTTP to the targets is fine behind an HTTPS listener) sees the
+        listener's protocol, as it did when the listener forwarded to the group itself."""
+        address = f"{listener.terraform_resource_type}.{listener.friendly_unique_id}"
+        target_group.depends_on = [*(target_group.depends_on or []), address]
+
+    def _public_paths(self, listener: LbListener, target_group: LbTargetGroup) -> list[LbListenerRule]:
+        """Forward rules for alb.public_paths: each prefix as `/p` and `/p/*` (ALB path patterns are
+        case-sensitive, `*` any characters), ALB_RULE_CONDITION_VALUES_MAX values per rule (ELB quota)."""
+        values = [v for prefix in self._cfg.alb.public_path_prefixes() for v in path_patterns(prefix)]
+        chunks = [values[i:i + ALB_RULE_CONDITION_VALUES_MAX] for i in range(0, len(values), ALB_RULE_CONDITION_VALUES_MAX)]
+        return [LbListenerRule(
+            self, f"public_paths_{index}", listener_arn=listener.arn, priority=PUBLIC_PATH_RULE_PRIORITY_START + index,
+            action=[LbListenerRuleAction(type="forward", target_group_arn=target_group.arn)],
+            condition=[LbListenerRuleCondition(path_pattern={"values": chunk})],
+        ) for index, chunk in enumerate(chunks)]
 
     def _target_group(self, id_: str, service: str, port: int, path: str, network: Network) -> LbTargetGroup:
         hc = self._cfg.alb.health_check
@@ -144,13 +182,15 @@ class Alb(Construct):
             ),
         )
 
-    def _grafana(self, listener: LbListener, network: Network, secrets: Secrets | None) -> None:
+    def _grafana(self, listener: LbListener, network: Network, secrets: Secrets | None) -> LbListenerRule:
         cfg = self._cfg
         grafana = cfg.alb.grafana
         host = self._domain.grafana_host if self._domain else grafana.host
         tg = self._target_group("grafana", grafana.service, grafana.port, grafana.health_check_path, network)
+        self._served_by(tg, listener)
         self.grafana_target_group_arn = tg.arn
         self.target_groups.setdefault(grafana.service, {})[grafana.port] = tg.arn
+        self.target_group_suffixes[grafana.service] = tg.arn_suffix
 
         actions = []
         if grafana.exposure == "sso":
@@ -172,7 +212,7 @@ class Alb(Construct):
                                                     client_secret=client_secret.secret_string,
                                                     on_unauthenticated_request="authenticate")))
         actions.append(LbListenerRuleAction(type="forward", order=len(actions) + 1, target_group_arn=tg.arn))
-        LbListenerRule(
+        rule = LbListenerRule(
             self, "grafana_rule", listener_arn=listener.arn, priority=GRAFANA_RULE_PRIORITY, action=actions,
             condition=[LbListenerRuleCondition(host_header={"values": [host]}),
                        LbListenerRuleCondition(source_ip={"values": list(grafana.allowed_cidrs)})],
@@ -180,6 +220,7 @@ class Alb(Construct):
         scheme = "https" if cfg.alb.https else "http"
         flat_output(self, "grafana_url", f"{scheme}://{host}", f"Grafana ({grafana.exposure})" if self._domain else
                     f"Grafana ({grafana.exposure}); point {host} at alb_dns_name")
+        return rule
 
     def _secret_id(self, name: str, secrets: Secrets | None) -> str:
         if secrets is None:

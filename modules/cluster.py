@@ -51,6 +51,7 @@ from cdktf_cdktf_provider_aws.launch_template import (
 from constructs import Construct
 
 from modules.config.capacity import ECS_RESERVED_MEMORY_MIB
+from modules.config.defaults import ASG_GROUP_METRICS
 from modules.config import CapacityProvider, EnvConfig
 from modules.network import flat_output
 
@@ -143,6 +144,9 @@ class Cluster(Construct):
             desired_capacity=cp.desired_capacity,
             launch_template=AutoscalingGroupLaunchTemplate(id=template.id, version=Token.as_string(template.latest_version)),
             protect_from_scale_in=False,  # with managed termination protection off: destroy can terminate
+            # GPU groups publish their sizes: the alarm on a GPU instance not in service reads them (free)
+            enabled_metrics=list(ASG_GROUP_METRICS) if cp.gpu else None,
+            metrics_granularity="1Minute" if cp.gpu else None,
             tag=[AutoscalingGroupTag(key=ECS_MANAGED_TAG, value="true", propagate_at_launch=True)],
             depends_on=[self.cluster],  # destroy: instances terminate before the cluster is deleted
             # managed scaling owns desired_capacity; with off_hours the scheduled actions own the sizes

@@ -62,8 +62,8 @@ def ecs_service(scope: Construct, task: TaskOwner, *, task_definition_arn: str, 
     load_balancers, grace, after = _load_balancers(task), None, None
     if load_balancers:
         grace = svc.health_check.start_period if svc.health_check else DEFAULT_HEALTH_START_PERIOD
-        # ECS refuses a target group that no listener uses yet
-        after = [deps.alb.listener] if getattr(deps.alb, "listener", None) is not None else None
+        # ECS refuses a target group that no listener (rule) uses yet
+        after = list(getattr(deps.alb, "attachments", None) or []) or None
     registries = _dns_registration(scope, task)
     # the capacity provider's off-hours window; a service stopped on purpose (desired_count 0) keeps none
     window = cfg.cluster.capacity_providers[cfg.capacity_provider_of(task.name)].off_hours

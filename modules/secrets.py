@@ -10,6 +10,9 @@ An `existing` secret is created, with its value, outside the stack before the fi
 first apply itself reads: the Docker Hub login of the pull-through cache rule, the Grafana OIDC client
 secret): it is looked up by the same name (a data source: a missing one stops the plan, before anything
 is created) and never created, changed or deleted here.
+
+Besides the env file's, every Grafana service's admin password is a generated secret
+(`<service>-admin-password`, modules/config/grafana.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_version import Secretsmanage
 from constructs import Construct
 
 from modules.config import DEFAULT_KMS_DELETION_WINDOW_DAYS, EnvConfig, Secret
+from modules.config.defaults import GRAFANA_ADMIN_PASSWORD_LENGTH
+from modules.config.grafana import derived_admin_secrets
 
 # Write-only attributes and ephemeral resources: Terraform 1.11 is the first release with both.
 REQUIRED_TERRAFORM_VERSION = ">= 1.11.0"
@@ -60,6 +65,11 @@ class Secrets(Construct):
         for name, spec in cfg.secrets.items():
             self._secrets[name] = (DataAwsSecretsmanagerSecret(self, f"existing_{name}", name=self.secret_name(name))
                                    if spec.existing else self._secret(name, spec))
+        # every Grafana's built-in admin gets a generated password (modules/config/grafana.py), no shared default
+        for name, service in derived_admin_secrets(cfg).items():
+            self._secrets[name] = self._secret(name, Secret(
+                generate=True, length=GRAFANA_ADMIN_PASSWORD_LENGTH,
+                description=f"Grafana '{service}': password of the built-in admin (break-glass; docs/edge.md)"))
         if self._secrets:
             TerraformOutput(self, "secret_arns", description="ARN of each secret in the env file (never values)",
                             value={n: s.arn for n, s in sorted(self._secrets.items())}).override_logical_id("secret_arns")

@@ -186,4 +186,7 @@ def egress_plan(cfg: EnvConfig) -> list[Egress]:
             rules.append(Egress("alb", rule.port, rule.destination, None, f"ALB to {rule.destination} port {rule.port}"))
     if cfg.alb.grafana.exposure == "sso":
         rules.append(Egress("alb", HTTPS_PORT, None, ANYWHERE_IPV4, "ALB to the OIDC provider (token, userinfo)"))
+        if cfg.alb.grafana.service in cfg.task_owners():  # Grafana's own OIDC login (modules/config/grafana.py)
+            rules.append(Egress(task_group(cfg.alb.grafana.service), HTTPS_PORT, None, ANYWHERE_IPV4,
+                                f"{cfg.alb.grafana.service}: Grafana's OIDC login (token, userinfo)"))
     return rules

@@ -24,6 +24,7 @@ from modules.secrets import Secrets
 from modules.namespaces import Namespaces
 from modules.notifications import Notifications
 from modules.schedule_failures import ScheduleFailures
+from modules.service_alarms import ServiceAlarms
 from modules.workload import Workload, WorkloadDeps
 from modules.volumes import Volumes
 from modules.waf import Waf
@@ -99,6 +100,9 @@ class AraquemStack(TerraformStack):
             if workload.service is not None:
                 order_after(workload.service, [self.workloads[c].service
                                                for c in service_connect_callees(cfg, name)])
+        # ---- alarms on what users feel: ALB 5XX, unhealthy targets, services short of tasks, GPU not back
+        self.service_alarms = ServiceAlarms(self, "service_alarms", cfg=cfg, alb=self.alb, cluster=self.cluster,
+                                            notifications=self.notifications)
         # ---- outputs are declared by each construct (flat TerraformOutput names)
 
     def _provider(self, cfg: EnvConfig, options: StackOptions) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modules.config.grafana import grafana_secret_env
 from modules.task_owner import TaskOwner
 
 
@@ -41,6 +42,9 @@ def secret_refs(task: TaskOwner, cname: str) -> list[SecretRef]:
         secret, _, key = ref.partition(":")
         arn = deps.secrets.arn(secret)
         refs.append(SecretRef(env, f"{arn}:{key}::" if key else arn, "secretsmanager", arn))
+    for env, secret in grafana_secret_env(cfg, cname).items():  # the admin password; the SSO client secret
+        arn = deps.secrets.arn(secret)
+        refs.append(SecretRef(env, arn, "secretsmanager", arn))
     for secret in svc.secrets_from:
         arn = deps.secrets.arn(secret)
         refs.extend(SecretRef(key, f"{arn}:{key}::", "secretsmanager", arn) for key in cfg.secrets[secret].keys)

@@ -18,7 +18,8 @@ def test_each_cron_has_a_metric_filter_and_an_alarm_on_its_failure_lines(stage, 
               if own.fullmatch(a["alarm_name"]) and not a["alarm_name"].endswith("-task-failures")}
     crons = sorted(n for n, s in stage_cfg.services.items() if s.failure_alarm)
     assert crons == ["quality-cron", "rag-refresh-cron"]
-    assert sorted(filters) == sorted(alarms) == [f"{c}-failures" for c in crons]
+    # plus every init container's, by default (ollama-init: tests/test_service_alarms.py)
+    assert sorted(filters) == sorted(alarms) == sorted([f"{c}-failures" for c in [*crons, "ollama-init"]])
     for cron in crons:
         spec = stage_cfg.services[cron].failure_alarm
         metric, alarm = filters[f"{cron}-failures"], alarms[f"{cron}-failures"]

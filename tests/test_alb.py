@@ -3,6 +3,7 @@ The certificate and DNS records in the team's zone: tests/test_domain.py."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 
@@ -82,6 +83,53 @@ def listeners_by_port(synth) -> dict[int, dict]:
     return {listener["port"]: listener for listener in synth.resources("aws_lb_listener").values()}
 
 
+# ---------------------------------------------------------------- what the listener does with a request
+def _glob(pattern: str, value: str, case_sensitive: bool) -> bool:
+    """ALB match: `*` any characters (also `/`), `?` one (ELB user guide, "Listener rules": path and host
+    conditions); paths are case-sensitive, host names are not."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
+
+
+def _matches(condition: dict, path: str, host: str, source_ip: str) -> bool:
+    (kind, spec), = condition.items()
+    values = spec["values"]
+    if kind == "path_pattern":
+        return any(_glob(v, path, True) for v in values)
+    if kind == "host_header":
+        return any(_glob(v, host, False) for v in values)
+    if kind == "source_ip":
+        return any(ipaddress.ip_address(source_ip) in ipaddress.ip_network(v) for v in values)
+    raise AssertionError(f"the evaluator does not know condition {kind}")
+
+
+def _outcome(synth, actions: list[dict]) -> str:
+    """`forward:<target port>`, `authenticate-oidc,forward:<port>`, `fixed-response:<status>`, `redirect:<port>`."""
+    out = []
+    for action in sorted(actions, key=lambda a: a.get("order", 0)):
+        if action["type"] == "forward":
+            out.append(f"forward:{synth.resources('aws_lb_target_group')[lid(action['target_group_arn'])]['port']}")
+        elif action["type"] == "fixed-response":
+            out.append(f"fixed-response:{action['fixed_response']['status_code']}")
+        elif action["type"] == "redirect":
+            out.append(f"redirect:{action['redirect']['port']}")
+        else:
+            out.append(action["type"])
+    return ",".join(out)
+
+
+def fate(synth, port: int, path: str, host: str = API_HOST, source_ip: str = "192.0.2.10") -> str:
+    """What the synthesized listener on `port` does with a request: its rules by priority (every condition of a
+    rule must match), else the default action."""
+    listener_id, listener = next((k, v) for k, v in synth.resources("aws_lb_listener").items() if v["port"] == port)
+    rules_ = sorted((r for r in synth.resources("aws_lb_listener_rule").values() if lid(r["listener_arn"]) == listener_id),
+                    key=lambda r: r["priority"])
+    for rule in rules_:
+        if all(_matches(c, path, host, source_ip) for c in rule["condition"]):
+            return _outcome(synth, rule["action"])
+    return _outcome(synth, listener["default_action"])
+
+
 def test_stage_alb_is_internet_facing_in_public_subnets_behind_its_group(stage, stage_cfg):
     lb = stage.one("aws_lb")
     assert lb["load_balancer_type"] == "application" and lb["internal"] is False
@@ -102,9 +150,9 @@ def test_stage_https_listener_forwards_to_the_api_and_http_redirects(stage, stag
     # the validated certificate: Terraform creates the listener only once ACM has ISSUED it
     assert https["certificate_arn"] == f"${{aws_acm_certificate_validation.{validation}.certificate_arn}}"
     assert https["ssl_policy"] == stage_cfg.alb.ssl_policy
-    (forward,) = https["default_action"]
-    tg = stage.resources("aws_lb_target_group")[lid(forward["target_group_arn"])]
-    assert forward["type"] == "forward" and tg["port"] == stage_cfg.alb.target.port
+    (not_found,) = https["default_action"]  # only the public paths are forwarded (test_public_paths_*)
+    assert not_found["type"] == "fixed-response" and not_found["fixed_response"]["status_code"] == "404"
+    assert fate(stage, 443, "/api/ask") == f"forward:{stage_cfg.alb.target.port}"
     (redirect,) = listeners[80]["default_action"]
     assert redirect == {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
 
@@ -160,7 +208,9 @@ def test_stage_access_logs_bucket_is_private_encrypted_tls_only_and_writable_by_
 
 
 def test_stage_grafana_internal_is_not_behind_the_alb(stage):
-    assert not stage.resources("aws_lb_listener_rule")
+    forwarded = {_outcome(stage, r["action"]) for r in stage.resources("aws_lb_listener_rule").values()}
+    assert forwarded == {"forward:8000"}  # the api's public paths only
+    assert fate(stage, 443, "/", host=GRAFANA_HOST, source_ip=VPN.replace("0/24", "7")) == "fixed-response:404"
     assert "grafana_url" not in stage.json["output"]
     assert not [r for r in rules(stage, "aws_vpc_security_group_ingress_rule") if r[1] == "grafana" and r[0] == "alb"]
 
@@ -173,8 +223,14 @@ def test_no_prometheus_or_tempo_behind_the_alb(stage, sso, http_vpn):
             ("alb", "api", 8000), ("alb", "grafana", 3000)}
 
 
+def grafana_rule(synth) -> dict:
+    (rule,) = [r for r in synth.resources("aws_lb_listener_rule").values()
+               if any("host_header" in c for c in r["condition"])]
+    return rule
+
+
 def test_sso_authenticates_then_forwards_only_the_vpn_on_the_grafana_host(sso):
-    (rule,) = sso.resources("aws_lb_listener_rule").values()
+    rule = grafana_rule(sso)
     assert lid(rule["listener_arn"]) == next(k for k, v in sso.resources("aws_lb_listener").items() if v["port"] == 443)
     conditions = {key: value["values"] for c in rule["condition"] for key, value in c.items()}
     assert conditions == {"host_header": [GRAFANA_HOST], "source_ip": [VPN]}
@@ -215,9 +271,10 @@ def test_sso_groups_let_the_vpn_in_and_the_alb_out_to_grafana_and_the_idp(sso):
 def test_http_only_forwards_on_80_and_vpn_rule_has_no_login(http_vpn):
     listeners = listeners_by_port(http_vpn)
     assert sorted(listeners) == [80]
-    assert listeners[80]["protocol"] == "HTTP" and listeners[80]["default_action"][0]["type"] == "forward"
+    assert listeners[80]["protocol"] == "HTTP" and fate(http_vpn, 80, "/healthz") == "forward:8000"
+    assert fate(http_vpn, 80, "/metrics") == "fixed-response:404"
     assert {r[2] for r in rules(http_vpn, "aws_vpc_security_group_ingress_rule") if r[1] == "alb"} == {80}
-    (rule,) = http_vpn.resources("aws_lb_listener_rule").values()
+    rule = grafana_rule(http_vpn)
     assert [a["type"] for a in rule["action"]] == ["forward"]
     assert oidc_secret_lookup(http_vpn) is None
     assert http_vpn.json["output"]["grafana_url"]["value"] == f"http://{GRAFANA_HOST}"
@@ -234,3 +291,52 @@ def test_access_logs_in_a_region_without_elb_account_use_the_log_delivery_princi
     doc = http_vpn.data("aws_iam_policy_document")[http_vpn.one("aws_s3_bucket_policy")["policy"].split(".")[2]]
     (write,) = [st for st in doc["statement"] if st["sid"] == "ElbWritesAccessLogs"]
     assert write["principals"] == [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}]
+
+
+# ---------------------------------------------------------------- only public paths public (issue 26)
+@pytest.fixture(scope="module")
+def small_internal(synths):
+    from small_envs import small_env
+    return synths.of_data(small_env())
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/healthz", "forward:8000"),          # the health check path: in the derived default (uptime checks)
+    ("/api", "forward:8000"), ("/api/v1/ask", "forward:8000"),  # the default API prefix and below it
+    ("/apix", "fixed-response:404"),       # a prefix is segment-wise, not a string prefix
+    ("/metrics", "fixed-response:404"),    # Prometheus scrapes it inside the VPC
+    ("/ops/quality/push", "fixed-response:404"), ("/ops/x", "fixed-response:404"),  # the crons' ops endpoints
+    ("/", "fixed-response:404"), ("/docs", "fixed-response:404"),
+])
+def test_stage_public_paths_each_paths_fate(stage, path, expected):
+    assert fate(stage, 443, path) == expected
+    assert fate(stage, 80, path) == "redirect:443"  # HTTP only ever redirects; the HTTPS listener decides
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/v1/chat", "forward:8080"), ("/v1/chat/completions", "forward:8080"), ("/v1/models", "forward:8080"),
+    ("/livez", "fixed-response:404"),  # listed public_paths replace the default: the health check stays inside
+    ("/V1/chat", "fixed-response:404"),  # ALB path patterns are case-sensitive
+    ("/metrics", "fixed-response:404"), ("/ops/x", "fixed-response:404"), ("/", "fixed-response:404"),
+])
+def test_listed_public_paths_replace_the_default(small_internal, path, expected):
+    assert fate(small_internal, 443, path) == expected
+
+
+def test_public_path_rules_stay_within_the_alb_quotas(stage, small_internal):
+    """ELB quotas: 5 condition values and 5 wildcards per rule, 100 rules per load balancer."""
+    for synth in (stage, small_internal):
+        for rule in synth.resources("aws_lb_listener_rule").values():
+            values = [v for c in rule["condition"] for spec in c.values() for v in spec["values"]]
+            assert len(values) <= 5 and sum(v.count("*") + v.count("?") for v in values) <= 5
+        assert len(synth.resources("aws_lb_listener_rule")) <= 100
+        priorities = [r["priority"] for r in synth.resources("aws_lb_listener_rule").values()]
+        assert len(set(priorities)) == len(priorities)
+
+
+def test_ecs_waits_for_every_rule_that_attaches_its_target_group(sso):
+    """ECS refuses a target group no listener rule uses yet: the services depend on the rules too."""
+    rule_ids = {f"aws_lb_listener_rule.{k}" for k in sso.resources("aws_lb_listener_rule")}
+    for name, service in sso.resources("aws_ecs_service").items():
+        if service.get("load_balancer"):
+            assert rule_ids <= set(service["depends_on"]), name

@@ -320,8 +320,59 @@ def test_grafana_plugin_is_installed_at_build_time_outside_the_volume(cfg, datas
     for path in (plugin_dir, copy_destination(dockerfile, "dashboards/"), copy_destination(dockerfile, "provisioning/")):
         assert not path.startswith(volume.rstrip("/") + "/"), f"{path} is under the grafana volume {volume}: hidden"
     assert "GF_INSTALL_PLUGINS" not in image_env(dockerfile), "no runtime plugin download"
-    assert not [k for k in image_env(dockerfile) if k.startswith("GF_AUTH_")], "auth is the env file's (environment:)"
-    assert cfg.services["grafana"].environment.get("GF_AUTH_ANONYMOUS_ENABLED") == "true"
+    assert not [k for k in image_env(dockerfile) if k.startswith("GF_AUTH_")], "auth is the env file's and the generator's"
+    # anonymous access is off by the generator's default (modules/config/grafana.py): stage does not turn it on
+    assert "GF_AUTH_ANONYMOUS_ENABLED" not in cfg.services["grafana"].environment
+
+
+GRAFANA_ENTRYPOINT = DOCKER / "grafana" / "grafana-entrypoint.sh"
+
+
+def run_grafana_entrypoint(tmp_path, *, db: bool, cli_exit: int, password: str | None = "s3cret"):
+    """The entrypoint with a fake `grafana` CLI (records its arguments and stdin) and a fake /run.sh."""
+    bin_dir, data = tmp_path / "bin", tmp_path / "data"
+    bin_dir.mkdir()
+    data.mkdir()
+    if db:
+        (data / "grafana.db").write_text("")
+    (bin_dir / "grafana").write_text(f'#!/bin/sh\necho "$*" > {tmp_path}/cli-args\ncat > {tmp_path}/cli-stdin\n'
+                                      f"exit {cli_exit}\n")
+    (bin_dir / "grafana").chmod(0o755)
+    run_sh = tmp_path / "run.sh"
+    run_sh.write_text(f'#!/bin/sh\necho "started $*" > {tmp_path}/started\n')
+    run_sh.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GF_PATHS_DATA": str(data), "GRAFANA_RUN": str(run_sh)}
+    if password is not None:
+        env["GF_SECURITY_ADMIN_PASSWORD"] = password
+    return subprocess.run(["sh", str(GRAFANA_ENTRYPOINT), "--flag"], env=env, capture_output=True, text=True,
+                          timeout=SCRIPT_TIMEOUT)
+
+
+def test_grafana_entrypoint_resets_an_existing_databases_admin_password_then_starts(tmp_path):
+    proc = run_grafana_entrypoint(tmp_path, db=True, cli_exit=0)
+    assert proc.returncode == 0, proc.stderr
+    assert "admin reset-admin-password --password-from-stdin" in (tmp_path / "cli-args").read_text()
+    assert (tmp_path / "cli-stdin").read_text() == "s3cret"  # on stdin, never an argument
+    assert "s3cret" not in (tmp_path / "cli-args").read_text()
+    assert (tmp_path / "started").read_text() == "started --flag\n"
+
+
+def test_grafana_entrypoint_does_not_start_when_the_reset_fails(tmp_path):
+    proc = run_grafana_entrypoint(tmp_path, db=True, cli_exit=1)
+    assert proc.returncode == 1 and "ERROR:" in proc.stderr
+    assert not (tmp_path / "started").exists()
+
+
+def test_grafana_entrypoint_leaves_a_new_database_to_grafana(tmp_path):
+    """No database yet: Grafana creates the admin with GF_SECURITY_ADMIN_PASSWORD itself."""
+    proc = run_grafana_entrypoint(tmp_path, db=False, cli_exit=1)
+    assert proc.returncode == 0 and not (tmp_path / "cli-args").exists() and (tmp_path / "started").exists()
+
+
+def test_grafana_image_starts_through_the_entrypoint():
+    final = final_stage(DOCKER / "grafana" / "Dockerfile")
+    assert ("ENTRYPOINT", '["/usr/local/bin/grafana-entrypoint"]') in final
+    assert any(k == "COPY" and "grafana/grafana-entrypoint.sh /usr/local/bin/grafana-entrypoint" in a for k, a in final)
 
 
 def test_grafana_dashboards_are_provisioned_and_use_real_datasources_and_jobs(datasources, prometheus):

@@ -670,7 +670,8 @@ def check_edge_as_deployed(project: Project) -> None:
     listeners = {ln["Port"]: ln for ln in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
     if cfg.alb.grafana.exposure in ("vpn", "sso"):
         front = listeners[443 if cfg.alb.https else 80]
-        (rule,) = [r for r in elbv2.describe_rules(ListenerArn=front["ListenerArn"])["Rules"] if not r["IsDefault"]]
+        (rule,) = [r for r in elbv2.describe_rules(ListenerArn=front["ListenerArn"])["Rules"]
+                   if any(c["Field"] == "host-header" for c in r["Conditions"])]  # not the api's public paths
         expected = ["authenticate-oidc", "forward"] if cfg.alb.grafana.exposure == "sso" else ["forward"]
         assert [a["Type"] for a in sorted(rule["Actions"], key=lambda a: a["Order"])] == expected
     if not cfg.alb.domain:

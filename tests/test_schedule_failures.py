@@ -165,7 +165,7 @@ def test_scheduler_metrics_of_the_stacks_own_group_alarm(stage):
     [group] = stage.resources("aws_scheduler_schedule_group").values()
     assert group["name"] == "araquem-stage"
     alarms = {a["metric_name"]: a for a in stage.resources("aws_cloudwatch_metric_alarm").values()
-              if a["namespace"] == "AWS/Scheduler"}
+              if a.get("namespace") == "AWS/Scheduler"}
     assert sorted(alarms) == ["InvocationDroppedCount", "InvocationsFailedToBeSentToDeadLetterCount",
                               "TargetErrorCount"]
     for alarm in alarms.values():

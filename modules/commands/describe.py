@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from modules.config.grafana import admin_secret, grafana_secret_env
 from modules.config import EnvConfig, Kind, Service
 from modules.config.loading import resolve
 from modules.config.wiring import dns_discovered
@@ -84,6 +85,9 @@ def secrets_text(cfg: EnvConfig, name: str) -> list[str]:
         lines += [f"{secret}:{key}" for key in sorted(cfg.secrets[secret].keys)]
     if cfg.cache and name in cfg.cache.allow_from:
         lines.append(f"{cfg.cache.url_variable} (cache)")
+    # what the generator gives a Grafana: its admin password (generated), the SSO client secret
+    lines += [f"{env} (generated)" if secret == admin_secret(name) else f"{env} <- {secret}"
+              for env, secret in sorted(grafana_secret_env(cfg, name).items())]
     if database_client(cfg, name):  # keys of the existing credentials secret
         lines += [f"{cfg.database.env.username} (database)", f"{cfg.database.env.password} (database)"]
     return lines

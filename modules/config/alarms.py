@@ -8,17 +8,23 @@ badly, EventBridge Scheduler giving up) notify all of them, on ALARM and, with `
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from modules.config.base import Strict
 from modules.config.defaults import (
+    ALB_5XX_ALARM,
+    BELOW_DESIRED_ALARM,
+    GPU_NOT_IN_SERVICE_ALARM,
+    UNHEALTHY_HOSTS_ALARM,
     ALARM_SUBSCRIPTION_PROTOCOLS,
     DEFAULT_ALARM_CREATE_TOPIC,
     DEFAULT_ALARM_NOTIFY_OK,
 )
 from modules.config.kinds import SnsTopicArn, arn_pattern
+from modules.config.services import FailureAlarm, Kind, Service
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 HTTPS_PATTERN = r"^https://[^\s/]+(/\S*)?$"
@@ -46,8 +52,17 @@ ENDPOINT_FORMS = {
 }
 
 
+def _endpoint_forms_in_schema(schema: dict, *_) -> None:
+    """The JSON Schema checks each protocol's endpoint form too (an editor flags `sqs` with an email address)."""
+    schema["allOf"] = [{"if": {"properties": {"protocol": {"const": protocol}}, "required": ["protocol"]},
+                        "then": {"properties": {"endpoint": {"pattern": pattern, "description": form}}}}
+                       for protocol, (pattern, form) in ENDPOINT_FORMS.items()]
+
+
 class AlarmSubscription(Strict):
     """One subscription to the topic the stack creates (email ones must be confirmed from the mail SNS sends)."""
+
+    model_config = ConfigDict(json_schema_extra=_endpoint_forms_in_schema)
 
     protocol: Literal[ALARM_SUBSCRIPTION_PROTOCOLS] = Field(description="SNS protocol")  # type: ignore[valid-type]
     endpoint: str = Field(min_length=1, description="the address, URL or ARN that protocol delivers to")
@@ -85,3 +100,59 @@ class Alarms(Strict):
             raise ValueError("with create_topic: false and no topic_arns the alarms would notify no one; "
                              "set create_topic: true or list existing topics in topic_arns")
         return self
+
+
+# ---------------------------------------------------------------- alarms on what users feel
+@dataclass(frozen=True)
+class PlannedAlarm:
+    """One alarm modules/service_alarms.py makes: what it watches, its (period, evaluations, threshold) and
+    how many metrics it reads (CloudWatch bills a metric-math alarm per metric: modules/cost)."""
+
+    key: str  # construct id and alarm name suffix
+    kind: str  # elb_5xx | target_5xx | unhealthy_hosts | below_desired | gpu_not_in_service
+    subject: str  # the target service, ECS service or capacity provider watched ("" for the ALB)
+    timing: tuple[int, int, int]
+    metrics: int
+
+
+def alb_target_services(cfg) -> list[str]:
+    """Services behind the ALB: alb.target, and Grafana when the ALB exposes it (vpn/sso)."""
+    services = [cfg.alb.target.service]
+    if cfg.alb.grafana.exposure in ("vpn", "sso") and cfg.alb.grafana.service not in services:
+        services.append(cfg.alb.grafana.service)
+    return services
+
+
+def gpu_services(cfg) -> list[str]:
+    """Long-running services whose task holds a GPU."""
+    return [o for o, s in cfg.task_owners().items()
+            if s.kind.value == "service" and any(c.gpu for c in cfg.containers_of(o).values())]
+
+
+def gpu_providers(cfg) -> list[str]:
+    """GPU capacity providers some service runs on."""
+    used = {cfg.capacity_provider_of(o) for o in cfg.task_owners()}
+    return sorted(k for k, cp in cfg.cluster.capacity_providers.items() if cp.gpu and k in used)
+
+
+def service_alarm_plan(cfg) -> list[PlannedAlarm]:
+    """Every alarm on the user-facing path, derived from the env file's services (not their names)."""
+    plan = [PlannedAlarm("alb-5xx", "elb_5xx", "", ALB_5XX_ALARM, 1)]
+    for service in alb_target_services(cfg):
+        plan.append(PlannedAlarm(f"{service}-5xx", "target_5xx", service, ALB_5XX_ALARM, 1))
+        plan.append(PlannedAlarm(f"{service}-unhealthy-hosts", "unhealthy_hosts", service, UNHEALTHY_HOSTS_ALARM, 1))
+    if cfg.cluster.container_insights:
+        watched = list(dict.fromkeys(s for s in [*alb_target_services(cfg), *gpu_services(cfg)]
+                                     if s in cfg.task_owners() and cfg.services[s].desired_count))
+        plan += [PlannedAlarm(f"{s}-below-desired", "below_desired", s, BELOW_DESIRED_ALARM, 2) for s in watched]
+    plan += [PlannedAlarm(f"{key}-not-in-service", "gpu_not_in_service", key, GPU_NOT_IN_SERVICE_ALARM, 2)
+             for key in gpu_providers(cfg)]
+    return plan
+
+
+def failure_alarm_of(svc: Service) -> FailureAlarm | None:
+    """A container's failure alarm: its own, or for an init container the default one (it runs once per task
+    start, unseen; ollama-init logs `ERROR:` on every failure, docker/ollama-init/ollama-init.sh)."""
+    if svc.failure_alarm is None and svc.kind == Kind.init:
+        return FailureAlarm()
+    return svc.failure_alarm

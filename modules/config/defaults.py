@@ -169,7 +169,8 @@ DEFAULT_WAF_MANAGED_RULE_GROUPS: dict[str, list[str]] = {
     "AWSManagedRulesKnownBadInputsRuleSet": [],  # Log4j, exploit payloads (200 WCU)
 }
 DEFAULT_WAF_LOG_RETENTION_DAYS = 30
-DEFAULT_WAF_REDACTED_HEADERS = ("authorization", "cookie")  # credentials never reach the WAF logs
+# credentials never reach the WAF logs: the api's ops token header (QUALITY_TOKEN_HEADER in envs/*.yaml) too
+DEFAULT_WAF_REDACTED_HEADERS = ("authorization", "cookie", "x-ops-token")
 IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"  # an image manifest digest (OCI image spec)
 DEFAULT_EGRESS_CIDRS = ("0.0.0.0/0",)  # an `egress` entry without cidrs: that port to the internet
 SG_DESCRIPTION_PATTERN = r"^[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]*$"  # characters AWS accepts in rule descriptions
@@ -333,3 +334,59 @@ WAF_MANAGED_RULE_GROUPS = (
 # the same for every commit, so a commit of this repository restarts nothing; never pushed, so the deploy
 # workflow and preflight refuse to deploy it (docs/delivery.md, "First deploy").
 APP_IMAGE_UNRELEASED_TAG = "unreleased"
+
+# ---------------------------------------------------------------- edge: public paths, WAF for prompts, Grafana
+# alb.public_paths: the api's path prefixes the public listener forwards; everything else gets a fixed 404.
+# The app's routes live in the app repository; the default is its health check (alb.health_check.path, for
+# uptime checks, added by Alb.public_path_prefixes()) plus the FastAPI convention of a router under /api.
+DEFAULT_PUBLIC_API_PATHS = ("/api",)
+# Paths the api serves to the stack only: Prometheus scrapes /metrics, the crons call /ops/* (by DNS, not
+# through the ALB). No public prefix may cover one of them (docs/edge.md "Only public paths public").
+API_PRIVATE_PATHS = ("/metrics", "/ops")
+ALB_NOT_FOUND_BODY = "not found"
+# ELB quotas ("Quotas for your Application Load Balancers", Rules): 100 rules per ALB besides the default
+# ones, 5 condition values and 5 wildcards per rule. A prefix takes two path-pattern values (`/p`, `/p/*`).
+ALB_RULES_MAX = 100
+ALB_RULE_CONDITION_VALUES_MAX = 5
+ALB_RULE_WILDCARDS_MAX = 5
+PUBLIC_PATH_RULE_PRIORITY_START = 100  # after Grafana's host rule (10)
+# AWSManagedRulesCommonRuleSet rules that inspect the request body (AWS WAF developer guide, "Baseline rule
+# groups", core rule set), each with the label it adds. On a prompt API they match prompts holding code,
+# file paths, URLs or long RAG context: they count (and label) instead of blocking, and a rule after the
+# group blocks their labels outside waf.prompt_paths.
+WAF_COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
+WAF_CORE_RULE_SET_LABEL = "awswaf:managed:aws:core-rule-set:"
+WAF_COMMON_BODY_RULES = {
+    "CrossSiteScripting_BODY": "CrossSiteScripting_Body",
+    "GenericLFI_BODY": "GenericLFI_Body",
+    "GenericRFI_BODY": "GenericRFI_Body",
+    "EC2MetaDataSSRF_BODY": "EC2MetaDataSSRF_Body",
+    "SizeRestrictions_BODY": "SizeRestrictions_Body",
+}
+WAF_IP_REPUTATION_GROUP = "AWSManagedRulesAmazonIpReputationList"  # 25 WCU: known bots and threat actors
+DEFAULT_WAF_IP_REPUTATION = True
+# Grafana: which images are Grafana (public repository names; a docker/ build FROM one of them is too)
+GRAFANA_IMAGE_REPOSITORIES = ("grafana/grafana", "grafana/grafana-oss", "grafana/grafana-enterprise")
+GRAFANA_ADMIN_SECRET_SUFFIX = "admin-password"  # secret <service>-admin-password, generated
+GRAFANA_ADMIN_PASSWORD_LENGTH = 32
+GRAFANA_ADMIN_PASSWORD_VAR = "GF_SECURITY_ADMIN_PASSWORD"
+GRAFANA_OAUTH_CLIENT_SECRET_VAR = "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"
+DEFAULT_GRAFANA_OIDC_SCOPES = "openid email profile"
+# ---------------------------------------------------------------- alarms on what users feel (modules/service_alarms.py)
+# Each: (period s, evaluation periods, threshold). Why these numbers: docs/observability.md "The alarms".
+# ALB 5XX (its own 502/503/504, or the api's 5xx): a deploy or a task the circuit breaker replaces makes a few;
+# 10 in 5 minutes (one every 30 s, sustained) is users failing, not a blip.
+ALB_5XX_ALARM = (300, 1, 10)
+# A target failing its health check for 5 minutes straight: the ALB marks it after 3 x 30 s and ECS replaces
+# it within a couple of minutes; a deploy's new task is `initial`, not unhealthy. Still there at 5: not healing.
+UNHEALTHY_HOSTS_ALARM = (60, 5, 1)
+# A service short of a task for 15 minutes: the slowest legitimate start is the GPU one after off-hours
+# (instance boot ~5 min, then the ollama image pull and start) or ollama's replace deployment (old task
+# stopped first). Needs Container Insights (ECS/ContainerInsights RunningTaskCount, DesiredTaskCount).
+BELOW_DESIRED_ALARM = (60, 15, 1)
+# The GPU Auto Scaling group wants an instance it does not have in service for 20 minutes: a g5 boots in ~5;
+# the ASG keeps retrying InsufficientInstanceCapacity, and after 20 minutes the LLM stays down until a person
+# picks another instance type or zone. Off-hours its desired capacity is 0, so nothing is missing.
+GPU_NOT_IN_SERVICE_ALARM = (60, 20, 1)
+# Auto Scaling group metrics the GPU alarm reads (free at 1-minute granularity, EC2 Auto Scaling user guide)
+ASG_GROUP_METRICS = ("GroupDesiredCapacity", "GroupInServiceInstances")

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from modules.config.base import (
     NON_INTERNET_TEXT,
@@ -45,10 +45,59 @@ from modules.config.defaults import (
     WAF_RATE_LIMIT_RANGE,
     WAF_RATE_WINDOWS,
 )
+from modules.config.defaults import (
+    ALB_RULE_CONDITION_VALUES_MAX,
+    ALB_RULES_MAX,
+    API_PRIVATE_PATHS,
+    DEFAULT_GRAFANA_OIDC_SCOPES,
+    DEFAULT_PUBLIC_API_PATHS,
+    DEFAULT_WAF_IP_REPUTATION,
+    WAF_COMMON_BODY_RULES,
+    WAF_COMMON_RULE_SET,
+    WAF_IP_REPUTATION_GROUP,
+)
 
 
 # A lower-case DNS host name with at least two labels (no scheme, port, path or trailing dot).
 HOST_NAME_PATTERN = r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+# A URL path prefix: `/` then segments of unreserved characters (RFC 3986), no trailing `/`, no ALB wildcard.
+PATH_PREFIX_PATTERN = r"^(/[A-Za-z0-9._~-]+)+$"
+PATH_PREFIX_MAX = 100  # an ALB path pattern value holds up to 128 characters; `/*` is added
+
+
+def _path_prefix(value: str) -> str:
+    if not re.fullmatch(PATH_PREFIX_PATTERN, value) or len(value) > PATH_PREFIX_MAX:
+        raise ValueError(f"'{value}' is not a path prefix; allowed: '/' then segments of letters, digits and "
+                         f". _ ~ - (no trailing '/', no wildcard, at most {PATH_PREFIX_MAX} characters), e.g. /api "
+                         "or /v1/chat; everything below a prefix is included")
+    return value
+
+
+PathPrefix = Annotated[str, AfterValidator(_path_prefix),
+                       Field(json_schema_extra={"pattern": PATH_PREFIX_PATTERN, "maxLength": PATH_PREFIX_MAX})]
+
+
+def path_patterns(prefix: str) -> list[str]:
+    """The ALB path-pattern values of a prefix: the path itself and everything under it (not `/apix`)."""
+    return [prefix, f"{prefix}/*"]
+
+
+def under(path: str, prefix: str) -> bool:
+    """`path` is `prefix` or below it (segment-wise: /api/x is under /api, /apix is not)."""
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def private_path_problem(prefixes: list[str], field: str) -> str | None:
+    """Why a public prefix would expose a path the api serves to the stack only (API_PRIVATE_PATHS), or None."""
+    for prefix in prefixes:
+        for private in API_PRIVATE_PATHS:
+            if under(private, prefix) or under(prefix, private):
+                return (f"{field}: '{prefix}' would make {private} public ({private} is for the stack only: "
+                        f"Prometheus scrapes /metrics, the crons call /ops/* by DNS); list the api's public "
+                        f"prefixes only, none of {', '.join(API_PRIVATE_PATHS)} or below them")
+    return None
+
+
 # A name relative to a zone: one or more labels, e.g. `api` or `api.stage`.
 RELATIVE_NAME_PATTERN = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
 
@@ -108,6 +157,11 @@ class Oidc(Strict):
     user_info_endpoint: str = Field(pattern=r"^https://", description="OIDC user info endpoint URL")
     client_id: str = Field(description="OIDC client id (not secret)")
     client_secret: SecretName = Field(description="name of a secret in `secrets` holding the client secret")
+    scopes: str = Field(DEFAULT_GRAFANA_OIDC_SCOPES, min_length=1,
+                        description="scopes Grafana's own OIDC login asks for (space-separated)")
+    role_attribute_path: str | None = Field(
+        None, min_length=1, description="JMESPath over the IdP's claims giving the Grafana role, e.g. "
+        "contains(groups[*], 'grafana-admins') && 'Admin' || 'Viewer'; default: every user is a Viewer")
 
 
 class GrafanaExposure(Strict):
@@ -179,6 +233,11 @@ class Waf(Strict):
         default_factory=lambda: list(DEFAULT_WAF_REDACTED_HEADERS),
         description="request headers (lower case) redacted from the WAF logs",
     )
+    ip_reputation: bool = Field(DEFAULT_WAF_IP_REPUTATION,
+                                description="block the AWS IP reputation list (AWSManagedRulesAmazonIpReputationList)")
+    prompt_paths: list[PathPrefix] | None = Field(
+        None, description="path prefixes whose request bodies are prompts: the common rule set's body rules "
+        "(XSS, LFI, RFI, SSRF, size) only count there and block elsewhere; default: alb.public_paths")
 
     @field_validator("rate_limit_window_seconds")
     @classmethod
@@ -240,6 +299,11 @@ class Alb(Strict):
     )
     grafana: GrafanaExposure = Field(default_factory=GrafanaExposure)
     waf: Waf = Field(default_factory=Waf, description="WAF in front of the ALB")
+    public_paths: list[PathPrefix] | None = Field(
+        None, min_length=1,
+        description="path prefixes of the api the public listener forwards (each with everything below it); "
+        f"any other path gets a fixed 404. Default: {', '.join(DEFAULT_PUBLIC_API_PATHS)} and "
+        f"health_check.path. Never {', '.join(API_PRIVATE_PATHS)} (the stack's own)")
 
     @model_validator(mode="after")
     def _certificate(self) -> Alb:
@@ -256,7 +320,54 @@ class Alb(Strict):
             raise ValueError(problem)
         if self.grafana.exposure == "sso" and not self.https:
             raise ValueError("grafana exposure 'sso' needs 'https: true' (the ALB authenticates only on HTTPS)")
+        self._public_paths_fit()
         return self
+
+    def public_path_prefixes(self) -> list[str]:
+        """`public_paths`, or the default: DEFAULT_PUBLIC_API_PATHS plus the health check path; sorted, unique."""
+        chosen = self.public_paths if self.public_paths is not None else [*DEFAULT_PUBLIC_API_PATHS,
+                                                                           self.health_check.path]
+        return sorted(set(chosen))
+
+    def prompt_path_prefixes(self) -> list[str]:
+        """waf.prompt_paths, or every public prefix (on an LLM api whatever the public may post is a prompt)."""
+        return sorted(set(self.waf.prompt_paths if self.waf.prompt_paths is not None else self.public_path_prefixes()))
+
+    def waf_rule_groups(self) -> dict[str, list[str]]:
+        """The web ACL's managed rule groups in evaluation order -> their count-only rules: the IP reputation
+        list first (with waf.ip_reputation), then waf.managed_rule_groups; the common rule set's body rules
+        always count (a rule after it blocks their labels outside the prompt paths: modules/waf.py)."""
+        groups = dict(self.waf.managed_rule_groups)
+        if self.waf.ip_reputation:
+            groups = {WAF_IP_REPUTATION_GROUP: groups.pop(WAF_IP_REPUTATION_GROUP, []), **groups}
+        derived = {WAF_COMMON_RULE_SET: list(WAF_COMMON_BODY_RULES)}
+        return {g: list(dict.fromkeys([*rules, *derived.get(g, [])])) for g, rules in groups.items()}
+
+    def waf_rule_count(self) -> int:
+        """Rules of the web ACL: the rate rule, one per managed group, the body-label rule with the common set."""
+        groups = self.waf_rule_groups()
+        return 1 + len(groups) + int(WAF_COMMON_RULE_SET in groups)
+
+    def public_path_rule_count(self) -> int:
+        """Listener rules the public prefixes take (ALB_RULE_CONDITION_VALUES_MAX path-pattern values each)."""
+        values = 2 * len(self.public_path_prefixes())
+        return -(-values // ALB_RULE_CONDITION_VALUES_MAX)
+
+    def _public_paths_fit(self) -> None:
+        prefixes = self.public_path_prefixes()
+        if problem := private_path_problem(prefixes, "public_paths"):
+            raise ValueError(problem)
+        if self.waf.prompt_paths is not None:
+            outside = [p for p in self.waf.prompt_paths if not any(under(p, q) for q in prefixes)]
+            if outside:
+                raise ValueError(f"waf.prompt_paths: {', '.join(outside)} is not under a public path "
+                                 f"({', '.join(prefixes)}); the listener answers 404 there anyway")
+        room = ALB_RULES_MAX - 1  # Grafana's host rule
+        if self.public_path_rule_count() > room:
+            raise ValueError(f"public_paths: {len(prefixes)} prefixes need {self.public_path_rule_count()} listener "
+                             f"rules; an ALB takes {ALB_RULES_MAX} (ELB quota) with one kept for Grafana: "
+                             f"allowed: at most {room * ALB_RULE_CONDITION_VALUES_MAX // 2} prefixes (use shorter, "
+                             "common prefixes)")
 
     def grafana_host(self) -> str | None:
         """Grafana's host name: `grafana.host`, else (with a domain) `<domain.grafana_record>.<zone>`."""

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, EnvConfig, Kind
 from modules.config.alarms import SCHEDULER_FAILURE_METRICS  # one alarm each (modules/schedule_failures.py)
+from modules.config.alarms import failure_alarm_of, service_alarm_plan
 from modules.config.defaults import INTERFACE_ENDPOINT_SERVICES, SCHEDULER_ALARM_PERIOD
+from modules.config.grafana import derived_admin_secrets
 from modules.cost.prices import PriceError, PriceTable, RegionPrices
 
 HOURS_PER_MONTH = 730  # AWS pricing pages' month: 24 h x 365 days / 12
@@ -172,15 +174,18 @@ class Inventory:
     efs_file_systems: int
     efs_volumes: int  # access points (one per env-file volume)
     log_groups: bool
-    alarm_periods: tuple[int, ...] = ()  # per CloudWatch metric alarm, its period (s), sorted
+    alarm_periods: tuple[int, ...] = ()  # per CloudWatch alarm metric (a metric-math alarm: one per metric), its period (s), sorted
     kms_keys: int = 0  # customer managed keys the stack creates
     secrets: int = 0  # Secrets Manager secrets the stack creates (not `existing` ones: a data source)
 
 
 def config_alarm_periods(cfg: EnvConfig) -> tuple[int, ...]:
-    """The period of every alarm the stack makes (modules/alarms.py, modules/schedule_failures.py)."""
-    periods = [svc.failure_alarm.period for owner in cfg.task_owners()
-               for svc in cfg.containers_of(owner).values() if svc.failure_alarm is not None]
+    """The period of every alarm metric the stack makes (modules/alarms.py, modules/schedule_failures.py,
+    modules/service_alarms.py)."""
+    periods = [failure_alarm_of(svc).period for owner in cfg.task_owners()
+               for svc in cfg.containers_of(owner).values() if failure_alarm_of(svc) is not None]
+    # modules/service_alarms.py: CloudWatch bills a metric-math alarm per metric it reads, so one entry each
+    periods += [a.timing[0] for a in service_alarm_plan(cfg) for _ in range(a.metrics)]
     scheduled = [svc for svc in cfg.task_owners().values() if svc.kind == Kind.scheduled]
     if scheduled:  # the dead-letter alarm, one per Scheduler failure metric, one per scheduled owner
         periods += [SCHEDULER_ALARM_PERIOD] * (1 + len(SCHEDULER_FAILURE_METRICS))
@@ -190,8 +195,10 @@ def config_alarm_periods(cfg: EnvConfig) -> tuple[int, ...]:
 
 
 def config_secrets(cfg: EnvConfig) -> int:
-    """Secrets the stack creates: the env file's non-`existing` ones, and Redis' AUTH token and URL."""
-    return sum(1 for spec in cfg.secrets.values() if not spec.existing) + (CACHE_SECRETS if cfg.cache else 0)
+    """Secrets the stack creates: the env file's non-`existing` ones, Redis' AUTH token and URL, and each
+    Grafana's generated admin password."""
+    return (sum(1 for spec in cfg.secrets.values() if not spec.existing) + (CACHE_SECRETS if cfg.cache else 0)
+            + len(derived_admin_secrets(cfg)))
 
 
 def inventory_of_config(cfg: EnvConfig) -> Inventory:
@@ -212,7 +219,7 @@ def inventory_of_config(cfg: EnvConfig) -> Inventory:
     caches = (CacheNodes(cfg.cache.node_type, cfg.cache.num_cache_clusters, "cache.node_type"),) if cfg.cache else ()
     return Inventory(
         cfg.name, cfg.region, "region", tuple(fleets), nat, nat, (net.az_count,) * endpoints, (net.az_count,),
-        (1 + len(waf.managed_rule_groups),) if waf.enabled else (),  # modules/waf.py: the rate rule + each group
+        (cfg.alb.waf_rule_count(),) if waf.enabled else (),  # modules/waf.py: rate rule, each group, label rule
         caches, 1 if cfg.volumes else 0, len(cfg.volumes), True, config_alarm_periods(cfg),
         # modules/secrets.py's key (secrets_kms) and modules/notifications.py's topic key (create_topic)
         int(bool(cfg.secrets_kms)) + int(cfg.alarms.create_topic), config_secrets(cfg))
@@ -334,7 +341,7 @@ def fixed_monthly_lines(inv: Inventory, prices: RegionPrices) -> list[Line]:
         parts = [f"{standard} standard x ${prices.scalar('cloudwatch_alarm_month'):g}"] if standard else []
         if high:
             parts.append(f"{high} high-resolution x ${prices.scalar('cloudwatch_alarm_high_resolution_month'):g}")
-        lines.append(_flat("CloudWatch alarms", " + ".join(parts) + " per alarm-month",
+        lines.append(_flat("CloudWatch alarms", " + ".join(parts) + " per alarm metric-month",
                            standard * prices.scalar("cloudwatch_alarm_month")
                            + high * prices.scalar("cloudwatch_alarm_high_resolution_month")))
     if inv.kms_keys:

@@ -191,9 +191,18 @@ def inventory_of_synth(doc: dict, environment: str) -> Inventory:
         tuple(0 if lb.get("internal") else len(lb.get("subnets", [])) for lb in albs),
         tuple(len(acl.get("rule", [])) for acl in of("aws_wafv2_web_acl").values()), tuple(caches),
         len(of("aws_efs_file_system")), len(of("aws_efs_access_point")), bool(of("aws_cloudwatch_log_group")),
-        tuple(sorted(_literal("aws_cloudwatch_metric_alarm", aid, "period", alarm.get("period"), int)
-                     for aid, alarm in of("aws_cloudwatch_metric_alarm").items())),
+        tuple(sorted(period for aid, alarm in of("aws_cloudwatch_metric_alarm").items()
+                     for period in _alarm_metric_periods(aid, alarm))),
         len(of("aws_kms_key")), len(of("aws_secretsmanager_secret")))
+
+
+def _alarm_metric_periods(aid: str, alarm: dict) -> list[int]:
+    """An alarm's period, once per metric it reads: a metric-math alarm (metric_query) is billed per metric."""
+    queries = alarm.get("metric_query")
+    if not queries:
+        return [_literal("aws_cloudwatch_metric_alarm", aid, "period", alarm.get("period"), int)]
+    return [_literal("aws_cloudwatch_metric_alarm", aid, "metric_query.metric.period",
+                     (q.get("metric") or {}).get("period"), int) for q in queries if q.get("metric")]
 
 
 def load_inventory(path: Path, stack: str | None = None) -> tuple[Inventory, Path]:

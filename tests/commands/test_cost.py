@@ -41,9 +41,10 @@ def test_json_totals_add_up(stage_json):
 
 
 def test_fixed_monthly_items_are_lines_and_no_longer_listed_as_not_counted(stage_json):
-    # stage: 8 standard alarms x $0.10, the alarm topic's KMS key x $1, 4 created secrets x $0.40 (us-east-1)
+    # stage: 18 standard alarm metrics x $0.10 (docs/cost.md), the alarm topic's KMS key x $1, 5 created secrets
+    # x $0.40 (us-east-1)
     groups = stage_json["groups"]["desired"]
-    assert (groups["CloudWatch alarms"], groups["KMS keys"], groups["Secrets Manager"]) == (0.8, 1.0, 1.6)
+    assert (groups["CloudWatch alarms"], groups["KMS keys"], groups["Secrets Manager"]) == (1.8, 1.0, 2.0)
     not_counted = "; ".join(stage_json["not_counted"])
     assert "Secrets Manager secrets and KMS keys" not in not_counted and "CloudWatch alarms" not in not_counted
     assert "SNS, SQS" in not_counted and "`existing` secrets" in not_counted

@@ -92,3 +92,19 @@ def test_describe_still_reads_an_env_file_with_the_header():
     proc = run_main("--env-file", str(ROOT / "envs" / "stage.yaml"), "describe")
     assert proc.returncode == 0, proc.stderr
     assert "api" in proc.stdout
+
+
+@pytest.mark.parametrize("subscription, valid", [
+    ({"protocol": "email", "endpoint": "ops@example.com"}, True),
+    ({"protocol": "https", "endpoint": "https://hooks.example.com/cloudwatch"}, True),
+    ({"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:123456789012:ops-alarms"}, True),
+    ({"protocol": "sqs", "endpoint": "ops@example.com"}, False),  # an address where SNS needs a queue ARN
+    ({"protocol": "https", "endpoint": "http://hooks.example.com/x"}, False),  # plain http: SNS https only
+    ({"protocol": "email", "endpoint": "https://hooks.example.com"}, False),
+    ({"protocol": "sms", "endpoint": "+5511999999999"}, False),  # not a protocol the stack subscribes
+])
+def test_the_schema_checks_each_subscription_protocols_endpoint(subscription, valid):
+    """The editor flags what AlarmSubscription rejects (docs/observability.md shows one of each)."""
+    data = variant(lambda d: d["alarms"].update(subscriptions=[subscription]))
+    errors = list(_validator().iter_errors(data))
+    assert (errors == []) is valid, [e.message for e in errors]

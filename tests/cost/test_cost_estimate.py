@@ -112,7 +112,11 @@ def test_what_the_estimate_counts_is_what_the_synthesized_stack_holds(env, synth
         [(cfg.cache.node_type, cfg.cache.num_cache_clusters)] if cfg.cache else [])
     assert len(res("aws_efs_file_system")) == (1 if cfg.volumes else 0)
     inv = inventory_of_config(cfg)
-    assert sorted(a["period"] for a in res("aws_cloudwatch_metric_alarm").values()) == list(inv.alarm_periods)
+    # one entry per alarm metric: a metric-math alarm (metric_query) counts each metric it reads
+    periods = [q["metric"]["period"] for a in res("aws_cloudwatch_metric_alarm").values()
+               for q in a.get("metric_query", []) if "metric" in q]
+    periods += [a["period"] for a in res("aws_cloudwatch_metric_alarm").values() if "metric_query" not in a]
+    assert sorted(periods) == list(inv.alarm_periods)
     assert len(res("aws_kms_key")) == inv.kms_keys
     assert len(res("aws_secretsmanager_secret")) == inv.secrets
 
@@ -141,9 +145,11 @@ def test_waf_is_priced_per_rule_when_the_env_file_has_one(table):
     one_group = waf({"AWSManagedRulesCommonRuleSet": []})
     three_groups = waf({"AWSManagedRulesCommonRuleSet": [], "AWSManagedRulesKnownBadInputsRuleSet": [],
                         "AWSManagedRulesAmazonIpReputationList": []})
-    # modules/waf.py: the rate-based rule + one rule per managed group, $1/month each; $5 per web ACL
-    assert one_group[0].desired == pytest.approx(5.0 + 2 * 1.0 + ASSUMED_WAF_MILLION_REQUESTS * 0.6)
-    assert three_groups[0].desired - one_group[0].desired == pytest.approx(2.0)
+    # modules/waf.py: the rate-based rule, the IP reputation list (ip_reputation, on by default), one rule per
+    # managed group and, with the common rule set, the body-label rule; $1/month each; $5 per web ACL
+    assert one_group[0].desired == pytest.approx(5.0 + 4 * 1.0 + ASSUMED_WAF_MILLION_REQUESTS * 0.6)
+    # + the known bad inputs; the reputation list listed explicitly is the same one rule
+    assert three_groups[0].desired - one_group[0].desired == pytest.approx(1.0)
     assert "million requests" in one_group[0].assumption
     assert waf({"AWSManagedRulesCommonRuleSet": []}, enabled=False) == []
 
@@ -151,17 +157,21 @@ def test_waf_is_priced_per_rule_when_the_env_file_has_one(table):
 def test_stage_fixed_monthly_items_are_what_the_stack_makes_times_the_price(stage_cfg, table):
     """Reasoned from envs/stage.yaml: two `kind: scheduled` owners (quality-cron, rag-refresh-cron), each with a
     failure_alarm: 2 log-failure alarms + 2 stopped-task alarms + the Scheduler dead-letter alarm + 3 Scheduler
-    metric alarms = 8 standard alarms. One customer managed key (the alarm topic's; secrets_kms is off).
-    Secrets: QUALITY_OPS_TOKEN and api-env (docker-hub is `existing`: not created) + Redis' AUTH token and URL."""
+    metric alarms = 8; the init container ollama-init's failure alarm: 1; the user-facing alarms
+    (modules/service_alarms.py): ALB 5XX, api 5XX, api unhealthy hosts = 3 single-metric alarms, api and ollama
+    below desired (Container Insights on) and the gpu provider not in service = 3 two-metric alarms = 6 alarm
+    metrics: 8 + 1 + 3 + 6 = 18 standard alarm metrics. One customer managed key (the alarm topic's; secrets_kms is
+    off). Secrets: QUALITY_OPS_TOKEN and api-env (docker-hub is `existing`: not created) + Redis' AUTH token and
+    URL + Grafana's generated admin password = 5."""
     est = estimate(stage_cfg, table)
     us = table.data["regions"]["us-east-1"]
-    assert line(est, "CloudWatch alarms").desired == round(8 * us["cloudwatch_alarm_month"], 2) == 0.8
-    assert line(est, "CloudWatch alarms").item == "8 standard x $0.1 per alarm-month"
+    assert line(est, "CloudWatch alarms").desired == round(18 * us["cloudwatch_alarm_month"], 2) == 1.8
+    assert line(est, "CloudWatch alarms").item == "18 standard x $0.1 per alarm metric-month"
     assert line(est, "KMS keys").desired == us["kms_key_month"] == 1.0
     assert "first two yearly rotations" in line(est, "KMS keys").assumption
-    assert line(est, "Secrets Manager").desired == round(4 * us["secretsmanager_secret_month"], 2) == 1.6
+    assert line(est, "Secrets Manager").desired == round(5 * us["secretsmanager_secret_month"], 2) == 2.0
     fixed = line(est, "Secrets Manager")
-    assert (fixed.desired, fixed.max, fixed.desired_off_hours, fixed.max_off_hours) == (1.6,) * 4  # no window
+    assert (fixed.desired, fixed.max, fixed.desired_off_hours, fixed.max_off_hours) == (2.0,) * 4  # no window
 
 
 PAGER_TOPIC = "arn:aws:sns:us-east-1:123456789012:pager"  # an existing topic: no key of this stack
@@ -178,7 +188,8 @@ def test_fixed_items_follow_the_env_file(table):
         d["secrets"]["extra-existing"] = {"keys": ["k"], "existing": True}  # not created: not counted
     est = estimate(cfg_of(variant(changed)), table)
     assert line(est, "KMS keys").item.startswith("1 customer managed")
-    assert line(est, "Secrets Manager").desired == round(3 * us["secretsmanager_secret_month"], 2)
+    # QUALITY_OPS_TOKEN, api-env, extra + Grafana's generated admin password
+    assert line(est, "Secrets Manager").desired == round(4 * us["secretsmanager_secret_month"], 2)
 
 
 def test_a_sub_minute_alarm_is_priced_as_high_resolution(stage_cfg, table):
@@ -188,8 +199,8 @@ def test_a_sub_minute_alarm_is_priced_as_high_resolution(stage_cfg, table):
     est = price(dataclasses.replace(inv, alarm_periods=(10, 30, *inv.alarm_periods[2:])), table)
     alarms = line(est, "CloudWatch alarms")
     us = table.data["regions"]["us-east-1"]
-    assert alarms.item == "6 standard x $0.1 + 2 high-resolution x $0.3 per alarm-month"
-    assert alarms.desired == round(6 * us["cloudwatch_alarm_month"] + 2 * us["cloudwatch_alarm_high_resolution_month"], 2)
+    assert alarms.item == "16 standard x $0.1 + 2 high-resolution x $0.3 per alarm metric-month"
+    assert alarms.desired == round(16 * us["cloudwatch_alarm_month"] + 2 * us["cloudwatch_alarm_high_resolution_month"], 2)
 
 
 def test_no_alarm_key_or_secret_no_line(stage_cfg, table):

@@ -42,12 +42,15 @@ def test_the_synth_reading_counts_what_terraform_creates(stage, stage_cfg):
     assert (gpu.window.days, gpu.window.start, gpu.window.stop) == ((1, 2, 3, 4, 5), 8 * 60, 20 * 60)
     assert gpu.window.timezone == "America/Sao_Paulo" and inv.fleets[0].window is None
     assert (inv.nat_gateways, inv.nat_addresses, inv.endpoint_azs, inv.alb_subnets) == (1, 1, (2,) * 5, (2,))
-    assert inv.waf_rules == (3,)  # the rate rule + two managed rule groups
+    assert inv.waf_rules == (5,)  # the rate rule, the IP reputation list, two managed rule groups, the body-label rule
     assert [(c.node_type, c.count) for c in inv.caches] == [("cache.t4g.micro", 1)]
     assert (inv.efs_file_systems, inv.efs_volumes, inv.log_groups) == (1, len(stage_cfg.volumes), True)
-    # Scheduler dead-letter + 3 Scheduler metrics at 300 s; 2 log-failure + 2 stopped-task alarms at 3600 s
-    assert inv.alarm_periods == (300,) * 4 + (3600,) * 4
-    assert (inv.kms_keys, inv.secrets) == (1, 4)  # the topic key; 2 env-file secrets + 2 Redis (docker-hub exists)
+    # per alarm metric: api unhealthy hosts (1) + api and ollama below desired (2 x 2) + gpu not in service (2) at
+    # 60 s; Scheduler dead-letter + 3 Scheduler metrics + ALB 5XX + api 5XX at 300 s; 2 log-failure + 2 stopped-task
+    # + the ollama-init failure alarm at 3600 s
+    assert inv.alarm_periods == (60,) * 7 + (300,) * 6 + (3600,) * 5
+    # the topic key; 2 env-file secrets + 2 Redis + Grafana's admin password (docker-hub exists)
+    assert (inv.kms_keys, inv.secrets) == (1, 5)
 
 
 def test_delta_of_two_synths_is_the_reasoned_difference(stage, stage_reshaped, table):

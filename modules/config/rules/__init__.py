@@ -14,7 +14,7 @@ passing case in tests/config/ (test_config_rules*.py).
   tasks.py       task definitions ECS registers: an essential container, CPU, 64 KiB
   references.py  names given by one section are defined in another; depends_on has no cycle
   ports.py       ports, port names, the Service Connect mesh, and reachability of the addresses given
-  edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret
+  edge.py        the ALB's targets, its certificate's Region, Grafana's OIDC secret, admin password and SSO login
   secrets.py     secrets a first apply reads exist (with values) before it
   database.py    services reading a Postgres connection are given one; database.network does not overlap
   alarms.py      the SNS topics alarms notify are in the stack's Region
@@ -68,6 +68,8 @@ from modules.config.rules.database import (
 from modules.config.rules.edge import (
     alb_target_is_a_service_port,
     certificate_is_in_the_alb_region,
+    grafana_admin_password_is_a_secret,
+    grafana_behind_sso_keeps_its_login,
     grafana_target_is_a_service_port,
     oidc_client_secret_is_plain,
 )
@@ -190,6 +192,8 @@ RULES: list[Rule] = [
     readers_mount_the_writers_volume,
     volume_users_own_their_volumes,
     volumes_run_as_their_non_root_owner,
+    grafana_admin_password_is_a_secret,
+    grafana_behind_sso_keeps_its_login,
 ]
 
 

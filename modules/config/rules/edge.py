@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modules.config.base import Problem
+from modules.config.defaults import GRAFANA_ADMIN_PASSWORD_VAR
+from modules.config.grafana import derived_admin_secrets, grafana_services, sso_locked_variables
 from modules.config.rules.common import arn_outside_the_region, undefined
 from modules.config.services import Kind
 
@@ -60,3 +62,34 @@ def certificate_is_in_the_alb_region(cfg: EnvConfig) -> list[Problem]:
     return arn_outside_the_region(cfg.region, ("alb", "certificate_arn"), arn, "the ALB is",
                                   f"an ALB takes ACM certificates of its own Region only: request or import one in "
                                   f"{cfg.region}")
+
+
+def grafana_admin_password_is_a_secret(cfg: EnvConfig) -> list[Problem]:
+    """A Grafana service's admin password never sits in plain `environment` (it would be in the JSON), and the
+    secret the stack generates for it (`<service>-admin-password`) is not also defined in `secrets`."""
+    problems = []
+    for name in grafana_services(cfg):
+        env = cfg.services[name].environment
+        for var in (GRAFANA_ADMIN_PASSWORD_VAR, f"{GRAFANA_ADMIN_PASSWORD_VAR}__FILE"):
+            if var in env:
+                problems.append((("services", name, "environment", var),
+                                 "a password in plain environment lands in the task definition; omit it (the stack "
+                                 "generates one into Secrets Manager) or inject your own secret under `secrets`"))
+    for secret, service in derived_admin_secrets(cfg).items():
+        if secret in cfg.secrets:
+            problems.append((("secrets", secret), f"the stack generates this secret for Grafana '{service}' (its "
+                             "admin password); rename yours, or inject it as GF_SECURITY_ADMIN_PASSWORD in "
+                             f"services.{service}.secrets to use it instead"))
+    return problems
+
+
+def grafana_behind_sso_keeps_its_login(cfg: EnvConfig) -> list[Problem]:
+    """The Grafana behind exposure sso keeps the login the generator gives it: no anonymous access, no login
+    form, its own OIDC login (GF_AUTH_GENERIC_OAUTH_*) and root URL derived from alb.grafana."""
+    service = cfg.alb.grafana.service
+    if service not in cfg.services:
+        return []
+    return [(("services", service, "environment", var),
+             "set by the generator with exposure sso (each user signs in through the IdP, docs/edge.md); "
+             "remove it, or change alb.grafana.oidc")
+            for var in sorted(sso_locked_variables(cfg, service))]

@@ -13,12 +13,15 @@ Exposes `alarm_actions` and `ok_actions` (lists of ARNs, empty `ok_actions` with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
@@ -78,3 +81,16 @@ class Notifications(Construct):
                      policy=policy.json)
         KmsAlias(self, "key_alias", name=f"alias/{cfg.name}/alarms", target_key_id=key.key_id)
         return key
+
+
+def stack_alarm(scope: Construct, id_: str, notifications: Notifications | None, *,
+                extra_actions: Sequence[str] = (), **alarm) -> CloudwatchMetricAlarm:
+    """A one-period alarm on `threshold` (default 1) or more of a metric, notifying the stack's targets (and
+    `extra_actions`) on ALARM and, with alarms.notify_ok, on OK. No data point means nothing happened: the
+    metrics alarmed on are counts of failures, published only when there is one."""
+    actions = list(dict.fromkeys([*(notifications.alarm_actions if notifications else []), *extra_actions]))
+    ok = list(dict.fromkeys([*(notifications.ok_actions if notifications else []), *extra_actions]))
+    defaults = dict(evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
+                    treat_missing_data="notBreaching")
+    return CloudwatchMetricAlarm(scope, id_, **{**defaults, **alarm}, alarm_actions=actions or None,
+                                 ok_actions=ok or None)

@@ -1,6 +1,6 @@
 """ScheduleFailures: a scheduled task that fails is an alarm, whatever way it fails.
 
-A cron's own `ERROR:` lines (modules/alarms.py failure_alarms) only show failures the script lives to
+A cron's own `ERROR:` lines (modules/failure_alarms.py failure_alarms) only show failures the script lives to
 report. Everything else is caught here, for every `kind: scheduled` task owner:
 
   - EventBridge Scheduler could not start the task (RunTask refused: bad task definition, IAM, throttling):
@@ -42,7 +42,7 @@ from cdktf_cdktf_provider_aws.scheduler_schedule_group import SchedulerScheduleG
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
-from modules.alarms import stack_alarm
+from modules.notifications import stack_alarm
 from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, METRIC_NAMESPACE, EnvConfig, Kind
 from modules.config.alarms import SCHEDULER_FAILURE_METRICS
 from modules.config.defaults import SCHEDULER_ALARM_PERIOD, SCHEDULER_DLQ_RETENTION_SECONDS

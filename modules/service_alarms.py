@@ -9,7 +9,7 @@ service_alarm_plan; thresholds and their reasons in modules/config/defaults.py a
   <name>-<provider>-not-in-service   AWS/AutoScaling GroupDesiredCapacity - GroupInServiceInstances of each
                                      GPU capacity provider: the GPU instance did not come back (after off-hours,
                                      or no capacity in the zones). Off-hours the desired capacity is 0: silent.
-An init container's failure (ollama-init) is a log-line alarm of modules/alarms.py (config failure_alarm_of).
+An init container's failure (ollama-init) is a log-line alarm of modules/failure_alarms.py (config failure_alarm_of).
 Every alarm notifies the env file's `alarms` targets (stack_alarm).
 """
 
@@ -21,7 +21,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
 )
 from constructs import Construct
 
-from modules.alarms import stack_alarm
+from modules.notifications import stack_alarm
 from modules.alb import Alb
 from modules.cluster import Cluster
 from modules.config import EnvConfig

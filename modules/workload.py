@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from modules.alarms import failure_alarms
+from modules.failure_alarms import failure_alarms
 from modules.config import EnvConfig, Kind, Service
 from modules.ecs_service import ecs_service
 from modules.schedule import run_task_command, schedule

@@ -1,9 +1,12 @@
-"""The layout of modules/: no import cycles among the project's own modules."""
+"""The layout of modules/: no import circle among the project's own modules, at run time or in annotations,
+and no package-init loop."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 
@@ -23,19 +26,11 @@ def _is_type_checking(node: ast.If) -> bool:
 
 
 def _imports(tree: ast.AST):
-    """Every import statement in the tree, function bodies included, except under `if TYPE_CHECKING:`."""
-    for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            yield from (i for child in node.orelse for i in _imports_in(child))
-            continue
-        yield from _imports_in(node)
-
-
-def _imports_in(node: ast.AST):
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        yield node
-    else:
-        yield from _imports(node)
+    """Every import statement in the tree: function bodies and `if TYPE_CHECKING:` blocks included (an import
+    for annotations only still ties the two modules together: each names the other's types)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
 
 
 def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
@@ -86,21 +81,61 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_modules_have_no_import_cycles():
-    """No cycle among modules/**/*.py, counting every import a module can execute.
+    """No circle among modules/**/*.py, counting every import a module names.
 
-    Imports inside functions count: an import moved into a function to dodge a cycle (as
-    config.py and capacity.py once did) still ties the two modules together; only the order of
-    loading changed. Imports under `if TYPE_CHECKING:` do not count: they never run, they only
-    name types for annotations. `from pkg import X` is an edge to the submodule pkg.X when X is one,
-    else to pkg's __init__: so a submodule importing a name from its own re-exporting package
-    (modules/config/rules/ports.py doing `from modules.config import EnvConfig`) is a cycle, while
-    `from modules.commands import EXIT_OK` (an __init__ that imports its submodules lazily) is not.
-    The implicit step of running a parent package's __init__ before a submodule is not an edge:
-    every package that re-exports its submodules would otherwise be a 'cycle'.
+    Imports inside functions count: an import moved into a function to dodge a cycle still ties the two
+    modules together; only the order of loading changed. Imports under `if TYPE_CHECKING:` count too: two
+    modules that name each other's types are one module in two files. `from pkg import X` is an edge to the
+    submodule pkg.X when X is one, else to pkg's __init__. The implicit step of running a parent package's
+    __init__ before a submodule is test_no_package_init_loop's concern.
     """
     graph = import_graph()
     assert "modules.config.rules" in graph and "modules.config.env" in graph["modules.config.rules"]
     assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for dep in graph.get(todo.pop(), ()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def package_init_loops(graph: dict[str, set[str]], from_imports: dict[str, set[str]]) -> list[str]:
+    """`from P import ...` inside a module M below package P, where P's __init__ (transitively) imports M: M
+    runs while P's __init__ is half done, and works only if the names it takes were bound first."""
+    loops = []
+    for module, packages in sorted(from_imports.items()):
+        for package in sorted(packages):
+            if module.startswith(package + ".") and module in reachable(graph, package):
+                loops.append(f"{module} imports from {package}, whose __init__ imports {module}")
+    return loops
+
+
+def from_package_imports() -> dict[str, set[str]]:
+    """module -> the packages it does `from <package> import ...` of (names, not submodules, or either)."""
+    paths = {module_name(p): p for p in sorted((ROOT / PACKAGE).rglob("*.py"))}
+    packages = {name for name, path in paths.items() if path.name == "__init__.py"}
+    found: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in packages:
+                found.setdefault(name, set()).add(node.module)
+    return found
+
+
+def test_no_package_init_loop():
+    loops = package_init_loops(import_graph(), from_package_imports())
+    assert not loops, "package-init loop: " + "; ".join(loops) + " (import the submodule by its own name)"
+
+
+def test_the_package_init_loop_finder_finds_one():
+    graph = {"p": {"p.a"}, "p.a": {"p.b"}, "p.b": set(), "q": set(), "q.c": set()}
+    assert package_init_loops(graph, {"p.b": {"p"}, "q.c": {"q"}}) == [
+        "p.b imports from p, whose __init__ imports p.b"]
 
 
 def test_the_cycle_finder_finds_cycles():

@@ -1,5 +1,5 @@
 """modules/service_alarms.py: alarms on what users feel (issue 26), derived from the env file's services:
-the ALB's targets, the GPU services and capacity providers, the init containers (modules/alarms.py)."""
+the ALB's targets, the GPU services and capacity providers, the init containers (modules/failure_alarms.py)."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def _alarm_actions(cfg: EnvConfig) -> list[str]:
 
 def _failure_alarm_actions(cfg: EnvConfig, loc: tuple, _: Any) -> list[list[str]]:
     extra = cfg.services[loc[1]].failure_alarm.alarm_actions
-    return [list(dict.fromkeys(_alarm_actions(cfg) + list(extra)))]  # modules/alarms.py: deduplicated
+    return [list(dict.fromkeys(_alarm_actions(cfg) + list(extra)))]  # modules/failure_alarms.py: deduplicated
 
 
 def _secret_description(cfg: EnvConfig, loc: tuple, value: str) -> list[str]:

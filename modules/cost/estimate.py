@@ -180,7 +180,7 @@ class Inventory:
 
 
 def config_alarm_periods(cfg: EnvConfig) -> tuple[int, ...]:
-    """The period of every alarm metric the stack makes (modules/alarms.py, modules/schedule_failures.py,
+    """The period of every alarm metric the stack makes (modules/failure_alarms.py, modules/schedule_failures.py,
     modules/service_alarms.py)."""
     periods = [failure_alarm_of(svc).period for owner in cfg.task_owners()
                for svc in cfg.containers_of(owner).values() if failure_alarm_of(svc) is not None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modules.config import aws_shapes
+import modules.config.aws_shapes as aws_shapes
 from modules.config.base import Problem
 
 if TYPE_CHECKING:  # annotations only: env.py imports the rules

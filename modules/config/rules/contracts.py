@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modules.config import wiring
+import modules.config.wiring as wiring
 from modules.config.base import Problem
 
 if TYPE_CHECKING:  # annotations only: env.py imports the rules

@@ -1,4 +1,4 @@
-"""modules/alarms.py: a failed cron run is a CloudWatch alarm (issue 16: failures were silent)."""
+"""modules/failure_alarms.py: a failed cron run is a CloudWatch alarm (issue 16: failures were silent)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,8 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
-from modules.config import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, LB_NAME_MAX, EnvConfig
+from modules.config import EnvConfig
+from modules.config.defaults import ALB_ACCESS_LOG_ABORTED_UPLOAD_DAYS, LB_NAME_MAX
 from modules.config.defaults import (
     ALB_NOT_FOUND_BODY,
     ALB_RULE_CONDITION_VALUES_MAX,

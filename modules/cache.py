@@ -16,7 +16,8 @@ from cdktf_cdktf_provider_aws.elasticache_subnet_group import ElasticacheSubnetG
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 from constructs import Construct
 
-from modules.config import CACHE_ID_SUFFIX, REDIS_AUTH_TOKEN_LENGTH, EnvConfig
+from modules.config import EnvConfig
+from modules.config.defaults import CACHE_ID_SUFFIX, REDIS_AUTH_TOKEN_LENGTH
 from modules.config.defaults import CACHE_AUTH_TOKEN_SECRET, CACHE_URL_SECRET
 from modules.network import Network, flat_output
 from modules.secrets import Secrets

@@ -52,7 +52,8 @@ from constructs import Construct
 
 from modules.config.capacity import ECS_RESERVED_MEMORY_MIB
 from modules.config.defaults import ASG_GROUP_METRICS
-from modules.config import CapacityProvider, EnvConfig
+from modules.config import EnvConfig
+from modules.config.compute import CapacityProvider
 from modules.network import flat_output
 
 # AWS's public SSM parameters holding the current ECS-optimized Amazon Linux 2023 AMIs (x86_64).

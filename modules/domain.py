@@ -24,7 +24,8 @@ from cdktf_cdktf_provider_aws.data_aws_route53_zone import DataAwsRoute53Zone
 from cdktf_cdktf_provider_aws.route53_record import Route53Record, Route53RecordAlias
 from constructs import Construct
 
-from modules.config import DNS_VALIDATION_RECORD_TTL, EnvConfig
+from modules.config import EnvConfig
+from modules.config.defaults import DNS_VALIDATION_RECORD_TTL
 from modules.network import flat_output
 from modules.security_groups import grafana_via_alb
 

@@ -45,7 +45,8 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import container as containers
-from modules.config import DEFAULT_HEALTH_START_PERIOD, EnvConfig, Kind
+from modules.config import EnvConfig, Kind
+from modules.config.defaults import DEFAULT_HEALTH_START_PERIOD
 from modules.config.timeouts import service_connect_timeouts
 from modules.task_owner import TaskOwner
 from modules.config.wiring import dns_discovered

@@ -21,7 +21,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (
 )
 from constructs import Construct
 
-from modules.config import METRIC_NAMESPACE
+from modules.config.defaults import METRIC_NAMESPACE
 from modules.config.alarms import failure_alarm_of
 from modules.notifications import stack_alarm
 from modules.task_owner import TaskOwner

@@ -28,7 +28,8 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from modules.config import DEFAULT_KMS_DELETION_WINDOW_DAYS, EnvConfig
+from modules.config import EnvConfig
+from modules.config.defaults import DEFAULT_KMS_DELETION_WINDOW_DAYS
 from modules.config.alarms import CLOUDWATCH_KEY_ACTIONS, CLOUDWATCH_PRINCIPAL
 from modules.network import flat_output
 

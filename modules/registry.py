@@ -42,7 +42,9 @@ from cdktf_cdktf_provider_aws.ecr_repository_creation_template import (
 )
 from constructs import Construct
 
-from modules.config import PULL_THROUGH_UPSTREAMS, EnvConfig, pull_through_source
+from modules.config import EnvConfig
+from modules.config.defaults import PULL_THROUGH_UPSTREAMS
+from modules.config.registry import pull_through_source
 from modules.secrets import Secrets
 
 

@@ -43,7 +43,8 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
 from modules.notifications import stack_alarm
-from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, METRIC_NAMESPACE, EnvConfig, Kind
+from modules.config import EnvConfig, Kind
+from modules.config.defaults import DEFAULT_FAILURE_ALARM_PERIOD, METRIC_NAMESPACE
 from modules.config.alarms import SCHEDULER_FAILURE_METRICS
 from modules.config.defaults import SCHEDULER_ALARM_PERIOD, SCHEDULER_DLQ_RETENTION_SECONDS
 from modules.naming import scheduled_failures_policy_name

@@ -35,7 +35,9 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 from constructs import Construct
 
-from modules.config import DEFAULT_KMS_DELETION_WINDOW_DAYS, EnvConfig, Secret
+from modules.config import EnvConfig
+from modules.config.data import Secret
+from modules.config.defaults import DEFAULT_KMS_DELETION_WINDOW_DAYS
 from modules.config.defaults import GRAFANA_ADMIN_PASSWORD_LENGTH
 from modules.config.grafana import derived_admin_secrets
 

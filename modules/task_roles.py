@@ -23,7 +23,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from modules.config import pull_through_source
+from modules.config.registry import pull_through_source
 from modules.task_owner import TaskOwner, WorkloadDeps
 from modules.task_secrets import SecretRef
 

@@ -160,7 +160,7 @@ def test_public_images_come_through_the_cache(images):
 
 
 def test_image_reference_parsing():
-    from modules.config import pull_through_source
+    from modules.config.registry import pull_through_source
 
     assert pull_through_source("ollama/ollama:0.3.14") == ("docker-hub", "ollama/ollama", ":0.3.14")
     digest = "sha256:" + "0" * 64  # tag and digest: the tag stays readable, the digest decides

@@ -21,13 +21,14 @@ from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 
 from modules import config
+from modules.config import base, services
 
 HELP = "print the env file reference (Markdown, generated from the schema) to stdout"
 NEEDS_ENV = False
 REGENERATE_COMMAND = "python main.py reference > docs/env-reference.md"
 
 # Named string types of the schema, recognised by their pattern / validator, explained once in the intro.
-NAMED_PATTERNS = {config.NAME_PATTERN: "name", config.ENV_VAR_PATTERN: "env-var name"}
+NAMED_PATTERNS = {base.NAME_PATTERN: "name", base.ENV_VAR_PATTERN: "env-var name"}
 NAMED_VALIDATORS = {"_cidr": "CIDR"}
 LIST_OR_MAP_NOTE = "a list `[A, B]` is short for `{A: A, B: B}`"
 
@@ -81,7 +82,7 @@ def _constraint_text(base, metadata: list) -> tuple[str | None, list[str]]:
             func = getattr(item.func, "__name__", "")
             if func in NAMED_VALIDATORS:
                 named = NAMED_VALIDATORS[func]
-            elif func == config._names_list_or_map.__name__:
+            elif func == services._names_list_or_map.__name__:
                 phrases.append(LIST_OR_MAP_NOTE)
         for attr, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
             value = getattr(item, attr, None)
@@ -232,8 +233,8 @@ the schema in `modules/config/` before anything is synthesized. Unknown keys are
 
 Conventions used below:
 
-- **name**: lowercase letters, digits and `-`, 2–32 characters, starting with a letter (`{config.NAME_PATTERN}`).
-- **env-var name**: `{config.ENV_VAR_PATTERN}`.
+- **name**: lowercase letters, digits and `-`, 2–32 characters, starting with a letter (`{base.NAME_PATTERN}`).
+- **env-var name**: `{base.ENV_VAR_PATTERN}`.
 - **CIDR**: a network such as `10.40.0.0/16` (host bits must be zero).
 - **port**: an integer 1–65535.
 - `<name>` in a path is a key you choose (a service, volume, secret, capacity provider); `[]` is a list item.

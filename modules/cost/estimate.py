@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modules.config import DEFAULT_FAILURE_ALARM_PERIOD, EnvConfig, Kind
+from modules.config import EnvConfig, Kind
+from modules.config.defaults import DEFAULT_FAILURE_ALARM_PERIOD
 from modules.config.alarms import SCHEDULER_FAILURE_METRICS  # one alarm each (modules/schedule_failures.py)
 from modules.config.alarms import failure_alarm_of, service_alarm_plan
 from modules.config.defaults import INTERFACE_ENDPOINT_SERVICES, SCHEDULER_ALARM_PERIOD

@@ -7,7 +7,8 @@ import pytest
 from moto import settings as moto_settings
 
 from modules.commands import preflight
-from modules.config import LB_NAME_MAX, ConfigError
+from modules.config import ConfigError
+from modules.config.defaults import LB_NAME_MAX
 from modules.naming import fit_name
 from preflight_support import (  # noqa: F401  (aws: the fixture)
     ACCOUNT,

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from conftest import ROOT, run_main
 from modules import config
+from modules.config import base, defaults
 from modules.commands import reference
 
 REFERENCE = ROOT / "docs" / "env-reference.md"
@@ -48,24 +49,24 @@ def test_every_field_of_every_reachable_model_is_listed():
 def test_defaults_come_from_the_schema_constants():
     rows = {row.path: row for section in reference.sections() for row in section.rows}
     assert rows["cluster.capacity_providers.<name>.instance_type"].default == \
-        f"`{config.DEFAULT_GENERAL_INSTANCE_TYPE}`"
-    assert rows["network.az_count"].default == f"`{config.DEFAULT_AZ_COUNT}`"
+        f"`{defaults.DEFAULT_GENERAL_INSTANCE_TYPE}`"
+    assert rows["network.az_count"].default == f"`{defaults.DEFAULT_AZ_COUNT}`"
     assert rows["services"].default == "**required**"
     assert rows["alb.allowed_cidrs"].default == "`[0.0.0.0/0]`"
 
 
-class _Inner(config.Strict):
+class _Inner(base.Strict):
     """An inner section."""
 
-    port: config.Port = Field(description="a port")
+    port: base.Port = Field(description="a port")
 
 
-class _Sample(config.Strict):
+class _Sample(base.Strict):
     mode: Literal["a", "b"] = Field("a", description="one of two")
     size: int = Field(3, ge=1, le=9, description="bounded")
-    items: dict[config.Name, _Inner] = Field(default_factory=dict, description="map of sections")
+    items: dict[base.Name, _Inner] = Field(default_factory=dict, description="map of sections")
     listed: list[_Inner] = Field(default_factory=list, description="list of sections")
-    maybe: config.Cidr | None = Field(None, description="an optional CIDR")
+    maybe: base.Cidr | None = Field(None, description="an optional CIDR")
     bare: str = ""
 
 

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from conftest import run_main, variant
-from modules.config import ConfigError, OffHours, load
+from modules.config import ConfigError, load
+from modules.config.compute import OffHours
 
 
 def test_stage_gpu_runs_working_hours_in_sao_paulo(stage_cfg):

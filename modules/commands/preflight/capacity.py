@@ -15,7 +15,8 @@ from modules.commands.preflight.findings import (
     error_code,
     per_item,
 )
-from modules.config import CapacityProvider, EnvConfig
+from modules.config import EnvConfig
+from modules.config.compute import CapacityProvider
 
 # EC2 On-Demand vCPU quotas by instance family (Service Quotas, service code ec2; AWS docs "Amazon EC2
 # service quotas" / "On-Demand Instance quotas"). A family not listed is reported as not checked.

@@ -4,7 +4,8 @@ requests and validates one in (alb.domain) and the records it will write there."
 from __future__ import annotations
 
 from modules.commands.preflight.findings import ACCESS_DENIED_CODES, FAIL, OK, Aws, Finding, denied, error_code
-from modules.config import LB_NAME_MAX, EnvConfig
+from modules.config import EnvConfig
+from modules.config.defaults import LB_NAME_MAX
 from modules.naming import fit_name
 
 # ACM user guide, "CAA records": a CAA record set that applies to a name must allow one of these for ACM to

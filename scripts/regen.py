@@ -119,6 +119,47 @@ def cost_doc_text() -> str:
     return f"{head}{COST_MARKER}{marker_line}```text\n{block}```{tail}"
 
 
+GENERATED_START = "<!-- generated from modules/commands/preflight/checks.py"
+GENERATED_END = "<!-- end generated -->"
+
+
+def _replace_generated(path: Path, body: str) -> str:
+    """The file with the text between its one checks.py marker line and the end marker replaced by `body`."""
+    text = path.read_text()
+    start = text.index(GENERATED_START)
+    body_start = text.index("\n", start) + 1
+    end = text.index(GENERATED_END, body_start)
+    indent = text[text.rindex("\n", 0, end) + 1:end]  # the end marker's indentation (a list item's)
+    return text[:body_start] + body + "\n" + indent + text[end:]
+
+
+def runbook_text() -> str:
+    from modules.commands.preflight import checks  # noqa: PLC0415
+
+    return _replace_generated(ROOT / "docs/runbook.md", checks.runbook_list())
+
+
+def deploy_role_text() -> str:
+    from modules.commands.preflight import checks  # noqa: PLC0415
+
+    fenced = "```json\n" + checks.deploy_role_policy_json() + "\n```"
+    return _replace_generated(ROOT / "docs/terraform-cloud.md", "\n".join(
+        ("   " + line) if line else line for line in fenced.splitlines()))
+
+
+def readme_text() -> str:
+    """The README's preflight row carries the command's help (from checks.py)."""
+    from modules.commands.preflight import checks  # noqa: PLC0415
+
+    lines = (ROOT / "README.md").read_text().split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("| `python main.py preflight"):
+            cells = line.split(" | ")
+            cells[1] = checks.HELP + cells[1][cells[1].index(")") + 1:] if ")" in cells[1] else checks.HELP
+            lines[i] = " | ".join(cells)
+    return "\n".join(lines)
+
+
 def write_diagram() -> list[Path]:
     from modules.commands import diagram  # noqa: PLC0415
 
@@ -134,6 +175,9 @@ ARTEFACTS: dict[str, tuple[Path, Callable[[], str]]] = {
     "describe": (ROOT / "tests/golden/describe-stage.txt", describe_text),
     "cost-doc": (COST_DOC, cost_doc_text),
     "digests": (DIGESTS_FILE, digests_text),
+    "runbook-iam": (ROOT / "docs/runbook.md", runbook_text),
+    "deploy-role": (ROOT / "docs/terraform-cloud.md", deploy_role_text),
+    "readme-preflight": (ROOT / "README.md", readme_text),
 }
 DIAGRAM = "diagram"
 

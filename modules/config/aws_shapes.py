@@ -304,6 +304,13 @@ EXEMPT: dict[str, str] = {
                                           "constraint for ids)",
     "database.network.transit_gateway_id": "an EC2 id (tgw-<hex>, the schema's pattern); preflight checks it exists",
     "extends": "the path of a base env file, read by the loader (overlays); never sent to AWS",
+    "alb.grafana.oidc.scopes": "OIDC scopes Grafana asks its identity provider for; never sent to AWS",
+    "alb.grafana.oidc.role_attribute_path": "a JMESPath Grafana evaluates over the IdP's claims; never sent to AWS",
+    "alb.public_paths[]": "listener path-pattern prefixes, held to ELB's path-pattern form and quotas by their "
+                          "type (PathPrefix) and Alb._public_paths_fit (edge.py)",
+    "alb.waf.prompt_paths[]": "WAF byte-match prefixes, the same PathPrefix type as alb.public_paths",
+    "network.endpoints.s3_buckets[]": "bucket names in the S3 endpoint policy's resource ARNs, held to S3's "
+                                      "bucket naming pattern by the schema",
     "database.username_key": "a JSON key inside the secret's value (the valueFrom suffix), not a name of its own",
     "database.password_key": "a JSON key inside the secret's value (the valueFrom suffix), not a name of its own",
     "database.allow_from[]": REFERENCE,

@@ -92,7 +92,8 @@ def readers_mount_the_writers_volume(cfg: EnvConfig) -> list[Problem]:
 def volume_users_own_their_volumes(cfg: EnvConfig) -> list[Problem]:
     """A container with a numeric `user` that mounts a volume runs as the volume's owner (uid, and gid when
     given): the EFS access point acts as the volume's uid/gid on every file, so a container of another
-    user sees files it did not create as someone else's. Root (uid 0) may mount any volume."""
+    user sees files it did not create as someone else's. Root (uid 0) may mount any volume, and a read-only
+    mount creates nothing (the access point reads with the owner's identity anyway)."""
     problems = []
     for name, svc in cfg.services.items():
         if not svc.user or not svc.volumes:
@@ -102,8 +103,8 @@ def volume_users_own_their_volumes(cfg: EnvConfig) -> list[Problem]:
             continue  # a user name: only the image knows its uid
         for mount in svc.volumes:
             volume = cfg.volumes.get(mount.volume)
-            if volume is None:
-                continue  # section_references_resolve reports it
+            if volume is None or mount.read_only:
+                continue  # a dangling name: section_references_resolve reports it
             if int(uid) != volume.uid or (gid and int(gid) != volume.gid):
                 problems.append((("services", name, "user"),
                                  f"'{svc.user}' but volume '{mount.volume}' (at {mount.path}) is owned by "

@@ -266,6 +266,18 @@ def stage_cfg():
     return load(STAGE_FILE)
 
 
+# The seed's containers (requirements §1; its redis is stage's `cache` section). Stage holds each of them and
+# may add services of its own; tests whose expected numbers count the seed's inventory run on seed_services_only.
+SEED_SERVICE_NAMES = frozenset({"api", "ollama", "ollama-init", "rag-indexer", "prometheus", "grafana", "tempo",
+                                "otel-collector", "quality-cron", "rag-refresh-cron"})
+
+
+def seed_services_only(data: dict) -> None:
+    """Mutation: stage's services without the ones it adds beyond the seed."""
+    for name in set(data["services"]) - SEED_SERVICE_NAMES:
+        del data["services"][name]
+
+
 def variant(mutate) -> dict:
     """stage.yaml as data, changed by `mutate(data)`; for env files other than stage."""
     data = copy.deepcopy(stage_data())

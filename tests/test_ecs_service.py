@@ -16,7 +16,7 @@ COMPOSE_ALIASES = {("api", 8000), ("prometheus", 9090), ("grafana", 3000), ("tem
                    ("otel-collector", 8888)}
 
 
-def test_service_connect_aliases_are_the_compose_names(stage):
+def test_service_connect_aliases_are_the_compose_names(stage, stage_cfg):
     namespace = stage.one("aws_service_discovery_http_namespace")
     assert namespace["name"] == "araquem-stage.local"
     aliases = set()
@@ -26,7 +26,10 @@ def test_service_connect_aliases_are_the_compose_names(stage):
         for server in sc.get("service", []):
             aliases.add((server["client_alias"]["dns_name"], server["client_alias"]["port"]))
             assert server["port_name"] == server["discovery_name"]
-    assert aliases == COMPOSE_ALIASES
+    # each port of each container of a long-running service, under its name; the seed's among them
+    assert aliases == {(cname, pm.port) for owner in ecs_services(stage)
+                       for cname, svc in stage_cfg.containers_of(owner).items() for pm in svc.ports}
+    assert COMPOSE_ALIASES <= aliases
     # the port names the services publish exist in their task definitions
     for owner, td in task_definitions(stage).items():
         names = {p["name"] for d in json.loads(td["container_definitions"]) for p in d.get("portMappings", [])}

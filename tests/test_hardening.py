@@ -100,9 +100,11 @@ STAGE_WRITABLE_ROOTS = {
 }
 
 
-def test_read_only_root_everywhere_but_the_listed_images(stage):
+def test_read_only_root_everywhere_but_the_listed_images(stage, stage_cfg):
+    from test_workload import SEED_SERVICES  # here: test_workload imports this module
     writable = {name for name, (_, c) in containers(stage).items() if not c.get("readonlyRootFilesystem")}
-    assert writable == set(STAGE_WRITABLE_ROOTS)
+    assert writable == {name for name, svc in stage_cfg.services.items() if not svc.read_only_root}
+    assert writable & {row[0] for row in SEED_SERVICES} == set(STAGE_WRITABLE_ROOTS)
     for name, (_, container) in containers(stage).items():
         if container.get("readonlyRootFilesystem"):  # somewhere to write: /tmp on a task-scoped volume
             assert "/tmp" in {m["containerPath"] for m in container.get("mountPoints", [])}, name

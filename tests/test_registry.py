@@ -68,8 +68,9 @@ def test_lifecycle_keeps_the_deployed_tag_last_n_tagged_and_expires_untagged(sta
 def test_docker_hub_is_cached_with_credentials_from_an_existing_secret(stage):
     """The rule needs the login when it is created: it reads a secret created with its value before the
     deploy (docs/runbook.md step 0), never one this apply has just created empty."""
-    rule = stage.one("aws_ecr_pull_through_cache_rule")
-    assert rule["upstream_registry_url"] == "registry-1.docker.io"
+    # (stage may pull from other registries too: one rule per upstream its images use)
+    (rule,) = [r for r in stage.resources("aws_ecr_pull_through_cache_rule").values()
+               if r["upstream_registry_url"] == "registry-1.docker.io"]
     assert rule["ecr_repository_prefix"] == "araquem-stage/docker-hub"
     secret_key = re.fullmatch(r"\$\{data\.aws_secretsmanager_secret\.([\w-]+)\.arn\}", rule["credential_arn"]).group(1)
     assert stage.data("aws_secretsmanager_secret")[secret_key]["name"] == "ecr-pullthroughcache/araquem-stage/docker-hub"
@@ -92,12 +93,13 @@ def test_cache_repositories_get_a_creation_template_per_rule(stage, stage_cfg, d
             assert template["applied_for"] == ["PULL_THROUGH_CACHE"]
             assert template["encryption_configuration"] == [{"encryption_type": encryption}]
             assert template["image_tag_mutability"] == "IMMUTABLE"  # a cached tag is pinned once pulled
-    doc_key = re.fullmatch(r"\$\{data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.json\}",
-                           stage.one("aws_ecr_repository_creation_template")["lifecycle_policy"]).group(1)
-    (rule,) = stage.data("aws_ecr_lifecycle_policy_document")[doc_key]["rule"]
-    assert rule["selection"][0] == {"tag_status": "any", "count_type": "imageCountMoreThan",
-                                    "count_number": stage_cfg.registry.keep_last}
-    assert rule["action"] == [{"type": "expire"}]
+    for template in stage.resources("aws_ecr_repository_creation_template").values():
+        doc_key = re.fullmatch(r"\$\{data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.json\}",
+                               template["lifecycle_policy"]).group(1)
+        (rule,) = stage.data("aws_ecr_lifecycle_policy_document")[doc_key]["rule"]
+        assert rule["selection"][0] == {"tag_status": "any", "count_type": "imageCountMoreThan",
+                                        "count_number": stage_cfg.registry.keep_last}
+        assert rule["action"] == [{"type": "expire"}]
 
 
 def test_no_cache_rules_when_switched_off(synths):

@@ -47,6 +47,23 @@ STAGE_MATRIX = {
     ("instances", "endpoints", 443),
 }
 
+# The seed's task owners: each reaches the interface endpoints.
+SEED_TASK_OWNERS = {source for source, dest, _ in STAGE_MATRIX if dest == "endpoints"} - {"instances"}
+
+
+def stage_matrix(cfg) -> set[tuple]:
+    """STAGE_MATRIX plus the rows of each task owner stage adds beyond the seed, read from its entry:
+    its ports from its `allow_from` (a port's own list narrowing it), the endpoints, EFS if it mounts a volume."""
+    rows = set(STAGE_MATRIX)
+    for owner in set(cfg.task_owners()) - SEED_TASK_OWNERS:
+        rows.add((owner, "endpoints", 443))
+        for svc in cfg.containers_of(owner).values():
+            rows |= {(cfg.task_owner(source), owner, pm.port)
+                     for pm in svc.ports for source in (pm.allow_from or cfg.services[owner].allow_from)}
+            if svc.volumes:
+                rows.add((owner, "efs", 2049))
+    return rows
+
 
 def group_names(synth) -> dict[str, str]:
     """{`${aws_security_group.X.id}`: short name}: araquem-stage-task-api -> api, araquem-stage-alb -> alb."""
@@ -75,10 +92,10 @@ def test_stage_groups_one_per_task_owner_plus_infrastructure(stage, stage_cfg):
     assert "ollama-init" not in set(group_names(stage).values())
 
 
-def test_stage_ingress_matrix_is_exactly_the_table(stage):
+def test_stage_ingress_matrix_is_exactly_the_table(stage, stage_cfg):
     found = rules(stage, "aws_vpc_security_group_ingress_rule")
-    assert found - STAGE_MATRIX == set(), "rules nobody asked for"
-    assert STAGE_MATRIX - found == set(), "rules missing"
+    assert found - stage_matrix(stage_cfg) == set(), "rules nobody asked for"
+    assert stage_matrix(stage_cfg) - found == set(), "rules missing"
 
 
 def test_every_ingress_rule_is_single_port_tcp_with_a_description(stage):
@@ -133,7 +150,7 @@ def test_egress_is_the_ingress_matrix_read_backwards_plus_what_the_env_file_decl
     for peer, group, port in found:
         by_group.setdefault(group, set()).add((peer, port))
     for owner in stage_cfg.task_owners():
-        admitted = {(dest, port) for source, dest, port in STAGE_MATRIX if source == owner}
+        admitted = {(dest, port) for source, dest, port in stage_matrix(stage_cfg) if source == owner}
         declared = {("0.0.0.0/0", port) for group, port in STAGE_DECLARED_EGRESS if group == owner}
         assert by_group[owner] == admitted | declared, owner
     assert by_group["api"] >= {("ollama", 11434), ("cache", 6379), ("otel-collector", 4317), ("endpoints", 443)}

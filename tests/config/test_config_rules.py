@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from config_mutations import GRAFANA_HOST, all_of, case_id, check_rule_case, delete_path, grafana_sso, schema_only, set_path, unchanged
-from conftest import stage_data, variant
+from conftest import seed_services_only, stage_data, variant
 from modules.config import EnvConfig, rules
 from modules.config.base import dotted
 
@@ -43,7 +43,7 @@ R = rules
 CASES = [
     (R.public_images_pin_digests, _set("registry.require_image_digests", True), "services.ollama.image",
      ["has no digest", "name:tag@sha256"]),
-    (R.public_images_pin_digests, _all(_set("registry.require_image_digests", True),
+    (R.public_images_pin_digests, _all(seed_services_only, _set("registry.require_image_digests", True),
                                        _set("services.ollama.image", "ollama/ollama:0.3.14@sha256:" + "a" * 64)),
      None, []),
     (R.public_images_pin_digests, _unchanged, None, []),

@@ -74,3 +74,15 @@ def decode_utf8(path: str | Path, data: bytes) -> str:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise _refuse(path, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}, "
                             f"column {column}) is not valid UTF-8") from None
+
+
+def read_json(path: str | Path, limit: int, shown: str | Path | None = None):
+    """The file's JSON value (read as read_input does); InputFileError `shown: not JSON (line, column: why)` when it
+    is not JSON. `shown` is how messages name the file (default: the path)."""
+    import json  # noqa: PLC0415  (only the JSON readers need it)
+
+    name = shown if shown is not None else path
+    try:
+        return json.loads(decode_utf8(name, read_input(path, limit)))
+    except json.JSONDecodeError as exc:
+        raise _refuse(name, f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None

@@ -15,14 +15,13 @@ would hide a line of the bill.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 from modules.cost.estimate import CacheNodes, Fleet, Inventory, Window
 from modules.cost.prices import PriceError
-from modules.input_files import SYNTH_JSON_MAX_BYTES, InputFileError, decode_utf8, read_input
+from modules.input_files import SYNTH_JSON_MAX_BYTES, InputFileError, read_json
 
 STACK_FILE = "cdk.tf.json"
 REFERENCE = re.compile(r"^\$\{(?P<type>[a-z0-9_]+)\.(?P<id>[^.}]+)\.[a-z_]+\}$")
@@ -64,11 +63,9 @@ def _manifest_stacks(manifest: Path) -> dict[str, str]:
     """Stack name -> its synthesizedStackPath, from cdktf's manifest.json; SynthError when it is not one."""
     not_cdktf = f"{manifest}: not the manifest.json cdktf writes"
     try:
-        data = json.loads(decode_utf8(manifest, read_input(manifest, SYNTH_JSON_MAX_BYTES)))
+        data = read_json(manifest, SYNTH_JSON_MAX_BYTES)
     except InputFileError as exc:
-        raise SynthError(str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise SynthError(f"{not_cdktf} (not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise SynthError(str(exc).replace(f"{manifest}: not JSON (", f"{not_cdktf} (not JSON: ", 1)) from None
     stacks = data.get("stacks") if isinstance(data, dict) else None
     if not isinstance(stacks, dict):
         raise SynthError(f"{not_cdktf} (no 'stacks' object)")
@@ -209,11 +206,9 @@ def load_inventory(path: Path, stack: str | None = None) -> tuple[Inventory, Pat
     """The inventory of the synthesized stack at `path` (see stack_file), and the file it was read from."""
     file = stack_file(path, stack)
     try:
-        doc = json.loads(decode_utf8(file, read_input(file, SYNTH_JSON_MAX_BYTES)))
+        doc = read_json(file, SYNTH_JSON_MAX_BYTES)
     except InputFileError as exc:
-        raise SynthError(str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise SynthError(f"{file}: not Terraform JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise SynthError(str(exc).replace(": not JSON (", ": not Terraform JSON (", 1)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("resource", {}), dict) or not all(
             isinstance(block, dict) and all(isinstance(r, dict) for r in block.values())
             for block in doc.get("resource", {}).values()):

@@ -6,11 +6,10 @@ never a silent 0: an estimate missing its largest line would be worse than none.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from modules.input_files import SMALL_JSON_MAX_BYTES, InputFileError, decode_utf8, read_input
+from modules.input_files import SMALL_JSON_MAX_BYTES, InputFileError, read_json
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
 # What every region of the table holds: scalars (USD per unit) and per-type tables (USD per hour).
@@ -115,10 +114,8 @@ def load(path: Path = PRICES_FILE) -> PriceTable:
     """The table; PriceFileError naming the file when it is unreadable, not JSON or not of the table's shape."""
     where = shown(path)
     try:
-        data = json.loads(decode_utf8(where, read_input(path, SMALL_JSON_MAX_BYTES)))
+        data = read_json(path, SMALL_JSON_MAX_BYTES, shown=where)
     except InputFileError as exc:
         raise PriceFileError(str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise PriceFileError(f"{where}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     validate(data, where)
     return PriceTable(data, where)

@@ -129,6 +129,14 @@ class BadInput(Exception):
     pass
 
 
+def api_token() -> str:
+    """$TF_API_TOKEN; BadInput when it is unset (every command of this script and of tfc_workspace_version.py)."""
+    token = os.environ.get("TF_API_TOKEN", "")
+    if not token:
+        raise BadInput("TF_API_TOKEN is not set (a Terraform Cloud team token; docs/terraform-cloud.md)")
+    return token
+
+
 class Client:
     def __init__(self, hostname: str, token: str, base_url: str | None = None):
         self.hostname = hostname
@@ -613,10 +621,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--message", default=message)
     parser.add_argument("--api-url", default=os.environ.get("TFC_API_URL"), help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
-    token = os.environ.get("TF_API_TOKEN", "")
     try:
-        if not token:
-            raise BadInput("TF_API_TOKEN is not set (a Terraform Cloud team token; docs/terraform-cloud.md)")
+        token = api_token()
         if args.command in ("apply", "discard"):
             if not re.fullmatch(r"run-[A-Za-z0-9]+", args.run_id):
                 raise BadInput(f"{args.run_id!r} is not a run id (run-…)")

@@ -23,7 +23,7 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tfc_run import BadInput, Client, TfcError, cloud_settings  # noqa: E402
+from tfc_run import BadInput, Client, TfcError, api_token, cloud_settings  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 VERSION = re.compile(r"\d+(\.\d+){0,2}")
@@ -86,10 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack_dir", type=Path)
     parser.add_argument("--api-url", default=os.environ.get("TFC_API_URL"), help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
-    token = os.environ.get("TF_API_TOKEN", "")
     try:
-        if not token:
-            raise BadInput("TF_API_TOKEN is not set (a Terraform Cloud team token; docs/terraform-cloud.md)")
+        token = api_token()
         hostname, _, _ = cloud_settings(args.stack_dir)
         ok, message = check(args.stack_dir, Client(hostname, token, args.api_url))
     except BadInput as exc:

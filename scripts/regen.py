@@ -27,9 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 REGEN_COMMAND = "make regen"
 # Synth inputs of the generated artefacts: the tests' fixed image tag, none of a developer's variables.
+# (the tests synthesize with the same: tests/conftest.py MAIN_ENV is this SYNTH_ENV)
 TEST_IMAGE_TAG = "0123456789ab"
-SYNTH_ENV = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, "ARAQUEM_ENV": None, "ARAQUEM_APP_IMAGE_TAG": None,
-             "ARAQUEM_EAGER_PROVIDER_IMPORT": None}
+# A developer's shell may export these; generated output must not depend on it.
+SYNTH_INPUT_VARS = ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG", "ARAQUEM_EAGER_PROVIDER_IMPORT")
+SYNTH_ENV = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS)}
 DIGEST_ENVS = ("stage", "dev-eu")  # the env files whose synthesized JSON is pinned, resource by resource
 DIGESTS_FILE = ROOT / "tests/golden/synth-digests.json"
 COST_DOC = ROOT / "docs/cost.md"

